@@ -1,0 +1,5 @@
+//! Validated values: once built, they are known to be well formed.
+
+mod new_user;
+
+pub use new_user::{NewUser, RegisterRequest};

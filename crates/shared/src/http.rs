@@ -1,0 +1,134 @@
+//! The middleware every binary wraps its router in, and the problem+json fallbacks.
+
+use std::{any::Any, time::Duration};
+
+use axum::{
+    BoxError, Router,
+    error_handling::HandleErrorLayer,
+    extract::Request,
+    http::{HeaderName, HeaderValue, StatusCode, Uri},
+    response::{IntoResponse, Response},
+};
+use opentelemetry::propagation::Extractor;
+use tower::{ServiceBuilder, timeout::TimeoutLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::{Level, Span, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::problem::Problem;
+
+/// The header that carries the request id end to end.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps `router` in the standard stack, outermost first: request id, trace span (joined to
+/// an incoming `traceparent`), panic catcher, request timeout. Every error it produces
+/// itself is problem+json.
+pub fn standard_layers(router: Router, request_timeout: Duration) -> Router {
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuidV7))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(make_span)
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(CatchPanicLayer::custom(panic_to_problem))
+            .layer(HandleErrorLayer::new(timeout_to_problem))
+            .layer(TimeoutLayer::new(request_timeout)),
+    )
+}
+
+/// Answers 404 problem+json for a path no route matches.
+pub async fn not_found(uri: Uri) -> Problem {
+    Problem::not_found(format!("No resource is at {}.", uri.path()))
+}
+
+/// Answers 405 problem+json for a known path with another method.
+pub async fn method_not_allowed(request: Request) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+    )
+    .with_detail(format!(
+        "{} is not allowed on {}.",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+/// Request ids are UUIDv7, like every other id of the platform, so they sort by time.
+#[derive(Debug, Clone, Copy)]
+struct MakeRequestUuidV7;
+
+impl MakeRequestId for MakeRequestUuidV7 {
+    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+fn make_span<B>(request: &http::Request<B>) -> Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+        otel.kind = "server",
+        status = Empty,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(request.headers()))
+    });
+    let _ = span.set_parent(parent);
+    span
+}
+
+fn panic_to_problem(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = message, "handler panicked");
+    Problem::internal().into_response()
+}
+
+async fn timeout_to_problem(err: BoxError) -> Problem {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        Problem::unavailable("The request took longer than this service allows.")
+    } else {
+        tracing::error!(error = %err, "middleware failed");
+        Problem::internal()
+    }
+}
+
+/// Reads W3C trace context from HTTP headers.
+pub struct HeaderExtractor<'a>(pub &'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+impl std::fmt::Debug for HeaderExtractor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("HeaderExtractor").finish()
+    }
+}
