@@ -15,6 +15,7 @@ pub mod problem;
 pub mod redis;
 pub mod server;
 pub mod service;
+pub mod stores;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -73,3 +73,67 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// Asserts a problem+json answer with `status`; returns its body.
+pub async fn assert_problem(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "status of {}", response.url());
+    assert_eq!(
+        response.headers()["content-type"],
+        crate::problem::PROBLEM_JSON,
+        "content type of {}",
+        response.url()
+    );
+    let body: serde_json::Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["type"].is_string(), "{body}");
+    body
+}
+
+/// A TCP proxy in front of a real server, which a test can cut to simulate losing that
+/// server without stopping it for everyone else.
+#[derive(Debug)]
+pub struct TcpProxy {
+    port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl TcpProxy {
+    /// Listens on a free loopback port and forwards every connection to `target`.
+    pub async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a proxy port");
+        let port = listener.local_addr().expect("a local address").port();
+        let (cut, cut_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut accept_cut = cut_rx.clone();
+            loop {
+                tokio::select! {
+                    _ = accept_cut.wait_for(|cut| *cut) => return,
+                    accepted = listener.accept() => {
+                        let Ok((mut inbound, _)) = accepted else { continue };
+                        let mut connection_cut = cut_rx.clone();
+                        tokio::spawn(async move {
+                            let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                                _ = connection_cut.wait_for(|cut| *cut) => {}
+                            }
+                        });
+                    }
+                }
+            }
+        });
+        Self { port, cut }
+    }
+
+    /// The port clients should dial.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops listening and drops every open connection: the server looks gone.
+    pub fn cut(&self) {
+        let _ = self.cut.send(true);
+    }
+}

@@ -2,6 +2,7 @@ use auth_service::{Application, Config};
 use clap::Parser;
 use reqwest::Response;
 use serde_json::Value;
+pub use shared::testing::assert_problem;
 use shared::testing::{TestDatabase, postgres_server_url};
 
 pub struct TestApp {
@@ -77,17 +78,4 @@ impl TestApp {
             .await
             .expect("count users")
     }
-}
-
-/// Asserts a problem+json answer with `status`; returns its body.
-pub async fn assert_problem(response: Response, status: u16) -> Value {
-    assert_eq!(response.status().as_u16(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.expect("a JSON body");
-    assert_eq!(body["status"], status);
-    assert!(body["title"].is_string() && body["type"].is_string());
-    body
 }

@@ -1,0 +1,10 @@
+//! delivery-service: couriers and shipments, the saga's shipping step.
+
+mod config;
+mod startup;
+
+pub use config::Config;
+pub use startup::Application;
+
+/// The binary's name, in logs, traces and `/health`.
+pub const SERVICE: &str = "delivery-service";

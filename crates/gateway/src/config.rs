@@ -1,0 +1,39 @@
+use std::time::Duration;
+
+use clap::Parser;
+use shared::config::{CommonArgs, parse_http_url, parse_redis_url};
+
+/// The gateway's configuration: flags, each with an environment fallback.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "gateway", version, about = "The API gateway of the food-delivery platform.")]
+pub struct Config {
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Redis, for the response cache and rate limits.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", value_parser = parse_redis_url)]
+    pub redis_url: String,
+    /// auth-service, serving `/auth/*`.
+    #[arg(long, env = "AUTH_SERVICE_URL", default_value = "http://127.0.0.1:3001", value_parser = parse_http_url)]
+    pub auth_service_url: String,
+    /// order-service, serving `/orders/*`.
+    #[arg(long, env = "ORDER_SERVICE_URL", default_value = "http://127.0.0.1:3002", value_parser = parse_http_url)]
+    pub order_service_url: String,
+    /// restaurant-service, serving `/restaurants/*`.
+    #[arg(long, env = "RESTAURANT_SERVICE_URL", default_value = "http://127.0.0.1:3003", value_parser = parse_http_url)]
+    pub restaurant_service_url: String,
+    /// delivery-service, serving `/delivery/*`.
+    #[arg(long, env = "DELIVERY_SERVICE_URL", default_value = "http://127.0.0.1:3004", value_parser = parse_http_url)]
+    pub delivery_service_url: String,
+    /// tracking-service, serving `/tracking/*`.
+    #[arg(long, env = "TRACKING_SERVICE_URL", default_value = "http://127.0.0.1:3005", value_parser = parse_http_url)]
+    pub tracking_service_url: String,
+    /// payment-service, serving `/payments/*`.
+    #[arg(long, env = "PAYMENT_SERVICE_URL", default_value = "http://127.0.0.1:3006", value_parser = parse_http_url)]
+    pub payment_service_url: String,
+    /// Longest wait for a backend's response headers.
+    #[arg(long, env = "UPSTREAM_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: Duration,
+}

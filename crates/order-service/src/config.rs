@@ -1,0 +1,29 @@
+use clap::Parser;
+use shared::config::{AmqpArgs, CommonArgs};
+
+use crate::shards::{ShardMap, parse_shard_map};
+
+/// order-service's configuration: flags, each with an environment fallback.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "order-service", version, about = "Orders on PostgreSQL shards, and the order saga.")]
+pub struct Config {
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 3002)]
+    pub port: u16,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The shard map: `name=postgres-url` pairs separated by commas. A customer's orders live
+    /// on one shard, chosen by a stable hash of the customer id over this list.
+    #[arg(
+        long,
+        env = "ORDER_SHARDS",
+        default_value = "a=postgres://postgres@127.0.0.1:5433/orders,b=postgres://postgres@127.0.0.1:5434/orders,c=postgres://postgres@127.0.0.1:5435/orders",
+        value_parser = parse_shard_map
+    )]
+    pub order_shards: ShardMap,
+    /// Most connections each shard's pool opens.
+    #[arg(long, env = "SHARD_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub shard_max_connections: u32,
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
+}

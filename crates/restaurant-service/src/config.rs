@@ -1,0 +1,19 @@
+use clap::Parser;
+use shared::config::{CommonArgs, parse_mongodb_url};
+
+/// restaurant-service's configuration: flags, each with an environment fallback.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "restaurant-service", version, about = "Restaurants and menus, on MongoDB.")]
+pub struct Config {
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 3003)]
+    pub port: u16,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// MongoDB connection string.
+    #[arg(long, env = "MONGODB_URL", default_value = "mongodb://127.0.0.1:27017/?directConnection=true", value_parser = parse_mongodb_url)]
+    pub mongodb_url: String,
+    /// Database holding the restaurants and menus.
+    #[arg(long, env = "MONGODB_DATABASE", default_value = "restaurants")]
+    pub mongodb_database: String,
+}

@@ -1,0 +1,48 @@
+use axum::Router;
+use shared::{
+    health::Checks,
+    server::{Server, StartupError},
+    service::ServiceDefinition,
+    stores::PostgresAndBroker,
+};
+use sqlx::migrate::Migrator;
+
+use crate::{Config, SERVICE};
+
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/tracking");
+
+/// tracking-service, bound and ready to serve.
+#[derive(Debug)]
+pub struct Application {
+    server: Server,
+}
+
+impl Application {
+    /// Connects to PostgreSQL and RabbitMQ, applies the migrations and binds the port.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let stores =
+            PostgresAndBroker::connect(SERVICE, &config.database, &config.amqp, &MIGRATOR).await?;
+        let router = ServiceDefinition {
+            name: SERVICE,
+            prefix: Some("/tracking"),
+            api: Router::new(),
+            openapi: utoipa::openapi::OpenApi::default(),
+            readiness: stores.readiness(),
+            informational: Checks::new(),
+            request_timeout: config.common.request_timeout,
+        }
+        .into_router();
+        let server = Server::bind_with(router, &config.common, config.port).await?;
+        Ok(Self { server })
+    }
+
+    /// The port bound (useful when the configured port was 0).
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.server.run_until_stopped().await
+    }
+}
