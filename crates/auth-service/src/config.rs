@@ -3,7 +3,11 @@ use shared::config::{CommonArgs, PostgresArgs};
 
 /// auth-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "auth-service", version, about = "Users, credentials, sessions and tokens.")]
+#[command(
+    name = "auth-service",
+    version,
+    about = "Users, credentials, sessions and tokens."
+)]
 #[command(mut_arg("database_url", |arg| arg.default_value("postgres://postgres@127.0.0.1:5432/auth")))]
 pub struct Config {
     /// Port to listen on.

@@ -25,9 +25,21 @@ pub fn from_config(config: &Config, client: &HttpClient) -> Arc<[Backend]> {
     [
         ("auth-service", "/auth", &config.auth_service_url),
         ("order-service", "/orders", &config.order_service_url),
-        ("restaurant-service", "/restaurants", &config.restaurant_service_url),
-        ("delivery-service", "/delivery", &config.delivery_service_url),
-        ("tracking-service", "/tracking", &config.tracking_service_url),
+        (
+            "restaurant-service",
+            "/restaurants",
+            &config.restaurant_service_url,
+        ),
+        (
+            "delivery-service",
+            "/delivery",
+            &config.delivery_service_url,
+        ),
+        (
+            "tracking-service",
+            "/tracking",
+            &config.tracking_service_url,
+        ),
         ("payment-service", "/payments", &config.payment_service_url),
     ]
     .into_iter()

@@ -5,7 +5,11 @@ use shared::config::{CommonArgs, parse_http_url, parse_redis_url};
 
 /// The gateway's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "gateway", version, about = "The API gateway of the food-delivery platform.")]
+#[command(
+    name = "gateway",
+    version,
+    about = "The API gateway of the food-delivery platform."
+)]
 pub struct Config {
     /// Port to listen on.
     #[arg(long, env = "PORT", default_value_t = 3000)]

@@ -73,20 +73,28 @@ async fn forward_request(
         }
         Ok(Err(err)) => {
             tracing::warn!(service = backend.name, error = %err, "backend unreachable");
-            let problem = Problem::new(StatusCode::BAD_GATEWAY, "upstream-unreachable", "Bad gateway")
-                .with_detail(format!("{} could not be reached.", backend.name))
-                .with_extension("service", backend.name);
+            let problem = Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream-unreachable",
+                "Bad gateway",
+            )
+            .with_detail(format!("{} could not be reached.", backend.name))
+            .with_extension("service", backend.name);
             (problem.into_response(), "unreachable")
         }
         Err(_) => {
             tracing::warn!(service = backend.name, timeout = ?state.upstream_timeout, "backend timed out");
-            let problem = Problem::new(StatusCode::GATEWAY_TIMEOUT, "upstream-timeout", "Gateway timeout")
-                .with_detail(format!(
-                    "{} did not answer within {}.",
-                    backend.name,
-                    humantime::format_duration(state.upstream_timeout)
-                ))
-                .with_extension("service", backend.name);
+            let problem = Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream-timeout",
+                "Gateway timeout",
+            )
+            .with_detail(format!(
+                "{} did not answer within {}.",
+                backend.name,
+                humantime::format_duration(state.upstream_timeout)
+            ))
+            .with_extension("service", backend.name);
             (problem.into_response(), "timeout")
         }
     };
@@ -182,7 +190,10 @@ mod tests {
     #[test]
     fn forwarded_for_is_appended_and_host_and_proto_are_kept() {
         let peer: SocketAddr = "10.1.2.3:5555".parse().expect("an address");
-        let mut map = headers(&[("x-forwarded-for", "203.0.113.7"), ("host", "api.example.com")]);
+        let mut map = headers(&[
+            ("x-forwarded-for", "203.0.113.7"),
+            ("host", "api.example.com"),
+        ]);
         add_forwarded(&mut map, peer);
         assert_eq!(map["x-forwarded-for"], "203.0.113.7, 10.1.2.3");
         assert_eq!(map["x-forwarded-host"], "api.example.com");

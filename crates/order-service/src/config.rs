@@ -5,7 +5,11 @@ use crate::shards::{ShardMap, parse_shard_map};
 
 /// order-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "order-service", version, about = "Orders on PostgreSQL shards, and the order saga.")]
+#[command(
+    name = "order-service",
+    version,
+    about = "Orders on PostgreSQL shards, and the order saga."
+)]
 pub struct Config {
     /// Port to listen on.
     #[arg(long, env = "PORT", default_value_t = 3002)]

@@ -21,7 +21,11 @@ pub struct ShardMap(pub Vec<ShardSpec>);
 /// digits, `-` or `_`, each name once.
 pub fn parse_shard_map(value: &str) -> Result<ShardMap, String> {
     let mut shards: Vec<ShardSpec> = Vec::new();
-    for entry in value.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
+    for entry in value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
         let (name, url) = entry
             .split_once('=')
             .ok_or_else(|| format!("`{entry}` is not name=postgres-url"))?;
@@ -31,7 +35,9 @@ pub fn parse_shard_map(value: &str) -> Result<ShardMap, String> {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         {
-            return Err(format!("shard name `{name}` must be lower-case letters, digits, - or _"));
+            return Err(format!(
+                "shard name `{name}` must be lower-case letters, digits, - or _"
+            ));
         }
         if shards.iter().any(|shard| shard.name == name) {
             return Err(format!("shard `{name}` is listed twice"));
@@ -40,8 +46,8 @@ pub fn parse_shard_map(value: &str) -> Result<ShardMap, String> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(format!("shard `{name}`: expected a postgres:// URL"));
         }
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|err| format!("shard `{name}`: {err}"))?;
+        let options =
+            PgConnectOptions::from_str(url).map_err(|err| format!("shard `{name}`: {err}"))?;
         shards.push(ShardSpec {
             name: name.to_owned(),
             options,

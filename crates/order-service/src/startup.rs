@@ -34,7 +34,12 @@ impl Application {
                 (spec.name.clone(), database)
             })
             .collect();
-        try_join_all(shards.iter().map(|(_, database)| database.migrate(&MIGRATOR))).await?;
+        try_join_all(
+            shards
+                .iter()
+                .map(|(_, database)| database.migrate(&MIGRATOR)),
+        )
+        .await?;
         let amqp = Amqp::start(&config.amqp.amqp_url, SERVICE);
         let readiness = shards
             .into_iter()

@@ -3,7 +3,11 @@ use shared::config::{AmqpArgs, CommonArgs, PostgresArgs};
 
 /// payment-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "payment-service", version, about = "Payments ledger: authorize, capture, void and refund, the saga's payment step.")]
+#[command(
+    name = "payment-service",
+    version,
+    about = "Payments ledger: authorize, capture, void and refund, the saga's payment step."
+)]
 #[command(mut_arg("database_url", |arg| arg.default_value("postgres://postgres@127.0.0.1:5432/payments")))]
 pub struct Config {
     /// Port to listen on.

@@ -3,7 +3,11 @@ use shared::config::{CommonArgs, parse_mongodb_url};
 
 /// restaurant-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "restaurant-service", version, about = "Restaurants and menus, on MongoDB.")]
+#[command(
+    name = "restaurant-service",
+    version,
+    about = "Restaurants and menus, on MongoDB."
+)]
 pub struct Config {
     /// Port to listen on.
     #[arg(long, env = "PORT", default_value_t = 3003)]

@@ -16,12 +16,13 @@ pub struct Application {
 impl Application {
     /// Prepares the MongoDB client (which dials lazily) and binds the port.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let database = shared::mongo::connect(&config.mongodb_url, &config.mongodb_database, SERVICE)
-            .await
-            .map_err(|err| StartupError::Store {
-                store: "mongodb",
-                message: err.to_string(),
-            })?;
+        let database =
+            shared::mongo::connect(&config.mongodb_url, &config.mongodb_database, SERVICE)
+                .await
+                .map_err(|err| StartupError::Store {
+                    store: "mongodb",
+                    message: err.to_string(),
+                })?;
         let router = ServiceDefinition {
             name: SERVICE,
             prefix: Some("/restaurants"),

@@ -75,7 +75,9 @@ impl Amqp {
 async fn supervise(inner: Weak<Inner>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let Some(strong) = inner.upgrade() else { return };
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
         let properties = ConnectionProperties::default()
             .with_connection_name(strong.name.clone().into())
             .with_executor(tokio_executor_trait::Tokio::current())
@@ -93,7 +95,9 @@ async fn supervise(inner: Weak<Inner>) {
                 backoff = FIRST_BACKOFF;
                 drop(strong);
                 lost.notified().await;
-                let Some(strong) = inner.upgrade() else { return };
+                let Some(strong) = inner.upgrade() else {
+                    return;
+                };
                 set(&strong, None);
             }
             Err(err) => {

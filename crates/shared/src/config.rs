@@ -187,7 +187,8 @@ mod tests {
     fn durations_are_human_readable() {
         let line = error_line(&["sample", "--request-timeout", "soon"]);
         assert!(line.contains("REQUEST_TIMEOUT"), "{line}");
-        let sample = Sample::try_parse_from(["sample", "--request-timeout", "250ms"]).expect("parses");
+        let sample =
+            Sample::try_parse_from(["sample", "--request-timeout", "250ms"]).expect("parses");
         assert_eq!(sample.common.request_timeout, Duration::from_millis(250));
     }
 

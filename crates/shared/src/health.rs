@@ -74,7 +74,11 @@ impl Checks {
                 tracing::debug!(dependency = %name, %error, "dependency check failed");
             }
             let report = CheckReport {
-                status: if outcome.is_ok() { CheckStatus::Up } else { CheckStatus::Down },
+                status: if outcome.is_ok() {
+                    CheckStatus::Up
+                } else {
+                    CheckStatus::Down
+                },
                 latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 error: outcome.err(),
                 target: dependency.target(),
@@ -178,7 +182,10 @@ pub async fn get_readiness(State(state): State<OpsState>) -> impl IntoResponse {
     if all_up(&checks) {
         (StatusCode::OK, Json(state.report("ready", checks)))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(state.report("not_ready", checks)))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(state.report("not_ready", checks)),
+        )
     }
 }
 

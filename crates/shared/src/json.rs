@@ -31,7 +31,9 @@ where
                 "unsupported-media-type",
                 "Unsupported media type",
             )
-            .with_detail("The request body must be JSON, sent with `Content-Type: application/json`."));
+            .with_detail(
+                "The request body must be JSON, sent with `Content-Type: application/json`.",
+            ));
         }
         let bytes = Bytes::from_request(req, state)
             .await
@@ -145,7 +147,8 @@ mod tests {
 
     #[test]
     fn a_nested_field_of_the_wrong_type_is_named_by_its_path() {
-        let problem = problem(r#"{"customer": "c", "items": [{"quantity": 1}, {"quantity": "two"}]}"#);
+        let problem =
+            problem(r#"{"customer": "c", "items": [{"quantity": 1}, {"quantity": "two"}]}"#);
         assert_eq!(problem.status, 422);
         assert_eq!(problem.errors[0].field, "items[1].quantity");
     }
@@ -160,9 +163,15 @@ mod tests {
     fn json_media_types_are_recognised() {
         let mut headers = http::HeaderMap::new();
         assert!(!is_json(&headers));
-        headers.insert(header::CONTENT_TYPE, "application/json; charset=utf-8".parse().expect("valid"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().expect("valid"),
+        );
         assert!(is_json(&headers));
-        headers.insert(header::CONTENT_TYPE, "application/merge-patch+json".parse().expect("valid"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/merge-patch+json".parse().expect("valid"),
+        );
         assert!(is_json(&headers));
         headers.insert(header::CONTENT_TYPE, "text/plain".parse().expect("valid"));
         assert!(!is_json(&headers));

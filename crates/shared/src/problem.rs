@@ -1,12 +1,14 @@
 //! RFC 9457 problem details: the one shape every error of every binary takes.
 
+use std::collections::BTreeMap;
+
 use axum::{
     Json,
     response::{IntoResponse, Response},
 };
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 /// The media type of a problem document.
@@ -18,12 +20,13 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// what went wrong with this request, never how the server is built.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
-    /// URI reference naming the kind of problem.
-    #[serde(rename = "type")]
-    #[schema(example = "/problems/validation")]
-    pub kind: String,
+    /// URI reference naming the kind of problem (`/problems/<slug>`).
+    #[serde(rename = "type", serialize_with = "serialize_type")]
+    #[schema(value_type = String, example = "/problems/validation")]
+    pub slug: &'static str,
     /// Short summary of the kind of problem.
-    pub title: String,
+    #[schema(value_type = String)]
+    pub title: &'static str,
     /// The HTTP status code.
     pub status: u16,
     /// What went wrong with this request.
@@ -35,9 +38,16 @@ pub struct Problem {
     /// Extension members (e.g. the `service` a gateway error is about).
     #[serde(flatten)]
     #[schema(value_type = Object)]
-    pub extensions: Map<String, Value>,
+    pub extensions: BTreeMap<String, Value>,
     #[serde(skip)]
-    headers: HeaderMap,
+    headers: Option<Box<HeaderMap>>,
+}
+
+fn serialize_type<S: serde::Serializer>(
+    slug: &&'static str,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!("/problems/{slug}"))
 }
 
 /// One invalid field of the input.
@@ -61,15 +71,15 @@ impl FieldError {
 
 impl Problem {
     /// A problem of kind `slug` with the given status and title.
-    pub fn new(status: StatusCode, slug: &str, title: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, slug: &'static str, title: &'static str) -> Self {
         Self {
-            kind: format!("/problems/{slug}"),
-            title: title.into(),
+            slug,
+            title,
             status: status.as_u16(),
             detail: None,
             errors: Vec::new(),
-            extensions: Map::new(),
-            headers: HeaderMap::new(),
+            extensions: BTreeMap::new(),
+            headers: None,
         }
     }
 
@@ -93,7 +103,7 @@ impl Problem {
 
     /// Adds a response header (e.g. `Retry-After`, `Allow`).
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
+        self.headers.get_or_insert_default().append(name, value);
         self
     }
 
@@ -156,13 +166,14 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(mut self) -> Response {
         let status = self.status_code();
-        let headers = std::mem::take(&mut self.headers);
+        let headers = self.headers.take();
         let mut response = (status, Json(self)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(PROBLEM_JSON),
-        );
-        response.headers_mut().extend(headers);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(headers) = headers {
+            response.headers_mut().extend(*headers);
+        }
         response
     }
 }

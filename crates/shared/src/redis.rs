@@ -44,7 +44,10 @@ impl Redis {
 
     /// Readiness: the server answers `PING`.
     pub async fn check(&self) -> Result<(), String> {
-        let mut connection = self.connection().await.map_err(|_| "unreachable".to_owned())?;
+        let mut connection = self
+            .connection()
+            .await
+            .map_err(|_| "unreachable".to_owned())?;
         redis::cmd("PING")
             .query_async::<String>(&mut connection)
             .await

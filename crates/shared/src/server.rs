@@ -48,7 +48,11 @@ where
         tracing::error!(error = %err, "{service} stopped");
     }
     drop(telemetry);
-    if outcome.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if outcome.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// A bound listener and the router it serves.
@@ -79,7 +83,11 @@ impl Server {
     }
 
     /// Binds `router` on the configured host and `port`.
-    pub async fn bind_with(router: Router, common: &CommonArgs, port: u16) -> std::io::Result<Self> {
+    pub async fn bind_with(
+        router: Router,
+        common: &CommonArgs,
+        port: u16,
+    ) -> std::io::Result<Self> {
         Self::bind(common.host, port, router, common.shutdown_timeout).await
     }
 

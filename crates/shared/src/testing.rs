@@ -76,7 +76,12 @@ impl Drop for TestDatabase {
 
 /// Asserts a problem+json answer with `status`; returns its body.
 pub async fn assert_problem(response: reqwest::Response, status: u16) -> serde_json::Value {
-    assert_eq!(response.status().as_u16(), status, "status of {}", response.url());
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
     assert_eq!(
         response.headers()["content-type"],
         crate::problem::PROBLEM_JSON,
@@ -85,7 +90,10 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> serde_j
     );
     let body: serde_json::Value = response.json().await.expect("a JSON body");
     assert_eq!(body["status"], status);
-    assert!(body["title"].is_string() && body["type"].is_string(), "{body}");
+    assert!(
+        body["title"].is_string() && body["type"].is_string(),
+        "{body}"
+    );
     body
 }
 

@@ -3,7 +3,11 @@ use shared::config::{AmqpArgs, CommonArgs, PostgresArgs};
 
 /// tracking-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "tracking-service", version, about = "Delivery tracking: event-sourced streams and CQRS read models.")]
+#[command(
+    name = "tracking-service",
+    version,
+    about = "Delivery tracking: event-sourced streams and CQRS read models."
+)]
 #[command(mut_arg("database_url", |arg| arg.default_value("postgres://postgres@127.0.0.1:5432/tracking")))]
 pub struct Config {
     /// Port to listen on.

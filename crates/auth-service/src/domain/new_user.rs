@@ -41,9 +41,15 @@ impl NewUser {
         }
         let password_chars = request.password.chars().count();
         if password_chars < MIN_PASSWORD {
-            errors.push(FieldError::new("password", format!("must have at least {MIN_PASSWORD} characters")));
+            errors.push(FieldError::new(
+                "password",
+                format!("must have at least {MIN_PASSWORD} characters"),
+            ));
         } else if password_chars > MAX_PASSWORD {
-            errors.push(FieldError::new("password", format!("must have at most {MAX_PASSWORD} characters")));
+            errors.push(FieldError::new(
+                "password",
+                format!("must have at most {MAX_PASSWORD} characters"),
+            ));
         } else if request.password.trim().to_lowercase() == email {
             errors.push(FieldError::new("password", "must not be the email"));
         }
@@ -51,9 +57,15 @@ impl NewUser {
         if display_name.is_empty() {
             errors.push(FieldError::new("display_name", "must not be empty"));
         } else if display_name.chars().count() > MAX_DISPLAY_NAME {
-            errors.push(FieldError::new("display_name", format!("must have at most {MAX_DISPLAY_NAME} characters")));
+            errors.push(FieldError::new(
+                "display_name",
+                format!("must have at most {MAX_DISPLAY_NAME} characters"),
+            ));
         } else if display_name.chars().any(char::is_control) {
-            errors.push(FieldError::new("display_name", "must not contain control characters"));
+            errors.push(FieldError::new(
+                "display_name",
+                "must not contain control characters",
+            ));
         }
         if errors.is_empty() {
             Ok(Self {
@@ -84,7 +96,11 @@ fn check_email(email: &str) -> Result<(), String> {
         }
         None => false,
     };
-    if valid { Ok(()) } else { Err("is not an email address".into()) }
+    if valid {
+        Ok(())
+    } else {
+        Err("is not an email address".into())
+    }
 }
 
 #[cfg(test)]
@@ -109,27 +125,57 @@ mod tests {
 
     #[test]
     fn a_valid_registration_is_normalised() {
-        let user = NewUser::parse(request("  Ada@Example.COM ", "a long enough password", " Ada ")).expect("valid");
+        let user = NewUser::parse(request(
+            "  Ada@Example.COM ",
+            "a long enough password",
+            " Ada ",
+        ))
+        .expect("valid");
         assert_eq!(user.email, "ada@example.com");
         assert_eq!(user.display_name, "Ada");
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for email in ["", "ada", "ada@", "@example.com", "ada@example", "ada@@example.com", "a da@example.com", "ada@.com"] {
-            assert_eq!(invalid_fields(request(email, "a long enough password", "Ada")), ["email"], "{email:?}");
+        for email in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "ada@@example.com",
+            "a da@example.com",
+            "ada@.com",
+        ] {
+            assert_eq!(
+                invalid_fields(request(email, "a long enough password", "Ada")),
+                ["email"],
+                "{email:?}"
+            );
         }
     }
 
     #[test]
     fn passwords_must_be_long_bounded_and_not_the_email() {
-        assert_eq!(invalid_fields(request("ada@example.com", "short", "Ada")), ["password"]);
-        assert_eq!(invalid_fields(request("ada@example.com", &"x".repeat(129), "Ada")), ["password"]);
-        assert_eq!(invalid_fields(request("ada@example.com", "ADA@example.com", "Ada")), ["password"]);
+        assert_eq!(
+            invalid_fields(request("ada@example.com", "short", "Ada")),
+            ["password"]
+        );
+        assert_eq!(
+            invalid_fields(request("ada@example.com", &"x".repeat(129), "Ada")),
+            ["password"]
+        );
+        assert_eq!(
+            invalid_fields(request("ada@example.com", "ADA@example.com", "Ada")),
+            ["password"]
+        );
     }
 
     #[test]
     fn every_invalid_field_is_reported_at_once() {
-        assert_eq!(invalid_fields(request("nope", "short", " ")), ["email", "password", "display_name"]);
+        assert_eq!(
+            invalid_fields(request("nope", "short", " ")),
+            ["email", "password", "display_name"]
+        );
     }
 }

@@ -1,10 +1,5 @@
 use argon2::{Argon2, PasswordHasher, password_hash::SaltString};
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::{JsonBody, Problem};

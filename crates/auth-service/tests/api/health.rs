@@ -26,12 +26,19 @@ async fn ready_names_postgres_as_up_and_is_served_under_the_prefix_too() {
 
 #[tokio::test]
 async fn with_postgres_unreachable_it_starts_and_ready_says_postgres_is_down() {
-    let address =
-        spawn_with_database_url("postgres://postgres@127.0.0.1:1/auth").await;
+    let address = spawn_with_database_url("postgres://postgres@127.0.0.1:1/auth").await;
     let client = reqwest::Client::new();
-    let health = client.get(format!("{address}/health")).send().await.expect("sent");
+    let health = client
+        .get(format!("{address}/health"))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(health.status().as_u16(), 200);
-    let ready = client.get(format!("{address}/ready")).send().await.expect("sent");
+    let ready = client
+        .get(format!("{address}/ready"))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(ready.status().as_u16(), 503);
     let body: Value = ready.json().await.expect("json");
     assert_eq!(body["status"], "not_ready");
@@ -54,7 +61,13 @@ async fn openapi_documents_the_api_and_the_operational_endpoints() {
     let app = spawn_app().await;
     let body: Value = app.get("/openapi.json").await.json().await.expect("json");
     assert_eq!(body["info"]["title"], "auth-service");
-    for path in ["/auth/register", "/health", "/ready", "/metrics", "/auth/ready"] {
+    for path in [
+        "/auth/register",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/auth/ready",
+    ] {
         assert!(body["paths"][path].is_object(), "{path} is documented");
     }
 }
@@ -63,7 +76,12 @@ async fn openapi_documents_the_api_and_the_operational_endpoints() {
 async fn an_unknown_route_is_a_404_problem() {
     let app = spawn_app().await;
     let body = assert_problem(app.get("/auth/nowhere").await, 404).await;
-    assert!(body["detail"].as_str().unwrap_or_default().contains("/auth/nowhere"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/auth/nowhere")
+    );
 }
 
 #[tokio::test]

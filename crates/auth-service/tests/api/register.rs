@@ -9,21 +9,29 @@ fn registration(email: &str) -> Value {
 #[tokio::test]
 async fn a_valid_registration_creates_the_account() {
     let app = spawn_app().await;
-    let response = app.post_json("/auth/register", &registration(" Ada@Example.com")).await;
+    let response = app
+        .post_json("/auth/register", &registration(" Ada@Example.com"))
+        .await;
     assert_eq!(response.status().as_u16(), 201);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["email"], "ada@example.com");
     assert!(body.get("password").is_none() && body.get("password_hash").is_none());
     let id = body["id"].as_str().expect("an id");
-    assert_eq!(uuid::Uuid::parse_str(id).expect("a uuid").get_version_num(), 7);
+    assert_eq!(
+        uuid::Uuid::parse_str(id).expect("a uuid").get_version_num(),
+        7
+    );
     assert_eq!(app.count_users().await, 1);
 }
 
 #[tokio::test]
 async fn a_second_registration_with_the_same_email_is_a_conflict() {
     let app = spawn_app().await;
-    app.post_json("/auth/register", &registration("ada@example.com")).await;
-    let response = app.post_json("/auth/register", &registration("ADA@example.com")).await;
+    app.post_json("/auth/register", &registration("ada@example.com"))
+        .await;
+    let response = app
+        .post_json("/auth/register", &registration("ADA@example.com"))
+        .await;
     assert_problem(response, 409).await;
     assert_eq!(app.count_users().await, 1);
 }
@@ -31,7 +39,9 @@ async fn a_second_registration_with_the_same_email_is_a_conflict() {
 #[tokio::test]
 async fn malformed_json_is_a_400_problem_and_stores_nothing() {
     let app = spawn_app().await;
-    let response = app.post_raw("/auth/register", "application/json", r#"{"email": "#).await;
+    let response = app
+        .post_raw("/auth/register", "application/json", r#"{"email": "#)
+        .await;
     assert_problem(response, 400).await;
     assert_eq!(app.count_users().await, 0);
 }
@@ -40,7 +50,10 @@ async fn malformed_json_is_a_400_problem_and_stores_nothing() {
 async fn a_missing_field_is_a_422_problem_naming_it() {
     let app = spawn_app().await;
     let response = app
-        .post_json("/auth/register", &json!({"email": "ada@example.com", "password": "a long enough password"}))
+        .post_json(
+            "/auth/register",
+            &json!({"email": "ada@example.com", "password": "a long enough password"}),
+        )
         .await;
     let body = assert_problem(response, 422).await;
     assert_eq!(body["errors"][0]["field"], "display_name");
@@ -51,7 +64,10 @@ async fn a_missing_field_is_a_422_problem_naming_it() {
 async fn a_field_of_the_wrong_type_is_named() {
     let app = spawn_app().await;
     let response = app
-        .post_json("/auth/register", &json!({"email": 42, "password": "a long enough password", "display_name": "Ada"}))
+        .post_json(
+            "/auth/register",
+            &json!({"email": 42, "password": "a long enough password", "display_name": "Ada"}),
+        )
         .await;
     let body = assert_problem(response, 422).await;
     assert_eq!(body["errors"][0]["field"], "email");
@@ -61,7 +77,10 @@ async fn a_field_of_the_wrong_type_is_named() {
 async fn invalid_values_are_all_named() {
     let app = spawn_app().await;
     let response = app
-        .post_json("/auth/register", &json!({"email": "nope", "password": "short", "display_name": ""}))
+        .post_json(
+            "/auth/register",
+            &json!({"email": "nope", "password": "short", "display_name": ""}),
+        )
         .await;
     let body = assert_problem(response, 422).await;
     let fields: Vec<&str> = body["errors"]
@@ -85,7 +104,12 @@ async fn a_body_not_sent_as_json_is_a_415_problem() {
 async fn a_huge_body_is_a_413_problem() {
     let app = spawn_app().await;
     let password = "x".repeat(3 * 1024 * 1024);
-    let response = app.post_json("/auth/register", &json!({"email": "ada@example.com", "password": password, "display_name": "Ada"})).await;
+    let response = app
+        .post_json(
+            "/auth/register",
+            &json!({"email": "ada@example.com", "password": password, "display_name": "Ada"}),
+        )
+        .await;
     assert_problem(response, 413).await;
     assert_eq!(app.count_users().await, 0);
 }

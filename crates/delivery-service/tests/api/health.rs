@@ -10,8 +10,15 @@ async fn ready_body(address: &str) -> (u16, Value) {
     let client = reqwest::Client::new();
     let mut last = (0, Value::Null);
     for _ in 0..50 {
-        let response = client.get(format!("{address}/ready")).send().await.expect("sent");
-        last = (response.status().as_u16(), response.json().await.expect("json"));
+        let response = client
+            .get(format!("{address}/ready"))
+            .send()
+            .await
+            .expect("sent");
+        last = (
+            response.status().as_u16(),
+            response.json().await.expect("json"),
+        );
         if last.0 == 200 {
             break;
         }
@@ -40,9 +47,17 @@ async fn with_its_stores_unreachable_it_still_starts_and_says_which_are_down() {
     )
     .await;
     let client = reqwest::Client::new();
-    let health = client.get(format!("{address}/health")).send().await.expect("sent");
+    let health = client
+        .get(format!("{address}/health"))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(health.status().as_u16(), 200);
-    let ready = client.get(format!("{address}/ready")).send().await.expect("sent");
+    let ready = client
+        .get(format!("{address}/ready"))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(ready.status().as_u16(), 503);
     let body: Value = ready.json().await.expect("json");
     assert_eq!(body["checks"]["postgres"]["status"], "down");
@@ -53,7 +68,12 @@ async fn with_its_stores_unreachable_it_still_starts_and_says_which_are_down() {
 async fn with_only_the_broker_down_ready_names_it_alone() {
     let app = spawn_app().await;
     let address = spawn_with(&app.database.url(), "amqp://guest:guest@127.0.0.1:1/%2f").await;
-    let body: Value = reqwest::get(format!("{address}/ready")).await.expect("sent").json().await.expect("json");
+    let body: Value = reqwest::get(format!("{address}/ready"))
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(body["checks"]["postgres"]["status"], "up");
     assert_eq!(body["checks"]["rabbitmq"]["status"], "down");
 }

@@ -1,6 +1,6 @@
 use clap::Parser;
-use shared::testing::{TestDatabase, postgres_server_url};
 use delivery_service::{Application, Config};
+use shared::testing::{TestDatabase, postgres_server_url};
 
 pub struct TestApp {
     pub address: String,

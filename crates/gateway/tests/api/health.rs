@@ -5,14 +5,29 @@ use crate::helpers::{Backends, spawn_gateway, spawn_gateway_with_redis, spawn_up
 #[tokio::test]
 async fn health_reports_each_backend_up_or_down_with_its_address() {
     let orders = spawn_upstream("/orders").await;
-    let gateway = spawn_gateway(&Backends { orders: orders.clone(), ..Backends::default() }, "2s").await;
-    let response = reqwest::get(format!("{gateway}/health")).await.expect("sent");
+    let gateway = spawn_gateway(
+        &Backends {
+            orders: orders.clone(),
+            ..Backends::default()
+        },
+        "2s",
+    )
+    .await;
+    let response = reqwest::get(format!("{gateway}/health"))
+        .await
+        .expect("sent");
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["status"], "degraded");
     assert_eq!(body["checks"]["order-service"]["status"], "up");
     assert_eq!(body["checks"]["order-service"]["target"], orders.as_str());
-    for down in ["auth-service", "restaurant-service", "delivery-service", "tracking-service", "payment-service"] {
+    for down in [
+        "auth-service",
+        "restaurant-service",
+        "delivery-service",
+        "tracking-service",
+        "payment-service",
+    ] {
         assert_eq!(body["checks"][down]["status"], "down", "{down}");
         assert_eq!(body["checks"][down]["error"], "unreachable", "{down}");
     }
@@ -29,18 +44,28 @@ async fn health_is_ok_when_every_backend_is_ready() {
         payments: spawn_upstream("/payments").await,
     };
     let gateway = spawn_gateway(&backends, "2s").await;
-    let body: Value = reqwest::get(format!("{gateway}/health")).await.expect("sent").json().await.expect("json");
+    let body: Value = reqwest::get(format!("{gateway}/health"))
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(body["status"], "ok", "{body}");
 }
 
 #[tokio::test]
 async fn ready_depends_on_redis() {
     let gateway = spawn_gateway(&Backends::default(), "2s").await;
-    let ready = reqwest::get(format!("{gateway}/ready")).await.expect("sent");
+    let ready = reqwest::get(format!("{gateway}/ready"))
+        .await
+        .expect("sent");
     assert_eq!(ready.status().as_u16(), 200);
 
-    let without_redis = spawn_gateway_with_redis(&Backends::default(), "2s", "redis://127.0.0.1:1").await;
-    let ready = reqwest::get(format!("{without_redis}/ready")).await.expect("sent");
+    let without_redis =
+        spawn_gateway_with_redis(&Backends::default(), "2s", "redis://127.0.0.1:1").await;
+    let ready = reqwest::get(format!("{without_redis}/ready"))
+        .await
+        .expect("sent");
     assert_eq!(ready.status().as_u16(), 503);
     let body: Value = ready.json().await.expect("json");
     assert_eq!(body["checks"]["redis"]["status"], "down");

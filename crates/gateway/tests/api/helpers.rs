@@ -22,7 +22,9 @@ pub async fn spawn_upstream(prefix: &str) -> String {
         .route(&format!("{prefix}/slow"), get(slow))
         .route(&format!("{prefix}/big"), get(big))
         .route("/ready", get(|| async { "ready" }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("an address"));
     tokio::spawn(async move { axum::serve(listener, router).await });
     address
@@ -36,7 +38,12 @@ async fn echo(headers: HeaderMap, request: Request) -> Json<Value> {
         .unwrap_or_default();
     let headers: BTreeMap<String, String> = headers
         .iter()
-        .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or_default().to_owned()))
+        .map(|(name, value)| {
+            (
+                name.to_string(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     Json(json!({
         "method": method,
@@ -86,7 +93,11 @@ pub async fn spawn_gateway(backends: &Backends, upstream_timeout: &str) -> Strin
 }
 
 /// As `spawn_gateway`, with the given Redis.
-pub async fn spawn_gateway_with_redis(backends: &Backends, upstream_timeout: &str, redis: &str) -> String {
+pub async fn spawn_gateway_with_redis(
+    backends: &Backends,
+    upstream_timeout: &str,
+    redis: &str,
+) -> String {
     shared::telemetry::init_for_tests();
     let config = Config::try_parse_from([
         "gateway",
@@ -112,7 +123,9 @@ pub async fn spawn_gateway_with_redis(backends: &Backends, upstream_timeout: &st
         upstream_timeout,
     ])
     .expect("valid test configuration");
-    let app = Application::build(config).await.expect("the gateway builds");
+    let app = Application::build(config)
+        .await
+        .expect("the gateway builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     address

@@ -8,7 +8,14 @@ use crate::helpers::{Backends, spawn_gateway, spawn_upstream};
 #[tokio::test]
 async fn a_request_reaches_its_backend_with_method_path_query_and_body() {
     let orders = spawn_upstream("/orders").await;
-    let gateway = spawn_gateway(&Backends { orders, ..Backends::default() }, "2s").await;
+    let gateway = spawn_gateway(
+        &Backends {
+            orders,
+            ..Backends::default()
+        },
+        "2s",
+    )
+    .await;
     let response = reqwest::Client::new()
         .put(format!("{gateway}/orders/echo?b=2&a=1"))
         .header("content-type", "application/json")
@@ -36,7 +43,14 @@ async fn each_prefix_goes_to_its_own_backend() {
         payments: spawn_upstream("/payments").await,
     };
     let gateway = spawn_gateway(&backends, "2s").await;
-    for prefix in ["/auth", "/orders", "/restaurants", "/delivery", "/tracking", "/payments"] {
+    for prefix in [
+        "/auth",
+        "/orders",
+        "/restaurants",
+        "/delivery",
+        "/tracking",
+        "/payments",
+    ] {
         let echoed: Value = reqwest::get(format!("{gateway}{prefix}/echo"))
             .await
             .expect("sent")
@@ -50,7 +64,14 @@ async fn each_prefix_goes_to_its_own_backend() {
 #[tokio::test]
 async fn the_request_id_is_passed_on_and_returned() {
     let orders = spawn_upstream("/orders").await;
-    let gateway = spawn_gateway(&Backends { orders, ..Backends::default() }, "2s").await;
+    let gateway = spawn_gateway(
+        &Backends {
+            orders,
+            ..Backends::default()
+        },
+        "2s",
+    )
+    .await;
     let response = reqwest::Client::new()
         .get(format!("{gateway}/orders/echo"))
         .header("x-request-id", "req-42")
@@ -61,8 +82,13 @@ async fn the_request_id_is_passed_on_and_returned() {
     let echoed: Value = response.json().await.expect("json");
     assert_eq!(echoed["headers"]["x-request-id"], "req-42");
 
-    let generated = reqwest::get(format!("{gateway}/orders/echo")).await.expect("sent");
-    let id = generated.headers()["x-request-id"].to_str().expect("text").to_owned();
+    let generated = reqwest::get(format!("{gateway}/orders/echo"))
+        .await
+        .expect("sent");
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .expect("text")
+        .to_owned();
     let echoed: Value = generated.json().await.expect("json");
     assert_eq!(echoed["headers"]["x-request-id"], id.as_str());
 }
@@ -70,7 +96,14 @@ async fn the_request_id_is_passed_on_and_returned() {
 #[tokio::test]
 async fn hop_by_hop_headers_stop_at_the_gateway_and_forwarded_headers_are_added() {
     let orders = spawn_upstream("/orders").await;
-    let gateway = spawn_gateway(&Backends { orders, ..Backends::default() }, "2s").await;
+    let gateway = spawn_gateway(
+        &Backends {
+            orders,
+            ..Backends::default()
+        },
+        "2s",
+    )
+    .await;
     let echoed: Value = reqwest::Client::new()
         .get(format!("{gateway}/orders/echo"))
         .header("proxy-authorization", "Basic c2VjcmV0")
@@ -91,8 +124,20 @@ async fn hop_by_hop_headers_stop_at_the_gateway_and_forwarded_headers_are_added(
 #[tokio::test]
 async fn a_large_response_streams_through_whole() {
     let orders = spawn_upstream("/orders").await;
-    let gateway = spawn_gateway(&Backends { orders, ..Backends::default() }, "2s").await;
-    let body = reqwest::get(format!("{gateway}/orders/big")).await.expect("sent").bytes().await.expect("body");
+    let gateway = spawn_gateway(
+        &Backends {
+            orders,
+            ..Backends::default()
+        },
+        "2s",
+    )
+    .await;
+    let body = reqwest::get(format!("{gateway}/orders/big"))
+        .await
+        .expect("sent")
+        .bytes()
+        .await
+        .expect("body");
     assert_eq!(body.len(), 4 * 1024 * 1024);
 }
 
@@ -100,18 +145,34 @@ async fn a_large_response_streams_through_whole() {
 async fn an_unreachable_backend_is_a_502_problem_naming_it_at_once() {
     let gateway = spawn_gateway(&Backends::default(), "2s").await;
     let started = Instant::now();
-    let response = reqwest::get(format!("{gateway}/payments/anything")).await.expect("sent");
+    let response = reqwest::get(format!("{gateway}/payments/anything"))
+        .await
+        .expect("sent");
     let body = assert_problem(response, 502).await;
     assert_eq!(body["service"], "payment-service");
-    assert!(body["detail"].as_str().unwrap_or_default().contains("payment-service"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("payment-service")
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]
 async fn a_backend_slower_than_the_upstream_timeout_is_a_504_problem_naming_it() {
     let tracking = spawn_upstream("/tracking").await;
-    let gateway = spawn_gateway(&Backends { tracking, ..Backends::default() }, "300ms").await;
-    let response = reqwest::get(format!("{gateway}/tracking/slow")).await.expect("sent");
+    let gateway = spawn_gateway(
+        &Backends {
+            tracking,
+            ..Backends::default()
+        },
+        "300ms",
+    )
+    .await;
+    let response = reqwest::get(format!("{gateway}/tracking/slow"))
+        .await
+        .expect("sent");
     let body = assert_problem(response, 504).await;
     assert_eq!(body["service"], "tracking-service");
 }
@@ -119,6 +180,8 @@ async fn a_backend_slower_than_the_upstream_timeout_is_a_504_problem_naming_it()
 #[tokio::test]
 async fn a_path_no_backend_serves_is_a_404_problem() {
     let gateway = spawn_gateway(&Backends::default(), "2s").await;
-    let response = reqwest::get(format!("{gateway}/ordersx/1")).await.expect("sent");
+    let response = reqwest::get(format!("{gateway}/ordersx/1"))
+        .await
+        .expect("sent");
     assert_problem(response, 404).await;
 }

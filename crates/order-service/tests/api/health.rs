@@ -16,7 +16,9 @@ async fn every_shard_is_migrated_and_ready_names_each() {
         assert_eq!(body["checks"][shard]["status"], "up", "{shard}");
     }
     for database in &databases {
-        let pool = sqlx::PgPool::connect_with(database.options()).await.expect("connect");
+        let pool = sqlx::PgPool::connect_with(database.options())
+            .await
+            .expect("connect");
         let tables: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('outbox', 'processed_messages')",
         )
@@ -33,7 +35,9 @@ async fn a_shard_down_at_start_does_not_stop_the_service_and_ready_names_it() {
     let mut urls: Vec<String> = databases.iter().map(|db| db.url()).collect();
     urls[1] = "postgres://postgres@127.0.0.1:1/orders".to_owned();
     let address = spawn_with_shards(&shard_map(&urls)).await;
-    let health = reqwest::get(format!("{address}/health")).await.expect("sent");
+    let health = reqwest::get(format!("{address}/health"))
+        .await
+        .expect("sent");
     assert_eq!(health.status().as_u16(), 200);
     let (status, body) = ready_until(&address, |status| status == 503).await;
     assert_eq!(status, 503);
@@ -51,7 +55,10 @@ async fn a_shard_lost_while_running_is_reported_and_the_others_stay_up() {
         .parse()
         .expect("a socket address");
     let proxy = TcpProxy::start(target).await;
-    urls[2] = urls[2].replace(&format!(":{}/", options.get_port()), &format!(":{}/", proxy.port()));
+    urls[2] = urls[2].replace(
+        &format!(":{}/", options.get_port()),
+        &format!(":{}/", proxy.port()),
+    );
     let address = spawn_with_shards(&shard_map(&urls)).await;
     let (status, _) = ready_until(&address, |status| status == 200).await;
     assert_eq!(status, 200);
@@ -63,6 +70,8 @@ async fn a_shard_lost_while_running_is_reported_and_the_others_stay_up() {
     assert_eq!(body["checks"]["shard-a"]["status"], "up");
     assert_eq!(body["checks"]["shard-b"]["status"], "up");
     assert_eq!(body["checks"]["shard-c"]["status"], "down");
-    let health = reqwest::get(format!("{address}/orders/health")).await.expect("sent");
+    let health = reqwest::get(format!("{address}/orders/health"))
+        .await
+        .expect("sent");
     assert_eq!(health.status().as_u16(), 200);
 }

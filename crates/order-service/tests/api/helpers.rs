@@ -63,8 +63,15 @@ pub async fn ready_until(address: &str, accept: impl Fn(u16) -> bool) -> (u16, s
     let client = reqwest::Client::new();
     let mut last = (0, serde_json::Value::Null);
     for _ in 0..50 {
-        let response = client.get(format!("{address}/ready")).send().await.expect("sent");
-        last = (response.status().as_u16(), response.json().await.expect("json"));
+        let response = client
+            .get(format!("{address}/ready"))
+            .send()
+            .await
+            .expect("sent");
+        last = (
+            response.status().as_u16(),
+            response.json().await.expect("json"),
+        );
         if accept(last.0) {
             break;
         }

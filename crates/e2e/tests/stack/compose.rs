@@ -1,0 +1,243 @@
+//! `docker-compose.yml` cannot be run here (no Docker engine), so it is checked against the
+//! binaries instead: every one present with its port, a command that exists, variables that
+//! the binary accepts with values it parses, and health-gated dependencies.
+
+use std::path::{Path, PathBuf};
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::binaries::{self, AMBIENT_VARIABLES};
+
+const STORES: &[&str] = &[
+    "postgres",
+    "orders-shard-a",
+    "orders-shard-b",
+    "orders-shard-c",
+    "redis",
+    "rabbitmq",
+    "mongo",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn services() -> Yaml {
+    let text = std::fs::read_to_string(root().join("docker-compose.yml"))
+        .expect("docker-compose.yml exists");
+    let mut documents = YamlLoader::load_from_str(&text).expect("docker-compose.yml is valid YAML");
+    assert_eq!(documents.len(), 1, "one YAML document");
+    documents.remove(0)["services"].clone()
+}
+
+/// A key of a service, looking through `<<` merge keys (YAML anchors for shared settings).
+fn field<'a>(service: &'a Yaml, key: &str) -> &'a Yaml {
+    let own = &service[key];
+    if !own.is_badvalue() {
+        return own;
+    }
+    match &service["<<"] {
+        Yaml::Array(bases) => bases
+            .iter()
+            .map(|base| &base[key])
+            .find(|value| !value.is_badvalue())
+            .unwrap_or(own),
+        base => &base[key],
+    }
+}
+
+/// The environment of a service, as written in either of compose's two forms.
+fn environment(service: &Yaml) -> Vec<(String, String)> {
+    let mut variables = Vec::new();
+    for source in [&service["<<"], service] {
+        match &source["environment"] {
+            Yaml::Hash(map) => variables.extend(map.iter().map(|(key, value)| {
+                let value = match value {
+                    Yaml::String(text) => text.clone(),
+                    Yaml::Integer(number) => number.to_string(),
+                    Yaml::Boolean(flag) => flag.to_string(),
+                    _ => String::new(),
+                };
+                (key.as_str().unwrap_or_default().to_owned(), value)
+            })),
+            Yaml::Array(items) => {
+                variables.extend(items.iter().filter_map(Yaml::as_str).map(|item| {
+                    let (key, value) = item.split_once('=').unwrap_or((item, ""));
+                    (key.to_owned(), value.to_owned())
+                }))
+            }
+            _ => {}
+        }
+    }
+    variables
+}
+
+fn strings(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::Array(items) => items
+            .iter()
+            .filter_map(Yaml::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Yaml::String(text) => text.split_whitespace().map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn every_binary_is_a_compose_service_with_its_command_and_port() {
+    let services = services();
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).expect("Dockerfile exists");
+    for binary in binaries::all() {
+        let service = &services[binary.name];
+        assert!(
+            !service.is_badvalue(),
+            "{} is in docker-compose.yml",
+            binary.name
+        );
+        assert_eq!(
+            strings(field(service, "command"))
+                .first()
+                .map(String::as_str),
+            Some(binary.name),
+            "{}'s command",
+            binary.name
+        );
+        assert!(
+            dockerfile.contains(&format!("/{}", binary.name)),
+            "the Dockerfile installs {}",
+            binary.name
+        );
+        let published = format!("{0}:{0}", binary.port);
+        assert!(
+            strings(field(service, "ports")).contains(&published),
+            "{} publishes {published}",
+            binary.name
+        );
+        let image = field(service, "image").as_str().unwrap_or_default();
+        assert!(
+            !field(service, "build").is_badvalue() || !image.is_empty(),
+            "{} has an image to run",
+            binary.name
+        );
+    }
+}
+
+#[test]
+fn every_variable_a_binary_is_given_is_one_it_accepts_with_a_value_it_parses() {
+    let services = services();
+    for binary in binaries::all() {
+        let command = (binary.command)();
+        let mut args = vec![binary.name.to_owned()];
+        for (variable, value) in environment(&services[binary.name]) {
+            if AMBIENT_VARIABLES.contains(&variable.as_str()) {
+                continue;
+            }
+            let flag = binaries::flag_for(&command, &variable)
+                .unwrap_or_else(|| panic!("{} does not accept {variable}", binary.name));
+            args.push(format!("{flag}={value}"));
+        }
+        if let Err(err) = command.try_get_matches_from(&args) {
+            panic!(
+                "{}'s compose environment does not parse: {err}",
+                binary.name
+            );
+        }
+        let port = environment(&services[binary.name])
+            .into_iter()
+            .find(|(variable, _)| variable == "PORT")
+            .map(|(_, value)| value);
+        assert!(
+            port.is_none() || port == Some(binary.port.to_string()),
+            "{} listens on {}",
+            binary.name,
+            binary.port
+        );
+    }
+}
+
+#[test]
+fn every_host_a_binary_is_pointed_at_is_a_compose_service() {
+    let services = services();
+    let names: Vec<&str> = services
+        .as_hash()
+        .expect("services is a map")
+        .keys()
+        .filter_map(Yaml::as_str)
+        .collect();
+    for binary in binaries::all() {
+        for (variable, value) in environment(&services[binary.name]) {
+            for url in value
+                .split(',')
+                .filter_map(|part| part.split_once("://").map(|(_, rest)| rest))
+            {
+                let authority = url.split('/').next().unwrap_or_default();
+                let host = authority
+                    .rsplit('@')
+                    .next()
+                    .unwrap_or_default()
+                    .split(':')
+                    .next()
+                    .unwrap_or_default();
+                assert!(
+                    names.contains(&host),
+                    "{}'s {variable} points at {host}, which compose does not run",
+                    binary.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_service_waits_for_healthy_dependencies_and_has_a_healthcheck() {
+    let services = services();
+    for name in STORES
+        .iter()
+        .copied()
+        .chain(binaries::all().iter().map(|binary| binary.name))
+    {
+        let service = &services[name];
+        assert!(!service.is_badvalue(), "{name} is in docker-compose.yml");
+        assert!(
+            !field(service, "healthcheck")["test"].is_badvalue(),
+            "{name} has a healthcheck"
+        );
+        if let Yaml::Hash(dependencies) = field(service, "depends_on") {
+            for (dependency, settings) in dependencies {
+                let dependency = dependency.as_str().unwrap_or_default();
+                assert!(
+                    !services[dependency].is_badvalue(),
+                    "{name} depends on {dependency}, which exists"
+                );
+                assert_eq!(
+                    settings["condition"].as_str(),
+                    Some("service_healthy"),
+                    "{name} waits for {dependency} to be healthy"
+                );
+            }
+        }
+    }
+    let gateway_dependencies = field(&services["gateway"], "depends_on");
+    for binary in binaries::all().iter().skip(1) {
+        assert!(
+            !gateway_dependencies[binary.name].is_badvalue(),
+            "the gateway waits for {}",
+            binary.name
+        );
+    }
+}
+
+#[test]
+fn every_binary_healthcheck_probes_its_own_port() {
+    let services = services();
+    for binary in binaries::all() {
+        let test = strings(&field(&services[binary.name], "healthcheck")["test"]).join(" ");
+        assert!(
+            test.contains(&format!("127.0.0.1:{}/", binary.port))
+                || test.contains(&format!("localhost:{}/", binary.port)),
+            "{}: {test}",
+            binary.name
+        );
+    }
+}

@@ -1,0 +1,4 @@
+mod binaries;
+mod compose;
+mod processes;
+mod stack;

@@ -1,0 +1,111 @@
+//! Starting the binaries as real processes, and stopping them whatever happens.
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+/// Where cargo put the binaries of this build: the directory above `deps/`.
+pub fn binary_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
+/// Builds the binaries (a no-op when they are up to date) so that the test never runs stale
+/// ones, whichever way it was started.
+pub fn build_binaries() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(cargo);
+    command.args(["build", "--bins", "--workspace", "--quiet"]);
+    if binary_dir().ends_with("release") {
+        command.arg("--release");
+    }
+    let status = command.status().expect("cargo runs");
+    assert!(status.success(), "the binaries build");
+}
+
+/// A free loopback port (bound, then released for the binary to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// A running binary, killed when dropped; its output goes to a log file.
+pub struct Process {
+    pub name: &'static str,
+    pub port: u16,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Starts `name` with exactly `env` (plus `PATH`), listening on `port`.
+    pub fn start(name: &'static str, port: u16, env: &BTreeMap<&str, String>) -> Self {
+        let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}-{port}.log"));
+        let output = File::create(&log).expect("a log file");
+        let child = Command::new(binary_dir().join(name))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env)
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .stdout(output.try_clone().expect("a second handle"))
+            .stderr(output)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("{name} starts: {err}"));
+        Self {
+            name,
+            port,
+            child,
+            log,
+        }
+    }
+
+    /// The base URL it serves.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The end of its log, to explain a failure.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Kills it at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for it to exit.
+    pub fn terminate(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
