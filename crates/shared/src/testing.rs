@@ -145,3 +145,36 @@ impl TcpProxy {
         let _ = self.cut.send(true);
     }
 }
+
+/// The broker tests use (`TEST_AMQP_URL`, else the local one).
+pub fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+/// The MongoDB-compatible server tests use (`TEST_MONGODB_URL`, else the local one).
+pub fn mongodb_url() -> String {
+    std::env::var("TEST_MONGODB_URL")
+        .unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?directConnection=true".to_owned())
+}
+
+/// `GET url`: its status and JSON body.
+pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(url).await.expect("the request is sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// `GET {address}/ready`, polled until `accept` holds for its status or five seconds pass
+/// (broker connections and background migrations settle asynchronously).
+pub async fn ready_until(address: &str, accept: impl Fn(u16) -> bool) -> (u16, serde_json::Value) {
+    let mut last = (0, serde_json::Value::Null);
+    for _ in 0..50 {
+        last = get_json(&format!("{address}/ready")).await;
+        if accept(last.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    last
+}

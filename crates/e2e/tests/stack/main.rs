@@ -1,4 +1,5 @@
 mod binaries;
 mod compose;
 mod processes;
+mod readme;
 mod stack;

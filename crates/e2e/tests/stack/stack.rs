@@ -7,7 +7,7 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use shared::testing::{TestDatabase, assert_problem, postgres_server_url};
+use shared::testing::{TestDatabase, amqp_url, assert_problem, mongodb_url, postgres_server_url};
 
 use crate::processes::{Process, build_binaries, free_port};
 
@@ -34,11 +34,6 @@ fn env(pairs: &[(&'static str, String)]) -> BTreeMap<&'static str, String> {
     env
 }
 
-fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
 impl Stack {
     async fn start() -> Self {
         build_binaries();
@@ -58,8 +53,7 @@ impl Stack {
             shards.push(format!("{name}={}", shard.url()));
             databases.push(shard);
         }
-        let mongodb = std::env::var("TEST_MONGODB_URL")
-            .unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?directConnection=true".into());
+        let mongodb = mongodb_url();
         let backends = vec![
             Process::start(
                 "auth-service",

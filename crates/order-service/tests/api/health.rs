@@ -1,9 +1,9 @@
 use std::net::SocketAddr;
 
 use serde_json::Value;
-use shared::testing::TcpProxy;
+use shared::testing::{TcpProxy, ready_until};
 
-use crate::helpers::{ready_until, shard_databases, shard_map, spawn_with_shards};
+use crate::helpers::{shard_databases, shard_map, spawn_with_shards};
 
 #[tokio::test]
 async fn every_shard_is_migrated_and_ready_names_each() {

@@ -1,6 +1,6 @@
 use clap::Parser;
 use order_service::{Application, Config};
-use shared::testing::TestDatabase;
+use shared::testing::{TestDatabase, amqp_url};
 
 /// The three PostgreSQL servers that hold shards A, B and C (`TEST_ORDER_SHARD_SERVERS`,
 /// comma-separated, else the ones the provisioning step starts on 5433-5435).
@@ -38,8 +38,7 @@ pub fn shard_map(urls: &[String]) -> String {
 /// Starts order-service on a free port with the given shard map; returns its base URL.
 pub async fn spawn_with_shards(order_shards: &str) -> String {
     shared::telemetry::init_for_tests();
-    let amqp_url = std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
+    let amqp_url = amqp_url();
     let config = Config::try_parse_from([
         "order-service",
         "--host",
@@ -56,26 +55,4 @@ pub async fn spawn_with_shards(order_shards: &str) -> String {
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     address
-}
-
-/// `GET /ready`, polled until `accept` holds for its status (or a few seconds pass).
-pub async fn ready_until(address: &str, accept: impl Fn(u16) -> bool) -> (u16, serde_json::Value) {
-    let client = reqwest::Client::new();
-    let mut last = (0, serde_json::Value::Null);
-    for _ in 0..50 {
-        let response = client
-            .get(format!("{address}/ready"))
-            .send()
-            .await
-            .expect("sent");
-        last = (
-            response.status().as_u16(),
-            response.json().await.expect("json"),
-        );
-        if accept(last.0) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    last
 }

@@ -1,6 +1,6 @@
 use clap::Parser;
 use payment_service::{Application, Config};
-use shared::testing::{TestDatabase, postgres_server_url};
+use shared::testing::{TestDatabase, amqp_url, postgres_server_url};
 
 pub struct TestApp {
     pub address: String,
@@ -17,12 +17,6 @@ pub async fn spawn_app() -> TestApp {
         client: reqwest::Client::new(),
         database,
     }
-}
-
-/// The broker tests use (`TEST_AMQP_URL`, else the local one).
-pub fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
 /// Starts payment-service against the given stores, reachable or not; returns its base URL.

@@ -1,11 +1,6 @@
 use clap::Parser;
 use restaurant_service::{Application, Config};
-
-/// The MongoDB-compatible server tests use (`TEST_MONGODB_URL`, else the local one).
-pub fn mongodb_url() -> String {
-    std::env::var("TEST_MONGODB_URL")
-        .unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?directConnection=true".to_owned())
-}
+use shared::testing::mongodb_url;
 
 /// Starts restaurant-service on a free port with a database name of its own; returns its
 /// base URL and the database name.

@@ -1,0 +1,26 @@
+//! The README's configuration tables cannot drift from the binaries.
+
+use std::path::Path;
+
+use crate::binaries;
+
+#[test]
+fn the_readme_documents_every_flag_and_variable_of_every_binary() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .expect("README.md exists");
+    for binary in binaries::all() {
+        for arg in (binary.command)().get_arguments() {
+            let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
+                continue;
+            };
+            let env = env.to_string_lossy();
+            let row = format!("| `--{long}` | `{env}` |");
+            assert!(
+                readme.contains(&row),
+                "README.md documents {}'s --{long} / {env}",
+                binary.name
+            );
+        }
+    }
+}
