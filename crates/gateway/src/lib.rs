@@ -3,6 +3,7 @@
 
 mod backends;
 mod config;
+mod openapi;
 mod proxy;
 mod startup;
 

@@ -6,7 +6,7 @@ use shared::{
     upstream::http_client,
 };
 
-use crate::{Config, SERVICE, backends, proxy};
+use crate::{Config, SERVICE, backends, openapi, proxy};
 
 /// The gateway, bound and ready to serve.
 #[derive(Debug)]
@@ -31,7 +31,7 @@ impl Application {
             name: SERVICE,
             prefix: None,
             api: proxy::router(state, &backends),
-            openapi: utoipa::openapi::OpenApi::default(),
+            openapi: openapi::document(&backends),
             readiness: Checks::new().with("redis", Dependency::Redis(redis)),
             informational: backends::checks(&backends),
             request_timeout: config.common.request_timeout,

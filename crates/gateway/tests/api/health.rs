@@ -70,3 +70,31 @@ async fn ready_depends_on_redis() {
     let body: Value = ready.json().await.expect("json");
     assert_eq!(body["checks"]["redis"]["status"], "down");
 }
+
+#[tokio::test]
+async fn openapi_documents_every_backend_prefix_and_the_gateway_errors() {
+    let gateway = spawn_gateway(&Backends::default(), "2s").await;
+    let body: Value = reqwest::get(format!("{gateway}/openapi.json"))
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["info"]["title"], "gateway");
+    for prefix in [
+        "/auth",
+        "/orders",
+        "/restaurants",
+        "/delivery",
+        "/tracking",
+        "/payments",
+    ] {
+        let item = &body["paths"][format!("{prefix}/{{path}}")];
+        assert!(
+            item["get"]["responses"]["502"].is_object(),
+            "{prefix}: {item}"
+        );
+        assert!(item["delete"].is_object(), "{prefix}");
+    }
+    assert!(body["components"]["schemas"]["Problem"].is_object());
+}
