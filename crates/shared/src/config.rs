@@ -42,7 +42,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct PostgresArgs {
     /// PostgreSQL connection URL.
-    #[arg(long, env = "DATABASE_URL", value_parser = parse_postgres_url)]
+    #[arg(long, env = "DATABASE_URL", value_parser = parse_postgres_url, required = false)]
     pub database_url: PgConnectOptions,
     /// Most connections the pool opens.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -76,7 +76,13 @@ pub fn parse<T: Parser>() -> T {
 /// offending flag, so that a bad value coming from the environment can be found.
 pub fn explain(err: &clap::Error, command: &clap::Command) -> String {
     let rendered = err.to_string();
-    let first = rendered.lines().next().unwrap_or_default().to_owned();
+    // The message proper ends at the first blank line (usage and hints follow).
+    let first = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
     let Some(invalid) = err.get(ContextKind::InvalidArg).map(|arg| arg.to_string()) else {
         return first;
     };
@@ -174,6 +180,19 @@ mod tests {
         assert!(line.contains("--port"), "{line}");
         assert!(line.contains("SAMPLE_PORT"), "{line}");
         assert!(line.contains("eighty"), "{line}");
+    }
+
+    #[test]
+    fn a_missing_required_flag_is_named_on_one_line() {
+        #[derive(Debug, Parser)]
+        struct Required {
+            #[arg(long, env = "SAMPLE_REQUIRED")]
+            token: String,
+        }
+        let err = Required::try_parse_from(["required"]).expect_err("the flag is missing");
+        let line = explain(&err, &Required::command());
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("--token"), "{line}");
     }
 
     #[test]

@@ -61,3 +61,16 @@ pub fn flag_for(command: &Command, variable: &str) -> Option<String> {
         .find(|arg| arg.get_env().is_some_and(|env| env == variable))
         .and_then(|arg| arg.get_long().map(|long| format!("--{long}")))
 }
+
+#[test]
+fn every_binary_starts_from_its_defaults_alone() {
+    for binary in all() {
+        let matches = (binary.command)().try_get_matches_from([binary.name]);
+        assert!(
+            matches.is_ok(),
+            "{} needs no argument: {:?}",
+            binary.name,
+            matches.err()
+        );
+    }
+}

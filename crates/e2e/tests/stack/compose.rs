@@ -46,30 +46,40 @@ fn field<'a>(service: &'a Yaml, key: &str) -> &'a Yaml {
     }
 }
 
-/// The environment of a service, as written in either of compose's two forms.
+/// The environment of a service, as written in either of compose's two forms, with `<<`
+/// merge keys (shared settings behind a YAML anchor) expanded.
 fn environment(service: &Yaml) -> Vec<(String, String)> {
     let mut variables = Vec::new();
     for source in [&service["<<"], service] {
-        match &source["environment"] {
-            Yaml::Hash(map) => variables.extend(map.iter().map(|(key, value)| {
+        collect_variables(&source["environment"], &mut variables);
+    }
+    variables
+}
+
+fn collect_variables(environment: &Yaml, variables: &mut Vec<(String, String)>) {
+    match environment {
+        Yaml::Hash(map) => {
+            for (key, value) in map {
+                let key = key.as_str().unwrap_or_default();
+                if key == "<<" {
+                    collect_variables(value, variables);
+                    continue;
+                }
                 let value = match value {
                     Yaml::String(text) => text.clone(),
                     Yaml::Integer(number) => number.to_string(),
                     Yaml::Boolean(flag) => flag.to_string(),
                     _ => String::new(),
                 };
-                (key.as_str().unwrap_or_default().to_owned(), value)
-            })),
-            Yaml::Array(items) => {
-                variables.extend(items.iter().filter_map(Yaml::as_str).map(|item| {
-                    let (key, value) = item.split_once('=').unwrap_or((item, ""));
-                    (key.to_owned(), value.to_owned())
-                }))
+                variables.push((key.to_owned(), value));
             }
-            _ => {}
         }
+        Yaml::Array(items) => variables.extend(items.iter().filter_map(Yaml::as_str).map(|item| {
+            let (key, value) = item.split_once('=').unwrap_or((item, ""));
+            (key.to_owned(), value.to_owned())
+        })),
+        _ => {}
     }
-    variables
 }
 
 fn strings(value: &Yaml) -> Vec<String> {

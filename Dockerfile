@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# One image with the seven binaries; compose picks one per service with `command`.
+# cargo-chef builds the dependencies in their own layer, so editing the code does not
+# rebuild them.
+
+FROM lukemathwalker/cargo-chef:latest-rust-1 AS chef
+WORKDIR /app
+
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS builder
+COPY --from=planner /app/recipe.json recipe.json
+RUN cargo chef cook --release --recipe-path recipe.json
+COPY . .
+RUN cargo build --release --bins \
+ && mkdir -p /out \
+ && cp target/release/gateway target/release/auth-service target/release/order-service \
+       target/release/restaurant-service target/release/delivery-service \
+       target/release/tracking-service target/release/payment-service /out/
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --no-create-home app
+COPY --from=builder /out/ /usr/local/bin/
+USER app
+ENV LOG_FORMAT=json RUST_LOG=info
+EXPOSE 3000 3001 3002 3003 3004 3005 3006
+CMD ["gateway"]
