@@ -101,6 +101,10 @@ fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
         .and_then(|(_, rest)| rest.split('`').next());
     let field = match (path, named) {
         (".", Some(name)) => name.to_owned(),
+        // An unknown field is reported at its own path, a missing one at its parent's.
+        (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => {
+            path.to_owned()
+        }
         (parent, Some(name)) => format!("{parent}.{name}"),
         (path, None) => path.to_owned(),
     };
@@ -151,6 +155,12 @@ mod tests {
             problem(r#"{"customer": "c", "items": [{"quantity": 1}, {"quantity": "two"}]}"#);
         assert_eq!(problem.status, 422);
         assert_eq!(problem.errors[0].field, "items[1].quantity");
+    }
+
+    #[test]
+    fn a_missing_nested_field_is_named_by_its_path() {
+        let problem = problem(r#"{"customer": "c", "items": [{}]}"#);
+        assert_eq!(problem.errors[0].field, "items[0].quantity");
     }
 
     #[test]
