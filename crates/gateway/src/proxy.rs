@@ -57,6 +57,7 @@ async fn forward_request(
     };
     remove_hop_by_hop(&mut parts.headers);
     add_forwarded(&mut parts.headers, peer);
+    shared::http::inject_trace_context(&mut parts.headers);
     parts.headers.remove(header::HOST);
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;

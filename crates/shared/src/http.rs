@@ -9,7 +9,7 @@ use axum::{
     http::{HeaderName, HeaderValue, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
-use opentelemetry::propagation::Extractor;
+use opentelemetry::propagation::{Extractor, Injector};
 use tower::{ServiceBuilder, timeout::TimeoutLayer};
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -130,5 +130,35 @@ impl Extractor for HeaderExtractor<'_> {
 impl std::fmt::Debug for HeaderExtractor<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("HeaderExtractor").finish()
+    }
+}
+
+/// Writes W3C trace context into HTTP headers.
+pub struct HeaderInjector<'a>(pub &'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Puts the current span's trace context on an outgoing request, so the callee's spans join
+/// this trace. Without an exporter there is no valid span context and nothing is written,
+/// which leaves a `traceparent` the request already carried untouched.
+pub fn inject_trace_context(headers: &mut http::HeaderMap) {
+    let context = Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(headers));
+    });
+}
+
+impl std::fmt::Debug for HeaderInjector<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("HeaderInjector").finish()
     }
 }

@@ -3,3 +3,4 @@ mod compose;
 mod processes;
 mod readme;
 mod stack;
+mod telemetry;

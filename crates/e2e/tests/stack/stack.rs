@@ -27,7 +27,7 @@ struct Stack {
     _databases: Vec<TestDatabase>,
 }
 
-fn env(pairs: &[(&'static str, String)]) -> BTreeMap<&'static str, String> {
+pub fn env(pairs: &[(&'static str, String)]) -> BTreeMap<&'static str, String> {
     let mut env: BTreeMap<&str, String> = pairs.iter().cloned().collect();
     env.insert("LOG_FORMAT", "json".into());
     env.insert("RUST_LOG", "info".into());
@@ -129,7 +129,7 @@ impl Stack {
     }
 }
 
-async fn wait_until_ready(process: &Process) {
+pub async fn wait_until_ready(process: &Process) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let client = reqwest::Client::new();
     while Instant::now() < deadline {

@@ -185,3 +185,33 @@ async fn a_path_no_backend_serves_is_a_404_problem() {
         .expect("sent");
     assert_problem(response, 404).await;
 }
+
+#[tokio::test]
+async fn the_callers_trace_context_reaches_the_backend() {
+    let orders = spawn_upstream("/orders").await;
+    let gateway = spawn_gateway(
+        &Backends {
+            orders,
+            ..Backends::default()
+        },
+        "2s",
+    )
+    .await;
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let echoed: Value = reqwest::Client::new()
+        .get(format!("{gateway}/orders/echo"))
+        .header("traceparent", traceparent)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let forwarded = echoed["headers"]["traceparent"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        forwarded.starts_with("00-0af7651916cd43dd8448eb211c80319c-"),
+        "{forwarded}"
+    );
+}
