@@ -97,8 +97,8 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> serde_j
     body
 }
 
-/// A TCP proxy in front of a real server, which a test can cut to simulate losing that
-/// server without stopping it for everyone else.
+/// A TCP proxy in front of a real server, which a test can cut (and restore) to simulate
+/// losing that server without stopping it for everyone else.
 #[derive(Debug)]
 pub struct TcpProxy {
     port: u16,
@@ -114,22 +114,24 @@ impl TcpProxy {
         let port = listener.local_addr().expect("a local address").port();
         let (cut, cut_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            let mut accept_cut = cut_rx.clone();
             loop {
-                tokio::select! {
-                    _ = accept_cut.wait_for(|cut| *cut) => return,
-                    accepted = listener.accept() => {
-                        let Ok((mut inbound, _)) = accepted else { continue };
-                        let mut connection_cut = cut_rx.clone();
-                        tokio::spawn(async move {
-                            let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
-                            tokio::select! {
-                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                                _ = connection_cut.wait_for(|cut| *cut) => {}
-                            }
-                        });
-                    }
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if *cut_rx.borrow() {
+                    // Cut: the connection is closed at once, as by a server that is gone.
+                    continue;
                 }
+                let mut connection_cut = cut_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = connection_cut.wait_for(|cut| *cut) => {}
+                    }
+                });
             }
         });
         Self { port, cut }
@@ -140,9 +142,14 @@ impl TcpProxy {
         self.port
     }
 
-    /// Stops listening and drops every open connection: the server looks gone.
+    /// Drops every open connection and refuses new ones: the server looks gone.
     pub fn cut(&self) {
         let _ = self.cut.send(true);
+    }
+
+    /// Forwards again: the server is back.
+    pub fn restore(&self) {
+        let _ = self.cut.send(false);
     }
 }
 

@@ -75,3 +75,41 @@ async fn a_shard_lost_while_running_is_reported_and_the_others_stay_up() {
         .expect("sent");
     assert_eq!(health.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn a_shard_that_comes_back_is_ready_again() {
+    let databases = shard_databases().await;
+    let mut urls: Vec<String> = databases.iter().map(|db| db.url()).collect();
+    let options = databases[0].options();
+    let target: SocketAddr = format!("{}:{}", options.get_host(), options.get_port())
+        .parse()
+        .expect("a socket address");
+    let proxy = TcpProxy::start(target).await;
+    proxy.cut();
+    urls[0] = urls[0].replace(
+        &format!(":{}/", options.get_port()),
+        &format!(":{}/", proxy.port()),
+    );
+    let address = spawn_with_shards(&shard_map(&urls)).await;
+    let (status, body) = ready_until(&address, |status| status == 503).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["checks"]["shard-a"]["status"], "down");
+
+    proxy.restore();
+    let (status, body) = ready_until_long(&address).await;
+    assert_eq!(
+        status, 200,
+        "the shard is migrated and ready once it answers: {body}"
+    );
+}
+
+/// Background migrations retry every few seconds, so this waits longer than `ready_until`.
+async fn ready_until_long(address: &str) -> (u16, Value) {
+    for _ in 0..3 {
+        let (status, body) = ready_until(address, |status| status == 200).await;
+        if status == 200 {
+            return (status, body);
+        }
+    }
+    ready_until(address, |status| status == 200).await
+}

@@ -1,4 +1,4 @@
-use shared::testing::{assert_problem, get_json, ready_until};
+use shared::testing::{TcpProxy, assert_problem, get_json, ready_until};
 
 use crate::helpers::{spawn_app, spawn_with};
 
@@ -48,4 +48,22 @@ async fn openapi_names_the_service() {
     let (_, body) = get_json(&format!("{}/openapi.json", app.address)).await;
     assert_eq!(body["info"]["title"], "payment-service");
     assert!(body["paths"]["/payments/ready"].is_object());
+}
+
+#[tokio::test]
+async fn the_broker_connection_comes_back_after_the_broker_does() {
+    let app = spawn_app().await;
+    let proxy = TcpProxy::start("127.0.0.1:5672".parse().expect("an address")).await;
+    let broker = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port());
+    let address = spawn_with(&app.database.url(), &broker).await;
+    assert_eq!(ready_until(&address, |status| status == 200).await.0, 200);
+
+    proxy.cut();
+    let (status, body) = ready_until(&address, |status| status == 503).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["checks"]["rabbitmq"]["status"], "down");
+
+    proxy.restore();
+    let (status, body) = ready_until(&address, |status| status == 200).await;
+    assert_eq!(status, 200, "{body}");
 }
