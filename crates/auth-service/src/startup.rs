@@ -28,16 +28,10 @@ impl Application {
         let state = routes::AppState {
             db: database.pool().clone(),
         };
-        let router = ServiceDefinition {
-            name: SERVICE,
-            prefix: Some("/auth"),
-            api: routes::router(state),
-            openapi: routes::ApiDoc::openapi(),
-            readiness: Checks::new().with("postgres", Dependency::Postgres(database)),
-            informational: Checks::new(),
-            request_timeout: config.common.request_timeout,
-        }
-        .into_router();
+        let router = ServiceDefinition::new(SERVICE, Some("/auth"), config.common.request_timeout)
+            .api(routes::router(state), routes::ApiDoc::openapi())
+            .readiness(Checks::new().with("postgres", Dependency::Postgres(database)))
+            .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;
         Ok(Self { server })
     }

@@ -27,16 +27,14 @@ impl Application {
             client,
             upstream_timeout: config.upstream_timeout,
         };
-        let router = ServiceDefinition {
-            name: SERVICE,
-            prefix: None,
-            api: proxy::router(state, &backends),
-            openapi: openapi::document(&backends),
-            readiness: Checks::new().with("redis", Dependency::Redis(redis)),
-            informational: backends::checks(&backends),
-            request_timeout: config.common.request_timeout,
-        }
-        .into_router();
+        let router = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
+            .api(
+                proxy::router(state, &backends),
+                openapi::document(&backends),
+            )
+            .readiness(Checks::new().with("redis", Dependency::Redis(redis)))
+            .informational(backends::checks(&backends))
+            .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;
         Ok(Self { server })
     }

@@ -1,4 +1,3 @@
-use axum::Router;
 use futures::future::try_join_all;
 use shared::{
     amqp::Amqp,
@@ -47,16 +46,10 @@ impl Application {
                 checks.with(format!("shard-{name}"), Dependency::Postgres(database))
             })
             .with("rabbitmq", Dependency::Amqp(amqp));
-        let router = ServiceDefinition {
-            name: SERVICE,
-            prefix: Some("/orders"),
-            api: Router::new(),
-            openapi: utoipa::openapi::OpenApi::default(),
-            readiness,
-            informational: Checks::new(),
-            request_timeout: config.common.request_timeout,
-        }
-        .into_router();
+        let router =
+            ServiceDefinition::new(SERVICE, Some("/orders"), config.common.request_timeout)
+                .readiness(readiness)
+                .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;
         Ok(Self { server })
     }

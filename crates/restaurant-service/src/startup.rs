@@ -1,4 +1,3 @@
-use axum::Router;
 use shared::{
     health::{Checks, Dependency},
     server::{Server, StartupError},
@@ -23,16 +22,10 @@ impl Application {
                     store: "mongodb",
                     message: err.to_string(),
                 })?;
-        let router = ServiceDefinition {
-            name: SERVICE,
-            prefix: Some("/restaurants"),
-            api: Router::new(),
-            openapi: utoipa::openapi::OpenApi::default(),
-            readiness: Checks::new().with("mongodb", Dependency::Mongo(database)),
-            informational: Checks::new(),
-            request_timeout: config.common.request_timeout,
-        }
-        .into_router();
+        let router =
+            ServiceDefinition::new(SERVICE, Some("/restaurants"), config.common.request_timeout)
+                .readiness(Checks::new().with("mongodb", Dependency::Mongo(database)))
+                .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;
         Ok(Self { server })
     }

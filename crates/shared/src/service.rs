@@ -32,6 +32,43 @@ pub struct ServiceDefinition {
 }
 
 impl ServiceDefinition {
+    /// A binary named `name` serving its API under `prefix`, with no routes or dependencies
+    /// yet.
+    pub fn new(
+        name: &'static str,
+        prefix: Option<&'static str>,
+        request_timeout: Duration,
+    ) -> Self {
+        Self {
+            name,
+            prefix,
+            api: Router::new(),
+            openapi: utoipa::openapi::OpenApi::default(),
+            readiness: Checks::new(),
+            informational: Checks::new(),
+            request_timeout,
+        }
+    }
+
+    /// Its own routes (state applied) and their documentation.
+    pub fn api(mut self, api: Router, openapi: utoipa::openapi::OpenApi) -> Self {
+        self.api = api;
+        self.openapi = openapi;
+        self
+    }
+
+    /// What must answer for `/ready` to be 200.
+    pub fn readiness(mut self, readiness: Checks) -> Self {
+        self.readiness = readiness;
+        self
+    }
+
+    /// What `/health` reports without failing on it.
+    pub fn informational(mut self, informational: Checks) -> Self {
+        self.informational = informational;
+        self
+    }
+
     /// The complete router.
     pub fn into_router(self) -> Router {
         // Installed before the first request, so that nothing is recorded into the void.

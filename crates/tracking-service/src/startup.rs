@@ -1,6 +1,4 @@
-use axum::Router;
 use shared::{
-    health::Checks,
     server::{Server, StartupError},
     service::ServiceDefinition,
     stores::PostgresAndBroker,
@@ -22,16 +20,10 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let stores =
             PostgresAndBroker::connect(SERVICE, &config.database, &config.amqp, &MIGRATOR).await?;
-        let router = ServiceDefinition {
-            name: SERVICE,
-            prefix: Some("/tracking"),
-            api: Router::new(),
-            openapi: utoipa::openapi::OpenApi::default(),
-            readiness: stores.readiness(),
-            informational: Checks::new(),
-            request_timeout: config.common.request_timeout,
-        }
-        .into_router();
+        let router =
+            ServiceDefinition::new(SERVICE, Some("/tracking"), config.common.request_timeout)
+                .readiness(stores.readiness())
+                .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;
         Ok(Self { server })
     }

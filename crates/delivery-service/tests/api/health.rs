@@ -1,51 +1,35 @@
-use shared::testing::{assert_problem, get_json, ready_until};
-
-use crate::helpers::{spawn_app, spawn_with};
-
-const CLOSED_POSTGRES: &str = "postgres://postgres@127.0.0.1:1/delivery";
-const CLOSED_BROKER: &str = "amqp://guest:guest@127.0.0.1:1/%2f";
+use crate::helpers::subject;
 
 #[tokio::test]
 async fn ready_names_postgres_and_rabbitmq_as_up() {
-    let app = spawn_app().await;
-    let (status, body) = ready_until(&app.address, |status| status == 200).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["service"], "delivery-service");
-    assert_eq!(body["checks"]["postgres"]["status"], "up");
-    assert_eq!(body["checks"]["rabbitmq"]["status"], "up");
-    let (status, _) = get_json(&format!("{}/delivery/ready", app.address)).await;
-    assert_eq!(status, 200);
+    subject().ready_names_its_stores_as_up().await;
 }
 
 #[tokio::test]
 async fn with_its_stores_unreachable_it_still_starts_and_says_which_are_down() {
-    let address = spawn_with(CLOSED_POSTGRES, CLOSED_BROKER).await;
-    assert_eq!(get_json(&format!("{address}/health")).await.0, 200);
-    let (status, body) = get_json(&format!("{address}/ready")).await;
-    assert_eq!(status, 503);
-    assert_eq!(body["checks"]["postgres"]["status"], "down");
-    assert_eq!(body["checks"]["rabbitmq"]["status"], "down");
+    subject()
+        .starts_without_its_stores_and_names_them_down()
+        .await;
 }
 
 #[tokio::test]
 async fn with_only_the_broker_down_ready_names_it_alone() {
-    let app = spawn_app().await;
-    let address = spawn_with(&app.database.url(), CLOSED_BROKER).await;
-    let (_, body) = get_json(&format!("{address}/ready")).await;
-    assert_eq!(body["checks"]["postgres"]["status"], "up");
-    assert_eq!(body["checks"]["rabbitmq"]["status"], "down");
+    subject()
+        .names_the_broker_alone_when_only_it_is_down()
+        .await;
+}
+
+#[tokio::test]
+async fn the_broker_connection_comes_back_after_the_broker_does() {
+    subject().reconnects_to_the_broker().await;
 }
 
 #[tokio::test]
 async fn unknown_routes_are_404_problems() {
-    let app = spawn_app().await;
-    assert_problem(app.get("/delivery/nowhere/at/all").await, 404).await;
+    subject().answers_unknown_routes_with_a_404_problem().await;
 }
 
 #[tokio::test]
 async fn openapi_names_the_service() {
-    let app = spawn_app().await;
-    let (_, body) = get_json(&format!("{}/openapi.json", app.address)).await;
-    assert_eq!(body["info"]["title"], "delivery-service");
-    assert!(body["paths"]["/delivery/ready"].is_object());
+    subject().documents_itself().await;
 }

@@ -1,26 +1,19 @@
 use clap::Parser;
 use delivery_service::{Application, Config};
-use shared::testing::{TestDatabase, amqp_url, postgres_server_url};
+use shared::testing::conformance::Subject;
 
-pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
-    pub database: TestDatabase,
-}
-
-/// Starts delivery-service on a free port against a database of its own.
-pub async fn spawn_app() -> TestApp {
-    let database = TestDatabase::create(&postgres_server_url(), "delivery").await;
-    let address = spawn_with(&database.url(), &amqp_url()).await;
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        database,
+/// delivery-service as the shared checks see it.
+pub fn subject() -> Subject<fn(String, String) -> futures::future::BoxFuture<'static, String>> {
+    Subject {
+        service: "delivery-service",
+        prefix: "/delivery",
+        database: "delivery",
+        spawn: |database_url, amqp_url| Box::pin(spawn_with(database_url, amqp_url)),
     }
 }
 
-/// Starts delivery-service against the given stores, reachable or not; returns its base URL.
-pub async fn spawn_with(database_url: &str, amqp_url: &str) -> String {
+/// Starts delivery-service on a free port against the given stores; returns its base URL.
+pub async fn spawn_with(database_url: String, amqp_url: String) -> String {
     shared::telemetry::init_for_tests();
     let config = Config::try_parse_from([
         "delivery-service",
@@ -29,23 +22,13 @@ pub async fn spawn_with(database_url: &str, amqp_url: &str) -> String {
         "--port",
         "0",
         "--database-url",
-        database_url,
+        &database_url,
         "--amqp-url",
-        amqp_url,
+        &amqp_url,
     ])
     .expect("valid test configuration");
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     address
-}
-
-impl TestApp {
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("the request is sent")
-    }
 }

@@ -130,3 +130,31 @@ pub async fn spawn_gateway_with_redis(
     tokio::spawn(app.run_until_stopped());
     address
 }
+
+/// Sends `request` and returns what the echoing upstream saw.
+pub async fn echoed(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("the request is sent")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
+/// A gateway whose backend for `prefix` is an echoing upstream; the others are unreachable.
+pub async fn gateway_with_one_upstream(prefix: &str, upstream_timeout: &str) -> String {
+    let upstream = spawn_upstream(prefix).await;
+    let mut backends = Backends::default();
+    let slot = match prefix {
+        "/auth" => &mut backends.auth,
+        "/orders" => &mut backends.orders,
+        "/restaurants" => &mut backends.restaurants,
+        "/delivery" => &mut backends.delivery,
+        "/tracking" => &mut backends.tracking,
+        "/payments" => &mut backends.payments,
+        other => panic!("no backend serves {other}"),
+    };
+    *slot = upstream;
+    spawn_gateway(&backends, upstream_timeout).await
+}

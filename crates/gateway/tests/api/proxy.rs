@@ -3,19 +3,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use shared::testing::assert_problem;
 
-use crate::helpers::{Backends, spawn_gateway, spawn_upstream};
+use crate::helpers::{Backends, echoed, gateway_with_one_upstream, spawn_gateway, spawn_upstream};
 
 #[tokio::test]
 async fn a_request_reaches_its_backend_with_method_path_query_and_body() {
-    let orders = spawn_upstream("/orders").await;
-    let gateway = spawn_gateway(
-        &Backends {
-            orders,
-            ..Backends::default()
-        },
-        "2s",
-    )
-    .await;
+    let gateway = gateway_with_one_upstream("/orders", "2s").await;
     let response = reqwest::Client::new()
         .put(format!("{gateway}/orders/echo?b=2&a=1"))
         .header("content-type", "application/json")
@@ -51,27 +43,14 @@ async fn each_prefix_goes_to_its_own_backend() {
         "/tracking",
         "/payments",
     ] {
-        let echoed: Value = reqwest::get(format!("{gateway}{prefix}/echo"))
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json");
+        let echoed = echoed(reqwest::Client::new().get(format!("{gateway}{prefix}/echo"))).await;
         assert_eq!(echoed["path"], format!("{prefix}/echo"));
     }
 }
 
 #[tokio::test]
 async fn the_request_id_is_passed_on_and_returned() {
-    let orders = spawn_upstream("/orders").await;
-    let gateway = spawn_gateway(
-        &Backends {
-            orders,
-            ..Backends::default()
-        },
-        "2s",
-    )
-    .await;
+    let gateway = gateway_with_one_upstream("/orders", "2s").await;
     let response = reqwest::Client::new()
         .get(format!("{gateway}/orders/echo"))
         .header("x-request-id", "req-42")
@@ -95,25 +74,14 @@ async fn the_request_id_is_passed_on_and_returned() {
 
 #[tokio::test]
 async fn hop_by_hop_headers_stop_at_the_gateway_and_forwarded_headers_are_added() {
-    let orders = spawn_upstream("/orders").await;
-    let gateway = spawn_gateway(
-        &Backends {
-            orders,
-            ..Backends::default()
-        },
-        "2s",
+    let gateway = gateway_with_one_upstream("/orders", "2s").await;
+    let echoed: Value = echoed(
+        reqwest::Client::new()
+            .get(format!("{gateway}/orders/echo"))
+            .header("proxy-authorization", "Basic c2VjcmV0")
+            .header("authorization", "Bearer kept"),
     )
     .await;
-    let echoed: Value = reqwest::Client::new()
-        .get(format!("{gateway}/orders/echo"))
-        .header("proxy-authorization", "Basic c2VjcmV0")
-        .header("authorization", "Bearer kept")
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
     let headers = &echoed["headers"];
     assert!(headers.get("proxy-authorization").is_none(), "{headers}");
     assert_eq!(headers["authorization"], "Bearer kept");
@@ -123,15 +91,7 @@ async fn hop_by_hop_headers_stop_at_the_gateway_and_forwarded_headers_are_added(
 
 #[tokio::test]
 async fn a_large_response_streams_through_whole() {
-    let orders = spawn_upstream("/orders").await;
-    let gateway = spawn_gateway(
-        &Backends {
-            orders,
-            ..Backends::default()
-        },
-        "2s",
-    )
-    .await;
+    let gateway = gateway_with_one_upstream("/orders", "2s").await;
     let body = reqwest::get(format!("{gateway}/orders/big"))
         .await
         .expect("sent")
@@ -161,15 +121,7 @@ async fn an_unreachable_backend_is_a_502_problem_naming_it_at_once() {
 
 #[tokio::test]
 async fn a_backend_slower_than_the_upstream_timeout_is_a_504_problem_naming_it() {
-    let tracking = spawn_upstream("/tracking").await;
-    let gateway = spawn_gateway(
-        &Backends {
-            tracking,
-            ..Backends::default()
-        },
-        "300ms",
-    )
-    .await;
+    let gateway = gateway_with_one_upstream("/tracking", "300ms").await;
     let response = reqwest::get(format!("{gateway}/tracking/slow"))
         .await
         .expect("sent");
@@ -188,25 +140,14 @@ async fn a_path_no_backend_serves_is_a_404_problem() {
 
 #[tokio::test]
 async fn the_callers_trace_context_reaches_the_backend() {
-    let orders = spawn_upstream("/orders").await;
-    let gateway = spawn_gateway(
-        &Backends {
-            orders,
-            ..Backends::default()
-        },
-        "2s",
+    let gateway = gateway_with_one_upstream("/orders", "2s").await;
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let echoed: Value = echoed(
+        reqwest::Client::new()
+            .get(format!("{gateway}/orders/echo"))
+            .header("traceparent", traceparent),
     )
     .await;
-    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    let echoed: Value = reqwest::Client::new()
-        .get(format!("{gateway}/orders/echo"))
-        .header("traceparent", traceparent)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
     let forwarded = echoed["headers"]["traceparent"]
         .as_str()
         .unwrap_or_default();
