@@ -18,3 +18,15 @@ pub struct Config {
     #[command(flatten)]
     pub database: PostgresArgs,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_local_stores_and_the_architecture_port() {
+        let config = Config::try_parse_from(["auth-service"]).expect("the defaults parse");
+        assert_eq!(config.port, 3001);
+        assert_eq!(config.database.database_url.get_database(), Some("auth"));
+    }
+}

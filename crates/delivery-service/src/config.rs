@@ -20,3 +20,18 @@ pub struct Config {
     #[command(flatten)]
     pub amqp: AmqpArgs,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_local_stores_and_the_architecture_port() {
+        let config = Config::try_parse_from(["delivery-service"]).expect("the defaults parse");
+        assert_eq!(config.port, 3004);
+        assert_eq!(
+            config.database.database_url.get_database(),
+            Some("delivery")
+        );
+    }
+}

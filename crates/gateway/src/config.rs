@@ -41,3 +41,16 @@ pub struct Config {
     #[arg(long, env = "UPSTREAM_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub upstream_timeout: Duration,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_local_stores_and_the_architecture_port() {
+        let config = Config::try_parse_from(["gateway"]).expect("the defaults parse");
+        assert_eq!(config.port, 3000);
+        assert_eq!(config.order_service_url, "http://127.0.0.1:3002");
+        assert_eq!(config.upstream_timeout, std::time::Duration::from_secs(10));
+    }
+}

@@ -31,3 +31,21 @@ pub struct Config {
     #[command(flatten)]
     pub amqp: AmqpArgs,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_local_stores_and_the_architecture_port() {
+        let config = Config::try_parse_from(["order-service"]).expect("the defaults parse");
+        assert_eq!(config.port, 3002);
+        let ports: Vec<u16> = config
+            .order_shards
+            .0
+            .iter()
+            .map(|shard| shard.options.get_port())
+            .collect();
+        assert_eq!(ports, [5433, 5434, 5435]);
+    }
+}

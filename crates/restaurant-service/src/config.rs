@@ -21,3 +21,16 @@ pub struct Config {
     #[arg(long, env = "MONGODB_DATABASE", default_value = "restaurants")]
     pub mongodb_database: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_local_stores_and_the_architecture_port() {
+        let config = Config::try_parse_from(["restaurant-service"]).expect("the defaults parse");
+        assert_eq!(config.port, 3003);
+        assert_eq!(config.mongodb_database, "restaurants");
+        assert!(config.mongodb_url.contains("127.0.0.1:27017"));
+    }
+}

@@ -85,9 +85,17 @@ async fn an_unknown_route_is_a_404_problem() {
 }
 
 #[tokio::test]
-async fn a_wrong_method_is_a_405_problem() {
+async fn a_wrong_method_is_a_405_problem_listing_the_allowed_ones() {
     let app = spawn_app().await;
-    assert_problem(app.get("/auth/register").await, 405).await;
+    let response = app.get("/auth/register").await;
+    let allow = response
+        .headers()
+        .get("allow")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_problem(response, 405).await;
+    assert_eq!(allow, "POST");
 }
 
 #[tokio::test]
