@@ -1,4 +1,6 @@
-use clap::Parser;
+use std::time::Duration;
+
+use clap::{Args, Parser};
 use shared::config::{CommonArgs, PostgresArgs};
 
 /// auth-service's configuration: flags, each with an environment fallback.
@@ -17,6 +19,87 @@ pub struct Config {
     pub common: CommonArgs,
     #[command(flatten)]
     pub database: PostgresArgs,
+    #[command(flatten)]
+    pub tokens: TokenArgs,
+    #[command(flatten)]
+    pub lockout: LockoutArgs,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// Access and refresh tokens.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// `iss` of the access tokens.
+    #[arg(long, env = "TOKEN_ISSUER", default_value = "food-delivery-auth")]
+    pub token_issuer: String,
+    /// `aud` of the access tokens.
+    #[arg(long, env = "TOKEN_AUDIENCE", default_value = "food-delivery")]
+    pub token_audience: String,
+    /// Lifetime of an access token.
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token (each use issues a new one).
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "30days", value_parser = humantime::parse_duration)]
+    pub refresh_token_ttl: Duration,
+    /// Time allowed between the password and the second factor.
+    #[arg(long, env = "MFA_CHALLENGE_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub mfa_challenge_ttl: Duration,
+    /// Issuer shown by authenticator apps.
+    #[arg(long, env = "TOTP_ISSUER", default_value = "Food Delivery")]
+    pub totp_issuer: String,
+}
+
+/// Failed-login tracking.
+#[derive(Debug, Clone, Args)]
+pub struct LockoutArgs {
+    /// Failures within the window that lock an account.
+    #[arg(long, env = "LOCKOUT_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..))]
+    pub lockout_threshold: i32,
+    /// The window failures are counted in, per account and per client IP.
+    #[arg(long, env = "LOCKOUT_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub lockout_window: Duration,
+    /// The first lock's length; each further lock doubles it.
+    #[arg(long, env = "LOCKOUT_DURATION", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub lockout_duration: Duration,
+    /// The longest a lock lasts.
+    #[arg(long, env = "LOCKOUT_MAX_DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub lockout_max_duration: Duration,
+    /// Failures from one client IP within the window before it gets 429.
+    #[arg(long, env = "IP_FAILURE_LIMIT", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..))]
+    pub ip_failure_limit: i64,
+}
+
+/// Password hashing (argon2id; the defaults are OWASP's).
+#[derive(Debug, Clone, Args)]
+pub struct PasswordArgs {
+    /// argon2id memory, in KiB.
+    #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19_456, value_parser = clap::value_parser!(u32).range(8..))]
+    pub argon2_memory_kib: u32,
+    /// argon2id passes.
+    #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub argon2_iterations: u32,
+    /// argon2id lanes.
+    #[arg(long, env = "ARGON2_PARALLELISM", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub argon2_parallelism: u32,
+}
+
+/// The first administrator, created at start if absent.
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    /// Email of the administrator to ensure at start.
+    #[arg(long, env = "ADMIN_EMAIL", requires = "admin_password")]
+    pub admin_email: Option<String>,
+    /// Their password, used only when the account is created.
+    #[arg(
+        long,
+        env = "ADMIN_PASSWORD",
+        requires = "admin_email",
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
 }
 
 #[cfg(test)]
@@ -28,5 +111,14 @@ mod tests {
         let config = Config::try_parse_from(["auth-service"]).expect("the defaults parse");
         assert_eq!(config.port, 3001);
         assert_eq!(config.database.database_url.get_database(), Some("auth"));
+        assert_eq!(config.tokens.access_token_ttl, Duration::from_secs(15 * 60));
+        assert_eq!(config.lockout.lockout_threshold, 5);
+    }
+
+    #[test]
+    fn an_admin_email_needs_a_password() {
+        assert!(
+            Config::try_parse_from(["auth-service", "--admin-email", "root@example.com"]).is_err()
+        );
     }
 }

@@ -1,4 +1,7 @@
+use std::time::Duration;
+
 use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
 use shared::{FieldError, Problem};
 
 /// Everything auth-service's handlers can fail with.
@@ -10,6 +13,30 @@ pub enum AuthError {
     /// An account already uses this email.
     #[error("the email is already registered")]
     EmailTaken,
+    /// Wrong email, password, code or challenge: one answer for all, to reveal nothing.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The account is locked after repeated failures.
+    #[error("the account is locked")]
+    Locked { retry_after: Duration },
+    /// This client made too many failed attempts.
+    #[error("too many failed attempts from this client")]
+    TooManyAttempts { retry_after: Duration },
+    /// The refresh token is unknown, used, expired or its session revoked.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    /// Nothing of that id is visible to the caller.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// Something this service needs is not ready yet.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// A problem decided elsewhere (authentication, permission).
+    #[error("{}", .0.title)]
+    Problem(Problem),
     /// A store or library failed; logged, opaque to the client.
     #[error(transparent)]
     Internal(#[from] InternalError),
@@ -20,8 +47,8 @@ pub enum AuthError {
 pub enum InternalError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("password hashing: {0}")]
-    Hashing(String),
+    #[error("{0}")]
+    Other(String),
 }
 
 impl From<sqlx::Error> for AuthError {
@@ -30,11 +57,59 @@ impl From<sqlx::Error> for AuthError {
     }
 }
 
+impl From<Problem> for AuthError {
+    fn from(problem: Problem) -> Self {
+        Self::Problem(problem)
+    }
+}
+
+impl AuthError {
+    /// A 500 whose cause is `message`.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal(InternalError::Other(message.into()))
+    }
+}
+
+fn retry_after(seconds: Duration) -> HeaderValue {
+    HeaderValue::from(seconds.as_secs().max(1))
+}
+
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         match self {
             Self::Validation(errors) => Problem::validation(errors),
             Self::EmailTaken => Problem::conflict("An account with this email already exists."),
+            Self::InvalidCredentials => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid-credentials",
+                "Invalid credentials",
+            )
+            .with_detail("The email, password or code is not right."),
+            Self::Locked { retry_after: wait } => {
+                Problem::new(StatusCode::LOCKED, "account-locked", "Account locked")
+                    .with_detail(format!(
+                        "Too many failed attempts; try again in {} s.",
+                        wait.as_secs().max(1)
+                    ))
+                    .with_header(header::RETRY_AFTER, retry_after(wait))
+            }
+            Self::TooManyAttempts { retry_after: wait } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-attempts",
+                "Too many attempts",
+            )
+            .with_detail("Too many failed attempts from this client.")
+            .with_header(header::RETRY_AFTER, retry_after(wait)),
+            Self::InvalidRefreshToken => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid-refresh-token",
+                "Invalid refresh token",
+            )
+            .with_detail("The refresh token is unknown, used, expired or its session was revoked."),
+            Self::NotFound(what) => Problem::not_found(format!("No such {what}.")),
+            Self::Conflict(detail) => Problem::conflict(detail),
+            Self::Unavailable(detail) => Problem::unavailable(detail),
+            Self::Problem(problem) => problem,
             Self::Internal(err) => {
                 tracing::error!(error = %err, "request failed");
                 Problem::internal()

@@ -1,10 +1,17 @@
-//! auth-service: users, credentials, sessions, tokens, roles and permissions.
+//! auth-service: users, credentials, MFA, sessions, tokens, roles and permissions.
 
+mod client;
 mod config;
 mod domain;
 mod error;
+mod keys;
+mod password;
 mod routes;
 mod startup;
+mod state;
+mod store;
+mod tokens;
+mod totp;
 
 pub use config::Config;
 pub use startup::Application;

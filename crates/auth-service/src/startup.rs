@@ -1,4 +1,7 @@
+use std::sync::Arc;
+
 use shared::{
+    auth::{KeySource, Role, Verifier},
     health::{Checks, Dependency},
     postgres::Database,
     server::{Server, StartupError},
@@ -7,7 +10,16 @@ use shared::{
 use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
-use crate::{Config, SERVICE, routes};
+use crate::{
+    Config, SERVICE,
+    config::AdminArgs,
+    domain::{NewUser, RegisterRequest},
+    keys::KeyRing,
+    password::Hasher,
+    routes,
+    state::AppState,
+    store::users,
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/auth");
 
@@ -18,16 +30,41 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to PostgreSQL, applies the migrations and binds the configured port.
+    /// Migrates the database, loads (or makes) the signing keys, ensures the configured
+    /// administrator and binds the configured port. With the database down it starts anyway
+    /// and does the first three once the database answers; until then it issues no tokens.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let database = Database::connect_lazy(
             config.database.database_url.clone(),
             config.database.database_max_connections,
         );
         database.migrate(&MIGRATOR).await?;
-        let state = routes::AppState {
-            db: database.pool().clone(),
+        let db = database.pool().clone();
+        let keys = KeyRing::new(db.clone(), config.tokens.access_token_ttl);
+        let verifier = Verifier::new(
+            KeySource::Local(keys.published()),
+            &config.tokens.token_issuer,
+            &config.tokens.token_audience,
+        );
+        let hasher = Hasher::new(&config.password).map_err(|err| StartupError::Store {
+            store: "argon2",
+            message: err.to_string(),
+        })?;
+        let state = AppState {
+            db,
+            keys,
+            verifier: Arc::new(verifier),
+            hasher,
+            tokens: Arc::new(config.tokens.clone()),
+            lockout: Arc::new(config.lockout.clone()),
         };
+        match state.keys.initialise().await {
+            Ok(()) => ensure_admin(&state, &config.admin).await?,
+            Err(err) => {
+                tracing::warn!(error = %err, "signing keys not loaded; retrying in the background");
+                tokio::spawn(initialise_later(state.clone(), config.admin.clone()));
+            }
+        }
         let router = ServiceDefinition::new(SERVICE, Some("/auth"), config.common.request_timeout)
             .api(routes::router(state), routes::ApiDoc::openapi())
             .readiness(Checks::new().with("postgres", Dependency::Postgres(database)))
@@ -45,4 +82,75 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         self.server.run_until_stopped().await
     }
+}
+
+async fn initialise_later(state: AppState, admin: AdminArgs) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        if state.keys.initialise().await.is_ok() {
+            tracing::info!("signing keys loaded");
+            if let Err(err) = ensure_admin(&state, &admin).await {
+                tracing::error!(error = %err, "the configured administrator cannot be ensured");
+            }
+            return;
+        }
+    }
+}
+
+/// Creates the configured administrator if absent (with the password policy of everyone
+/// else), and makes sure they hold the admin role.
+async fn ensure_admin(state: &AppState, admin: &AdminArgs) -> Result<(), StartupError> {
+    let (Some(email), Some(password)) = (&admin.admin_email, &admin.admin_password) else {
+        return Ok(());
+    };
+    let invalid = |message: String| StartupError::Store {
+        store: "admin account",
+        message,
+    };
+    let database = |err: sqlx::Error| invalid(err.to_string());
+    let user = NewUser::parse(RegisterRequest {
+        email: email.clone(),
+        password: password.clone(),
+        display_name: "Administrator".to_owned(),
+        role: None,
+    })
+    .map_err(|errors| {
+        invalid(
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.detail))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    let mut transaction = state.db.begin().await.map_err(database)?;
+    let id = match users::find_by_email(&state.db, &user.email)
+        .await
+        .map_err(database)?
+    {
+        Some(existing) => existing.id,
+        None => {
+            let hash = state
+                .hasher
+                .hash_blocking(user.password)
+                .await
+                .map_err(invalid)?;
+            users::insert(
+                &mut transaction,
+                &user.email,
+                &user.display_name,
+                &hash,
+                None,
+            )
+            .await
+            .map_err(database)?
+            .0
+        }
+    };
+    users::grant(&mut transaction, id, Role::Admin, None)
+        .await
+        .map_err(database)?;
+    transaction.commit().await.map_err(database)?;
+    tracing::info!(email = %user.email, "administrator ensured");
+    Ok(())
 }

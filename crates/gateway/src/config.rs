@@ -51,6 +51,6 @@ mod tests {
         let config = Config::try_parse_from(["gateway"]).expect("the defaults parse");
         assert_eq!(config.port, 3000);
         assert_eq!(config.order_service_url, "http://127.0.0.1:3002");
-        assert_eq!(config.upstream_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(config.upstream_timeout, Duration::from_secs(10));
     }
 }

@@ -3,6 +3,7 @@
 //! `/openapi.json`), the server loop with graceful shutdown, and the store connections.
 
 pub mod amqp;
+pub mod auth;
 pub mod config;
 pub mod health;
 pub mod http;

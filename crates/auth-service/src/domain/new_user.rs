@@ -1,6 +1,8 @@
 use serde::Deserialize;
-use shared::FieldError;
+use shared::{FieldError, auth::Role};
 use utoipa::ToSchema;
+
+use crate::password::is_common;
 
 const MAX_EMAIL: usize = 254;
 const MIN_PASSWORD: usize = 12;
@@ -21,6 +23,10 @@ pub struct RegisterRequest {
     /// Name shown to restaurants and couriers.
     #[schema(example = "Ada Lovelace")]
     pub display_name: String,
+    /// `customer` (the default), or `restaurant_owner` / `courier`, which an admin grants.
+    #[serde(default)]
+    #[schema(example = "customer")]
+    pub role: Option<String>,
 }
 
 /// A registration whose every field is valid.
@@ -29,6 +35,8 @@ pub struct NewUser {
     pub email: String,
     pub password: String,
     pub display_name: String,
+    /// A role beyond `customer` that awaits an admin's grant.
+    pub requested_role: Option<Role>,
 }
 
 impl NewUser {
@@ -52,6 +60,8 @@ impl NewUser {
             ));
         } else if request.password.trim().to_lowercase() == email {
             errors.push(FieldError::new("password", "must not be the email"));
+        } else if is_common(&request.password) {
+            errors.push(FieldError::new("password", "is too common; choose another"));
         }
         let display_name = request.display_name.trim().to_owned();
         if display_name.is_empty() {
@@ -67,11 +77,27 @@ impl NewUser {
                 "must not contain control characters",
             ));
         }
+        let requested_role = match request.role.as_deref().map(Role::parse) {
+            None | Some(Some(Role::Customer)) => None,
+            Some(Some(role @ (Role::RestaurantOwner | Role::Courier))) => Some(role),
+            Some(Some(Role::Admin)) => {
+                errors.push(FieldError::new("role", "cannot be requested"));
+                None
+            }
+            Some(None) => {
+                errors.push(FieldError::new(
+                    "role",
+                    "must be customer, restaurant_owner or courier",
+                ));
+                None
+            }
+        };
         if errors.is_empty() {
             Ok(Self {
                 email,
                 password: request.password,
                 display_name,
+                requested_role,
             })
         } else {
             Err(errors)
@@ -112,6 +138,7 @@ mod tests {
             email: email.into(),
             password: password.into(),
             display_name: display_name.into(),
+            role: None,
         }
     }
 
@@ -169,6 +196,27 @@ mod tests {
             invalid_fields(request("ada@example.com", "ADA@example.com", "Ada")),
             ["password"]
         );
+    }
+
+    #[test]
+    fn common_passwords_are_refused() {
+        assert_eq!(
+            invalid_fields(request("ada@example.com", "Password123456", "Ada")),
+            ["password"]
+        );
+    }
+
+    #[test]
+    fn owner_and_courier_roles_are_requests_and_admin_is_refused() {
+        let mut owner = request("ada@example.com", "a long enough password", "Ada");
+        owner.role = Some("restaurant_owner".into());
+        assert_eq!(
+            NewUser::parse(owner).expect("valid").requested_role,
+            Some(Role::RestaurantOwner)
+        );
+        let mut admin = request("ada@example.com", "a long enough password", "Ada");
+        admin.role = Some("admin".into());
+        assert_eq!(invalid_fields(admin), ["role"]);
     }
 
     #[test]

@@ -1,29 +1,115 @@
 //! auth-service's HTTP API.
 
+mod admin;
+mod authorize;
+mod jwks;
+mod login;
+mod me;
+pub mod mfa;
 mod register;
+mod sessions;
+mod tokens;
 
-use axum::{Router, routing::post};
-use sqlx::PgPool;
-use utoipa::OpenApi;
+use axum::{
+    Router,
+    routing::{delete, get, post},
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
 
-/// What the handlers share.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub db: PgPool,
-}
+use crate::state::AppState;
 
 /// The API's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/auth/register", post(register::register_user))
+        .route("/auth/login", post(login::log_in))
+        .route("/auth/mfa/verify", post(mfa::verify_mfa))
+        .route("/auth/mfa/totp/setup", post(mfa::set_up_totp))
+        .route("/auth/mfa/totp/confirm", post(mfa::confirm_totp))
+        .route("/auth/refresh", post(tokens::refresh_tokens))
+        .route("/auth/logout", post(tokens::log_out))
+        .route("/auth/me", get(me::get_me))
+        .route("/auth/sessions", get(sessions::list_sessions))
+        .route("/auth/sessions/{id}", delete(sessions::revoke_session))
+        .route("/auth/authorize", post(authorize::authorize))
+        .route("/auth/admin/users/{id}/roles", post(admin::grant_role))
+        .route(
+            "/auth/admin/users/{id}/roles/{role}",
+            delete(admin::revoke_role),
+        )
+        .route("/auth/admin/users/{id}/unlock", post(admin::unlock_user))
+        .route("/auth/admin/keys/rotate", post(admin::rotate_keys))
+        // Also under the prefix, so that it can be fetched through the gateway.
+        .route("/.well-known/jwks.json", get(jwks::get_jwks))
+        .route("/auth/.well-known/jwks.json", get(jwks::get_jwks))
         .with_state(state)
 }
 
 /// The API's OpenAPI paths and schemas.
 #[derive(OpenApi)]
 #[openapi(
-    paths(register::register_user),
-    components(schemas(crate::domain::RegisterRequest, register::UserResponse)),
-    tags((name = "accounts", description = "Registration and accounts"))
+    paths(
+        register::register_user,
+        login::log_in,
+        mfa::verify_mfa,
+        mfa::set_up_totp,
+        mfa::confirm_totp,
+        tokens::refresh_tokens,
+        tokens::log_out,
+        me::get_me,
+        sessions::list_sessions,
+        sessions::revoke_session,
+        authorize::authorize,
+        admin::grant_role,
+        admin::revoke_role,
+        admin::unlock_user,
+        admin::rotate_keys,
+        jwks::get_jwks,
+    ),
+    components(schemas(
+        crate::domain::RegisterRequest,
+        register::UserResponse,
+        login::LoginRequest,
+        login::MfaRequired,
+        crate::tokens::TokenResponse,
+        mfa::TotpSetup,
+        mfa::TotpCode,
+        mfa::RecoveryCodes,
+        mfa::VerifyRequest,
+        tokens::RefreshRequest,
+        me::Me,
+        crate::store::sessions::SessionView,
+        authorize::AuthorizeRequest,
+        authorize::Decision,
+        admin::RoleGrant,
+        admin::UserRoles,
+        admin::RotatedKey,
+        shared::auth::Jwks,
+        shared::auth::Jwk,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Registration and accounts"),
+        (name = "sessions", description = "Login, tokens and sessions"),
+        (name = "mfa", description = "TOTP second factor"),
+        (name = "permissions", description = "Authorization decisions"),
+        (name = "admin", description = "Roles, locks and keys"),
+        (name = "keys", description = "Published signing keys"),
+    )
 )]
 pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}

@@ -1,4 +1,3 @@
-use argon2::{Argon2, PasswordHasher, password_hash::SaltString};
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -6,10 +5,11 @@ use shared::{JsonBody, Problem};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::AppState;
 use crate::{
     domain::{NewUser, RegisterRequest},
-    error::{AuthError, InternalError},
+    error::AuthError,
+    state::AppState,
+    store::users,
 };
 
 /// An account as its owner sees it.
@@ -18,10 +18,14 @@ pub struct UserResponse {
     pub id: Uuid,
     pub email: String,
     pub display_name: String,
+    /// Roles held now.
+    pub roles: Vec<String>,
+    /// Roles asked for that await an admin's grant.
+    pub requested_roles: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 
-/// Creates an account.
+/// Creates an account (role `customer`; other roles are requests for an admin to grant).
 #[utoipa::path(post, path = "/auth/register", tag = "accounts",
     request_body = RegisterRequest,
     responses(
@@ -35,38 +39,36 @@ pub async fn register_user(
     JsonBody(request): JsonBody<RegisterRequest>,
 ) -> Result<impl IntoResponse, AuthError> {
     let user = NewUser::parse(request).map_err(AuthError::Validation)?;
-    let password = user.password;
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+    let password_hash = state
+        .hasher
+        .hash_blocking(user.password)
         .await
-        .map_err(|err| InternalError::Hashing(err.to_string()))??;
-    let id = Uuid::now_v7();
-    let created_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4) RETURNING created_at",
+        .map_err(AuthError::internal)?;
+    let mut transaction = state.db.begin().await?;
+    let (id, created_at) = users::insert(
+        &mut transaction,
+        &user.email,
+        &user.display_name,
+        &password_hash,
+        user.requested_role,
     )
-    .bind(id)
-    .bind(&user.email)
-    .bind(&user.display_name)
-    .bind(&password_hash)
-    .fetch_one(&state.db)
     .await
     .map_err(|err| match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => AuthError::EmailTaken,
         _ => err.into(),
     })?;
+    transaction.commit().await?;
     let body = UserResponse {
         id,
         email: user.email,
         display_name: user.display_name,
+        roles: vec!["customer".to_owned()],
+        requested_roles: user
+            .requested_role
+            .map(|role| role.as_str().to_owned())
+            .into_iter()
+            .collect(),
         created_at,
     };
     Ok((StatusCode::CREATED, Json(body)))
-}
-
-/// argon2id with the crate's defaults, which are OWASP's (19 MiB, 2 passes, 1 lane).
-fn hash_password(password: &str) -> Result<String, AuthError> {
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|err| InternalError::Hashing(err.to_string()).into())
 }

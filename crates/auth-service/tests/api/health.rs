@@ -26,7 +26,7 @@ async fn ready_names_postgres_as_up_and_is_served_under_the_prefix_too() {
 
 #[tokio::test]
 async fn with_postgres_unreachable_it_starts_and_ready_says_postgres_is_down() {
-    let address = spawn_with_database_url("postgres://postgres@127.0.0.1:1/auth").await;
+    let address = spawn_with_database_url("postgres://postgres@127.0.0.1:1/auth", &[]).await;
     let client = reqwest::Client::new();
     let health = client
         .get(format!("{address}/health"))

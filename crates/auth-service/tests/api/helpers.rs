@@ -1,9 +1,11 @@
 use auth_service::{Application, Config};
 use clap::Parser;
 use reqwest::Response;
-use serde_json::Value;
+use serde_json::{Value, json};
 pub use shared::testing::assert_problem;
 use shared::testing::{TestDatabase, postgres_server_url};
+
+pub const PASSWORD: &str = "a long enough password";
 
 pub struct TestApp {
     pub address: String,
@@ -11,10 +13,16 @@ pub struct TestApp {
     pub database: TestDatabase,
 }
 
-/// Starts auth-service on a free port against a database of its own.
+/// Starts auth-service on a free port against a database of its own, with cheap password
+/// hashing and short lockout times.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// As `spawn_app`, with more flags.
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let database = TestDatabase::create(&postgres_server_url(), "auth").await;
-    let address = spawn_with_database_url(&database.url()).await;
+    let address = spawn_with_database_url(&database.url(), extra).await;
     TestApp {
         address,
         client: reqwest::Client::new(),
@@ -22,10 +30,10 @@ pub async fn spawn_app() -> TestApp {
     }
 }
 
-/// Starts auth-service against `database_url`, reachable or not; returns its base URL.
-pub async fn spawn_with_database_url(database_url: &str) -> String {
+/// Starts auth-service against `database_url`; returns its base URL.
+pub async fn spawn_with_database_url(database_url: &str, extra: &[&str]) -> String {
     shared::telemetry::init_for_tests();
-    let config = Config::try_parse_from([
+    let mut args = vec![
         "auth-service",
         "--host",
         "127.0.0.1",
@@ -33,8 +41,17 @@ pub async fn spawn_with_database_url(database_url: &str) -> String {
         "0",
         "--database-url",
         database_url,
-    ])
-    .expect("valid test configuration");
+        "--argon2-memory-kib",
+        "64",
+        "--argon2-iterations",
+        "1",
+        "--lockout-duration",
+        "2s",
+        "--lockout-window",
+        "1m",
+    ];
+    args.extend_from_slice(extra);
+    let config = Config::try_parse_from(args).expect("valid test configuration");
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -42,9 +59,22 @@ pub async fn spawn_with_database_url(database_url: &str) -> String {
 }
 
 impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client
-            .get(format!("{}{path}", self.address))
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    pub async fn get_with(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
             .send()
             .await
             .expect("the request is sent")
@@ -52,7 +82,17 @@ impl TestApp {
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
         self.client
-            .post(format!("{}{path}", self.address))
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    pub async fn post_json_with(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
             .json(body)
             .send()
             .await
@@ -61,7 +101,7 @@ impl TestApp {
 
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Response {
         self.client
-            .post(format!("{}{path}", self.address))
+            .post(self.url(path))
             .header("content-type", content_type)
             .body(body.to_owned())
             .send()
@@ -69,13 +109,54 @@ impl TestApp {
             .expect("the request is sent")
     }
 
-    pub async fn count_users(&self) -> i64 {
-        let pool = sqlx::PgPool::connect_with(self.database.options())
+    pub async fn pool(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect_with(self.database.options())
             .await
-            .expect("connect to the test database");
-        sqlx::query_scalar("SELECT count(*) FROM users")
-            .fetch_one(&pool)
-            .await
-            .expect("count users")
+            .expect("connect to the test database")
     }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool().await)
+            .await
+            .expect("count")
+    }
+
+    pub async fn count_users(&self) -> i64 {
+        self.count("SELECT count(*) FROM users").await
+    }
+
+    /// Registers `email` with `PASSWORD`; returns the new user's id.
+    pub async fn register(&self, email: &str) -> String {
+        let response = self
+            .post_json(
+                "/auth/register",
+                &json!({"email": email, "password": PASSWORD, "display_name": "Test"}),
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 201);
+        let body: Value = response.json().await.expect("json");
+        body["id"].as_str().expect("an id").to_owned()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Registers and logs in; returns the token response.
+    pub async fn signed_in(&self, email: &str) -> Value {
+        self.register(email).await;
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status().as_u16(), 200);
+        response.json().await.expect("json")
+    }
+}
+
+/// The `access_token` of a token response.
+pub fn access(tokens: &Value) -> &str {
+    tokens["access_token"].as_str().expect("an access token")
 }

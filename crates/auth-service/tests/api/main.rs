@@ -1,3 +1,9 @@
 mod health;
 mod helpers;
+mod jwt;
+mod lockout;
+mod login;
+mod mfa;
+mod permissions;
 mod register;
+mod tokens;

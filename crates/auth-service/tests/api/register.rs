@@ -15,6 +15,7 @@ async fn a_valid_registration_creates_the_account() {
     assert_eq!(response.status().as_u16(), 201);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["email"], "ada@example.com");
+    assert_eq!(body["roles"], json!(["customer"]));
     assert!(body.get("password").is_none() && body.get("password_hash").is_none());
     let id = body["id"].as_str().expect("an id");
     assert_eq!(
@@ -122,4 +123,30 @@ async fn sql_meta_characters_are_stored_as_plain_text() {
         .await;
     assert_eq!(response.status().as_u16(), 201);
     assert_eq!(app.count_users().await, 1);
+}
+
+#[tokio::test]
+async fn a_courier_registration_is_a_customer_with_a_pending_request() {
+    let app = spawn_app().await;
+    let response = app
+        .post_json("/auth/register", &json!({"email": "c@example.com", "password": "a long enough password", "display_name": "C", "role": "courier"}))
+        .await;
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["roles"], json!(["customer"]));
+    assert_eq!(body["requested_roles"], json!(["courier"]));
+}
+
+#[tokio::test]
+async fn a_common_password_is_refused() {
+    let app = spawn_app().await;
+    let response = app
+        .post_json(
+            "/auth/register",
+            &json!({"email": "c@example.com", "password": "Password123456", "display_name": "C"}),
+        )
+        .await;
+    let body = assert_problem(response, 422).await;
+    assert_eq!(body["errors"][0]["field"], "password");
+    assert_eq!(app.count_users().await, 0);
 }

@@ -1,0 +1,109 @@
+use axum::{Json, extract::State, response::IntoResponse};
+use serde::{Deserialize, Serialize};
+use shared::{FieldError, JsonBody, Problem};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    client::ClientInfo,
+    error::AuthError,
+    routes::mfa,
+    state::AppState,
+    store::{
+        lockout::{self, Outcome},
+        sessions, users,
+    },
+    tokens::TokenResponse,
+};
+
+/// Longest password accepted: longer ones are refused before any hashing.
+const MAX_PASSWORD: usize = 128;
+
+/// The body of `POST /auth/login`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+/// A password check passed by a user with MFA: the second factor is due.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaRequired {
+    /// Always true.
+    pub mfa_required: bool,
+    /// Send it with a code to `/auth/mfa/verify`.
+    pub challenge: Uuid,
+    /// Seconds the challenge stays valid.
+    pub expires_in: u64,
+}
+
+/// Checks an email and password. Unknown emails and wrong passwords get the same answer in
+/// the same time; repeated failures lock the account (423) or the client IP (429).
+#[utoipa::path(post, path = "/auth/login", tag = "sessions",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Tokens, or an MFA challenge", body = TokenResponse),
+        (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 423, description = "The account is locked; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failures from this client; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+pub async fn log_in(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    JsonBody(request): JsonBody<LoginRequest>,
+) -> Result<axum::response::Response, AuthError> {
+    if request.password.chars().count() > MAX_PASSWORD {
+        return Err(AuthError::Validation(vec![FieldError::new(
+            "password",
+            format!("must have at most {MAX_PASSWORD} characters"),
+        )]));
+    }
+    let email = request.email.trim().to_lowercase();
+    let audit = |user: Option<Uuid>, outcome| {
+        let (db, email, client) = (state.db.clone(), email.clone(), client.clone());
+        async move {
+            lockout::audit(
+                &db,
+                user,
+                &email,
+                &client.ip,
+                client.device.as_deref(),
+                outcome,
+            )
+            .await
+        }
+    };
+    if let Some(retry_after) = lockout::ip_blocked(&state.db, &client.ip, &state.lockout).await? {
+        audit(None, Outcome::IpBlocked).await?;
+        return Err(AuthError::TooManyAttempts { retry_after });
+    }
+    let user = users::find_by_email(&state.db, &email).await?;
+    let hash = user.as_ref().map(|user| user.password_hash.clone());
+    let matches = state.hasher.verify_blocking(request.password, hash).await;
+    let Some(user) = user else {
+        audit(None, Outcome::UnknownEmail).await?;
+        return Err(AuthError::InvalidCredentials);
+    };
+    if let Some(retry_after) = lockout::locked_for(user.locked_until) {
+        audit(Some(user.id), Outcome::Locked).await?;
+        return Err(AuthError::Locked { retry_after });
+    }
+    if !matches {
+        lockout::record_failure(&state.db, user.id, &state.lockout).await?;
+        audit(Some(user.id), Outcome::WrongPassword).await?;
+        return Err(AuthError::InvalidCredentials);
+    }
+    // The count starts again only when the login is complete: with MFA, after the code.
+    if users::has_mfa(&state.db, user.id).await? {
+        let challenge = mfa::open_challenge(&state, user.id, &client).await?;
+        audit(Some(user.id), Outcome::MfaChallenge).await?;
+        return Ok(Json(challenge).into_response());
+    }
+    lockout::reset(&state.db, user.id).await?;
+    let tokens = sessions::start(&state, user.id, &client).await?;
+    audit(Some(user.id), Outcome::Success).await?;
+    Ok(Json(tokens).into_response())
+}

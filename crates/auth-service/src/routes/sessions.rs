@@ -1,0 +1,46 @@
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use shared::{Problem, auth::AuthUser};
+use uuid::Uuid;
+
+use crate::{
+    error::AuthError,
+    state::AppState,
+    store::sessions::{self, SessionView},
+};
+
+/// My open sessions, newest first.
+#[utoipa::path(get, path = "/auth/sessions", tag = "sessions", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Open sessions", body = [SessionView]),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+) -> Result<Json<Vec<SessionView>>, AuthError> {
+    Ok(Json(
+        sessions::list(&state.db, claims.sub, claims.sid).await?,
+    ))
+}
+
+/// Revokes one of my sessions.
+#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "sessions", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such open session of mine", body = Problem, content_type = "application/problem+json")))]
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, AuthError> {
+    if sessions::revoke(&state.db, claims.sub, id, "revoked_by_user").await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AuthError::NotFound("session"))
+    }
+}

@@ -1,0 +1,119 @@
+use chrono::{DateTime, Utc};
+use shared::auth::Role;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// An account as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, email, display_name, password_hash, created_at, locked_until";
+
+pub async fn find_by_email(db: &PgPool, email: &str) -> sqlx::Result<Option<UserRecord>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
+        .bind(email)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn find_by_id(db: &PgPool, id: Uuid) -> sqlx::Result<Option<UserRecord>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The user's roles, in a stable order.
+pub async fn roles_of(db: &PgPool, user: Uuid) -> sqlx::Result<Vec<Role>> {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+            .bind(user)
+            .fetch_all(db)
+            .await?;
+    Ok(names.iter().filter_map(|name| Role::parse(name)).collect())
+}
+
+/// Creates the account with the `customer` role, and records a request for `requested`.
+pub async fn insert(
+    transaction: &mut Transaction<'_, Postgres>,
+    email: &str,
+    display_name: &str,
+    password_hash: &str,
+    requested: Option<Role>,
+) -> sqlx::Result<(Uuid, DateTime<Utc>)> {
+    let id = Uuid::now_v7();
+    let created_at: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4) RETURNING created_at",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(display_name)
+    .bind(password_hash)
+    .fetch_one(&mut **transaction)
+    .await?;
+    grant(transaction, id, Role::Customer, None).await?;
+    if let Some(role) = requested {
+        sqlx::query("INSERT INTO role_requests (user_id, role) VALUES ($1, $2)")
+            .bind(id)
+            .bind(role.as_str())
+            .execute(&mut **transaction)
+            .await?;
+    }
+    Ok((id, created_at))
+}
+
+/// Gives `user` the `role` (idempotent) and settles any request for it.
+pub async fn grant(
+    transaction: &mut Transaction<'_, Postgres>,
+    user: Uuid,
+    role: Role,
+    by: Option<Uuid>,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO user_roles (user_id, role, granted_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(user)
+        .bind(role.as_str())
+        .bind(by)
+        .execute(&mut **transaction)
+        .await?;
+    sqlx::query("DELETE FROM role_requests WHERE user_id = $1 AND role = $2")
+        .bind(user)
+        .bind(role.as_str())
+        .execute(&mut **transaction)
+        .await?;
+    Ok(())
+}
+
+/// Takes `role` from `user`; whether it was held.
+pub async fn revoke(db: &PgPool, user: Uuid, role: Role) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
+        .bind(user)
+        .bind(role.as_str())
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// Roles the user asked for that await an admin.
+pub async fn requested_roles(db: &PgPool, user: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT role FROM role_requests WHERE user_id = $1 ORDER BY role")
+        .bind(user)
+        .fetch_all(db)
+        .await
+}
+
+/// Whether the user has confirmed a TOTP authenticator.
+pub async fn has_mfa(db: &PgPool, user: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL)",
+    )
+    .bind(user)
+    .fetch_one(db)
+    .await
+}

@@ -1,0 +1,16 @@
+//! Identity for every binary: the claims auth-service puts in its access tokens, a verifier
+//! that checks them against auth-service's published keys, an extractor for handlers, and the
+//! role -> permission table.
+//!
+//! A revoked session's access tokens stay valid until they expire (15 minutes by default):
+//! verification is local and does not ask auth-service about every request.
+
+mod claims;
+mod extractor;
+mod permissions;
+mod verifier;
+
+pub use claims::Claims;
+pub use extractor::AuthUser;
+pub use permissions::{Permission, Role};
+pub use verifier::{Jwk, Jwks, KeySource, TokenError, Verifier};

@@ -1,0 +1,199 @@
+//! Verifying access tokens against auth-service's published keys (JWKS), cached and
+//! refreshed when a token names a key the cache does not hold (key rotation).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
+use axum::body::Body;
+use http_body_util::BodyExt;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use utoipa::ToSchema;
+
+use super::Claims;
+use crate::upstream::HttpClient;
+
+/// Fewest seconds between two fetches of a remote key set, so that tokens naming unknown
+/// keys cannot make this binary hammer auth-service.
+const MIN_REFETCH: Duration = Duration::from_secs(5);
+/// Clock skew tolerated on `exp` and `iat`.
+const LEEWAY_SECONDS: u64 = 5;
+
+/// A public signing key, as published in a JWKS (RFC 7517, OKP keys of RFC 8037).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Jwk {
+    /// Key type: `OKP`.
+    pub kty: String,
+    /// Curve: `Ed25519`.
+    pub crv: String,
+    /// The public key, base64url without padding.
+    pub x: String,
+    /// Key id, matched against a token's `kid`.
+    pub kid: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    pub usage: String,
+    /// `EdDSA`.
+    pub alg: String,
+}
+
+/// A JSON Web Key Set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Jwks {
+    /// The keys.
+    pub keys: Vec<Jwk>,
+}
+
+/// Where the verifier gets its keys.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// auth-service's `/.well-known/jwks.json`, fetched over HTTP.
+    Remote {
+        /// The JWKS URL.
+        url: String,
+        /// The client to fetch it with.
+        client: HttpClient,
+    },
+    /// A key set held in this process (auth-service's own).
+    Local(Arc<RwLock<Jwks>>),
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// No bearer token was sent.
+    #[error("no bearer token")]
+    Missing,
+    /// The token is not a well-formed JWT with a key id.
+    #[error("the token is malformed")]
+    Malformed,
+    /// The token names a key that auth-service does not publish.
+    #[error("the token is signed by an unknown key")]
+    UnknownKey,
+    /// The token has expired.
+    #[error("the token has expired")]
+    Expired,
+    /// Signature, algorithm, issuer or audience is wrong.
+    #[error("the token is invalid: {0}")]
+    Invalid(&'static str),
+    /// The keys could not be fetched and none are cached.
+    #[error("the signing keys cannot be fetched")]
+    KeysUnavailable,
+}
+
+/// Verifies access tokens. Cheap to share behind an `Arc`.
+pub struct Verifier {
+    source: KeySource,
+    validation: Validation,
+    keys: RwLock<HashMap<String, DecodingKey>>,
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+impl Verifier {
+    /// A verifier for tokens issued by `issuer` for `audience`, with keys from `source`.
+    pub fn new(source: KeySource, issuer: &str, audience: &str) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = LEEWAY_SECONDS;
+        Self {
+            source,
+            validation,
+            keys: RwLock::new(HashMap::new()),
+            last_fetch: Mutex::new(None),
+        }
+    }
+
+    /// The claims of `token` if it is genuine, current and meant for this platform.
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+        // `alg: none` and HMAC tokens end here: only EdDSA is accepted.
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Invalid("algorithm"));
+        }
+        let kid = header.kid.ok_or(TokenError::Malformed)?;
+        let key = match self.cached(&kid) {
+            Some(key) => key,
+            None => {
+                self.refresh().await?;
+                self.cached(&kid).ok_or(TokenError::UnknownKey)?
+            }
+        };
+        decode::<Claims>(token, &key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|err| match err.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::InvalidAudience => TokenError::Invalid("audience"),
+                ErrorKind::InvalidIssuer => TokenError::Invalid("issuer"),
+                ErrorKind::InvalidSignature => TokenError::Invalid("signature"),
+                ErrorKind::ImmatureSignature => TokenError::Invalid("not yet valid"),
+                _ => TokenError::Malformed,
+            })
+    }
+
+    fn cached(&self, kid: &str) -> Option<DecodingKey> {
+        self.keys.read().ok()?.get(kid).cloned()
+    }
+
+    async fn refresh(&self) -> Result<(), TokenError> {
+        let jwks = match &self.source {
+            KeySource::Local(jwks) => jwks
+                .read()
+                .map_err(|_| TokenError::KeysUnavailable)?
+                .clone(),
+            KeySource::Remote { url, client } => {
+                let mut last_fetch = self.last_fetch.lock().await;
+                if last_fetch.is_some_and(|at| at.elapsed() < MIN_REFETCH) {
+                    return Ok(());
+                }
+                *last_fetch = Some(Instant::now());
+                fetch(url, client)
+                    .await
+                    .ok_or(TokenError::KeysUnavailable)?
+            }
+        };
+        let keys = jwks
+            .keys
+            .iter()
+            .filter(|jwk| jwk.kty == "OKP" && jwk.crv == "Ed25519")
+            .filter_map(|jwk| {
+                Some((
+                    jwk.kid.clone(),
+                    DecodingKey::from_ed_components(&jwk.x).ok()?,
+                ))
+            })
+            .collect();
+        if let Ok(mut cache) = self.keys.write() {
+            *cache = keys;
+        }
+        Ok(())
+    }
+}
+
+async fn fetch(url: &str, client: &HttpClient) -> Option<Jwks> {
+    let request = http::Request::get(url).body(Body::empty()).ok()?;
+    let response = tokio::time::timeout(Duration::from_secs(3), client.request(request))
+        .await
+        .ok()?
+        .inspect_err(|err| tracing::warn!(error = %err, url, "cannot fetch the signing keys"))
+        .ok()?;
+    if !response.status().is_success() {
+        tracing::warn!(status = %response.status(), url, "cannot fetch the signing keys");
+        return None;
+    }
+    let body = response.into_body().collect().await.ok()?.to_bytes();
+    serde_json::from_slice(&body).ok()
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
