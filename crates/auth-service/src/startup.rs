@@ -65,6 +65,7 @@ impl Application {
                 tokio::spawn(initialise_later(state.clone(), config.admin.clone()));
             }
         }
+        tokio::spawn(follow_rotations(state.keys.clone()));
         let router = ServiceDefinition::new(SERVICE, Some("/auth"), config.common.request_timeout)
             .api(routes::router(state), routes::ApiDoc::openapi())
             .readiness(Checks::new().with("postgres", Dependency::Postgres(database)))
@@ -81,6 +82,17 @@ impl Application {
     /// Serves until SIGINT or SIGTERM.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         self.server.run_until_stopped().await
+    }
+}
+
+/// Another instance may rotate the keys: re-read them now and then.
+async fn follow_rotations(keys: crate::keys::KeyRing) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        every.tick().await;
+        if let Err(err) = keys.reload().await {
+            tracing::debug!(error = %err, "cannot re-read the signing keys");
+        }
     }
 }
 

@@ -197,3 +197,193 @@ impl std::fmt::Debug for Verifier {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::{Json, Router, routing::get};
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use ring::{
+        rand::SystemRandom,
+        signature::{Ed25519KeyPair, KeyPair},
+    };
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::upstream::http_client;
+
+    struct Key {
+        kid: String,
+        encoding: EncodingKey,
+        jwk: Jwk,
+    }
+
+    fn new_key(kid: &str) -> Key {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("a key");
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("a pair");
+        Key {
+            kid: kid.to_owned(),
+            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
+            jwk: Jwk {
+                kty: "OKP".into(),
+                crv: "Ed25519".into(),
+                x: URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+                kid: kid.to_owned(),
+                usage: "sig".into(),
+                alg: "EdDSA".into(),
+            },
+        }
+    }
+
+    fn token(key: &Key, audience: &str, expires_in: i64) -> String {
+        let now = chrono_now();
+        let claims = Claims {
+            sub: Uuid::now_v7(),
+            sid: Uuid::now_v7(),
+            roles: vec!["customer".into()],
+            perms: vec!["orders:create".into()],
+            iat: now,
+            exp: now + expires_in,
+            iss: "issuer".into(),
+            aud: audience.into(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        encode(&header, &claims, &key.encoding).expect("signed")
+    }
+
+    fn chrono_now() -> i64 {
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs(),
+        )
+        .expect("fits")
+    }
+
+    /// A JWKS endpoint serving whatever `keys` holds, counting its fetches.
+    async fn jwks_server(
+        keys: Arc<RwLock<Vec<Jwk>>>,
+        fetches: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> String {
+        let router = Router::new().route(
+            "/.well-known/jwks.json",
+            get(move || {
+                let keys = keys.clone();
+                let fetches = fetches.clone();
+                async move {
+                    fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Json(Jwks {
+                        keys: keys.read().expect("not poisoned").clone(),
+                    })
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("an address");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{address}/.well-known/jwks.json")
+    }
+
+    #[tokio::test]
+    async fn remote_keys_are_fetched_once_cached_and_refetched_for_a_new_kid() {
+        let first = new_key("first");
+        let keys = Arc::new(RwLock::new(vec![first.jwk.clone()]));
+        let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let url = jwks_server(keys.clone(), fetches.clone()).await;
+        let verifier = Verifier::new(
+            KeySource::Remote {
+                url,
+                client: http_client(),
+            },
+            "issuer",
+            "audience",
+        );
+
+        for _ in 0..3 {
+            let claims = verifier
+                .verify(&token(&first, "audience", 60))
+                .await
+                .expect("valid");
+            assert!(claims.has("orders:create"));
+        }
+        assert_eq!(
+            fetches.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "cached after the first fetch"
+        );
+
+        let second = new_key("second");
+        keys.write().expect("not poisoned").push(second.jwk.clone());
+        tokio::time::sleep(MIN_REFETCH).await;
+        verifier
+            .verify(&token(&second, "audience", 60))
+            .await
+            .expect("the rotated key is fetched");
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn unknown_keys_cannot_make_it_hammer_the_key_server() {
+        let known = new_key("known");
+        let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let url = jwks_server(
+            Arc::new(RwLock::new(vec![known.jwk.clone()])),
+            fetches.clone(),
+        )
+        .await;
+        let verifier = Verifier::new(
+            KeySource::Remote {
+                url,
+                client: http_client(),
+            },
+            "issuer",
+            "audience",
+        );
+        let stranger = new_key("stranger");
+        for _ in 0..5 {
+            assert_eq!(
+                verifier.verify(&token(&stranger, "audience", 60)).await,
+                Err(TokenError::UnknownKey)
+            );
+        }
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn wrong_audience_expiry_and_unreachable_keys_are_told_apart() {
+        let key = new_key("k");
+        let local = Verifier::new(
+            KeySource::Local(Arc::new(RwLock::new(Jwks {
+                keys: vec![key.jwk.clone()],
+            }))),
+            "issuer",
+            "audience",
+        );
+        assert_eq!(
+            local.verify(&token(&key, "elsewhere", 60)).await,
+            Err(TokenError::Invalid("audience"))
+        );
+        assert_eq!(
+            local.verify(&token(&key, "audience", -60)).await,
+            Err(TokenError::Expired)
+        );
+        assert_eq!(local.verify("garbage").await, Err(TokenError::Malformed));
+
+        let unreachable = Verifier::new(
+            KeySource::Remote {
+                url: "http://127.0.0.1:1/jwks".into(),
+                client: http_client(),
+            },
+            "issuer",
+            "audience",
+        );
+        assert_eq!(
+            unreachable.verify(&token(&key, "audience", 60)).await,
+            Err(TokenError::KeysUnavailable)
+        );
+    }
+}
