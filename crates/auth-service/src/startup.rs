@@ -86,7 +86,7 @@ impl Application {
 }
 
 /// Another instance may rotate the keys: re-read them now and then.
-async fn follow_rotations(keys: crate::keys::KeyRing) {
+async fn follow_rotations(keys: KeyRing) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
     loop {
         every.tick().await;
