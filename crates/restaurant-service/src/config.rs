@@ -1,5 +1,5 @@
 use clap::Parser;
-use shared::config::{CommonArgs, parse_mongodb_url};
+use shared::config::{AuthArgs, CommonArgs, parse_mongodb_url};
 
 /// restaurant-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
@@ -20,6 +20,8 @@ pub struct Config {
     /// Database holding the restaurants and menus.
     #[arg(long, env = "MONGODB_DATABASE", default_value = "restaurants")]
     pub mongodb_database: String,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 #[cfg(test)]
@@ -32,5 +34,11 @@ mod tests {
         assert_eq!(config.port, 3003);
         assert_eq!(config.mongodb_database, "restaurants");
         assert!(config.mongodb_url.contains("127.0.0.1:27017"));
+        assert!(
+            config
+                .auth
+                .auth_jwks_url
+                .ends_with("/.well-known/jwks.json")
+        );
     }
 }

@@ -1,10 +1,14 @@
+use std::sync::Arc;
+
 use shared::{
     health::{Checks, Dependency},
     server::{Server, StartupError},
     service::ServiceDefinition,
+    upstream::http_client,
 };
+use utoipa::OpenApi;
 
-use crate::{Config, SERVICE};
+use crate::{Config, SERVICE, routes, state::AppState, store::Restaurants};
 
 /// restaurant-service, bound and ready to serve.
 #[derive(Debug)]
@@ -13,7 +17,8 @@ pub struct Application {
 }
 
 impl Application {
-    /// Prepares the MongoDB client (which dials lazily) and binds the port.
+    /// Prepares the MongoDB client (which dials lazily), creates the indexes (now if MongoDB
+    /// answers, else once it does) and binds the port.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let database =
             shared::mongo::connect(&config.mongodb_url, &config.mongodb_database, SERVICE)
@@ -22,8 +27,18 @@ impl Application {
                     store: "mongodb",
                     message: err.to_string(),
                 })?;
+        let restaurants = Restaurants::new(&database);
+        if let Err(err) = restaurants.ensure_indexes().await {
+            tracing::warn!(error = %err, "cannot create the indexes yet; retrying in the background");
+            tokio::spawn(ensure_indexes_later(restaurants.clone()));
+        }
+        let state = AppState {
+            restaurants,
+            verifier: Arc::new(config.auth.verifier(http_client())),
+        };
         let router =
             ServiceDefinition::new(SERVICE, Some("/restaurants"), config.common.request_timeout)
+                .api(routes::router(state), routes::ApiDoc::openapi())
                 .readiness(Checks::new().with("mongodb", Dependency::Mongo(database)))
                 .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;
@@ -38,5 +53,15 @@ impl Application {
     /// Serves until SIGINT or SIGTERM.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         self.server.run_until_stopped().await
+    }
+}
+
+async fn ensure_indexes_later(restaurants: Restaurants) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        if restaurants.ensure_indexes().await.is_ok() {
+            tracing::info!("indexes created");
+            return;
+        }
     }
 }

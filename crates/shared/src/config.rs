@@ -57,6 +57,35 @@ pub struct AmqpArgs {
     pub amqp_url: String,
 }
 
+/// How a binary checks access tokens: auth-service's published keys and the claims it
+/// expects.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// auth-service's JWKS, fetched on first use and when a token names an unknown key.
+    #[arg(long, env = "AUTH_JWKS_URL", default_value = "http://127.0.0.1:3001/.well-known/jwks.json", value_parser = parse_http_url)]
+    pub auth_jwks_url: String,
+    /// The `iss` access tokens must carry.
+    #[arg(long, env = "TOKEN_ISSUER", default_value = "food-delivery-auth")]
+    pub token_issuer: String,
+    /// The `aud` access tokens must carry.
+    #[arg(long, env = "TOKEN_AUDIENCE", default_value = "food-delivery")]
+    pub token_audience: String,
+}
+
+impl AuthArgs {
+    /// A verifier for these settings, fetching keys with `client`.
+    pub fn verifier(&self, client: crate::upstream::HttpClient) -> crate::auth::Verifier {
+        crate::auth::Verifier::new(
+            crate::auth::KeySource::Remote {
+                url: self.auth_jwks_url.clone(),
+                client,
+            },
+            &self.token_issuer,
+            &self.token_audience,
+        )
+    }
+}
+
 /// Parses the configuration of `T` from the process's arguments and environment.
 ///
 /// On a bad value it prints one line naming the flag, its environment variable and the

@@ -13,6 +13,7 @@ pub mod mongo;
 pub mod openapi;
 pub mod postgres;
 pub mod problem;
+pub mod query;
 pub mod redis;
 pub mod server;
 pub mod service;
@@ -24,3 +25,4 @@ pub mod upstream;
 
 pub use json::JsonBody;
 pub use problem::{FieldError, Problem};
+pub use query::QueryParams;

@@ -3,9 +3,13 @@
 
 pub mod conformance;
 mod database;
+mod issuer;
+mod mongo;
 mod proxy;
 
 pub use database::{TestDatabase, postgres_server_url};
+pub use issuer::TestIssuer;
+pub use mongo::TestMongo;
 pub use proxy::TcpProxy;
 
 /// Asserts a problem+json answer with `status`; returns its body.
