@@ -1,7 +1,12 @@
-//! payment-service: payments ledger: authorize, capture, void and refund, the saga's payment step.
+//! payment-service: the payments ledger, the saga's payment step.
 
 mod config;
+mod domain;
+mod error;
+mod routes;
 mod startup;
+mod state;
+mod store;
 
 pub use config::Config;
 pub use startup::Application;

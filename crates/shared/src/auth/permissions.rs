@@ -35,6 +35,8 @@ impl Permission {
     pub const COURIERS_MANAGE_OWN: &'static str = "couriers:manage:own";
     pub const PAYMENTS_READ_OWN: &'static str = "payments:read:own";
     pub const PAYMENTS_READ_ANY: &'static str = "payments:read:any";
+    pub const PAYMENTS_AUTHORIZE_OWN: &'static str = "payments:authorize:own";
+    pub const PAYMENTS_MANAGE: &'static str = "payments:manage";
     pub const USERS_MANAGE: &'static str = "users:manage";
     pub const CACHE_PURGE: &'static str = "cache:purge";
 }
@@ -73,6 +75,7 @@ impl Role {
                 P::ORDERS_CANCEL_OWN,
                 P::DELIVERIES_READ_OWN,
                 P::PAYMENTS_READ_OWN,
+                P::PAYMENTS_AUTHORIZE_OWN,
             ],
             Self::RestaurantOwner => &[
                 P::RESTAURANTS_WRITE_OWN,
@@ -88,6 +91,7 @@ impl Role {
                 P::ORDERS_READ_ANY,
                 P::RESTAURANTS_WRITE_ANY,
                 P::PAYMENTS_READ_ANY,
+                P::PAYMENTS_MANAGE,
                 P::USERS_MANAGE,
                 P::CACHE_PURGE,
                 P::ORDERS_CREATE,

@@ -1,0 +1,448 @@
+//! Authorize, capture, void and refund: each in one transaction, each idempotent by key.
+
+use axum::{
+    Json,
+    extract::{FromRequestParts, Path, State},
+    http::{StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use shared::{
+    FieldError, JsonBody, Problem,
+    auth::{AuthUser, Permission},
+};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::views::PaymentView;
+use crate::{
+    domain::{Authorization, AuthorizeRequest, TestCard, check_amount},
+    error::PaymentError,
+    state::AppState,
+    store::{self, PaymentRow, StoredResponse, Tx},
+};
+
+const CUSTOMER_FUNDS: &str = "customer_funds";
+const HOLDS: &str = "authorization_holds";
+const REVENUE: &str = "merchant_revenue";
+
+/// The `Idempotency-Key` header, required on every operation.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = PaymentError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get("idempotency-key")
+            .ok_or(PaymentError::IdempotencyKey(
+                "The Idempotency-Key header is required.",
+            ))?
+            .to_str()
+            .map_err(|_| {
+                PaymentError::IdempotencyKey("The Idempotency-Key must be visible ASCII.")
+            })?
+            .trim();
+        if value.is_empty() || value.len() > 255 {
+            return Err(PaymentError::IdempotencyKey(
+                "The Idempotency-Key must have 1 to 255 characters.",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+/// An amount to capture or refund.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmountRequest {
+    /// Minor units; capture defaults to the authorized amount.
+    #[serde(default)]
+    pub amount: Option<i64>,
+}
+
+enum Operation {
+    Authorize {
+        authorization: Authorization,
+        customer: Uuid,
+    },
+    Capture {
+        order: Uuid,
+        amount: Option<i64>,
+    },
+    Void {
+        order: Uuid,
+    },
+    Refund {
+        order: Uuid,
+        amount: i64,
+    },
+}
+
+impl Operation {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Authorize { .. } => "authorize",
+            Self::Capture { .. } => "capture",
+            Self::Void { .. } => "void",
+            Self::Refund { .. } => "refund",
+        }
+    }
+}
+
+/// Authorizes a payment for an order (the caller's own, with `payments:authorize:own`).
+#[utoipa::path(post, path = "/payments/authorize", tag = "payments", security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Retries with the same key and body get the same answer")),
+    request_body = AuthorizeRequest,
+    responses(
+        (status = 201, description = "Authorized", body = PaymentView),
+        (status = 402, description = "Declined (`decline_code`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order already has a payment", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid, or the key was used for another request", body = Problem, content_type = "application/problem+json")))]
+pub async fn authorize_payment(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    key: IdempotencyKey,
+    JsonBody(request): JsonBody<AuthorizeRequest>,
+) -> Result<Response, PaymentError> {
+    let customer = request.customer_id.unwrap_or(caller.0.sub);
+    if customer == caller.0.sub && !caller.0.has(Permission::PAYMENTS_MANAGE) {
+        caller.require(Permission::PAYMENTS_AUTHORIZE_OWN)?;
+    } else {
+        caller.require(Permission::PAYMENTS_MANAGE)?;
+    }
+    let authorization = Authorization::parse(&request).map_err(PaymentError::Validation)?;
+    let fingerprint = format!("{customer}|{:?}", request);
+    run(
+        &state,
+        key,
+        Operation::Authorize {
+            authorization,
+            customer,
+        },
+        &fingerprint,
+    )
+    .await
+}
+
+/// Captures an authorized payment (needs `payments:manage`).
+#[utoipa::path(post, path = "/payments/{order_id}/capture", tag = "payments", security(("bearer" = [])),
+    params(("order_id" = Uuid, Path, description = "Order id"), ("Idempotency-Key" = String, Header, description = "Idempotency key")),
+    request_body = AmountRequest,
+    responses(
+        (status = 200, description = "Captured", body = PaymentView),
+        (status = 402, description = "The capture failed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not authorized", body = Problem, content_type = "application/problem+json")))]
+pub async fn capture_payment(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    key: IdempotencyKey,
+    Path(order): Path<Uuid>,
+    JsonBody(request): JsonBody<AmountRequest>,
+) -> Result<Response, PaymentError> {
+    caller.require(Permission::PAYMENTS_MANAGE)?;
+    if let Some(amount) = request.amount {
+        positive(amount)?;
+    }
+    run(
+        &state,
+        key,
+        Operation::Capture {
+            order,
+            amount: request.amount,
+        },
+        &format!("{order}|{:?}", request.amount),
+    )
+    .await
+}
+
+/// Releases an authorization that will not be captured (needs `payments:manage`).
+#[utoipa::path(post, path = "/payments/{order_id}/void", tag = "payments", security(("bearer" = [])),
+    params(("order_id" = Uuid, Path, description = "Order id"), ("Idempotency-Key" = String, Header, description = "Idempotency key")),
+    responses(
+        (status = 200, description = "Voided", body = PaymentView),
+        (status = 409, description = "Nothing to void", body = Problem, content_type = "application/problem+json")))]
+pub async fn void_payment(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    key: IdempotencyKey,
+    Path(order): Path<Uuid>,
+) -> Result<Response, PaymentError> {
+    caller.require(Permission::PAYMENTS_MANAGE)?;
+    run(&state, key, Operation::Void { order }, &order.to_string()).await
+}
+
+/// Refunds part or all of a captured payment (needs `payments:manage`); never more than was
+/// captured.
+#[utoipa::path(post, path = "/payments/{order_id}/refund", tag = "payments", security(("bearer" = [])),
+    params(("order_id" = Uuid, Path, description = "Order id"), ("Idempotency-Key" = String, Header, description = "Idempotency key")),
+    request_body = AmountRequest,
+    responses(
+        (status = 200, description = "Refunded", body = PaymentView),
+        (status = 409, description = "Not captured", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "More than is refundable", body = Problem, content_type = "application/problem+json")))]
+pub async fn refund_payment(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    key: IdempotencyKey,
+    Path(order): Path<Uuid>,
+    JsonBody(request): JsonBody<AmountRequest>,
+) -> Result<Response, PaymentError> {
+    caller.require(Permission::PAYMENTS_MANAGE)?;
+    let amount = request.amount.ok_or_else(|| {
+        PaymentError::Validation(vec![FieldError::new("amount", "is required for a refund")])
+    })?;
+    positive(amount)?;
+    run(
+        &state,
+        key,
+        Operation::Refund { order, amount },
+        &format!("{order}|{amount}"),
+    )
+    .await
+}
+
+fn positive(amount: i64) -> Result<(), PaymentError> {
+    let mut errors = Vec::new();
+    check_amount(&mut errors, "amount", amount);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(PaymentError::Validation(errors))
+    }
+}
+
+/// Runs `operation` once per key: a retry with the same request gets the stored answer.
+async fn run(
+    state: &AppState,
+    key: IdempotencyKey,
+    operation: Operation,
+    fingerprint: &str,
+) -> Result<Response, PaymentError> {
+    let request_hash = Sha256::digest(format!("{}|{fingerprint}", operation.name())).to_vec();
+    let mut tx = state.db.begin().await?;
+    if let Some(stored) = store::claim_key(&mut tx, &key.0).await? {
+        if stored.operation != operation.name() || stored.request_hash != request_hash {
+            return Err(PaymentError::KeyReused);
+        }
+        return Ok(respond(stored.status_code, stored.response));
+    }
+    let name = operation.name();
+    let (status, body) = execute(&mut tx, operation).await?;
+    let stored = StoredResponse {
+        operation: name.to_owned(),
+        request_hash,
+        status_code: i16::try_from(status.as_u16()).unwrap_or(500),
+        response: body,
+    };
+    store::remember(&mut tx, &key.0, &stored).await?;
+    tx.commit().await?;
+    Ok(respond(stored.status_code, stored.response))
+}
+
+async fn execute(
+    tx: &mut Tx<'_>,
+    operation: Operation,
+) -> Result<(StatusCode, serde_json::Value), PaymentError> {
+    let (status, payment, problem) = match operation {
+        Operation::Authorize {
+            authorization,
+            customer,
+        } => authorize(tx, authorization, customer).await?,
+        Operation::Capture { order, amount } => capture(tx, order, amount).await?,
+        Operation::Void { order } => void(tx, order).await?,
+        Operation::Refund { order, amount } => refund(tx, order, amount).await?,
+    };
+    let view = PaymentView::from(&payment);
+    let body = match problem {
+        Some(problem) => serde_json::to_value(
+            problem.with_extension("payment", serde_json::to_value(&view).unwrap_or_default()),
+        ),
+        None => serde_json::to_value(&view),
+    }
+    .unwrap_or_default();
+    Ok((status, body))
+}
+
+type Step = (StatusCode, PaymentRow, Option<Problem>);
+
+async fn authorize(
+    tx: &mut Tx<'_>,
+    authorization: Authorization,
+    customer: Uuid,
+) -> Result<Step, PaymentError> {
+    if store::lock_by_order(tx, authorization.order_id)
+        .await?
+        .is_some()
+    {
+        return Err(PaymentError::Conflict(
+            "This order already has a payment.".into(),
+        ));
+    }
+    let decline = authorization.card.decline();
+    let payment = PaymentRow {
+        id: Uuid::now_v7(),
+        order_id: authorization.order_id,
+        customer_id: customer,
+        currency: authorization.currency,
+        payment_method: authorization.payment_method,
+        status: if decline.is_some() {
+            "declined"
+        } else {
+            "authorized"
+        }
+        .to_owned(),
+        authorized_amount: authorization.amount,
+        captured_amount: 0,
+        refunded_amount: 0,
+        decline_reason: decline.map(str::to_owned),
+        created_at: chrono::Utc::now(),
+        updated_at: chrono::Utc::now(),
+    };
+    store::insert(tx, &payment).await?;
+    match decline {
+        Some(code) => Ok((
+            StatusCode::PAYMENT_REQUIRED,
+            payment,
+            Some(declined("Payment declined", code)),
+        )),
+        None => {
+            store::post(
+                tx,
+                &payment,
+                "authorize",
+                CUSTOMER_FUNDS,
+                HOLDS,
+                payment.authorized_amount,
+            )
+            .await?;
+            Ok((StatusCode::CREATED, payment, None))
+        }
+    }
+}
+
+async fn capture(tx: &mut Tx<'_>, order: Uuid, amount: Option<i64>) -> Result<Step, PaymentError> {
+    let payment = store::lock_by_order(tx, order)
+        .await?
+        .ok_or(PaymentError::NotFound)?;
+    if payment.status != "authorized" {
+        return Err(PaymentError::Conflict(format!(
+            "A payment that is {} cannot be captured.",
+            payment.status
+        )));
+    }
+    let amount = amount.unwrap_or(payment.authorized_amount);
+    if amount > payment.authorized_amount {
+        return Err(PaymentError::Validation(vec![FieldError::new(
+            "amount",
+            "exceeds the authorized amount",
+        )]));
+    }
+    if TestCard::parse(&payment.payment_method) == Some(TestCard::CaptureFails) {
+        let failed = store::update(tx, payment.id, "capture_failed", 0, 0).await?;
+        return Ok((
+            StatusCode::PAYMENT_REQUIRED,
+            failed,
+            Some(declined("Capture failed", "capture_failed")),
+        ));
+    }
+    // The part not captured goes back to the customer.
+    store::post(tx, &payment, "capture", HOLDS, REVENUE, amount).await?;
+    if amount < payment.authorized_amount {
+        store::post(
+            tx,
+            &payment,
+            "release",
+            HOLDS,
+            CUSTOMER_FUNDS,
+            payment.authorized_amount - amount,
+        )
+        .await?;
+    }
+    Ok((
+        StatusCode::OK,
+        store::update(tx, payment.id, "captured", amount, 0).await?,
+        None,
+    ))
+}
+
+async fn void(tx: &mut Tx<'_>, order: Uuid) -> Result<Step, PaymentError> {
+    let payment = store::lock_by_order(tx, order)
+        .await?
+        .ok_or(PaymentError::NotFound)?;
+    if !matches!(payment.status.as_str(), "authorized" | "capture_failed") {
+        return Err(PaymentError::Conflict(format!(
+            "A payment that is {} cannot be voided.",
+            payment.status
+        )));
+    }
+    store::post(
+        tx,
+        &payment,
+        "void",
+        HOLDS,
+        CUSTOMER_FUNDS,
+        payment.authorized_amount,
+    )
+    .await?;
+    Ok((
+        StatusCode::OK,
+        store::update(tx, payment.id, "voided", 0, 0).await?,
+        None,
+    ))
+}
+
+async fn refund(tx: &mut Tx<'_>, order: Uuid, amount: i64) -> Result<Step, PaymentError> {
+    let payment = store::lock_by_order(tx, order)
+        .await?
+        .ok_or(PaymentError::NotFound)?;
+    if !matches!(payment.status.as_str(), "captured" | "partially_refunded") {
+        return Err(PaymentError::Conflict(format!(
+            "A payment that is {} cannot be refunded.",
+            payment.status
+        )));
+    }
+    let refundable = payment.captured_amount - payment.refunded_amount;
+    if amount > refundable {
+        return Err(PaymentError::Validation(vec![FieldError::new(
+            "amount",
+            format!("exceeds what is refundable ({refundable})"),
+        )]));
+    }
+    store::post(tx, &payment, "refund", REVENUE, CUSTOMER_FUNDS, amount).await?;
+    let refunded = payment.refunded_amount + amount;
+    let status = if refunded == payment.captured_amount {
+        "refunded"
+    } else {
+        "partially_refunded"
+    };
+    Ok((
+        StatusCode::OK,
+        store::update(tx, payment.id, status, payment.captured_amount, refunded).await?,
+        None,
+    ))
+}
+
+fn declined(title: &'static str, code: &str) -> Problem {
+    Problem::new(StatusCode::PAYMENT_REQUIRED, "payment-declined", title)
+        .with_detail(format!("The payment method was refused: {code}."))
+        .with_extension("decline_code", code)
+}
+
+fn respond(status: i16, body: serde_json::Value) -> Response {
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut response = (status, Json(body)).into_response();
+    if status.is_client_error() {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static(shared::problem::PROBLEM_JSON),
+        );
+    }
+    response
+}
