@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod problem;
 pub mod query;
 pub mod redis;
+pub mod resilience;
 pub mod server;
 pub mod service;
 pub mod stores;

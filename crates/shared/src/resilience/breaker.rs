@@ -1,0 +1,261 @@
+use std::{collections::VecDeque, sync::Mutex, time::Duration};
+
+use tokio::time::Instant;
+
+/// When a breaker opens and how it recovers.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerConfig {
+    /// Share of failed calls in the window that opens the breaker (0.5 = 50 %).
+    pub failure_rate: f64,
+    /// How far back calls count.
+    pub window: Duration,
+    /// Fewest calls in the window before the rate means anything.
+    pub minimum_calls: usize,
+    /// How long it stays open before letting trial calls through.
+    pub open_for: Duration,
+    /// Trial calls allowed while half-open.
+    pub half_open_trials: u32,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_rate: 0.5,
+            window: Duration::from_secs(10),
+            minimum_calls: 5,
+            open_for: Duration::from_secs(30),
+            half_open_trials: 1,
+        }
+    }
+}
+
+/// The breaker's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Calls flow; failures are counted.
+    Closed,
+    /// Calls are refused at once.
+    Open,
+    /// A few trial calls decide between closing and opening again.
+    HalfOpen,
+}
+
+/// A refused call: the breaker is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("circuit open; retry in {retry_after:?}")]
+pub struct BreakerOpen {
+    /// When a trial call will be let through.
+    pub retry_after: Duration,
+}
+
+/// Leave to make one call; report how it went with [`Breaker::record`].
+#[derive(Debug)]
+#[must_use = "record the outcome of the call"]
+pub struct Permit {
+    trial: bool,
+}
+
+/// A circuit breaker for one target.
+#[derive(Debug)]
+pub struct Breaker {
+    name: String,
+    config: BreakerConfig,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: BreakerState,
+    calls: VecDeque<(Instant, bool)>,
+    opened_at: Instant,
+    trials_in_flight: u32,
+}
+
+impl Breaker {
+    /// A closed breaker for `name`.
+    pub fn new(name: impl Into<String>, config: BreakerConfig) -> Self {
+        Self {
+            name: name.into(),
+            config,
+            inner: Mutex::new(Inner {
+                state: BreakerState::Closed,
+                calls: VecDeque::new(),
+                opened_at: Instant::now(),
+                trials_in_flight: 0,
+            }),
+        }
+    }
+
+    /// The current state (an open breaker past its time reads as half-open).
+    pub fn state(&self) -> BreakerState {
+        let mut inner = self.lock();
+        self.advance(&mut inner);
+        inner.state
+    }
+
+    /// Leave to call, or the time until a trial is allowed.
+    pub fn try_acquire(&self) -> Result<Permit, BreakerOpen> {
+        let mut inner = self.lock();
+        self.advance(&mut inner);
+        match inner.state {
+            BreakerState::Closed => Ok(Permit { trial: false }),
+            BreakerState::HalfOpen if inner.trials_in_flight < self.config.half_open_trials => {
+                inner.trials_in_flight += 1;
+                Ok(Permit { trial: true })
+            }
+            BreakerState::HalfOpen => Err(BreakerOpen {
+                retry_after: Duration::from_secs(1),
+            }),
+            BreakerState::Open => Err(BreakerOpen {
+                retry_after: self
+                    .config
+                    .open_for
+                    .saturating_sub(inner.opened_at.elapsed()),
+            }),
+        }
+    }
+
+    /// Reports how a permitted call went.
+    pub fn record(&self, permit: Permit, success: bool) {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        if permit.trial {
+            inner.trials_in_flight = inner.trials_in_flight.saturating_sub(1);
+            if inner.state == BreakerState::HalfOpen {
+                if success {
+                    self.transition(&mut inner, BreakerState::Closed, now);
+                } else {
+                    self.transition(&mut inner, BreakerState::Open, now);
+                }
+            }
+            return;
+        }
+        if inner.state != BreakerState::Closed {
+            return;
+        }
+        inner.calls.push_back((now, success));
+        self.forget_old(&mut inner, now);
+        let total = inner.calls.len();
+        let failed = inner.calls.iter().filter(|(_, ok)| !ok).count();
+        #[allow(clippy::cast_precision_loss)] // counts are far below 2^52
+        let rate = failed as f64 / total.max(1) as f64;
+        if total >= self.config.minimum_calls && rate >= self.config.failure_rate {
+            self.transition(&mut inner, BreakerState::Open, now);
+        }
+    }
+
+    fn advance(&self, inner: &mut Inner) {
+        if inner.state == BreakerState::Open && inner.opened_at.elapsed() >= self.config.open_for {
+            self.transition(inner, BreakerState::HalfOpen, Instant::now());
+        }
+    }
+
+    fn transition(&self, inner: &mut Inner, to: BreakerState, now: Instant) {
+        if inner.state == to {
+            return;
+        }
+        tracing::warn!(breaker = %self.name, from = ?inner.state, to = ?to, "circuit breaker changed state");
+        metrics::counter!("circuit_breaker_transitions_total", "breaker" => self.name.clone(), "to" => format!("{to:?}").to_lowercase())
+            .increment(1);
+        inner.state = to;
+        inner.calls.clear();
+        inner.trials_in_flight = 0;
+        if to == BreakerState::Open {
+            inner.opened_at = now;
+        }
+    }
+
+    fn forget_old(&self, inner: &mut Inner, now: Instant) {
+        while inner
+            .calls
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > self.config.window)
+        {
+            inner.calls.pop_front();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker() -> Breaker {
+        Breaker::new(
+            "test",
+            BreakerConfig {
+                minimum_calls: 4,
+                ..BreakerConfig::default()
+            },
+        )
+    }
+
+    fn call(breaker: &Breaker, success: bool) -> bool {
+        match breaker.try_acquire() {
+            Ok(permit) => {
+                breaker.record(permit, success);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn it_opens_at_half_failures_once_enough_calls_were_made() {
+        let breaker = breaker();
+        assert!(call(&breaker, false) && call(&breaker, false) && call(&breaker, true));
+        assert_eq!(
+            breaker.state(),
+            BreakerState::Closed,
+            "three calls are below the minimum"
+        );
+        assert!(call(&breaker, true));
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let refused = breaker.try_acquire().expect_err("open");
+        assert_eq!(refused.retry_after, Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn old_failures_fall_out_of_the_window() {
+        let breaker = breaker();
+        call(&breaker, false);
+        call(&breaker, false);
+        tokio::time::advance(Duration::from_secs(11)).await;
+        for _ in 0..4 {
+            call(&breaker, true);
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_the_open_time_one_trial_decides() {
+        let breaker = breaker();
+        for _ in 0..4 {
+            call(&breaker, false);
+        }
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        let trial = breaker.try_acquire().expect("one trial");
+        assert!(breaker.try_acquire().is_err(), "only one trial at a time");
+        breaker.record(trial, false);
+        assert_eq!(
+            breaker.state(),
+            BreakerState::Open,
+            "a failed trial reopens it"
+        );
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let trial = breaker.try_acquire().expect("another trial");
+        breaker.record(trial, true);
+        assert_eq!(
+            breaker.state(),
+            BreakerState::Closed,
+            "a good trial closes it"
+        );
+    }
+}
