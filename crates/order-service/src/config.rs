@@ -1,5 +1,7 @@
+use std::time::Duration;
+
 use clap::Parser;
-use shared::config::{AmqpArgs, CommonArgs};
+use shared::config::{AmqpArgs, AuthArgs, CommonArgs, parse_http_url};
 
 use crate::shards::{ShardMap, parse_shard_map};
 
@@ -30,6 +32,14 @@ pub struct Config {
     pub shard_max_connections: u32,
     #[command(flatten)]
     pub amqp: AmqpArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// restaurant-service, which prices the orders.
+    #[arg(long, env = "RESTAURANT_SERVICE_URL", default_value = "http://127.0.0.1:3003", value_parser = parse_http_url)]
+    pub restaurant_service_url: String,
+    /// Longest wait for one answer from restaurant-service.
+    #[arg(long, env = "UPSTREAM_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: Duration,
 }
 
 #[cfg(test)]

@@ -1,11 +1,17 @@
 //! order-service: orders on three PostgreSQL shards, and the order saga.
 
+mod catalog;
 mod config;
+mod domain;
+mod error;
+mod routes;
 mod shards;
 mod startup;
+mod state;
+mod store;
 
 pub use config::Config;
-pub use shards::{ShardMap, ShardSpec};
+pub use shards::{ShardMap, ShardSpec, tag as shard_tag};
 pub use startup::Application;
 
 /// The binary's name, in logs, traces and `/health`.

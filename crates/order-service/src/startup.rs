@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use futures::future::try_join_all;
 use shared::{
     amqp::Amqp,
@@ -5,10 +7,18 @@ use shared::{
     postgres::Database,
     server::{Server, StartupError},
     service::ServiceDefinition,
+    upstream::http_client,
 };
 use sqlx::migrate::Migrator;
+use utoipa::OpenApi;
 
-use crate::{Config, SERVICE};
+use crate::{
+    Config, SERVICE,
+    catalog::Catalog,
+    routes,
+    shards::{Shard, Shards, tag},
+    state::AppState,
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/orders");
 
@@ -41,13 +51,36 @@ impl Application {
         .await?;
         let amqp = Amqp::start(&config.amqp.amqp_url, SERVICE);
         let readiness = shards
-            .into_iter()
+            .iter()
             .fold(Checks::new(), |checks, (name, database)| {
-                checks.with(format!("shard-{name}"), Dependency::Postgres(database))
+                checks.with(
+                    format!("shard-{name}"),
+                    Dependency::Postgres(database.clone()),
+                )
             })
             .with("rabbitmq", Dependency::Amqp(amqp));
+        let client = http_client();
+        let state = AppState {
+            shards: Arc::new(Shards(
+                shards
+                    .into_iter()
+                    .map(|(name, database)| Shard {
+                        tag: tag(&name),
+                        name,
+                        database,
+                    })
+                    .collect(),
+            )),
+            catalog: Catalog::new(
+                &config.restaurant_service_url,
+                client.clone(),
+                config.upstream_timeout,
+            ),
+            verifier: Arc::new(config.auth.verifier(client)),
+        };
         let router =
             ServiceDefinition::new(SERVICE, Some("/orders"), config.common.request_timeout)
+                .api(routes::router(state), routes::ApiDoc::openapi())
                 .readiness(readiness)
                 .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;

@@ -1,2 +1,4 @@
 mod health;
 mod helpers;
+mod orders;
+mod sharding;

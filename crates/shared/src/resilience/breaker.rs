@@ -1,4 +1,8 @@
-use std::{collections::VecDeque, sync::Mutex, time::Duration};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use tokio::time::Instant;
 
@@ -48,11 +52,32 @@ pub struct BreakerOpen {
     pub retry_after: Duration,
 }
 
-/// Leave to make one call; report how it went with [`Breaker::record`].
+/// Leave to make one call; report how it went with [`Permit::record`]. A permit dropped
+/// unreported (the call was abandoned) counts as neither success nor failure, but frees its
+/// half-open trial slot.
 #[derive(Debug)]
 #[must_use = "record the outcome of the call"]
 pub struct Permit {
+    breaker: Arc<Breaker>,
     trial: bool,
+    recorded: bool,
+}
+
+impl Permit {
+    /// Reports how the permitted call went.
+    pub fn record(mut self, success: bool) {
+        self.recorded = true;
+        self.breaker.record(self.trial, success);
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if !self.recorded && self.trial {
+            let mut inner = self.breaker.lock();
+            inner.trials_in_flight = inner.trials_in_flight.saturating_sub(1);
+        }
+    }
 }
 
 /// A circuit breaker for one target.
@@ -94,14 +119,19 @@ impl Breaker {
     }
 
     /// Leave to call, or the time until a trial is allowed.
-    pub fn try_acquire(&self) -> Result<Permit, BreakerOpen> {
+    pub fn try_acquire(self: &Arc<Self>) -> Result<Permit, BreakerOpen> {
         let mut inner = self.lock();
         self.advance(&mut inner);
+        let permit = |trial| Permit {
+            breaker: self.clone(),
+            trial,
+            recorded: false,
+        };
         match inner.state {
-            BreakerState::Closed => Ok(Permit { trial: false }),
+            BreakerState::Closed => Ok(permit(false)),
             BreakerState::HalfOpen if inner.trials_in_flight < self.config.half_open_trials => {
                 inner.trials_in_flight += 1;
-                Ok(Permit { trial: true })
+                Ok(permit(true))
             }
             BreakerState::HalfOpen => Err(BreakerOpen {
                 retry_after: Duration::from_secs(1),
@@ -115,11 +145,10 @@ impl Breaker {
         }
     }
 
-    /// Reports how a permitted call went.
-    pub fn record(&self, permit: Permit, success: bool) {
+    fn record(&self, trial: bool, success: bool) {
         let mut inner = self.lock();
         let now = Instant::now();
-        if permit.trial {
+        if trial {
             inner.trials_in_flight = inner.trials_in_flight.saturating_sub(1);
             if inner.state == BreakerState::HalfOpen {
                 if success {
@@ -186,20 +215,20 @@ impl Breaker {
 mod tests {
     use super::*;
 
-    fn breaker() -> Breaker {
-        Breaker::new(
+    fn breaker() -> Arc<Breaker> {
+        Arc::new(Breaker::new(
             "test",
             BreakerConfig {
                 minimum_calls: 4,
                 ..BreakerConfig::default()
             },
-        )
+        ))
     }
 
-    fn call(breaker: &Breaker, success: bool) -> bool {
+    fn call(breaker: &Arc<Breaker>, success: bool) -> bool {
         match breaker.try_acquire() {
             Ok(permit) => {
-                breaker.record(permit, success);
+                permit.record(success);
                 true
             }
             Err(_) => false,
@@ -243,15 +272,19 @@ mod tests {
         assert_eq!(breaker.state(), BreakerState::HalfOpen);
         let trial = breaker.try_acquire().expect("one trial");
         assert!(breaker.try_acquire().is_err(), "only one trial at a time");
-        breaker.record(trial, false);
+        trial.record(false);
         assert_eq!(
             breaker.state(),
             BreakerState::Open,
             "a failed trial reopens it"
         );
         tokio::time::advance(Duration::from_secs(30)).await;
-        let trial = breaker.try_acquire().expect("another trial");
-        breaker.record(trial, true);
+        let abandoned = breaker.try_acquire().expect("another trial");
+        drop(abandoned);
+        let trial = breaker
+            .try_acquire()
+            .expect("an abandoned trial frees its slot");
+        trial.record(true);
         assert_eq!(
             breaker.state(),
             BreakerState::Closed,

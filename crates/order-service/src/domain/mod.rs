@@ -1,0 +1,4 @@
+//! Orders: what a valid one is and how its status may change.
+
+pub mod input;
+pub mod status;

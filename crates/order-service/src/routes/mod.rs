@@ -1,0 +1,67 @@
+//! order-service's HTTP API.
+
+mod create;
+mod read;
+mod transitions;
+pub mod views;
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
+
+use crate::state::AppState;
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/orders", get(read::list_orders).post(create::create_order))
+        .route("/orders/{id}", get(read::get_order))
+        .route("/orders/{id}/cancel", post(transitions::cancel_order))
+        .route("/orders/{id}/accept", post(transitions::accept_order))
+        .route("/orders/{id}/preparing", post(transitions::prepare_order))
+        .route("/orders/{id}/ready", post(transitions::mark_order_ready))
+        .with_state(state)
+}
+
+/// The API's OpenAPI paths and schemas.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        create::create_order,
+        read::get_order,
+        read::list_orders,
+        transitions::cancel_order,
+        transitions::accept_order,
+        transitions::prepare_order,
+        transitions::mark_order_ready,
+    ),
+    components(schemas(
+        crate::domain::input::CreateOrder,
+        crate::domain::input::ItemInput,
+        crate::domain::input::DeliveryAddress,
+        views::OrderView,
+        views::OrderLine,
+        views::OrderPage,
+        views::Money,
+    )),
+    modifiers(&BearerAuth),
+    tags((name = "orders", description = "Orders, on the customer's shard"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}

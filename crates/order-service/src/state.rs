@@ -1,0 +1,20 @@
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use shared::auth::Verifier;
+
+use crate::{catalog::Catalog, shards::Shards};
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub shards: Arc<Shards>,
+    pub catalog: Catalog,
+    pub verifier: Arc<Verifier>,
+}
+
+impl FromRef<AppState> for Arc<Verifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}

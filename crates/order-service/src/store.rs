@@ -1,0 +1,134 @@
+//! SQL on one shard.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, types::Json};
+use uuid::Uuid;
+
+use crate::{
+    domain::input::DeliveryAddress,
+    routes::views::{OrderLine, OrderView},
+};
+
+/// An order as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub restaurant_id: String,
+    pub restaurant_owner_id: Uuid,
+    pub courier_id: Option<Uuid>,
+    pub status: String,
+    pub items: Json<Vec<OrderLine>>,
+    pub total_amount: i64,
+    pub currency: String,
+    pub delivery_address: Json<DeliveryAddress>,
+    pub payment_method: String,
+    pub request_hash: Option<Vec<u8>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, customer_id, restaurant_id, restaurant_owner_id, courier_id, status, items, total_amount, \
+                       currency, delivery_address, payment_method, request_hash, created_at, updated_at";
+
+impl From<&OrderRow> for OrderView {
+    fn from(row: &OrderRow) -> Self {
+        Self {
+            id: row.id,
+            customer_id: row.customer_id,
+            restaurant_id: row.restaurant_id.clone(),
+            status: row.status.clone(),
+            items: row.items.0.clone(),
+            total: crate::routes::views::Money {
+                amount: row.total_amount,
+                currency: row.currency.clone(),
+            },
+            delivery_address: row.delivery_address.0.clone(),
+            courier_id: row.courier_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+pub async fn insert(
+    db: &PgPool,
+    order: &OrderRow,
+    idempotency_key: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO orders (id, customer_id, restaurant_id, restaurant_owner_id, status, items, total_amount, currency,
+                             delivery_address, payment_method, idempotency_key, request_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(order.id)
+    .bind(order.customer_id)
+    .bind(&order.restaurant_id)
+    .bind(order.restaurant_owner_id)
+    .bind(&order.status)
+    .bind(&order.items)
+    .bind(order.total_amount)
+    .bind(&order.currency)
+    .bind(&order.delivery_address)
+    .bind(&order.payment_method)
+    .bind(idempotency_key)
+    .bind(&order.request_hash)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+pub async fn find(db: &PgPool, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM orders WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn find_by_key(db: &PgPool, customer: Uuid, key: &str) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE customer_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(customer)
+    .bind(key)
+    .fetch_optional(db)
+    .await
+}
+
+/// Newest first, older than `before`; of `customer` if given, else all.
+pub async fn page(
+    db: &PgPool,
+    customer: Option<Uuid>,
+    status: Option<&str>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<OrderRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM orders
+         WHERE ($1::uuid IS NULL OR customer_id = $1) AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3)
+         ORDER BY id DESC LIMIT $4"
+    ))
+    .bind(customer)
+    .bind(status)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Moves the order from `from` to `to`; `None` if it was not in `from` any more.
+pub async fn transition(
+    db: &PgPool,
+    id: Uuid,
+    from: &str,
+    to: &str,
+) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE orders SET status = $3, updated_at = now() WHERE id = $1 AND status = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .fetch_optional(db)
+    .await
+}
