@@ -141,7 +141,7 @@ pub async fn list_orders(
         for page in pages {
             merged.extend(page?);
         }
-        merged.sort_by(|a, b| b.id.cmp(&a.id));
+        merged.sort_by_key(|row| std::cmp::Reverse(row.id));
         merged
     } else {
         let shard = state.shards.for_customer(caller.0.sub);
