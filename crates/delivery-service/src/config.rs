@@ -1,5 +1,5 @@
 use clap::Parser;
-use shared::config::{AmqpArgs, CommonArgs, PostgresArgs};
+use shared::config::{AmqpArgs, AuthArgs, CommonArgs, PostgresArgs};
 
 /// delivery-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
@@ -19,6 +19,8 @@ pub struct Config {
     pub database: PostgresArgs,
     #[command(flatten)]
     pub amqp: AmqpArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 #[cfg(test)]

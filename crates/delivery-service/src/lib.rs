@@ -1,7 +1,11 @@
 //! delivery-service: couriers and shipments, the saga's shipping step.
 
 mod config;
+mod error;
+mod geo;
+mod routes;
 mod startup;
+mod state;
 
 pub use config::Config;
 pub use startup::Application;

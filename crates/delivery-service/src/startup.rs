@@ -1,11 +1,15 @@
+use std::sync::Arc;
+
 use shared::{
     server::{Server, StartupError},
     service::ServiceDefinition,
     stores::PostgresAndBroker,
+    upstream::http_client,
 };
 use sqlx::migrate::Migrator;
+use utoipa::OpenApi;
 
-use crate::{Config, SERVICE};
+use crate::{Config, SERVICE, routes, state::AppState};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/delivery");
 
@@ -20,8 +24,13 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let stores =
             PostgresAndBroker::connect(SERVICE, &config.database, &config.amqp, &MIGRATOR).await?;
+        let state = AppState {
+            db: stores.database.pool().clone(),
+            verifier: Arc::new(config.auth.verifier(http_client())),
+        };
         let router =
             ServiceDefinition::new(SERVICE, Some("/delivery"), config.common.request_timeout)
+                .api(routes::router(state), routes::ApiDoc::openapi())
                 .readiness(stores.readiness())
                 .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;

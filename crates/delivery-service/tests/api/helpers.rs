@@ -1,6 +1,12 @@
 use clap::Parser;
 use delivery_service::{Application, Config};
-use shared::testing::conformance::Subject;
+use reqwest::Response;
+use serde_json::Value;
+use shared::{
+    auth::Role,
+    testing::{TestDatabase, TestIssuer, amqp_url, conformance::Subject, postgres_server_url},
+};
+use uuid::Uuid;
 
 /// delivery-service as the shared checks see it.
 pub fn subject() -> Subject<fn(String, String) -> futures::future::BoxFuture<'static, String>> {
@@ -14,6 +20,11 @@ pub fn subject() -> Subject<fn(String, String) -> futures::future::BoxFuture<'st
 
 /// Starts delivery-service on a free port against the given stores; returns its base URL.
 pub async fn spawn_with(database_url: String, amqp_url: String) -> String {
+    spawn_trusting(database_url, amqp_url, "http://127.0.0.1:1/jwks".to_owned()).await
+}
+
+/// As `spawn_with`, trusting the tokens of the issuer at `jwks_url`.
+pub async fn spawn_trusting(database_url: String, amqp_url: String, jwks_url: String) -> String {
     shared::telemetry::init_for_tests();
     let config = Config::try_parse_from([
         "delivery-service",
@@ -25,10 +36,100 @@ pub async fn spawn_with(database_url: String, amqp_url: String) -> String {
         &database_url,
         "--amqp-url",
         &amqp_url,
+        "--auth-jwks-url",
+        &jwks_url,
     ])
     .expect("valid test configuration");
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     address
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub issuer: TestIssuer,
+    _database: TestDatabase,
+}
+
+/// delivery-service on a fresh database, trusting a test token issuer.
+pub async fn spawn_app() -> TestApp {
+    let database = TestDatabase::create(&postgres_server_url(), "delivery").await;
+    let issuer = TestIssuer::start().await;
+    let address = spawn_trusting(database.url(), amqp_url(), issuer.jwks_url.clone()).await;
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        issuer,
+        _database: database,
+    }
+}
+
+impl TestApp {
+    /// A token for a new user with `roles`.
+    pub fn user(&self, roles: &[Role]) -> (Uuid, String) {
+        let id = Uuid::now_v7();
+        (id, self.issuer.token(id, roles))
+    }
+
+    /// `POST path` with a token, an idempotency key and a JSON body.
+    pub async fn post(&self, path: &str, token: &str, key: &str, body: &Value) -> Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("sent")
+    }
+}
+
+impl TestApp {
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .put(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("sent")
+    }
+
+    /// A courier registered, available, at (`lat`, `lon`); returns (id, token).
+    pub async fn courier_at(&self, lat: f64, lon: f64) -> (Uuid, String) {
+        let (id, token) = self.user(&[Role::Courier]);
+        let registered = self
+            .post(
+                "/delivery/couriers",
+                &token,
+                "-",
+                &serde_json::json!({"name": "Rider", "vehicle": "bicycle"}),
+            )
+            .await;
+        assert_eq!(registered.status().as_u16(), 201);
+        self.put(
+            "/delivery/couriers/me/location",
+            &token,
+            &serde_json::json!({"lat": lat, "lon": lon}),
+        )
+        .await;
+        self.put(
+            "/delivery/couriers/me/availability",
+            &token,
+            &serde_json::json!({"available": true}),
+        )
+        .await;
+        (id, token)
+    }
 }

@@ -32,6 +32,7 @@ impl Permission {
     pub const RESTAURANTS_WRITE_ANY: &'static str = "restaurants:write:any";
     pub const DELIVERIES_READ_OWN: &'static str = "deliveries:read:own";
     pub const DELIVERIES_UPDATE_ASSIGNED: &'static str = "deliveries:update:assigned";
+    pub const DELIVERIES_MANAGE: &'static str = "deliveries:manage";
     pub const COURIERS_MANAGE_OWN: &'static str = "couriers:manage:own";
     pub const PAYMENTS_READ_OWN: &'static str = "payments:read:own";
     pub const PAYMENTS_READ_ANY: &'static str = "payments:read:any";
@@ -92,6 +93,7 @@ impl Role {
                 P::RESTAURANTS_WRITE_ANY,
                 P::PAYMENTS_READ_ANY,
                 P::PAYMENTS_MANAGE,
+                P::DELIVERIES_MANAGE,
                 P::USERS_MANAGE,
                 P::CACHE_PURGE,
                 P::ORDERS_CREATE,

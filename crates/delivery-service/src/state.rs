@@ -1,0 +1,18 @@
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use shared::auth::Verifier;
+use sqlx::PgPool;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub verifier: Arc<Verifier>,
+}
+
+impl FromRef<AppState> for Arc<Verifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
