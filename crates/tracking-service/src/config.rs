@@ -1,5 +1,5 @@
 use clap::Parser;
-use shared::config::{AmqpArgs, CommonArgs, PostgresArgs};
+use shared::config::{AmqpArgs, AuthArgs, CommonArgs, PostgresArgs};
 
 /// tracking-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
@@ -19,6 +19,11 @@ pub struct Config {
     pub database: PostgresArgs,
     #[command(flatten)]
     pub amqp: AmqpArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// A stream's state is snapshotted every this many events.
+    #[arg(long, env = "SNAPSHOT_EVERY", default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..))]
+    pub snapshot_every: i32,
 }
 
 #[cfg(test)]

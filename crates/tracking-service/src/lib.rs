@@ -1,7 +1,14 @@
-//! tracking-service: delivery tracking: event-sourced streams and CQRS read models.
+//! tracking-service: delivery tracking as event streams, with CQRS read models and live
+//! updates.
 
 mod config;
+mod error;
+mod events;
+mod projections;
+mod routes;
 mod startup;
+mod state;
+mod store;
 
 pub use config::Config;
 pub use startup::Application;

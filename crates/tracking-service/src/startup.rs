@@ -1,15 +1,19 @@
+use std::sync::Arc;
+
 use shared::{
     server::{Server, StartupError},
     service::ServiceDefinition,
     stores::PostgresAndBroker,
+    upstream::http_client,
 };
 use sqlx::migrate::Migrator;
+use utoipa::OpenApi;
 
-use crate::{Config, SERVICE};
+use crate::{Config, SERVICE, routes, state::AppState};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/tracking");
 
-/// tracking-service, bound and ready to serve.
+/// delivery-service, bound and ready to serve.
 #[derive(Debug)]
 pub struct Application {
     server: Server,
@@ -20,8 +24,15 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let stores =
             PostgresAndBroker::connect(SERVICE, &config.database, &config.amqp, &MIGRATOR).await?;
+        let state = AppState {
+            db: stores.database.pool().clone(),
+            verifier: Arc::new(config.auth.verifier(http_client())),
+            updates: tokio::sync::broadcast::channel(1024).0,
+            snapshot_every: config.snapshot_every,
+        };
         let router =
             ServiceDefinition::new(SERVICE, Some("/tracking"), config.common.request_timeout)
+                .api(routes::router(state), routes::ApiDoc::openapi())
                 .readiness(stores.readiness())
                 .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;

@@ -1,2 +1,3 @@
 mod health;
 mod helpers;
+mod tracking;

@@ -1,0 +1,169 @@
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    response::sse::{Event as SseEvent, KeepAlive, Sse},
+};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use shared::{
+    Problem,
+    auth::{AuthUser, Permission},
+};
+use sqlx::PgPool;
+use tokio_stream::wrappers::BroadcastStream;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{error::TrackingError, state::AppState};
+
+/// Where a delivery stands, from the status read model.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct StatusView {
+    pub delivery_id: Uuid,
+    pub customer_id: Option<Uuid>,
+    pub courier_id: Option<Uuid>,
+    pub status: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub last_location_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One entry of a delivery's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct TimelineEntry {
+    pub version: i32,
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+/// A delivery a courier has under way.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ActiveDelivery {
+    pub delivery_id: Uuid,
+    pub since: DateTime<Utc>,
+}
+
+pub async fn status_of(db: &PgPool, delivery: Uuid) -> sqlx::Result<Option<StatusView>> {
+    sqlx::query_as(
+        "SELECT delivery_id, customer_id, courier_id, status, lat, lon, last_location_at, version, updated_at
+         FROM delivery_status WHERE delivery_id = $1",
+    )
+    .bind(delivery)
+    .fetch_optional(db)
+    .await
+}
+
+/// The status, if `caller` may see it: its customer, its courier, or `deliveries:manage`.
+async fn visible_status(
+    state: &AppState,
+    caller: &AuthUser,
+    delivery: Uuid,
+) -> Result<StatusView, TrackingError> {
+    let status = status_of(&state.db, delivery)
+        .await?
+        .ok_or(TrackingError::NotFound)?;
+    let me = Some(caller.0.sub);
+    if caller.0.has(Permission::DELIVERIES_MANAGE)
+        || status.customer_id == me
+        || status.courier_id == me
+    {
+        Ok(status)
+    } else {
+        Err(TrackingError::NotFound)
+    }
+}
+
+/// Current status and position (from the read model, never from the events).
+#[utoipa::path(get, path = "/tracking/{delivery_id}", tag = "tracking", security(("bearer" = [])),
+    params(("delivery_id" = Uuid, Path, description = "Delivery (order) id")),
+    responses(
+        (status = 200, description = "Status and position", body = StatusView),
+        (status = 404, description = "Not tracked, or not the caller's", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_tracking(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(delivery): Path<Uuid>,
+) -> Result<Json<StatusView>, TrackingError> {
+    Ok(Json(visible_status(&state, &caller, delivery).await?))
+}
+
+/// The delivery's timeline, oldest first.
+#[utoipa::path(get, path = "/tracking/{delivery_id}/events", tag = "tracking", security(("bearer" = [])),
+    params(("delivery_id" = Uuid, Path, description = "Delivery (order) id")),
+    responses(
+        (status = 200, description = "The timeline", body = [TimelineEntry]),
+        (status = 404, description = "Not tracked, or not the caller's", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_timeline(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(delivery): Path<Uuid>,
+) -> Result<Json<Vec<TimelineEntry>>, TrackingError> {
+    visible_status(&state, &caller, delivery).await?;
+    let entries = sqlx::query_as(
+        "SELECT version, event_type, occurred_at, details FROM delivery_timeline WHERE delivery_id = $1 ORDER BY version",
+    )
+    .bind(delivery)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(Json(entries))
+}
+
+/// The deliveries a courier has under way (the courier, or `deliveries:manage`).
+#[utoipa::path(get, path = "/tracking/couriers/{courier_id}/active", tag = "tracking", security(("bearer" = [])),
+    params(("courier_id" = Uuid, Path, description = "Courier (user) id")),
+    responses(
+        (status = 200, description = "Deliveries under way", body = [ActiveDelivery]),
+        (status = 404, description = "Not the caller's", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_active_deliveries(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(courier): Path<Uuid>,
+) -> Result<Json<Vec<ActiveDelivery>>, TrackingError> {
+    if courier != caller.0.sub && !caller.0.has(Permission::DELIVERIES_MANAGE) {
+        return Err(TrackingError::NotFound);
+    }
+    let active = sqlx::query_as("SELECT delivery_id, since FROM courier_active_deliveries WHERE courier_id = $1 ORDER BY since")
+        .bind(courier)
+        .fetch_all(&state.db)
+        .await?;
+    Ok(Json(active))
+}
+
+/// Live updates (Server-Sent Events): the current status first, then one `status` event per
+/// change.
+#[utoipa::path(get, path = "/tracking/{delivery_id}/stream", tag = "tracking", security(("bearer" = [])),
+    params(("delivery_id" = Uuid, Path, description = "Delivery (order) id")),
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream"),
+        (status = 404, description = "Not tracked, or not the caller's", body = Problem, content_type = "application/problem+json")))]
+pub async fn stream_tracking(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(delivery): Path<Uuid>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, TrackingError> {
+    // Subscribe before reading, so no change between the two is missed.
+    let updates = BroadcastStream::new(state.updates.subscribe());
+    let current = visible_status(&state, &caller, delivery).await?;
+    let first =
+        futures::stream::once(async move { serde_json::to_value(current).unwrap_or_default() });
+    let changes = updates.filter_map(move |update| async move {
+        match update {
+            Ok((id, view)) if id == delivery => Some(view),
+            _ => None,
+        }
+    });
+    let events = first.chain(changes).map(|view| {
+        Ok(SseEvent::default()
+            .event("status")
+            .json_data(view)
+            .unwrap_or_default())
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
