@@ -242,3 +242,32 @@ async fn a_cancelled_shipment_frees_its_courier_and_the_customer_sees_it() {
     let next = ship(&app, &admin, Uuid::now_v7(), 45.76, 4.84).await;
     assert_eq!(next["courier_id"], courier.to_string());
 }
+
+#[tokio::test]
+async fn openapi_documents_every_endpoint_with_its_errors() {
+    let app = spawn_app().await;
+    let document: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    for path in [
+        "/delivery/couriers",
+        "/delivery/couriers/me/availability",
+        "/delivery/couriers/me/location",
+        "/delivery/shipments",
+        "/delivery/{order_id}",
+        "/delivery/{order_id}/picked-up",
+        "/delivery/{order_id}/delivered",
+        "/delivery/{order_id}/cancel",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path}");
+    }
+    assert!(
+        document["paths"]["/delivery/{order_id}/delivered"]["post"]["responses"]["409"].is_object()
+    );
+}

@@ -250,3 +250,29 @@ async fn a_customer_cancels_a_pending_order_and_no_one_else_can() {
     assert_eq!(cancelled["status"], "CANCELLED");
     assert_eq!(cancelled["restaurant_id"], RESTAURANT);
 }
+
+#[tokio::test]
+async fn openapi_documents_every_endpoint_with_its_errors() {
+    let app = spawn_app().await;
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    for path in [
+        "/orders",
+        "/orders/{id}",
+        "/orders/{id}/cancel",
+        "/orders/{id}/accept",
+        "/orders/{id}/preparing",
+        "/orders/{id}/ready",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path}");
+    }
+    assert!(document["paths"]["/orders"]["post"]["responses"]["422"].is_object());
+    assert!(document["components"]["schemas"]["Problem"].is_object());
+}

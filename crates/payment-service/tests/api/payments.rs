@@ -264,3 +264,27 @@ async fn bad_input_is_named_and_nothing_is_stored() {
         .expect("count");
     assert_eq!(payments, 0);
 }
+
+#[tokio::test]
+async fn openapi_documents_every_endpoint_with_its_errors() {
+    let app = spawn_app().await;
+    let document: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    for path in [
+        "/payments/authorize",
+        "/payments/{order_id}",
+        "/payments/{order_id}/capture",
+        "/payments/{order_id}/void",
+        "/payments/{order_id}/refund",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path}");
+    }
+    assert!(document["paths"]["/payments/authorize"]["post"]["responses"]["402"].is_object());
+}

@@ -1,3 +1,6 @@
+// utoipa's expansion of `params(TimelineQuery)` qualifies a path this module imports.
+#![allow(unused_qualifications)]
+
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
@@ -7,14 +10,14 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use shared::{
-    Problem,
+    FieldError, Problem, QueryParams,
     auth::{AuthUser, Permission},
 };
 use sqlx::PgPool;
 use tokio_stream::wrappers::BroadcastStream;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{error::TrackingError, state::AppState};
@@ -94,9 +97,19 @@ pub async fn get_tracking(
     Ok(Json(visible_status(&state, &caller, delivery).await?))
 }
 
-/// The delivery's timeline, oldest first.
+/// Paging of a timeline: entries after a version.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineQuery {
+    /// Only entries after this version (the last one seen).
+    pub after: Option<i32>,
+    /// Page size, 1 to 500 (default 100).
+    pub limit: Option<i64>,
+}
+
+/// The delivery's timeline, oldest first, a page at a time (`after` the last version seen).
 #[utoipa::path(get, path = "/tracking/{delivery_id}/events", tag = "tracking", security(("bearer" = [])),
-    params(("delivery_id" = Uuid, Path, description = "Delivery (order) id")),
+    params(("delivery_id" = Uuid, Path, description = "Delivery (order) id"), TimelineQuery),
     responses(
         (status = 200, description = "The timeline", body = [TimelineEntry]),
         (status = 404, description = "Not tracked, or not the caller's", body = Problem, content_type = "application/problem+json")))]
@@ -104,12 +117,23 @@ pub async fn get_timeline(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(delivery): Path<Uuid>,
+    QueryParams(query): QueryParams<TimelineQuery>,
 ) -> Result<Json<Vec<TimelineEntry>>, TrackingError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(TrackingError::Validation(vec![FieldError::new(
+            "limit",
+            "must be 1 to 500",
+        )]));
+    }
     visible_status(&state, &caller, delivery).await?;
     let entries = sqlx::query_as(
-        "SELECT version, event_type, occurred_at, details FROM delivery_timeline WHERE delivery_id = $1 ORDER BY version",
+        "SELECT version, event_type, occurred_at, details FROM delivery_timeline
+         WHERE delivery_id = $1 AND version > $2 ORDER BY version LIMIT $3",
     )
     .bind(delivery)
+    .bind(query.after.unwrap_or(0))
+    .bind(limit)
     .fetch_all(&state.db)
     .await?;
     Ok(Json(entries))
@@ -129,7 +153,10 @@ pub async fn get_active_deliveries(
     if courier != caller.0.sub && !caller.0.has(Permission::DELIVERIES_MANAGE) {
         return Err(TrackingError::NotFound);
     }
-    let active = sqlx::query_as("SELECT delivery_id, since FROM courier_active_deliveries WHERE courier_id = $1 ORDER BY since")
+    // A courier carries a handful at once; the bound only guards against a runaway list.
+    let active = sqlx::query_as(
+        "SELECT delivery_id, since FROM courier_active_deliveries WHERE courier_id = $1 ORDER BY since LIMIT 100",
+    )
         .bind(courier)
         .fetch_all(&state.db)
         .await?;

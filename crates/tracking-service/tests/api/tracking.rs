@@ -439,3 +439,30 @@ async fn read_until(
     .await
     .expect("the event arrives");
 }
+
+#[tokio::test]
+async fn openapi_documents_every_endpoint() {
+    let app = spawn_app().await;
+    let document = json_of(
+        app.client
+            .get(format!("{}/openapi.json", app.address))
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    for path in [
+        "/tracking/{delivery_id}",
+        "/tracking/{delivery_id}/events",
+        "/tracking/{delivery_id}/locations",
+        "/tracking/{delivery_id}/stream",
+        "/tracking/couriers/{courier_id}/active",
+        "/tracking/admin/rebuild",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path}");
+    }
+    assert!(
+        document["paths"]["/tracking/{delivery_id}/locations"]["post"]["responses"]["409"]
+            .is_object()
+    );
+}
