@@ -3,6 +3,14 @@ use std::time::Duration;
 use clap::Parser;
 use shared::config::{CommonArgs, parse_http_url, parse_redis_url};
 
+use crate::{
+    access::AccessArgs,
+    cache::CacheArgs,
+    edge::EdgeArgs,
+    ratelimit::RateLimitArgs,
+    upstream::{BreakerArgs, RetryArgs},
+};
+
 /// The gateway's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -19,6 +27,13 @@ pub struct Config {
     /// Redis, for the response cache and rate limits.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", value_parser = parse_redis_url)]
     pub redis_url: String,
+    /// Prefix of every Redis key the gateway writes.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "gateway")]
+    pub redis_key_prefix: String,
+    /// Longest wait for Redis; past it the request goes on without the cache or with the
+    /// in-process rate limit.
+    #[arg(long, env = "REDIS_TIMEOUT", default_value = "200ms", value_parser = humantime::parse_duration)]
+    pub redis_timeout: Duration,
     /// auth-service, serving `/auth/*`.
     #[arg(long, env = "AUTH_SERVICE_URL", default_value = "http://127.0.0.1:3001", value_parser = parse_http_url)]
     pub auth_service_url: String,
@@ -40,6 +55,18 @@ pub struct Config {
     /// Longest wait for a backend's response headers.
     #[arg(long, env = "UPSTREAM_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub upstream_timeout: Duration,
+    #[command(flatten)]
+    pub access: AccessArgs,
+    #[command(flatten)]
+    pub rate_limit: RateLimitArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    #[command(flatten)]
+    pub breaker: BreakerArgs,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+    #[command(flatten)]
+    pub edge: EdgeArgs,
 }
 
 #[cfg(test)]

@@ -1,11 +1,22 @@
-//! gateway: the edge of the platform. Routes each path prefix to its service, streaming
-//! both ways, and reports every backend's state.
+//! gateway: the edge of the platform. Each request passes, in order: load shedding and the
+//! body limit, caller identification, the rate limit, the route policy, then either the
+//! aggregation of several backends or the forwarding to one, through the response cache,
+//! the backend's circuit breaker and the retry rules.
 
-mod backends;
+mod access;
+mod aggregate;
+mod cache;
+mod cached;
 mod config;
+mod edge;
 mod openapi;
 mod proxy;
+mod ratelimit;
+mod routes;
 mod startup;
+mod state;
+mod store;
+mod upstream;
 
 pub use config::Config;
 pub use startup::Application;

@@ -1,13 +1,27 @@
-//! The gateway's OpenAPI document: each backend's prefix and the errors the gateway itself
-//! adds. The backends' own operations are in their documents (`/<prefix>/openapi.json`).
+//! The gateway's OpenAPI document: its own operations (aggregation, statistics, cache
+//! purge), each backend's prefix, and the errors the gateway itself adds. The backends' own
+//! operations are in their documents (`/<prefix>/openapi.json`).
 
-use utoipa::openapi::{
-    HttpMethod, OpenApi, OpenApiBuilder, PathItem, PathsBuilder, Ref, ResponseBuilder,
-    content::ContentBuilder,
-    path::{OperationBuilder, ParameterBuilder, ParameterIn},
+use utoipa::{
+    OpenApi as _,
+    openapi::{
+        HttpMethod, OpenApi, OpenApiBuilder, PathItem, PathsBuilder, Ref, ResponseBuilder,
+        content::ContentBuilder,
+        path::{OperationBuilder, ParameterBuilder, ParameterIn},
+    },
 };
 
-use crate::backends::Backend;
+use crate::{aggregate, cache, upstream, upstream::Backend};
+
+/// The gateway's own operations.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    aggregate::get_order_details,
+    cache::purge::purge_cache,
+    cache::stats::get_cache_stats,
+    upstream::stats::get_circuit_breakers,
+))]
+struct Own;
 
 const METHODS: [HttpMethod; 5] = [
     HttpMethod::Get,
@@ -34,7 +48,15 @@ pub fn document(backends: &[Backend]) -> OpenApi {
                     .required(utoipa::openapi::Required::True)
                     .description(Some("The rest of the path")),
             )
+            .response("401", problem("No valid token on a route that needs one"))
+            .response("403", problem("The token lacks the route's permission"))
+            .response("413", problem("The body is over the size limit"))
+            .response("429", problem("Over the route's rate limit; see `Retry-After`"))
             .response("502", problem("The backend could not be reached"))
+            .response(
+                "503",
+                problem("The backend's circuit breaker is open (see `Retry-After`), or the gateway is shedding load"),
+            )
             .response(
                 "504",
                 problem("The backend did not answer within the upstream timeout"),
@@ -49,7 +71,9 @@ pub fn document(backends: &[Backend]) -> OpenApi {
         );
         paths.path(format!("{}/{{path}}", backend.prefix), item)
     });
-    OpenApiBuilder::new().paths(paths).build()
+    let mut document = OpenApiBuilder::new().paths(paths).build();
+    document.merge(Own::openapi());
+    document
 }
 
 fn problem(description: &str) -> utoipa::openapi::Response {

@@ -1,8 +1,8 @@
-//! Forwarding one request to its backend: bodies stream both ways, hop-by-hop headers are
-//! dropped, `X-Forwarded-*` added, the request id passed on, and the wait for the response
-//! headers bounded.
+//! Forwarding one request to its backend: hop-by-hop headers are dropped, `X-Forwarded-*`
+//! added, the request id and trace context passed on; GETs go through the cache, writes
+//! invalidate it, and every call passes the backend's breaker and retry rules.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, time::Instant};
 
 use axum::{
     Router,
@@ -11,21 +11,25 @@ use axum::{
     response::{IntoResponse, Response},
     routing::any,
 };
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
-use shared::{Problem, upstream::HttpClient};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use hyper::body::Incoming;
+use shared::Problem;
 
-use crate::backends::Backend;
+use crate::{
+    access::Caller,
+    cache::Directives,
+    cached,
+    state::GatewayState,
+    upstream::{Backend, Outbound, OutboundBody, is_idempotent},
+};
 
-/// What the proxy handlers share.
-#[derive(Debug, Clone)]
-pub struct ProxyState {
-    pub client: HttpClient,
-    pub upstream_timeout: Duration,
-}
+/// The `X-Cache` header.
+pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// Routes every backend's prefix, and everything below it, to that backend.
-pub fn router(state: ProxyState, backends: &Arc<[Backend]>) -> Router {
-    backends
+pub fn router(state: GatewayState) -> Router {
+    state
+        .backends
         .iter()
         .fold(Router::new(), |router, backend| {
             let handler = {
@@ -39,74 +43,108 @@ pub fn router(state: ProxyState, backends: &Arc<[Backend]>) -> Router {
         .with_state(state)
 }
 
-/// Sends `request` to `backend` and streams its answer back.
+/// Sends `request` to `backend` (or answers it from the cache) and streams the answer back.
 async fn forward_request(
-    State(state): State<ProxyState>,
+    State(state): State<GatewayState>,
     backend: Backend,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let started = Instant::now();
+    let caller = Caller::of(&request);
     let (mut parts, body) = request.into_parts();
-    let path_and_query = parts
+    let target = parts
         .uri
         .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/");
-    let Ok(uri) = format!("{}{path_and_query}", backend.upstream.base_url).parse::<Uri>() else {
-        return Problem::bad_request("The request target cannot be forwarded.").into_response();
-    };
+        .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+    let path = parts.uri.path().to_owned();
     remove_hop_by_hop(&mut parts.headers);
     add_forwarded(&mut parts.headers, peer);
     shared::http::inject_trace_context(&mut parts.headers);
     parts.headers.remove(header::HOST);
-    parts.uri = uri;
-    parts.version = http::Version::HTTP_11;
-    let outcome = tokio::time::timeout(
-        state.upstream_timeout,
-        state.client.request(Request::from_parts(parts, body)),
-    )
-    .await;
-    let (response, outcome_label) = match outcome {
-        Ok(Ok(response)) => {
-            let (mut parts, body) = response.into_parts();
-            remove_hop_by_hop(&mut parts.headers);
-            (Response::from_parts(parts, Body::new(body)), "response")
+
+    if let Some(ttl) = state.cache.route_ttl(&parts.method, &path)
+        && !Directives::of(&parts.headers).no_store
+    {
+        let request = cached::CachedRequest {
+            backend,
+            head: parts.method == Method::HEAD,
+            query: parts.uri.query().map(str::to_owned),
+            path,
+            target,
+            headers: parts.headers,
+            user: caller.claims().map(|claims| claims.sub),
+            ttl,
+            started,
+        };
+        return cached::serve(&state, request).await;
+    }
+
+    let method = parts.method;
+    let body = if is_idempotent(&method, &parts.headers) {
+        match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => OutboundBody::Replayable(bytes),
+            Err(err) if over_limit(&err) => return crate::edge::too_large(state.body_limit),
+            Err(_) => return body_refused(),
         }
-        Ok(Err(err)) => {
-            tracing::warn!(service = backend.name, error = %err, "backend unreachable");
-            let problem = Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream-unreachable",
-                "Bad gateway",
-            )
-            .with_detail(format!("{} could not be reached.", backend.name))
-            .with_extension("service", backend.name);
-            (problem.into_response(), "unreachable")
-        }
-        Err(_) => {
-            tracing::warn!(service = backend.name, timeout = ?state.upstream_timeout, "backend timed out");
-            let problem = Problem::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream-timeout",
-                "Gateway timeout",
-            )
-            .with_detail(format!(
-                "{} did not answer within {}.",
-                backend.name,
-                humantime::format_duration(state.upstream_timeout)
-            ))
-            .with_extension("service", backend.name);
-            (problem.into_response(), "timeout")
-        }
+    } else {
+        OutboundBody::Streaming(body)
     };
-    metrics::counter!("gateway_upstream_requests_total", "service" => backend.name, "outcome" => outcome_label)
-        .increment(1);
+    let outbound = Outbound {
+        method: method.clone(),
+        target,
+        headers: parts.headers,
+        body,
+    };
+    let mut response = match state.caller.send(&backend, outbound).await {
+        Ok(response) => relay(response),
+        Err(failure) => failure.into_response(backend.name, state.caller.timeout),
+    };
+    let write = matches!(
+        method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    if write && response.status().is_success() {
+        state.cache.invalidate(&method, &path).await;
+    }
+    if matches!(method, Method::GET | Method::HEAD) {
+        response
+            .headers_mut()
+            .insert(X_CACHE, HeaderValue::from_static("BYPASS"));
+    }
     response
+}
+
+/// A backend's response, streamed on with its hop-by-hop headers removed.
+pub fn relay(response: http::Response<Incoming>) -> Response {
+    let (mut parts, body) = response.into_parts();
+    remove_hop_by_hop(&mut parts.headers);
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// Whether reading a body failed on the size limit.
+fn over_limit(err: &axum::Error) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = Some(err);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// The answer when the request body could not be read: too long, or cut off.
+fn body_refused() -> Response {
+    Problem::bad_request(
+        "The request body could not be read: it is over the size limit or was cut off.",
+    )
+    .into_response()
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus any the
 /// `Connection` header names.
-fn remove_hop_by_hop(headers: &mut HeaderMap) {
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()

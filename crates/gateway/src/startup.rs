@@ -1,3 +1,9 @@
+use std::sync::Arc;
+
+use axum::{
+    Router, middleware,
+    routing::{get, post},
+};
 use shared::{
     health::{Checks, Dependency},
     redis::Redis,
@@ -6,7 +12,15 @@ use shared::{
     upstream::http_client,
 };
 
-use crate::{Config, SERVICE, backends, openapi, proxy};
+use crate::{
+    Config, SERVICE,
+    access::{self, Access},
+    aggregate, cache, edge, openapi, proxy,
+    ratelimit::{self, RateLimiter},
+    state::GatewayState,
+    store::Store,
+    upstream::{self, Caller},
+};
 
 /// The gateway, bound and ready to serve.
 #[derive(Debug)]
@@ -21,19 +35,35 @@ impl Application {
             store: "redis",
             message: err.to_string(),
         })?;
+        let store = Store::new(
+            redis.clone(),
+            &config.redis_key_prefix,
+            config.redis_timeout,
+        );
         let client = http_client();
-        let backends = backends::from_config(&config, &client);
-        let state = proxy::ProxyState {
-            client,
-            upstream_timeout: config.upstream_timeout,
+        let backends = upstream::from_config(&config, &client);
+        let state = GatewayState {
+            access: Arc::new(Access {
+                verifier: config.access.auth.verifier(client.clone()),
+                public: config.access.public_routes.clone(),
+                policy: config.access.route_policy.clone(),
+            }),
+            limiter: RateLimiter::new(&config.rate_limit, store.clone()),
+            cache: cache::Cache::new(config.cache.clone(), store),
+            backends: backends.clone(),
+            caller: Caller::new(
+                client,
+                config.upstream_timeout,
+                &config.retry,
+                &config.breaker,
+            ),
+            part_timeout: config.edge.aggregate_part_timeout,
+            body_limit: config.edge.body_limit,
         };
         let router = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
-            .api(
-                proxy::router(state, &backends),
-                openapi::document(&backends),
-            )
+            .api(api(state, &config), openapi::document(&backends))
             .readiness(Checks::new().with("redis", Dependency::Redis(redis)))
-            .informational(backends::checks(&backends))
+            .informational(upstream::checks(&backends))
             .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;
         Ok(Self { server })
@@ -48,4 +78,37 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         self.server.run_until_stopped().await
     }
+}
+
+/// The routed API in the gateway's order of work: edge guards, identification, rate limit,
+/// route policy, then the handlers.
+fn api(state: GatewayState, config: &Config) -> Router {
+    let own = Router::new()
+        .route(
+            "/api/orders/{id}/details",
+            get(aggregate::get_order_details),
+        )
+        .route("/admin/cache/purge", post(cache::purge_cache))
+        .route("/stats/cache", get(cache::get_cache_stats))
+        .route(
+            "/stats/circuit-breakers",
+            get(upstream::get_circuit_breakers),
+        )
+        .with_state(state.clone());
+    let routed = Router::new()
+        .merge(own)
+        .merge(proxy::router(state.clone()))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::authorize_request,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit_rate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state,
+            access::identify_caller,
+        ));
+    edge::guard(routed, &config.edge)
 }

@@ -54,21 +54,30 @@ impl Stack {
             databases.push(shard);
         }
         let mongodb = mongodb_url();
+        let auth_port = free_port();
+        let jwks = format!("http://127.0.0.1:{auth_port}/.well-known/jwks.json");
+        let with_jwks = |mut pairs: Vec<(&'static str, String)>| {
+            pairs.push(("AUTH_JWKS_URL", jwks.clone()));
+            env(&pairs)
+        };
         let backends = vec![
             Process::start(
                 "auth-service",
-                free_port(),
+                auth_port,
                 &env(&[("DATABASE_URL", auth.url())]),
             ),
             Process::start(
                 "order-service",
                 free_port(),
-                &env(&[("ORDER_SHARDS", shards.join(",")), ("AMQP_URL", amqp_url())]),
+                &with_jwks(vec![
+                    ("ORDER_SHARDS", shards.join(",")),
+                    ("AMQP_URL", amqp_url()),
+                ]),
             ),
             Process::start(
                 "restaurant-service",
                 free_port(),
-                &env(&[
+                &with_jwks(vec![
                     ("MONGODB_URL", mongodb),
                     (
                         "MONGODB_DATABASE",
@@ -79,17 +88,26 @@ impl Stack {
             Process::start(
                 "delivery-service",
                 free_port(),
-                &env(&[("DATABASE_URL", delivery.url()), ("AMQP_URL", amqp_url())]),
+                &with_jwks(vec![
+                    ("DATABASE_URL", delivery.url()),
+                    ("AMQP_URL", amqp_url()),
+                ]),
             ),
             Process::start(
                 "tracking-service",
                 free_port(),
-                &env(&[("DATABASE_URL", tracking.url()), ("AMQP_URL", amqp_url())]),
+                &with_jwks(vec![
+                    ("DATABASE_URL", tracking.url()),
+                    ("AMQP_URL", amqp_url()),
+                ]),
             ),
             Process::start(
                 "payment-service",
                 free_port(),
-                &env(&[("DATABASE_URL", payments.url()), ("AMQP_URL", amqp_url())]),
+                &with_jwks(vec![
+                    ("DATABASE_URL", payments.url()),
+                    ("AMQP_URL", amqp_url()),
+                ]),
             ),
         ];
         let gateway = Process::start(
@@ -103,6 +121,8 @@ impl Stack {
                 ("TRACKING_SERVICE_URL", backends[4].url()),
                 ("PAYMENT_SERVICE_URL", backends[5].url()),
                 ("UPSTREAM_TIMEOUT", "2s".into()),
+                ("AUTH_JWKS_URL", jwks.clone()),
+                ("REDIS_KEY_PREFIX", format!("e2e-gateway-{auth_port}")),
             ]),
         );
         databases.extend([auth, payments, delivery, tracking]);
@@ -187,15 +207,9 @@ async fn the_whole_platform_answers_through_the_gateway_and_survives_losing_a_ba
         404,
     )
     .await;
-    assert_problem(
-        client
-            .get(stack.url("/orders/no/such/route"))
-            .send()
-            .await
-            .expect("sent"),
-        404,
-    )
-    .await;
+    let anonymous = client.get(stack.url("/orders")).send().await.expect("sent");
+    assert!(anonymous.headers().contains_key("www-authenticate"));
+    assert_problem(anonymous, 401).await;
     let malformed = client
         .post(stack.url("/auth/register"))
         .header("content-type", "application/json")
@@ -211,6 +225,54 @@ async fn the_whole_platform_answers_through_the_gateway_and_survives_losing_a_ba
         .await
         .expect("sent");
     assert_eq!(registered.status().as_u16(), 201);
+    let tokens: Value = client
+        .post(stack.url("/auth/login"))
+        .json(&json!({"email": "ada@example.com", "password": "a long enough password"}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let token = tokens["access_token"].as_str().expect("an access token");
+    let mine = client
+        .get(stack.url("/orders"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        mine.status().as_u16(),
+        200,
+        "the gateway and order-service both accept the token"
+    );
+    assert!(mine.headers().contains_key("ratelimit-remaining"));
+    assert_problem(
+        client
+            .get(stack.url("/orders/no/such/route"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("sent"),
+        404,
+    )
+    .await;
+    let details = client
+        .get(stack.url(&format!("/api/orders/{}/details", uuid::Uuid::now_v7())))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(details, 404).await;
+    for expected in ["MISS", "HIT"] {
+        let browse = client
+            .get(stack.url("/restaurants?cuisine=thai"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(browse.status().as_u16(), 200);
+        assert_eq!(browse.headers()["x-cache"], expected);
+    }
 
     stack.backend("restaurant-service").kill();
     let started = Instant::now();

@@ -1,10 +1,17 @@
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::{
     Json, Router,
     body::Bytes,
     extract::Request,
-    http::HeaderMap,
+    http::{HeaderMap, StatusCode},
     response::IntoResponse,
     routing::{any, get},
 };
@@ -99,6 +106,7 @@ pub async fn spawn_gateway_with_redis(
     redis: &str,
 ) -> String {
     shared::telemetry::init_for_tests();
+    // The proxying itself, without the policy, the limits or the cache in the way.
     let config = Config::try_parse_from([
         "gateway",
         "--host",
@@ -107,6 +115,14 @@ pub async fn spawn_gateway_with_redis(
         "0",
         "--redis-url",
         redis,
+        "--redis-key-prefix",
+        &unique_prefix(),
+        "--public-routes",
+        "* /**",
+        "--rate-limit",
+        "false",
+        "--cache",
+        "false",
         "--auth-service-url",
         &backends.auth,
         "--order-service-url",
@@ -157,4 +173,197 @@ pub async fn gateway_with_one_upstream(prefix: &str, upstream_timeout: &str) -> 
     };
     *slot = upstream;
     spawn_gateway(&backends, upstream_timeout).await
+}
+
+/// A Redis key prefix no other test uses.
+pub fn unique_prefix() -> String {
+    format!("gateway-test-{}", uuid::Uuid::now_v7().simple())
+}
+
+/// A gateway with every feature on, built flag by flag; backends not given are unreachable.
+#[derive(Debug)]
+pub struct GatewayBuilder {
+    flags: Vec<(String, String)>,
+}
+
+impl GatewayBuilder {
+    /// Test defaults: loopback, a free port, the shared Redis under a fresh key prefix, short
+    /// timeouts, every backend unreachable.
+    pub fn new(issuer: &shared::testing::TestIssuer) -> Self {
+        let mut builder = Self { flags: Vec::new() };
+        for (flag, value) in [
+            ("--host", "127.0.0.1"),
+            ("--port", "0"),
+            ("--redis-url", "redis://127.0.0.1:6379"),
+            ("--redis-key-prefix", &unique_prefix()),
+            ("--auth-jwks-url", &issuer.jwks_url),
+            ("--upstream-timeout", "2s"),
+            ("--retry-base", "10ms"),
+            ("--retry-cap", "100ms"),
+        ] {
+            builder = builder.arg(flag, value);
+        }
+        for flag in [
+            "--auth-service-url",
+            "--order-service-url",
+            "--restaurant-service-url",
+            "--delivery-service-url",
+            "--tracking-service-url",
+            "--payment-service-url",
+        ] {
+            builder = builder.arg(flag, CLOSED);
+        }
+        builder
+    }
+
+    /// Sets `flag` (a later value replaces an earlier one).
+    pub fn arg(mut self, flag: &str, value: &str) -> Self {
+        self.flags.retain(|(existing, _)| existing != flag);
+        self.flags.push((flag.into(), value.into()));
+        self
+    }
+
+    /// Points `service`'s URL flag (`order`, `restaurant`, ...) at `url`.
+    pub fn backend(self, service: &str, url: &str) -> Self {
+        self.arg(&format!("--{service}-service-url"), url)
+    }
+
+    /// Starts it; returns its base URL.
+    pub async fn spawn(self) -> String {
+        shared::telemetry::init_for_tests();
+        let args = std::iter::once("gateway".to_owned()).chain(
+            self.flags
+                .into_iter()
+                .flat_map(|(flag, value)| [flag, value]),
+        );
+        let config = Config::try_parse_from(args).expect("valid test configuration");
+        let app = Application::build(config)
+            .await
+            .expect("the gateway builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        address
+    }
+}
+
+/// A backend whose answers a test controls: it counts calls, fails on demand, and says
+/// what `Cache-Control` it is told to.
+#[derive(Debug, Clone)]
+pub struct Scripted {
+    pub url: String,
+    script: std::sync::Arc<Script>,
+}
+
+#[derive(Debug, Default)]
+struct Script {
+    calls: AtomicU32,
+    failures_left: AtomicU32,
+    failure_status: AtomicU16,
+    delay_ms: AtomicU64,
+    retry_after: Mutex<Option<String>>,
+    cache_control: Mutex<Option<String>>,
+}
+
+impl Scripted {
+    /// Serves every path (but `/ready`, which is not counted) on a free port.
+    pub async fn start() -> Self {
+        let script = std::sync::Arc::new(Script::default());
+        let router = Router::new()
+            .route("/ready", get(|| async { "ready" }))
+            .fallback(any(answer))
+            .with_state(script.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("an address"));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { url, script }
+    }
+
+    /// Calls received so far.
+    pub fn calls(&self) -> u32 {
+        self.script.calls.load(Ordering::SeqCst)
+    }
+
+    /// The next `count` calls answer `status`.
+    pub fn fail_next(&self, count: u32, status: u16) {
+        self.script.failure_status.store(status, Ordering::SeqCst);
+        self.script.failures_left.store(count, Ordering::SeqCst);
+    }
+
+    /// Every call answers `status` until [`Scripted::recover`].
+    pub fn fail_always(&self, status: u16) {
+        self.fail_next(u32::MAX, status);
+    }
+
+    /// Calls succeed again.
+    pub fn recover(&self) {
+        self.script.failures_left.store(0, Ordering::SeqCst);
+    }
+
+    /// Successful answers carry this `Cache-Control`.
+    pub fn cache_control(&self, value: &str) {
+        *self.script.cache_control.lock().expect("lock") = Some(value.to_owned());
+    }
+
+    /// Failures carry this `Retry-After`.
+    pub fn retry_after(&self, value: &str) {
+        *self.script.retry_after.lock().expect("lock") = Some(value.to_owned());
+    }
+
+    /// Every answer waits this long first.
+    pub fn delay(&self, delay: Duration) {
+        let millis = u64::try_from(delay.as_millis()).expect("a short delay");
+        self.script.delay_ms.store(millis, Ordering::SeqCst);
+    }
+}
+
+async fn answer(
+    axum::extract::State(script): axum::extract::State<std::sync::Arc<Script>>,
+    request: Request,
+) -> axum::response::Response {
+    let call = script.calls.fetch_add(1, Ordering::SeqCst) + 1;
+    let delay = script.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let failing = script
+        .failures_left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        })
+        .is_ok();
+    let mut response = if failing {
+        let status = script.failure_status.load(Ordering::SeqCst);
+        let mut response = (
+            StatusCode::from_u16(status).expect("a status"),
+            "failing on purpose",
+        )
+            .into_response();
+        if let Some(value) = script.retry_after.lock().expect("lock").clone() {
+            response
+                .headers_mut()
+                .insert("retry-after", value.parse().expect("a header value"));
+        }
+        response
+    } else {
+        let mut response = Json(json!({
+            "call": call,
+            "method": request.method().as_str(),
+            "path": request.uri().path(),
+            "query": request.uri().query(),
+            "authorization": request.headers().get("authorization").and_then(|v| v.to_str().ok()),
+        }))
+        .into_response();
+        if let Some(value) = script.cache_control.lock().expect("lock").clone() {
+            response
+                .headers_mut()
+                .insert("cache-control", value.parse().expect("a header value"));
+        }
+        response
+    };
+    response
+        .headers_mut()
+        .insert("x-upstream-call", call.into());
+    response
 }

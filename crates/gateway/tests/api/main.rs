@@ -1,3 +1,10 @@
+mod access;
+mod aggregate;
+mod breaker;
+mod cache;
+mod edge;
 mod health;
 mod helpers;
 mod proxy;
+mod ratelimit;
+mod retry;

@@ -41,7 +41,8 @@ where
     }
 }
 
-fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -50,7 +51,7 @@ fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
 }
 
 /// 401 with `WWW-Authenticate` (RFC 6750), or 503 when the keys cannot be had.
-pub(crate) fn refusal(err: TokenError) -> Problem {
+pub fn refusal(err: TokenError) -> Problem {
     if err == TokenError::KeysUnavailable {
         return Problem::unavailable("The token cannot be checked right now.");
     }

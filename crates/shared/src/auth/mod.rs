@@ -11,6 +11,6 @@ mod permissions;
 mod verifier;
 
 pub use claims::Claims;
-pub use extractor::AuthUser;
+pub use extractor::{AuthUser, bearer_token, refusal};
 pub use permissions::{Permission, Role};
 pub use verifier::{Jwk, Jwks, KeySource, TokenError, Verifier};

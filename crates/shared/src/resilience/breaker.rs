@@ -1,7 +1,7 @@
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use tokio::time::Instant;
@@ -94,6 +94,36 @@ struct Inner {
     calls: VecDeque<(Instant, bool)>,
     opened_at: Instant,
     trials_in_flight: u32,
+    totals: Totals,
+    changed_at: Option<SystemTime>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
+    calls: u64,
+    failures: u64,
+    rejected: u64,
+}
+
+/// What a breaker has seen, for dashboards and metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerSnapshot {
+    /// The state now.
+    pub state: BreakerState,
+    /// Calls let through since start.
+    pub calls: u64,
+    /// Of those, the ones that failed.
+    pub failures: u64,
+    /// Calls refused because the breaker was open.
+    pub rejected: u64,
+    /// Calls in the current window.
+    pub window_calls: usize,
+    /// Failed calls in the current window.
+    pub window_failures: usize,
+    /// When the state last changed (`None`: never since start).
+    pub changed_at: Option<SystemTime>,
+    /// While open, how long until a trial call is let through.
+    pub retry_in: Option<Duration>,
 }
 
 impl Breaker {
@@ -107,6 +137,8 @@ impl Breaker {
                 calls: VecDeque::new(),
                 opened_at: Instant::now(),
                 trials_in_flight: 0,
+                totals: Totals::default(),
+                changed_at: None,
             }),
         }
     }
@@ -118,6 +150,38 @@ impl Breaker {
         inner.state
     }
 
+    /// The breaker's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &BreakerConfig {
+        &self.config
+    }
+
+    /// Its state and counts.
+    pub fn snapshot(&self) -> BreakerSnapshot {
+        let mut inner = self.lock();
+        self.advance(&mut inner);
+        let now = Instant::now();
+        self.forget_old(&mut inner, now);
+        BreakerSnapshot {
+            state: inner.state,
+            calls: inner.totals.calls,
+            failures: inner.totals.failures,
+            rejected: inner.totals.rejected,
+            window_calls: inner.calls.len(),
+            window_failures: inner.calls.iter().filter(|(_, ok)| !ok).count(),
+            changed_at: inner.changed_at,
+            retry_in: (inner.state == BreakerState::Open).then(|| {
+                self.config
+                    .open_for
+                    .saturating_sub(inner.opened_at.elapsed())
+            }),
+        }
+    }
+
     /// Leave to call, or the time until a trial is allowed.
     pub fn try_acquire(self: &Arc<Self>) -> Result<Permit, BreakerOpen> {
         let mut inner = self.lock();
@@ -127,27 +191,31 @@ impl Breaker {
             trial,
             recorded: false,
         };
-        match inner.state {
-            BreakerState::Closed => Ok(permit(false)),
+        let refused = match inner.state {
+            BreakerState::Closed => return Ok(permit(false)),
             BreakerState::HalfOpen if inner.trials_in_flight < self.config.half_open_trials => {
                 inner.trials_in_flight += 1;
-                Ok(permit(true))
+                return Ok(permit(true));
             }
-            BreakerState::HalfOpen => Err(BreakerOpen {
+            BreakerState::HalfOpen => BreakerOpen {
                 retry_after: Duration::from_secs(1),
-            }),
-            BreakerState::Open => Err(BreakerOpen {
+            },
+            BreakerState::Open => BreakerOpen {
                 retry_after: self
                     .config
                     .open_for
                     .saturating_sub(inner.opened_at.elapsed()),
-            }),
-        }
+            },
+        };
+        inner.totals.rejected += 1;
+        Err(refused)
     }
 
     fn record(&self, trial: bool, success: bool) {
         let mut inner = self.lock();
         let now = Instant::now();
+        inner.totals.calls += 1;
+        inner.totals.failures += u64::from(!success);
         if trial {
             inner.trials_in_flight = inner.trials_in_flight.saturating_sub(1);
             if inner.state == BreakerState::HalfOpen {
@@ -187,6 +255,7 @@ impl Breaker {
         metrics::counter!("circuit_breaker_transitions_total", "breaker" => self.name.clone(), "to" => format!("{to:?}").to_lowercase())
             .increment(1);
         inner.state = to;
+        inner.changed_at = Some(SystemTime::now());
         inner.calls.clear();
         inner.trials_in_flight = 0;
         if to == BreakerState::Open {
@@ -290,5 +359,24 @@ mod tests {
             BreakerState::Closed,
             "a good trial closes it"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_snapshot_counts_calls_failures_and_refusals() {
+        let breaker = breaker();
+        call(&breaker, true);
+        for _ in 0..3 {
+            call(&breaker, false);
+        }
+        assert!(!call(&breaker, true), "open by now");
+        let snapshot = breaker.snapshot();
+        assert_eq!(snapshot.state, BreakerState::Open);
+        assert_eq!(
+            (snapshot.calls, snapshot.failures, snapshot.rejected),
+            (4, 3, 1)
+        );
+        assert_eq!(snapshot.window_calls, 0, "the window restarts on a change");
+        assert!(snapshot.changed_at.is_some());
+        assert_eq!(snapshot.retry_in, Some(Duration::from_secs(30)));
     }
 }

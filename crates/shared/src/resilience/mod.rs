@@ -6,5 +6,5 @@
 mod breaker;
 mod retry;
 
-pub use breaker::{Breaker, BreakerConfig, BreakerOpen, BreakerState, Permit};
+pub use breaker::{Breaker, BreakerConfig, BreakerOpen, BreakerSnapshot, BreakerState, Permit};
 pub use retry::RetryPolicy;

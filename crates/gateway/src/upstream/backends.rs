@@ -1,27 +1,41 @@
-//! The services behind the gateway and the path prefix each one serves.
+//! The services behind the gateway, the path prefix each one serves, and each one's breaker
+//! and retry budget.
 
 use std::sync::Arc;
 
 use shared::{
     health::{Checks, Dependency},
+    resilience::{Breaker, BreakerConfig},
     upstream::{HttpClient, Upstream},
 };
 
+use super::budget::RetryBudget;
 use crate::Config;
 
 /// One service behind the gateway.
 #[derive(Debug, Clone)]
 pub struct Backend {
-    /// Its name, in errors, logs and `/health`.
+    /// Its name, in errors, logs, `/health` and the statistics.
     pub name: &'static str,
     /// The path prefix routed to it, unchanged (`/orders`).
     pub prefix: &'static str,
     /// Where it is.
     pub upstream: Upstream,
+    /// Its circuit breaker.
+    pub breaker: Arc<Breaker>,
+    /// Its retry budget.
+    pub budget: Arc<RetryBudget>,
 }
 
 /// Every backend, from the configuration.
 pub fn from_config(config: &Config, client: &HttpClient) -> Arc<[Backend]> {
+    let breaker = BreakerConfig {
+        failure_rate: f64::from(config.breaker.breaker_failure_rate) / 100.0,
+        window: config.breaker.breaker_window,
+        minimum_calls: config.breaker.breaker_minimum_calls,
+        open_for: config.breaker.breaker_open_for,
+        half_open_trials: config.breaker.breaker_half_open_calls,
+    };
     [
         ("auth-service", "/auth", &config.auth_service_url),
         ("order-service", "/orders", &config.order_service_url),
@@ -47,6 +61,11 @@ pub fn from_config(config: &Config, client: &HttpClient) -> Arc<[Backend]> {
         name,
         prefix,
         upstream: Upstream::new(url, client.clone()),
+        breaker: Arc::new(Breaker::new(name, breaker)),
+        budget: Arc::new(RetryBudget::new(
+            config.retry.retry_budget,
+            config.retry.retry_budget_floor,
+        )),
     })
     .collect()
 }

@@ -1,0 +1,257 @@
+//! Who the caller is, and whether they may make this request: the bearer token is verified
+//! locally against auth-service's JWKS (cached, refetched on an unknown `kid`), public routes
+//! pass without one, and the route policy names the permission each route needs.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use clap::Args;
+use http::{Method, StatusCode};
+use shared::{
+    Problem,
+    auth::{Claims, TokenError, Verifier, bearer_token, refusal},
+    config::AuthArgs,
+};
+
+use crate::{
+    routes::{RoutePattern, RouteTable, parse_patterns, parse_table},
+    state::GatewayState,
+};
+
+/// Routes anyone may call: signing up and in, the keys, restaurant browsing, the services'
+/// own descriptions, and the gateway's statistics.
+pub const DEFAULT_PUBLIC_ROUTES: &str = "POST /auth/register, POST /auth/login, \
+    POST /auth/mfa/verify, POST /auth/refresh, GET /.well-known/jwks.json, \
+    GET /auth/.well-known/jwks.json, GET /restaurants/**, HEAD /restaurants/**, \
+    GET /*/openapi.json, GET /*/health, GET /*/ready, GET /stats/**";
+
+/// What each route needs beyond a valid token: one of the listed permissions (or
+/// `role:<name>`). Routes not listed need only a valid token; the services check ownership.
+pub const DEFAULT_ROUTE_POLICY: &str = "POST /orders=orders:create, \
+    POST /orders/*/cancel=orders:cancel:own|role:admin, \
+    POST /orders/*/accept=orders:update:own_restaurant|role:admin, \
+    POST /orders/*/preparing=orders:update:own_restaurant|role:admin, \
+    POST /orders/*/ready=orders:update:own_restaurant|role:admin, \
+    GET /orders/**=orders:read:own|orders:read:any, \
+    POST /restaurants/**=restaurants:write:own|restaurants:write:any, \
+    PUT /restaurants/**=restaurants:write:own|restaurants:write:any, \
+    PATCH /restaurants/**=restaurants:write:own|restaurants:write:any, \
+    DELETE /restaurants/**=restaurants:write:own|restaurants:write:any, \
+    * /delivery/couriers/**=couriers:manage:own, \
+    POST /delivery/shipments=deliveries:manage, \
+    POST /delivery/*/cancel=deliveries:manage, \
+    POST /delivery/*/picked-up=deliveries:update:assigned|deliveries:manage, \
+    POST /delivery/*/delivered=deliveries:update:assigned|deliveries:manage, \
+    * /tracking/admin/**=deliveries:manage, \
+    POST /tracking/*/locations=deliveries:update:assigned, \
+    POST /payments/authorize=payments:authorize:own|payments:manage, \
+    POST /payments/**=payments:manage, \
+    GET /payments/**=payments:read:own|payments:read:any, \
+    * /auth/admin/**=users:manage, \
+    * /admin/**=cache:purge";
+
+/// How callers are identified and what they may call.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Routes that need no token: `METHOD /path` patterns, comma-separated; `*` matches one
+    /// segment, a trailing `/**` the rest.
+    #[arg(long, env = "PUBLIC_ROUTES", default_value = DEFAULT_PUBLIC_ROUTES, value_parser = parse_public_routes)]
+    pub public_routes: PublicRoutes,
+    /// The permission each route needs: `METHOD /path=perm|perm|role:name`, comma-separated,
+    /// first match wins.
+    #[arg(long, env = "ROUTE_POLICY", default_value = DEFAULT_ROUTE_POLICY, value_parser = parse_route_policy)]
+    pub route_policy: RoutePolicy,
+}
+
+/// The routes that need no token.
+#[derive(Debug, Clone)]
+pub struct PublicRoutes(pub Vec<RoutePattern>);
+
+/// Route -> the grants of which one is needed.
+#[derive(Debug, Clone)]
+pub struct RoutePolicy(pub RouteTable<Vec<Grant>>);
+
+/// One way to be allowed a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// A permission carried in the token.
+    Permission(String),
+    /// A role carried in the token.
+    Role(String),
+}
+
+impl Grant {
+    fn held_by(&self, claims: &Claims) -> bool {
+        match self {
+            Self::Permission(name) => claims.has(name),
+            Self::Role(name) => claims.has_role(name),
+        }
+    }
+}
+
+fn parse_public_routes(text: &str) -> Result<PublicRoutes, String> {
+    parse_patterns(text).map(PublicRoutes)
+}
+
+fn parse_route_policy(text: &str) -> Result<RoutePolicy, String> {
+    parse_table(text, |grants| {
+        grants
+            .split('|')
+            .map(str::trim)
+            .map(|grant| match grant.strip_prefix("role:") {
+                _ if grant.is_empty() => Err("an empty permission".to_owned()),
+                Some(role) => Ok(Grant::Role(role.to_owned())),
+                None => Ok(Grant::Permission(grant.to_owned())),
+            })
+            .collect()
+    })
+    .map(RoutePolicy)
+}
+
+/// The verifier and the policy, shared by every request.
+#[derive(Debug)]
+pub struct Access {
+    pub verifier: Verifier,
+    pub public: PublicRoutes,
+    pub policy: RoutePolicy,
+}
+
+impl Access {
+    fn is_public(&self, method: &Method, path: &str) -> bool {
+        self.public
+            .0
+            .iter()
+            .any(|route| route.matches(method, path))
+    }
+}
+
+/// The caller of one request, as its token says.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// No bearer token.
+    Anonymous,
+    /// A valid token.
+    Verified(Arc<Claims>),
+    /// A token that was refused, and why.
+    Refused(TokenError),
+}
+
+impl Caller {
+    /// The verified claims, if any.
+    pub fn claims(&self) -> Option<&Claims> {
+        match self {
+            Self::Verified(claims) => Some(claims),
+            Self::Anonymous | Self::Refused(_) => None,
+        }
+    }
+
+    /// The caller of `request`, as [`identify_caller`] found it.
+    pub fn of<B>(request: &http::Request<B>) -> Self {
+        request
+            .extensions()
+            .get::<Self>()
+            .cloned()
+            .unwrap_or(Self::Anonymous)
+    }
+}
+
+/// Verifies the bearer token, if any, and records the [`Caller`] for the later steps (the
+/// rate limit keys on the user; the policy and the cache need the claims).
+pub async fn identify_caller(
+    State(state): State<GatewayState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let caller = match bearer_token(request.headers()) {
+        None => Caller::Anonymous,
+        Some(token) => match state.access.verifier.verify(token).await {
+            Ok(claims) => Caller::Verified(Arc::new(claims)),
+            Err(err) => Caller::Refused(err),
+        },
+    };
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// Lets public routes through; otherwise 401 without a valid token and 403 without the
+/// route's permission.
+pub async fn authorize_request(
+    State(state): State<GatewayState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let access = &state.access;
+    if access.is_public(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    let claims = match Caller::of(&request) {
+        Caller::Verified(claims) => claims,
+        Caller::Anonymous => return refusal(TokenError::Missing).into_response(),
+        Caller::Refused(err) => return refusal(err).into_response(),
+    };
+    if let Some(grants) = access.policy.0.find(request.method(), request.uri().path())
+        && !grants.iter().any(|grant| grant.held_by(&claims))
+    {
+        let needed: Vec<String> = grants
+            .iter()
+            .map(|grant| match grant {
+                Grant::Permission(name) => format!("`{name}`"),
+                Grant::Role(name) => format!("the role `{name}`"),
+            })
+            .collect();
+        return Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+            .with_detail(format!(
+                "{} {} needs {}.",
+                request.method(),
+                request.uri().path(),
+                needed.join(" or ")
+            ))
+            .into_response();
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_lists_parse_and_say_what_routes_need() {
+        let public = parse_public_routes(DEFAULT_PUBLIC_ROUTES).expect("public routes");
+        assert!(
+            public
+                .0
+                .iter()
+                .any(|r| r.matches(&Method::GET, "/restaurants/1/menu"))
+        );
+        assert!(!public.0.iter().any(|r| r.matches(&Method::GET, "/orders")));
+
+        let policy = parse_route_policy(DEFAULT_ROUTE_POLICY).expect("a policy");
+        assert_eq!(
+            policy.0.find(&Method::POST, "/orders/1/cancel"),
+            Some(&vec![
+                Grant::Permission("orders:cancel:own".into()),
+                Grant::Role("admin".into())
+            ])
+        );
+        assert_eq!(
+            policy
+                .0
+                .find(&Method::POST, "/payments/authorize")
+                .map(Vec::len),
+            Some(2)
+        );
+        assert!(policy.0.find(&Method::GET, "/auth/me").is_none());
+    }
+
+    #[test]
+    fn an_empty_grant_is_refused() {
+        assert!(parse_route_policy("POST /x=a||b").is_err());
+    }
+}

@@ -1,0 +1,301 @@
+//! The response cache in Redis, as in the seed's flow: GETs are looked up, misses fetched
+//! once (single-flight) and stored for the route's or the upstream's lifetime; an expired
+//! copy is kept a while longer as the fallback when the backend fails or its breaker is open.
+//! Writes through the gateway drop the entries of the resource and its collection.
+
+mod control;
+mod entry;
+mod flight;
+mod key;
+pub(crate) mod purge;
+pub(crate) mod stats;
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use clap::{ArgAction, Args};
+use http::Method;
+use redis::Script;
+
+pub use self::{
+    control::{Directives, Scope, storable},
+    entry::{Entry, now_ms},
+    flight::Flights,
+    key::CacheKey,
+    purge::purge_cache,
+    stats::{CacheStats, get_cache_stats},
+};
+use crate::{
+    routes::{RouteTable, parse_table},
+    store::Store,
+};
+
+/// Authentication answers, payments and live tracking are never cached; health neither.
+pub const DEFAULT_CACHE_TTLS: &str =
+    "/auth=0s, /payments=0s, /tracking=0s, GET /*/health=0s, GET /*/ready=0s";
+
+/// How GET responses are cached.
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// Whether GET responses are cached at all.
+    #[arg(long = "cache", env = "CACHE", default_value_t = true, action = ArgAction::Set)]
+    pub cache_enabled: bool,
+    /// Lifetime of a cached response whose upstream names none.
+    #[arg(long, env = "CACHE_TTL", default_value = "300s", value_parser = humantime::parse_duration)]
+    pub cache_ttl: Duration,
+    /// Lifetimes per route: `/prefix=DURATION` or `METHOD /pattern=DURATION`, comma-separated,
+    /// first match wins; `0s` turns the cache off for the route (no lookup at all).
+    #[arg(long, env = "CACHE_TTLS", default_value = DEFAULT_CACHE_TTLS, value_parser = parse_cache_ttls)]
+    pub cache_ttls: CacheTtls,
+    /// How long past its lifetime a copy is kept to answer when the backend fails.
+    #[arg(long, env = "CACHE_STALE_LIMIT", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub cache_stale_limit: Duration,
+    /// Largest response body stored.
+    #[arg(long, env = "CACHE_MAX_BODY", default_value_t = 1024 * 1024)]
+    pub cache_max_body: usize,
+}
+
+/// Route -> lifetime.
+#[derive(Debug, Clone)]
+pub struct CacheTtls(pub RouteTable<Duration>);
+
+fn parse_cache_ttls(text: &str) -> Result<CacheTtls, String> {
+    // `/prefix=ttl` is short for `* /prefix/**=ttl`.
+    let expanded: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| match entry.split_once('=') {
+            Some((prefix, ttl)) if prefix.starts_with('/') => {
+                format!("* {}/**={ttl}", prefix.trim_end_matches('/'))
+            }
+            _ => entry.to_owned(),
+        })
+        .collect();
+    parse_table(&expanded.join(","), |ttl| {
+        humantime::parse_duration(ttl).map_err(|err| err.to_string())
+    })
+    .map(CacheTtls)
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum Lookup {
+    Fresh(Entry),
+    /// Past its lifetime, kept as a fallback.
+    Stale(Entry),
+    Miss,
+    /// Redis did not answer: the request bypasses the cache.
+    Unavailable,
+}
+
+/// The cache: settings, Redis, the flights and the statistics.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    pub args: Arc<CacheArgs>,
+    pub store: Store,
+    pub flights: Arc<Flights<flight_result::FlightResult>>,
+    pub stats: Arc<CacheStats>,
+    invalidate: Arc<Script>,
+}
+
+pub mod flight_result {
+    //! What one flight produced, shared by everyone who joined it.
+
+    use std::sync::Mutex;
+
+    use axum::response::Response;
+    use hyper::body::Incoming;
+
+    use super::Entry;
+    use crate::upstream::Failure;
+
+    /// The outcome of one lookup-and-fetch.
+    #[derive(Debug)]
+    pub enum FlightResult {
+        /// A fresh entry was in Redis.
+        Hit(Entry),
+        /// Fetched from the backend and buffered; `stored` says whether Redis took it.
+        Fetched {
+            entry: Entry,
+            stored: bool,
+            redis_up: bool,
+        },
+        /// The backend failed; this expired copy answers instead.
+        Stale {
+            entry: Entry,
+            failure: Option<Failure>,
+        },
+        /// The backend failed and nothing was cached.
+        Failed(Failure),
+        /// Too big or unbounded to share: the first taker streams it, the others fetch their
+        /// own.
+        Unshared(Mutex<Option<Response<Incoming>>>),
+    }
+}
+
+impl Cache {
+    /// A cache for `args` in `store`.
+    pub fn new(args: CacheArgs, store: Store) -> Self {
+        Self {
+            args: Arc::new(args),
+            store,
+            flights: Arc::default(),
+            stats: Arc::default(),
+            invalidate: Arc::new(Script::new(INVALIDATE)),
+        }
+    }
+
+    /// The lifetime for a response to `method path`, or `None` when it is not cached.
+    pub fn route_ttl(&self, method: &Method, path: &str) -> Option<Duration> {
+        if !self.args.cache_enabled || !matches!(*method, Method::GET | Method::HEAD) {
+            return None;
+        }
+        // HEAD is answered from GET's entries.
+        let ttl = self
+            .args
+            .cache_ttls
+            .0
+            .find(&Method::GET, path)
+            .copied()
+            .unwrap_or(self.args.cache_ttl);
+        (!ttl.is_zero()).then_some(ttl)
+    }
+
+    /// Looks `key` up: the caller's own entry or the shared one, whichever is fresh.
+    pub async fn lookup(&self, key: &CacheKey) -> Lookup {
+        let mut keys = vec![key.public.clone()];
+        keys.extend(key.user.clone());
+        let found = self
+            .store
+            .run("cache lookup", move |mut connection| async move {
+                redis::cmd("MGET")
+                    .arg(&keys)
+                    .query_async::<Vec<Option<Vec<u8>>>>(&mut connection)
+                    .await
+            })
+            .await;
+        let Some(found) = found else {
+            return Lookup::Unavailable;
+        };
+        let now = now_ms();
+        let entries: Vec<Entry> = found
+            .into_iter()
+            .flatten()
+            .filter_map(|bytes| Entry::decode(Bytes::from(bytes)))
+            .collect();
+        if let Some(fresh) = entries.iter().find(|entry| entry.is_fresh(now)) {
+            return Lookup::Fresh(fresh.clone());
+        }
+        entries
+            .into_iter()
+            .min_by_key(|entry| entry.age(now))
+            .map_or(Lookup::Miss, Lookup::Stale)
+    }
+
+    /// Stores `entry` under `key` for its lifetime plus the stale limit, and files it under
+    /// the tags of its path so that writes can find it. Whether Redis took it.
+    pub async fn insert(&self, key: &CacheKey, entry: &Entry) -> bool {
+        let Some(redis_key) = key.for_scope(entry.scope).map(str::to_owned) else {
+            return false;
+        };
+        let keep = u64::try_from((entry.ttl + self.args.cache_stale_limit).as_millis())
+            .unwrap_or(u64::MAX);
+        let mut tags = vec![
+            key::exact_tag(&self.store, &key.path),
+            key::tree_tag(&self.store, &key.path),
+        ];
+        tags.extend(key::ancestors(&key.path).map(|ancestor| key::tree_tag(&self.store, ancestor)));
+        let bytes = entry.encode();
+        self.store
+            .run("cache store", move |mut connection| async move {
+                let mut pipe = redis::pipe();
+                pipe.cmd("SET")
+                    .arg(&redis_key)
+                    .arg(bytes.as_ref())
+                    .arg("PX")
+                    .arg(keep)
+                    .ignore();
+                for tag in &tags {
+                    pipe.cmd("SADD").arg(tag).arg(&redis_key).ignore();
+                    pipe.cmd("PEXPIRE").arg(tag).arg(keep).arg("GT").ignore();
+                    pipe.cmd("PEXPIRE").arg(tag).arg(keep).arg("NX").ignore();
+                }
+                pipe.query_async::<()>(&mut connection).await
+            })
+            .await
+            .is_some()
+    }
+
+    /// Drops what a successful write to `path` makes stale: a POST, its own path and its
+    /// ancestors (the collections it appears in); other writes, everything at or below the
+    /// path too.
+    pub async fn invalidate(&self, method: &Method, path: &str) {
+        if !self.args.cache_enabled {
+            return;
+        }
+        let mut tags: Vec<String> = key::ancestors(path)
+            .map(|ancestor| key::exact_tag(&self.store, ancestor))
+            .collect();
+        tags.push(if *method == Method::POST {
+            key::exact_tag(&self.store, path)
+        } else {
+            key::tree_tag(&self.store, path)
+        });
+        let script = self.invalidate.clone();
+        let dropped = self
+            .store
+            .run("cache invalidate", move |mut connection| async move {
+                let mut invocation = script.prepare_invoke();
+                for tag in &tags {
+                    invocation.key(tag);
+                }
+                invocation.invoke_async::<u64>(&mut connection).await
+            })
+            .await;
+        if let Some(dropped) = dropped {
+            tracing::debug!(path, dropped, "cache entries invalidated");
+            self.stats.invalidated(dropped);
+        }
+    }
+}
+
+/// Deletes every entry listed in the tag sets `KEYS`, and the sets; answers how many entries
+/// went. (Entry keys are not declared to Redis: the cache is meant for one Redis, not a
+/// cluster.)
+const INVALIDATE: &str = r"
+local dropped = 0
+for _, tag in ipairs(KEYS) do
+  local members = redis.call('SMEMBERS', tag)
+  for i = 1, #members, 500 do
+    dropped = dropped + redis.call('DEL', unpack(members, i, math.min(i + 499, #members)))
+  end
+  redis.call('DEL', tag)
+end
+return dropped
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_and_patterns_both_set_route_lifetimes() {
+        let ttls = parse_cache_ttls("/orders=0s, GET /restaurants/*/menu=60s, /restaurants=5m")
+            .expect("parses");
+        assert_eq!(
+            ttls.0.find(&Method::GET, "/orders/1"),
+            Some(&Duration::ZERO)
+        );
+        assert_eq!(
+            ttls.0.find(&Method::GET, "/restaurants/1/menu"),
+            Some(&Duration::from_secs(60))
+        );
+        assert_eq!(
+            ttls.0.find(&Method::GET, "/restaurants"),
+            Some(&Duration::from_secs(300))
+        );
+        assert!(parse_cache_ttls("/orders=soon").is_err());
+        parse_cache_ttls(DEFAULT_CACHE_TTLS).expect("the defaults parse");
+    }
+}

@@ -1,0 +1,168 @@
+//! The outer guards of the API: a concurrency limit that sheds load with 503 instead of
+//! queueing, a body size limit (413), CORS from the configuration, and security headers.
+
+use std::time::Duration;
+
+use axum::{
+    BoxError, Router,
+    body::Body,
+    error_handling::HandleErrorLayer,
+    extract::{Request, State},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use clap::Args;
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use shared::Problem;
+use tower::ServiceBuilder;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    set_header::SetResponseHeaderLayer,
+};
+
+/// Limits at the edge.
+#[derive(Debug, Clone, Args)]
+pub struct EdgeArgs {
+    /// Largest request body, in bytes.
+    #[arg(long, env = "BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+    /// Requests handled at once; beyond it requests are refused with 503 at once.
+    #[arg(long, env = "MAX_CONCURRENCY", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrency: u32,
+    /// Origins browsers may call from: comma-separated, `*` for any; empty for none.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "")]
+    pub cors_origins: String,
+    /// Longest wait for each part of an aggregated response.
+    #[arg(long, env = "AGGREGATE_PART_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub aggregate_part_timeout: Duration,
+}
+
+/// Wraps the API in the edge guards, outermost first: CORS, security headers, load
+/// shedding, the body limit.
+pub fn guard(api: Router, args: &EdgeArgs) -> Router {
+    let security = ServiceBuilder::new()
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header_layer(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
+    let shed = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .load_shed()
+        .concurrency_limit(usize::try_from(args.max_concurrency).unwrap_or(usize::MAX));
+    let mut router = api
+        .layer(middleware::from_fn_with_state(args.body_limit, limit_body))
+        .layer(shed)
+        .layer(security);
+    if let Some(cors) = cors(&args.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+fn cors(origins: &str) -> Option<CorsLayer> {
+    let origins: Vec<&str> = origins
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.contains(&"*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        )
+    };
+    let name = HeaderName::from_static;
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                name("idempotency-key"),
+                name("x-request-id"),
+            ])
+            .expose_headers([
+                name("x-request-id"),
+                name("x-cache"),
+                name("ratelimit-limit"),
+                name("ratelimit-remaining"),
+                name("ratelimit-reset"),
+                header::RETRY_AFTER,
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+async fn overloaded(_: BoxError) -> Response {
+    metrics::counter!("gateway_shed_requests_total").increment(1);
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "Service unavailable",
+    )
+    .with_detail("The gateway is at its concurrency limit; try again shortly.")
+    .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    .into_response()
+}
+
+/// 413 at once when the declared length is over the limit; a body that grows past it while
+/// streaming is cut (and the request fails) instead of being read whole.
+async fn limit_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return too_large(limit);
+    }
+    let (parts, body) = request.into_parts();
+    let body = Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The 413 problem for a body over `limit` bytes.
+pub fn too_large(limit: usize) -> Response {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        "Payload too large",
+    )
+    .with_detail(format!(
+        "The request body is over the limit of {limit} bytes."
+    ))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_origins_means_no_cors() {
+        assert!(cors("").is_none());
+        assert!(cors(" , ").is_none());
+        assert!(cors("https://app.example.com, *").is_some());
+    }
+}

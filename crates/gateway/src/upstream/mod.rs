@@ -1,0 +1,328 @@
+//! Calling a backend without being taken down by it: each attempt passes its breaker, waits
+//! at most the upstream timeout for the response headers, and idempotent requests are retried
+//! with exponential backoff and full jitter on retryable failures, within the retry budget
+//! and never while the breaker is open.
+
+mod backends;
+mod budget;
+pub(crate) mod stats;
+
+use std::time::Duration;
+
+use axum::{
+    body::Body,
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use clap::Args;
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use hyper::body::Incoming;
+use shared::{
+    Problem,
+    resilience::{BreakerState, RetryPolicy},
+    upstream::HttpClient,
+};
+use tokio::time::Instant;
+
+pub use self::{
+    backends::{Backend, checks, from_config},
+    stats::get_circuit_breakers,
+};
+
+/// When a backend's breaker opens and how it recovers.
+#[derive(Debug, Clone, Args)]
+pub struct BreakerArgs {
+    /// Share of failed calls in the window, in percent, that opens a backend's breaker.
+    #[arg(long, env = "BREAKER_FAILURE_RATE", default_value_t = 50, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub breaker_failure_rate: u8,
+    /// How far back calls count towards the failure rate.
+    #[arg(long, env = "BREAKER_WINDOW", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub breaker_window: Duration,
+    /// Fewest calls in the window before the breaker may open.
+    #[arg(long, env = "BREAKER_MINIMUM_CALLS", default_value_t = 5)]
+    pub breaker_minimum_calls: usize,
+    /// How long an open breaker refuses calls before letting trial calls through.
+    #[arg(long, env = "BREAKER_OPEN_FOR", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub breaker_open_for: Duration,
+    /// Trial calls let through while half-open.
+    #[arg(long, env = "BREAKER_HALF_OPEN_CALLS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub breaker_half_open_calls: u32,
+    /// Calls slower than this count as failures (`0s`: none do).
+    #[arg(long, env = "BREAKER_SLOW_CALL", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub breaker_slow_call: Duration,
+}
+
+/// How idempotent requests are retried.
+#[derive(Debug, Clone, Args)]
+pub struct RetryArgs {
+    /// Attempts in all for an idempotent request, the first included (1: no retries).
+    #[arg(long, env = "RETRY_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub retry_attempts: u32,
+    /// Ceiling of the first backoff; each next one doubles, with full jitter.
+    #[arg(long, env = "RETRY_BASE", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub retry_base: Duration,
+    /// Largest backoff; a `Retry-After` longer than this is not waited for.
+    #[arg(long, env = "RETRY_CAP", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub retry_cap: Duration,
+    /// Retries allowed per backend, in percent of its requests over the last 10 s.
+    #[arg(long, env = "RETRY_BUDGET", default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub retry_budget: u8,
+    /// Retries per backend allowed over 10 s whatever the traffic.
+    #[arg(long, env = "RETRY_BUDGET_FLOOR", default_value_t = 10)]
+    pub retry_budget_floor: u32,
+}
+
+/// A request on its way to a backend.
+#[derive(Debug)]
+pub struct Outbound {
+    pub method: Method,
+    /// Path and query, as received.
+    pub target: String,
+    pub headers: HeaderMap,
+    pub body: OutboundBody,
+}
+
+/// A body that can be sent again (so the request may be retried), or one that streams once.
+#[derive(Debug)]
+pub enum OutboundBody {
+    Replayable(Bytes),
+    Streaming(Body),
+}
+
+/// Why no response came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The breaker refused the call.
+    Open { retry_after: Duration },
+    /// No connection, or it broke.
+    Unreachable,
+    /// No response headers within the upstream timeout.
+    Timeout,
+}
+
+impl Failure {
+    /// The problem+json answer naming `backend`.
+    pub fn into_response(self, backend: &str, timeout: Duration) -> Response {
+        match self {
+            Self::Open { retry_after } => {
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "circuit-open",
+                    "Service unavailable",
+                )
+                .with_detail(format!(
+                    "{backend} is failing; calls to it are paused for {seconds} s."
+                ))
+                .with_extension("service", backend)
+                .with_header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
+                .into_response()
+            }
+            Self::Unreachable => Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream-unreachable",
+                "Bad gateway",
+            )
+            .with_detail(format!("{backend} could not be reached."))
+            .with_extension("service", backend)
+            .into_response(),
+            Self::Timeout => Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream-timeout",
+                "Gateway timeout",
+            )
+            .with_detail(format!(
+                "{backend} did not answer within {}.",
+                humantime::format_duration(timeout)
+            ))
+            .with_extension("service", backend)
+            .into_response(),
+        }
+    }
+}
+
+/// The client and the rules every backend call follows.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub client: HttpClient,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub slow_call: Option<Duration>,
+}
+
+impl Caller {
+    /// The caller `retry` and `breaker` describe.
+    pub fn new(
+        client: HttpClient,
+        timeout: Duration,
+        retry: &RetryArgs,
+        breaker: &BreakerArgs,
+    ) -> Self {
+        Self {
+            client,
+            timeout,
+            retry: RetryPolicy {
+                max_attempts: retry.retry_attempts,
+                base: retry.retry_base,
+                cap: retry.retry_cap,
+            },
+            slow_call: (!breaker.breaker_slow_call.is_zero()).then_some(breaker.breaker_slow_call),
+        }
+    }
+
+    /// Sends `outbound` to `backend` through its breaker, retrying when allowed.
+    pub async fn send(
+        &self,
+        backend: &Backend,
+        outbound: Outbound,
+    ) -> Result<Response<Incoming>, Failure> {
+        let Outbound {
+            method,
+            target,
+            headers,
+            body,
+        } = outbound;
+        let uri = format!("{}{target}", backend.upstream.base_url);
+        let (replay, mut once) = match body {
+            OutboundBody::Replayable(bytes) => (Some(bytes), None),
+            OutboundBody::Streaming(body) => (None, Some(body)),
+        };
+        backend.budget.deposit();
+        let mut attempt = 0;
+        loop {
+            let permit = backend
+                .breaker
+                .try_acquire()
+                .map_err(|open| Failure::Open {
+                    retry_after: open.retry_after,
+                })?;
+            let body = match (&replay, once.take()) {
+                (Some(bytes), _) => Body::from(bytes.clone()),
+                (None, Some(body)) => body,
+                (None, None) => Body::empty(),
+            };
+            let mut request = Request::new(body);
+            *request.method_mut() = method.clone();
+            *request.headers_mut() = headers.clone();
+            *request.uri_mut() = uri.parse().map_err(|_| Failure::Unreachable)?;
+            let started = Instant::now();
+            let outcome = tokio::time::timeout(self.timeout, self.client.request(request)).await;
+            let slow = self
+                .slow_call
+                .is_some_and(|limit| started.elapsed() > limit);
+            let (result, label) = match outcome {
+                Ok(Ok(response)) => {
+                    let label = if response.status().is_server_error() {
+                        "5xx"
+                    } else {
+                        "response"
+                    };
+                    (Ok(response), label)
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(service = backend.name, error = %err, "backend unreachable");
+                    (Err(Failure::Unreachable), "unreachable")
+                }
+                Err(_) => {
+                    tracing::warn!(service = backend.name, timeout = ?self.timeout, "backend timed out");
+                    (Err(Failure::Timeout), "timeout")
+                }
+            };
+            let failed = slow
+                || result
+                    .as_ref()
+                    .map_or(true, |r| r.status().is_server_error());
+            permit.record(!failed);
+            metrics::gauge!("gateway_circuit_breaker_state", "service" => backend.name)
+                .set(stats::state_code(backend.breaker.state()));
+            metrics::counter!("gateway_upstream_requests_total", "service" => backend.name, "outcome" => label)
+                .increment(1);
+            metrics::histogram!("gateway_upstream_duration_seconds", "service" => backend.name)
+                .record(started.elapsed().as_secs_f64());
+
+            let wait = match &result {
+                Ok(response) if is_retryable_status(response.status()) => {
+                    match retry_after(response.headers()) {
+                        Some(asked) if asked > self.retry.cap => return result,
+                        asked => Some(asked.unwrap_or_default()),
+                    }
+                }
+                Ok(_) => return result,
+                Err(_) => Some(Duration::ZERO),
+            };
+            let may_retry = replay.is_some()
+                && attempt + 1 < self.retry.max_attempts
+                && backend.breaker.state() != BreakerState::Open;
+            if !may_retry {
+                return result;
+            }
+            if !backend.budget.try_withdraw() {
+                metrics::counter!("gateway_retry_budget_exhausted_total", "service" => backend.name)
+                    .increment(1);
+                return result;
+            }
+            drop(result);
+            let backoff = self.retry.backoff(attempt).max(wait.unwrap_or_default());
+            metrics::counter!("gateway_retries_total", "service" => backend.name).increment(1);
+            tracing::debug!(service = backend.name, attempt, ?backoff, "retrying");
+            tokio::time::sleep(backoff).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// Whether `method` (or an `Idempotency-Key`) makes a request safe to send twice.
+pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+    ) || headers.contains_key("idempotency-key")
+}
+
+fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
+/// A `Retry-After` in seconds (the HTTP-date form is not waited for).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotent_methods_and_keyed_requests_may_be_retried() {
+        let none = HeaderMap::new();
+        assert!(is_idempotent(&Method::GET, &none));
+        assert!(is_idempotent(&Method::DELETE, &none));
+        assert!(!is_idempotent(&Method::POST, &none));
+        let mut keyed = HeaderMap::new();
+        keyed.insert("idempotency-key", HeaderValue::from_static("k1"));
+        assert!(is_idempotent(&Method::POST, &keyed));
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), None);
+    }
+}

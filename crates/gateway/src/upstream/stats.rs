@@ -1,0 +1,96 @@
+//! `GET /stats/circuit-breakers`: the dashboard's breaker table, one row per backend.
+
+use axum::{Json, extract::State};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use shared::resilience::{BreakerSnapshot, BreakerState};
+use utoipa::ToSchema;
+
+use crate::state::GatewayState;
+
+/// Every backend's breaker.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BreakerTable {
+    pub breakers: Vec<BreakerRow>,
+}
+
+/// One backend's breaker.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BreakerRow {
+    pub service: &'static str,
+    /// `CLOSED`, `OPEN` or `HALF_OPEN`.
+    pub state: &'static str,
+    /// Calls let through since start ("fires").
+    pub fires: u64,
+    pub failures: u64,
+    /// Failures in percent of fires, one decimal.
+    pub failure_percent: f64,
+    /// Calls answered at once because the breaker was open.
+    pub rejected: u64,
+    /// Calls and failures in the current window, which restarts on every state change.
+    pub window_calls: usize,
+    pub window_failures: usize,
+    /// When the state last changed (RFC 3339), if it has since start.
+    pub last_transition: Option<String>,
+    /// While open: when a trial call will be let through (RFC 3339).
+    pub next_attempt: Option<String>,
+}
+
+/// Numeric state for the `gateway_circuit_breaker_state` gauge: 0 closed, 1 half-open, 2 open.
+pub fn state_code(state: BreakerState) -> f64 {
+    match state {
+        BreakerState::Closed => 0.0,
+        BreakerState::HalfOpen => 1.0,
+        BreakerState::Open => 2.0,
+    }
+}
+
+fn state_name(state: BreakerState) -> &'static str {
+    match state {
+        BreakerState::Closed => "CLOSED",
+        BreakerState::HalfOpen => "HALF_OPEN",
+        BreakerState::Open => "OPEN",
+    }
+}
+
+fn row(service: &'static str, snapshot: BreakerSnapshot) -> BreakerRow {
+    let rfc3339 = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+    let failure_percent = if snapshot.calls == 0 {
+        0.0
+    } else {
+        (snapshot.failures as f64 * 1000.0 / snapshot.calls as f64).round() / 10.0
+    };
+    BreakerRow {
+        service,
+        state: state_name(snapshot.state),
+        fires: snapshot.calls,
+        failures: snapshot.failures,
+        failure_percent,
+        rejected: snapshot.rejected,
+        window_calls: snapshot.window_calls,
+        window_failures: snapshot.window_failures,
+        last_transition: snapshot.changed_at.map(|at| rfc3339(at.into())),
+        next_attempt: snapshot
+            .retry_in
+            .and_then(|wait| chrono::Duration::from_std(wait).ok())
+            .map(|wait| rfc3339(Utc::now() + wait)),
+    }
+}
+
+/// Each backend's breaker: state, calls, failures, failure rate, last change, next trial.
+#[utoipa::path(get, path = "/stats/circuit-breakers", tag = "statistics",
+    responses((status = 200, description = "One row per backend", body = BreakerTable)))]
+pub async fn get_circuit_breakers(State(state): State<GatewayState>) -> Json<BreakerTable> {
+    let breakers = state
+        .backends
+        .iter()
+        .map(|backend| {
+            let snapshot = backend.breaker.snapshot();
+            metrics::gauge!("gateway_circuit_breaker_state", "service" => backend.name)
+                .set(state_code(snapshot.state));
+            row(backend.name, snapshot)
+        })
+        .collect();
+    Json(BreakerTable { breakers })
+}
