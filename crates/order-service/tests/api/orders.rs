@@ -137,6 +137,40 @@ async fn others_cannot_see_an_order_but_its_restaurant_and_admins_can() {
 }
 
 #[tokio::test]
+async fn the_courier_assigned_to_an_order_sees_it_and_other_couriers_do_not() {
+    let app = spawn_app().await;
+    let (_, customer) = app.user(&[Role::Customer]);
+    let order = app.place(&customer).await;
+    let id = order["id"].as_str().expect("an id");
+    let path = format!("/orders/{id}");
+    let (courier, courier_token) = app.user(&[Role::Courier]);
+    let (_, other_courier) = app.user(&[Role::Courier]);
+    assert_problem(app.get(&path, &courier_token).await, 404).await;
+
+    // The shipping step sets the courier; here it is set as that step will, on the order's row.
+    let mut assigned = 0;
+    for database in &app.databases {
+        let pool = sqlx::PgPool::connect_with(database.options())
+            .await
+            .expect("connect");
+        assigned += sqlx::query("UPDATE orders SET courier_id = $1 WHERE id = $2::uuid")
+            .bind(courier)
+            .bind(id)
+            .execute(&pool)
+            .await
+            .expect("update")
+            .rows_affected();
+    }
+    assert_eq!(assigned, 1, "the order lives on one shard");
+
+    let seen = app.get(&path, &courier_token).await;
+    assert_eq!(seen.status().as_u16(), 200);
+    let body: serde_json::Value = seen.json().await.expect("json");
+    assert_eq!(body["courier_id"], courier.to_string());
+    assert_problem(app.get(&path, &other_courier).await, 404).await;
+}
+
+#[tokio::test]
 async fn my_orders_come_newest_first_filtered_and_paginated() {
     let app = spawn_app().await;
     let (_, token) = app.user(&[Role::Customer]);
