@@ -91,12 +91,24 @@ pub struct Breaker {
 #[derive(Debug)]
 struct Inner {
     state: BreakerState,
-    calls: VecDeque<(Instant, bool)>,
+    /// Calls in the window, counted per tenth of it, so that recording a call costs the
+    /// same at any rate.
+    calls: VecDeque<Bucket>,
     opened_at: Instant,
     trials_in_flight: u32,
     totals: Totals,
     changed_at: Option<SystemTime>,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    start: Instant,
+    calls: usize,
+    failures: usize,
+}
+
+/// Buckets a window is counted in.
+const BUCKETS: u32 = 10;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Totals {
@@ -171,8 +183,8 @@ impl Breaker {
             calls: inner.totals.calls,
             failures: inner.totals.failures,
             rejected: inner.totals.rejected,
-            window_calls: inner.calls.len(),
-            window_failures: inner.calls.iter().filter(|(_, ok)| !ok).count(),
+            window_calls: inner.calls.iter().map(|b| b.calls).sum(),
+            window_failures: inner.calls.iter().map(|b| b.failures).sum(),
             changed_at: inner.changed_at,
             retry_in: (inner.state == BreakerState::Open).then(|| {
                 self.config
@@ -230,10 +242,21 @@ impl Breaker {
         if inner.state != BreakerState::Closed {
             return;
         }
-        inner.calls.push_back((now, success));
         self.forget_old(&mut inner, now);
-        let total = inner.calls.len();
-        let failed = inner.calls.iter().filter(|(_, ok)| !ok).count();
+        let bucket_length = self.config.window / BUCKETS;
+        match inner.calls.back_mut() {
+            Some(bucket) if now.duration_since(bucket.start) < bucket_length => {
+                bucket.calls += 1;
+                bucket.failures += usize::from(!success);
+            }
+            _ => inner.calls.push_back(Bucket {
+                start: now,
+                calls: 1,
+                failures: usize::from(!success),
+            }),
+        }
+        let total: usize = inner.calls.iter().map(|b| b.calls).sum();
+        let failed: usize = inner.calls.iter().map(|b| b.failures).sum();
         #[allow(clippy::cast_precision_loss)] // counts are far below 2^52
         let rate = failed as f64 / total.max(1) as f64;
         if total >= self.config.minimum_calls && rate >= self.config.failure_rate {
@@ -267,7 +290,7 @@ impl Breaker {
         while inner
             .calls
             .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) > self.config.window)
+            .is_some_and(|bucket| now.duration_since(bucket.start) > self.config.window)
         {
             inner.calls.pop_front();
         }
