@@ -289,6 +289,17 @@ async fn the_whole_platform_answers_through_the_gateway_and_survives_losing_a_ba
     assert!(status == 502 || status == 503, "{status}");
     let body = assert_problem(lost, status).await;
     assert_eq!(body["service"], "restaurant-service");
+    let cached = client
+        .get(stack.url("/restaurants?cuisine=thai"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        cached.status().as_u16(),
+        200,
+        "the cached copy outlives its backend"
+    );
+    assert_eq!(cached.headers()["x-cache"], "HIT");
     for (name, prefix) in BACKENDS
         .iter()
         .filter(|(name, _)| *name != "restaurant-service")

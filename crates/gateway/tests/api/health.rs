@@ -97,4 +97,14 @@ async fn openapi_documents_every_backend_prefix_and_the_gateway_errors() {
         assert!(item["delete"].is_object(), "{prefix}");
     }
     assert!(body["components"]["schemas"]["Problem"].is_object());
+    let details = &body["paths"]["/api/orders/{id}/details"]["get"];
+    for status in ["200", "401", "404", "502"] {
+        assert!(details["responses"][status].is_object(), "details {status}");
+    }
+    assert!(body["components"]["schemas"]["OrderDetails"].is_object());
+    assert!(body["paths"]["/admin/cache/purge"]["post"]["responses"]["403"].is_object());
+    for stats in ["/stats/cache", "/stats/circuit-breakers"] {
+        assert!(body["paths"][stats]["get"].is_object(), "{stats}");
+    }
+    assert!(body["paths"]["/orders/{path}"]["get"]["responses"]["429"].is_object());
 }
