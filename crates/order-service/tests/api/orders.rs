@@ -165,7 +165,7 @@ async fn the_courier_assigned_to_an_order_sees_it_and_other_couriers_do_not() {
 
     let seen = app.get(&path, &courier_token).await;
     assert_eq!(seen.status().as_u16(), 200);
-    let body: serde_json::Value = seen.json().await.expect("json");
+    let body: Value = seen.json().await.expect("json");
     assert_eq!(body["courier_id"], courier.to_string());
     assert_problem(app.get(&path, &other_courier).await, 404).await;
 }
