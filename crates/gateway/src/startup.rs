@@ -17,7 +17,7 @@ use crate::{
     access::{self, Access},
     aggregate, cache, edge, openapi, proxy,
     ratelimit::{self, RateLimiter},
-    state::GatewayState,
+    state::{GatewayState, Parts},
     store::Store,
     upstream::{self, Caller},
 };
@@ -42,7 +42,7 @@ impl Application {
         );
         let client = http_client();
         let backends = upstream::from_config(&config, &client);
-        let state = GatewayState {
+        let state = GatewayState::new(Parts {
             access: Arc::new(Access {
                 verifier: config.access.auth.verifier(client.clone()),
                 public: config.access.public_routes.clone(),
@@ -59,7 +59,7 @@ impl Application {
             ),
             part_timeout: config.edge.aggregate_part_timeout,
             body_limit: config.edge.body_limit,
-        };
+        });
         let router = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
             .api(api(state, &config), openapi::document(&backends))
             .readiness(Checks::new().with("redis", Dependency::Redis(redis)))

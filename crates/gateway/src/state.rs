@@ -1,6 +1,6 @@
 //! What every request handler and middleware of the gateway shares.
 
-use std::{sync::Arc, time::Duration};
+use std::{ops::Deref, sync::Arc, time::Duration};
 
 use crate::{
     access::Access,
@@ -9,9 +9,29 @@ use crate::{
     upstream::{Backend, Caller},
 };
 
-/// The gateway's state: cheap to clone (everything inside is shared).
+/// The gateway's state: one `Arc`, so that the clone every middleware makes of it is one
+/// reference count, not one per part.
 #[derive(Debug, Clone)]
-pub struct GatewayState {
+pub struct GatewayState(Arc<Parts>);
+
+impl GatewayState {
+    /// The state made of `parts`.
+    pub fn new(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl Deref for GatewayState {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// What the state holds.
+#[derive(Debug)]
+pub struct Parts {
     pub access: Arc<Access>,
     pub limiter: RateLimiter,
     pub cache: Cache,
@@ -23,7 +43,7 @@ pub struct GatewayState {
     pub body_limit: usize,
 }
 
-impl GatewayState {
+impl Parts {
     /// The backend called `name`.
     pub fn backend(&self, name: &str) -> Option<&Backend> {
         self.backends.iter().find(|backend| backend.name == name)

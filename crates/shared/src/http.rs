@@ -14,7 +14,7 @@ use tower::{ServiceBuilder, timeout::TimeoutLayer};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    trace::{DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer},
 };
 use tracing::{Level, Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -34,7 +34,10 @@ pub fn standard_layers(router: Router, request_timeout: Duration) -> Router {
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(make_span)
-                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                    .on_response(DefaultOnResponse::new().level(Level::INFO))
+                    // The access line already carries the status; handlers log their own
+                    // internal errors once, so a 5xx is not logged again as an error.
+                    .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(CatchPanicLayer::custom(panic_to_problem))

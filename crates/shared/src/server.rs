@@ -101,8 +101,12 @@ impl Server {
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         let (stopping_tx, mut stopping_rx) = watch::channel(false);
         tracing::info!(port = self.port, "listening");
+        // Responses are written whole; Nagle's algorithm would only hold their last segment back.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |stream| {
+            let _ = stream.set_nodelay(true);
+        });
         let serve = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

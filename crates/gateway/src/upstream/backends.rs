@@ -1,7 +1,7 @@
 //! The services behind the gateway, the path prefix each one serves, and each one's breaker
 //! and retry budget.
 
-use std::sync::Arc;
+use std::{ops::Deref, sync::Arc};
 
 use shared::{
     health::{Checks, Dependency},
@@ -12,9 +12,21 @@ use shared::{
 use super::budget::RetryBudget;
 use crate::Config;
 
-/// One service behind the gateway.
+/// One service behind the gateway; cloning shares it.
 #[derive(Debug, Clone)]
-pub struct Backend {
+pub struct Backend(Arc<BackendParts>);
+
+impl Deref for Backend {
+    type Target = BackendParts;
+
+    fn deref(&self) -> &BackendParts {
+        &self.0
+    }
+}
+
+/// What a backend is.
+#[derive(Debug)]
+pub struct BackendParts {
     /// Its name, in errors, logs, `/health` and the statistics.
     pub name: &'static str,
     /// The path prefix routed to it, unchanged (`/orders`).
@@ -57,15 +69,17 @@ pub fn from_config(config: &Config, client: &HttpClient) -> Arc<[Backend]> {
         ("payment-service", "/payments", &config.payment_service_url),
     ]
     .into_iter()
-    .map(|(name, prefix, url)| Backend {
-        name,
-        prefix,
-        upstream: Upstream::new(url, client.clone()),
-        breaker: Arc::new(Breaker::new(name, breaker)),
-        budget: Arc::new(RetryBudget::new(
-            config.retry.retry_budget,
-            config.retry.retry_budget_floor,
-        )),
+    .map(|(name, prefix, url)| {
+        Backend(Arc::new(BackendParts {
+            name,
+            prefix,
+            upstream: Upstream::new(url, client.clone()),
+            breaker: Arc::new(Breaker::new(name, breaker)),
+            budget: Arc::new(RetryBudget::new(
+                config.retry.retry_budget,
+                config.retry.retry_budget_floor,
+            )),
+        }))
     })
     .collect()
 }
