@@ -15,10 +15,7 @@ use clap::Args;
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use shared::Problem;
 use tower::ServiceBuilder;
-use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
-    set_header::SetResponseHeaderLayer,
-};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Limits at the edge.
 #[derive(Debug, Clone, Args)]
@@ -40,14 +37,6 @@ pub struct EdgeArgs {
 /// Wraps the API in the edge guards, outermost first: CORS, security headers, load
 /// shedding, the body limit.
 pub fn guard(api: Router, args: &EdgeArgs) -> Router {
-    let security = ServiceBuilder::new()
-        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
-        .layer(header_layer(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'",
-        ));
     let shed = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overloaded))
         .load_shed()
@@ -55,15 +44,30 @@ pub fn guard(api: Router, args: &EdgeArgs) -> Router {
     let mut router = api
         .layer(middleware::from_fn_with_state(args.body_limit, limit_body))
         .layer(shed)
-        .layer(security);
+        .layer(middleware::map_response(add_security_headers));
     if let Some(cors) = cors(&args.cors_origins) {
         router = router.layer(cors);
     }
     router
 }
 
-fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
-    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+/// One layer for all four headers: every layer is cloned for every request.
+async fn add_security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+    ] {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
+    response
 }
 
 fn cors(origins: &str) -> Option<CorsLayer> {
