@@ -202,16 +202,11 @@ async fn fetch_part(
         body: OutboundBody::Replayable(Bytes::new()),
     };
     let call = async {
-        let response =
-            state
-                .caller
-                .send(backend, outbound)
-                .await
-                .map_err(|failure| match failure {
-                    crate::upstream::Failure::Open { .. } => "circuit open".to_owned(),
-                    crate::upstream::Failure::Unreachable => "unreachable".to_owned(),
-                    crate::upstream::Failure::Timeout => "timeout".to_owned(),
-                })?;
+        let response = state
+            .caller
+            .send(backend, outbound)
+            .await
+            .map_err(|failure| failure.to_string())?;
         let status = response.status();
         let body = Limited::new(response.into_body(), PART_LIMIT)
             .collect()

@@ -105,10 +105,16 @@ pub struct RouteTable<T>(pub Vec<(RoutePattern, T)>);
 impl<T> RouteTable<T> {
     /// The value of the first pattern matching `method` and `path`.
     pub fn find(&self, method: &Method, path: &str) -> Option<&T> {
+        self.position(method, path).map(|(_, value)| value)
+    }
+
+    /// The index and value of the first pattern matching `method` and `path`.
+    pub fn position(&self, method: &Method, path: &str) -> Option<(usize, &T)> {
         self.0
             .iter()
-            .find(|(pattern, _)| pattern.matches(method, path))
-            .map(|(_, value)| value)
+            .enumerate()
+            .find(|(_, (pattern, _))| pattern.matches(method, path))
+            .map(|(index, (_, value))| (index, value))
     }
 }
 

@@ -40,6 +40,8 @@ impl Application {
             &config.redis_key_prefix,
             config.redis_timeout,
         );
+        // Installed first, so that the breakers' gauges are recorded from the start.
+        shared::metrics::handle();
         let client = http_client();
         let backends = upstream::from_config(&config, &client);
         let state = GatewayState::new(Parts {

@@ -22,6 +22,7 @@ use crate::{
     routes::{RouteTable, parse_table},
     state::GatewayState,
     store::Store,
+    upstream::whole_seconds,
 };
 
 /// Signing in and up is held to a few attempts a minute; reads get the most room.
@@ -126,14 +127,10 @@ pub async fn limit_rate(
     if !limiter.enabled {
         return next.run(request).await;
     }
-    let Some((rule, quota)) = limiter
+    let Some((rule, &quota)) = limiter
         .rules
         .0
-        .0
-        .iter()
-        .enumerate()
-        .find(|(_, (pattern, _))| pattern.matches(request.method(), request.uri().path()))
-        .map(|(index, (_, quota))| (index, *quota))
+        .position(request.method(), request.uri().path())
     else {
         return next.run(request).await;
     };
@@ -185,11 +182,6 @@ fn add_headers(headers: &mut HeaderMap, quota: Quota, decision: Decision) {
     }
 }
 
-/// Seconds, rounded up: a client told 0 would retry at once and be refused again.
-fn whole_seconds(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,11 +210,5 @@ mod tests {
             let err = parse_rate_limits(bad).expect_err(bad);
             assert!(err.contains("GET /x"), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn waits_round_up_to_whole_seconds() {
-        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
-        assert_eq!(whole_seconds(Duration::from_secs(2)), 2);
     }
 }

@@ -90,13 +90,16 @@ pub enum OutboundBody {
 }
 
 /// Why no response came back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
     /// The breaker refused the call.
+    #[error("circuit open")]
     Open { retry_after: Duration },
     /// No connection, or it broke.
+    #[error("unreachable")]
     Unreachable,
     /// No response headers within the upstream timeout.
+    #[error("timeout")]
     Timeout,
 }
 
@@ -105,7 +108,7 @@ impl Failure {
     pub fn into_response(self, backend: &str, timeout: Duration) -> Response {
         match self {
             Self::Open { retry_after } => {
-                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                let seconds = whole_seconds(retry_after);
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "circuit-open",
@@ -233,22 +236,20 @@ impl Caller {
                     .as_ref()
                     .map_or(true, |r| r.status().is_server_error());
             permit.record(!failed);
-            metrics::gauge!("gateway_circuit_breaker_state", "service" => backend.name)
-                .set(stats::state_code(backend.breaker.state()));
             metrics::counter!("gateway_upstream_requests_total", "service" => backend.name, "outcome" => label)
                 .increment(1);
             metrics::histogram!("gateway_upstream_duration_seconds", "service" => backend.name)
                 .record(started.elapsed().as_secs_f64());
 
-            let wait = match &result {
+            let asked = match &result {
                 Ok(response) if is_retryable_status(response.status()) => {
                     match retry_after(response.headers()) {
                         Some(asked) if asked > self.retry.cap => return result,
-                        asked => Some(asked.unwrap_or_default()),
+                        asked => asked.unwrap_or_default(),
                     }
                 }
                 Ok(_) => return result,
-                Err(_) => Some(Duration::ZERO),
+                Err(_) => Duration::ZERO,
             };
             let may_retry = replay.is_some()
                 && attempt + 1 < self.retry.max_attempts
@@ -262,13 +263,18 @@ impl Caller {
                 return result;
             }
             drop(result);
-            let backoff = self.retry.backoff(attempt).max(wait.unwrap_or_default());
+            let backoff = self.retry.backoff(attempt).max(asked);
             metrics::counter!("gateway_retries_total", "service" => backend.name).increment(1);
             tracing::debug!(service = backend.name, attempt, ?backoff, "retrying");
             tokio::time::sleep(backoff).await;
             attempt += 1;
         }
     }
+}
+
+/// Seconds, rounded up: a client told 0 would come back at once and be refused again.
+pub fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 /// Whether `method` (or an `Idempotency-Key`) makes a request safe to send twice.

@@ -36,15 +36,6 @@ pub struct BreakerRow {
     pub next_attempt: Option<String>,
 }
 
-/// Numeric state for the `gateway_circuit_breaker_state` gauge: 0 closed, 1 half-open, 2 open.
-pub fn state_code(state: BreakerState) -> f64 {
-    match state {
-        BreakerState::Closed => 0.0,
-        BreakerState::HalfOpen => 1.0,
-        BreakerState::Open => 2.0,
-    }
-}
-
 fn state_name(state: BreakerState) -> &'static str {
     match state {
         BreakerState::Closed => "CLOSED",
@@ -85,12 +76,7 @@ pub async fn get_circuit_breakers(State(state): State<GatewayState>) -> Json<Bre
     let breakers = state
         .backends
         .iter()
-        .map(|backend| {
-            let snapshot = backend.breaker.snapshot();
-            metrics::gauge!("gateway_circuit_breaker_state", "service" => backend.name)
-                .set(state_code(snapshot.state));
-            row(backend.name, snapshot)
-        })
+        .map(|backend| row(backend.name, backend.breaker.snapshot()))
         .collect();
     Json(BreakerTable { breakers })
 }

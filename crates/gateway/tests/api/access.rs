@@ -121,3 +121,34 @@ async fn public_routes_need_no_token() {
         .expect("sent");
     assert_problem(refused, 401).await;
 }
+
+#[tokio::test]
+async fn with_auth_services_keys_unreachable_a_token_gets_a_503_problem_at_once() {
+    let issuer = TestIssuer::start().await;
+    let orders = Scripted::start().await;
+    let gateway = GatewayBuilder::new(&issuer)
+        .backend("order", &orders.url)
+        .arg(
+            "--auth-jwks-url",
+            "http://127.0.0.1:1/.well-known/jwks.json",
+        )
+        .spawn()
+        .await;
+    let token = issuer.token(Uuid::now_v7(), &[Role::Customer]);
+    let response = reqwest::Client::new()
+        .get(format!("{gateway}/orders"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(response, 503).await;
+    assert_eq!(orders.calls(), 0);
+    let public = reqwest::get(format!("{gateway}/restaurants/ready"))
+        .await
+        .expect("sent");
+    assert_ne!(
+        public.status().as_u16(),
+        503,
+        "public routes do not need the keys"
+    );
+}

@@ -95,6 +95,23 @@ async fn failures_open_the_breaker_and_then_calls_fail_fast_without_reaching_the
     );
     let closed = breaker_row(&client, &gateway, "order-service").await;
     assert_eq!(closed["state"], "CLOSED");
+    let metrics = client
+        .get(format!("{gateway}/metrics"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    // One recorder serves every gateway of this test process, so only what cannot go back
+    // is asserted: the state gauge exists and the breaker has been counted opening.
+    assert!(metrics.contains(r#"circuit_breaker_state{breaker="restaurant-service"}"#));
+    assert!(
+        metrics.contains(
+            r#"circuit_breaker_transitions_total{breaker="restaurant-service",to="open"}"#
+        ),
+        "the opening shows in the metrics"
+    );
 }
 
 #[tokio::test]

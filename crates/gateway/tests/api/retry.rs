@@ -20,17 +20,21 @@ async fn gateway_before(orders: &Scripted, extra: &[(&str, &str)]) -> (String, S
     (builder.spawn().await, token)
 }
 
+async fn get_order(gateway: &str, token: &str) -> reqwest::Response {
+    Client::new()
+        .get(format!("{gateway}/orders/o1"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sent")
+}
+
 #[tokio::test]
 async fn a_get_that_fails_twice_then_succeeds_answers_200_after_three_calls() {
     let orders = Scripted::start().await;
     let (gateway, token) = gateway_before(&orders, &[]).await;
     orders.fail_next(2, 503);
-    let response = Client::new()
-        .get(format!("{gateway}/orders/o1"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("sent");
+    let response = get_order(&gateway, &token).await;
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.headers()["x-upstream-call"], "3");
     assert_eq!(orders.calls(), 3);
@@ -71,12 +75,7 @@ async fn a_retry_after_longer_than_the_cap_is_not_waited_for() {
     let (gateway, token) = gateway_before(&orders, &[]).await;
     orders.fail_next(1, 503);
     orders.retry_after("30");
-    let response = Client::new()
-        .get(format!("{gateway}/orders/o1"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("sent");
+    let response = get_order(&gateway, &token).await;
     assert_eq!(response.status().as_u16(), 503);
     assert_eq!(response.headers()["retry-after"], "30");
     assert_eq!(orders.calls(), 1);
@@ -91,14 +90,8 @@ async fn the_retry_budget_caps_retries_when_the_backend_keeps_failing() {
     )
     .await;
     orders.fail_always(503);
-    let client = Client::new();
     for _ in 0..3 {
-        let response = client
-            .get(format!("{gateway}/orders/o1"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("sent");
+        let response = get_order(&gateway, &token).await;
         assert_eq!(response.status().as_u16(), 503);
     }
     assert_eq!(
@@ -117,12 +110,7 @@ async fn no_retry_is_made_once_the_breaker_has_opened() {
     )
     .await;
     orders.fail_always(503);
-    let response = Client::new()
-        .get(format!("{gateway}/orders/o1"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("sent");
+    let response = get_order(&gateway, &token).await;
     assert_eq!(response.status().as_u16(), 503);
     assert_eq!(orders.calls(), 2, "the second failure opened the breaker");
 }
@@ -132,12 +120,7 @@ async fn an_unreachable_backend_after_every_retry_is_a_502_problem() {
     let issuer = TestIssuer::start().await;
     let gateway = GatewayBuilder::new(&issuer).spawn().await;
     let token = issuer.token(Uuid::now_v7(), &[Role::Customer]);
-    let response = Client::new()
-        .get(format!("{gateway}/orders/o1"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("sent");
+    let response = get_order(&gateway, &token).await;
     let body = assert_problem(response, 502).await;
     assert_eq!(body["service"], "order-service");
 }

@@ -44,6 +44,17 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+impl BreakerState {
+    /// The value of the `circuit_breaker_state` gauge: 0 closed, 1 half-open, 2 open.
+    pub fn gauge_value(self) -> f64 {
+        match self {
+            Self::Closed => 0.0,
+            Self::HalfOpen => 1.0,
+            Self::Open => 2.0,
+        }
+    }
+}
+
 /// A refused call: the breaker is open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("circuit open; retry in {retry_after:?}")]
@@ -141,8 +152,11 @@ pub struct BreakerSnapshot {
 impl Breaker {
     /// A closed breaker for `name`.
     pub fn new(name: impl Into<String>, config: BreakerConfig) -> Self {
+        let name = name.into();
+        metrics::gauge!("circuit_breaker_state", "breaker" => name.clone())
+            .set(BreakerState::Closed.gauge_value());
         Self {
-            name: name.into(),
+            name,
             config,
             inner: Mutex::new(Inner {
                 state: BreakerState::Closed,
@@ -160,16 +174,6 @@ impl Breaker {
         let mut inner = self.lock();
         self.advance(&mut inner);
         inner.state
-    }
-
-    /// The breaker's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Its settings.
-    pub fn config(&self) -> &BreakerConfig {
-        &self.config
     }
 
     /// Its state and counts.
@@ -277,6 +281,8 @@ impl Breaker {
         tracing::warn!(breaker = %self.name, from = ?inner.state, to = ?to, "circuit breaker changed state");
         metrics::counter!("circuit_breaker_transitions_total", "breaker" => self.name.clone(), "to" => format!("{to:?}").to_lowercase())
             .increment(1);
+        metrics::gauge!("circuit_breaker_state", "breaker" => self.name.clone())
+            .set(to.gauge_value());
         inner.state = to;
         inner.changed_at = Some(SystemTime::now());
         inner.calls.clear();
