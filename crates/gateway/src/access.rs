@@ -4,23 +4,16 @@
 
 use std::sync::Arc;
 
-use axum::{
-    extract::{Request, State},
-    middleware::Next,
-    response::{IntoResponse, Response},
-};
+use axum::response::{IntoResponse, Response};
 use clap::Args;
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use shared::{
     Problem,
     auth::{Claims, TokenError, Verifier, bearer_token, refusal},
     config::AuthArgs,
 };
 
-use crate::{
-    routes::{RoutePattern, RouteTable, parse_patterns, parse_table},
-    state::GatewayState,
-};
+use crate::routes::{RoutePattern, RouteTable, parse_patterns, parse_table};
 
 /// Routes anyone may call: signing up and in, the keys, restaurant browsing, the services'
 /// own descriptions, and the gateway's statistics.
@@ -151,7 +144,7 @@ impl Caller {
         }
     }
 
-    /// The caller of `request`, as [`identify_caller`] found it.
+    /// The caller of `request`, as [`identify`] found it.
     pub fn of<B>(request: &http::Request<B>) -> Self {
         request
             .extensions()
@@ -161,42 +154,38 @@ impl Caller {
     }
 }
 
-/// Verifies the bearer token, if any, and records the [`Caller`] for the later steps (the
-/// rate limit keys on the user; the policy and the cache need the claims).
-pub async fn identify_caller(
-    State(state): State<GatewayState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let caller = match bearer_token(request.headers()) {
-        None => Caller::Anonymous,
-        Some(token) => match state.access.verifier.verify(token).await {
-            Ok(claims) => Caller::Verified(Arc::new(claims)),
-            Err(err) => Caller::Refused(err),
-        },
+/// The caller `headers` name: verifies the bearer token, if any. The rate limit keys on
+/// the user; the policy and the cache need the claims.
+pub async fn identify(access: &Access, headers: &HeaderMap) -> Caller {
+    let Some(token) = bearer_token(headers) else {
+        return Caller::Anonymous;
     };
-    request.extensions_mut().insert(caller);
-    next.run(request).await
+    // Boxed: the verification (which may fetch the keys) is a large future, and every
+    // request's future would otherwise carry its size, token or not.
+    match Box::pin(access.verifier.verify(token)).await {
+        Ok(claims) => Caller::Verified(Arc::new(claims)),
+        Err(err) => Caller::Refused(err),
+    }
 }
 
-/// Lets public routes through; otherwise 401 without a valid token and 403 without the
-/// route's permission.
-pub async fn authorize_request(
-    State(state): State<GatewayState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let access = &state.access;
-    if access.is_public(request.method(), request.uri().path()) {
-        return next.run(request).await;
+/// The refusal of a request the caller may not make: 401 without a valid token, 403
+/// without the route's permission; `None` when it may (public routes always may).
+pub fn refusal_of(
+    access: &Access,
+    method: &Method,
+    path: &str,
+    caller: &Caller,
+) -> Option<Response> {
+    if access.is_public(method, path) {
+        return None;
     }
-    let claims = match Caller::of(&request) {
+    let claims = match caller {
         Caller::Verified(claims) => claims,
-        Caller::Anonymous => return refusal(TokenError::Missing).into_response(),
-        Caller::Refused(err) => return refusal(err).into_response(),
+        Caller::Anonymous => return Some(refusal(TokenError::Missing).into_response()),
+        Caller::Refused(err) => return Some(refusal(err.clone()).into_response()),
     };
-    if let Some(grants) = access.policy.0.find(request.method(), request.uri().path())
-        && !grants.iter().any(|grant| grant.held_by(&claims))
+    if let Some(grants) = access.policy.0.find(method, path)
+        && !grants.iter().any(|grant| grant.held_by(claims))
     {
         let needed: Vec<String> = grants
             .iter()
@@ -205,16 +194,13 @@ pub async fn authorize_request(
                 Grant::Role(name) => format!("the role `{name}`"),
             })
             .collect();
-        return Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
-            .with_detail(format!(
-                "{} {} needs {}.",
-                request.method(),
-                request.uri().path(),
-                needed.join(" or ")
-            ))
-            .into_response();
+        return Some(
+            Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+                .with_detail(format!("{method} {path} needs {}.", needed.join(" or ")))
+                .into_response(),
+        );
     }
-    next.run(request).await
+    None
 }
 
 #[cfg(test)]

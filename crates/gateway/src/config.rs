@@ -22,6 +22,10 @@ pub struct Config {
     /// Port to listen on.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
+    /// Threads serving requests, each with its own event loop and backend connections,
+    /// sharing the port (`0`: one per CPU core).
+    #[arg(long, env = "WORKERS", default_value_t = 0)]
+    pub workers: usize,
     #[command(flatten)]
     pub common: CommonArgs,
     /// Redis, for the response cache and rate limits.
@@ -69,6 +73,16 @@ pub struct Config {
     pub edge: EdgeArgs,
 }
 
+impl Config {
+    /// The serving threads `WORKERS` asks for, at least one.
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            workers => workers,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +93,6 @@ mod tests {
         assert_eq!(config.port, 3000);
         assert_eq!(config.order_service_url, "http://127.0.0.1:3002");
         assert_eq!(config.upstream_timeout, Duration::from_secs(10));
+        assert!(config.worker_threads() >= 1);
     }
 }

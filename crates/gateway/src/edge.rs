@@ -1,21 +1,22 @@
 //! The outer guards of the API: a concurrency limit that sheds load with 503 instead of
 //! queueing, a body size limit (413), CORS from the configuration, and security headers.
+//! The admission applies the first, second and last; CORS is a layer of its own.
 
 use std::time::Duration;
 
 use axum::{
-    BoxError, Router,
+    Router,
     body::Body,
-    error_handling::HandleErrorLayer,
-    extract::{Request, State},
-    middleware::{self, Next},
+    extract::Request,
+    middleware,
     response::{IntoResponse, Response},
 };
 use clap::Args;
-use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use shared::Problem;
-use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::state::GatewayState;
 
 /// Limits at the edge.
 #[derive(Debug, Clone, Args)]
@@ -34,26 +35,21 @@ pub struct EdgeArgs {
     pub aggregate_part_timeout: Duration,
 }
 
-/// Wraps the API in the edge guards, outermost first: CORS, security headers, load
-/// shedding, the body limit.
-pub fn guard(api: Router, args: &EdgeArgs) -> Router {
-    let shed = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(overloaded))
-        .load_shed()
-        .concurrency_limit(usize::try_from(args.max_concurrency).unwrap_or(usize::MAX));
-    let mut router = api
-        .layer(middleware::from_fn_with_state(args.body_limit, limit_body))
-        .layer(shed)
-        .layer(middleware::map_response(add_security_headers));
-    if let Some(cors) = cors(&args.cors_origins) {
-        router = router.layer(cors);
+/// Wraps the API in the gateway's admission (see [`crate::admission`]) and, when origins
+/// are configured, CORS around it.
+pub fn guard(api: Router, state: GatewayState, args: &EdgeArgs) -> Router {
+    let router = api.layer(middleware::from_fn_with_state(
+        state,
+        crate::admission::admit_request,
+    ));
+    match cors(&args.cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
     }
-    router
 }
 
-/// One layer for all four headers: every layer is cloned for every request.
-async fn add_security_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
+/// The security headers every answer carries, unless the handler set its own.
+pub fn add_security_headers(headers: &mut HeaderMap) {
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -67,7 +63,6 @@ async fn add_security_headers(mut response: Response) -> Response {
             .entry(name)
             .or_insert(HeaderValue::from_static(value));
     }
-    response
 }
 
 fn cors(origins: &str) -> Option<CorsLayer> {
@@ -118,7 +113,8 @@ fn cors(origins: &str) -> Option<CorsLayer> {
     )
 }
 
-async fn overloaded(_: BoxError) -> Response {
+/// The 503 answer of a gateway at its concurrency limit.
+pub fn overloaded() -> Response {
     metrics::counter!("gateway_shed_requests_total").increment(1);
     Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -130,20 +126,22 @@ async fn overloaded(_: BoxError) -> Response {
     .into_response()
 }
 
-/// 413 at once when the declared length is over the limit; a body that grows past it while
-/// streaming is cut (and the request fails) instead of being read whole.
-async fn limit_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
+/// The 413 answer when the declared length is over `limit`.
+pub fn refuse_oversized(headers: &HeaderMap, limit: usize) -> Option<Response> {
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
-        return too_large(limit);
-    }
+    declared
+        .is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX))
+        .then(|| too_large(limit))
+}
+
+/// `request` with its body limited to `limit` bytes: a body that grows past it while
+/// streaming is cut (and the request fails) instead of being read whole.
+pub fn limit_body(request: Request, limit: usize) -> Request {
     let (parts, body) = request.into_parts();
-    let body = Body::new(http_body_util::Limited::new(body, limit));
-    next.run(Request::from_parts(parts, body)).await
+    Request::from_parts(parts, Body::new(http_body_util::Limited::new(body, limit)))
 }
 
 /// The 413 problem for a body over `limit` bytes.

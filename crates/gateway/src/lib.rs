@@ -4,6 +4,7 @@
 //! the backend's circuit breaker and the retry rules.
 
 mod access;
+mod admission;
 mod aggregate;
 mod cache;
 mod cached;

@@ -4,7 +4,8 @@ use gateway::{Application, Config, SERVICE};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
+// This thread serves as the first worker; the others get a thread and runtime each.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let config: Config = shared::config::parse();
     let common = config.common.clone();

@@ -77,7 +77,8 @@ async fn forward_request(
             ttl,
             started,
         };
-        return cached::serve(&state, request).await;
+        // Boxed: the cache's future is large, and uncached requests need not carry it.
+        return Box::pin(cached::serve(&state, request)).await;
     }
 
     let method = parts.method;
@@ -105,7 +106,7 @@ async fn forward_request(
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
     if write && response.status().is_success() {
-        state.cache.invalidate(&method, &path).await;
+        Box::pin(state.cache.invalidate(&method, &path)).await;
     }
     if matches!(method, Method::GET | Method::HEAD) {
         response

@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use axum::{
-    Router, middleware,
+    Router,
     routing::{get, post},
 };
 use shared::{
@@ -14,9 +16,9 @@ use shared::{
 
 use crate::{
     Config, SERVICE,
-    access::{self, Access},
+    access::Access,
     aggregate, cache, edge, openapi, proxy,
-    ratelimit::{self, RateLimiter},
+    ratelimit::RateLimiter,
     state::{GatewayState, Parts},
     store::Store,
     upstream::{self, Caller},
@@ -53,21 +55,27 @@ impl Application {
             limiter: RateLimiter::new(&config.rate_limit, store.clone()),
             cache: cache::Cache::new(config.cache.clone(), store),
             backends: backends.clone(),
-            caller: Caller::new(
-                client,
-                config.upstream_timeout,
-                &config.retry,
-                &config.breaker,
-            ),
+            caller: Caller::new(config.upstream_timeout, &config.retry, &config.breaker),
             part_timeout: config.edge.aggregate_part_timeout,
             body_limit: config.edge.body_limit,
+            in_flight: Semaphore::new(
+                usize::try_from(config.edge.max_concurrency)
+                    .unwrap_or(Semaphore::MAX_PERMITS)
+                    .min(Semaphore::MAX_PERMITS),
+            ),
         });
         let router = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
             .api(api(state, &config), openapi::document(&backends))
             .readiness(Checks::new().with("redis", Dependency::Redis(redis)))
             .informational(upstream::checks(&backends))
             .into_router();
-        let server = Server::bind_with(router, &config.common, config.port).await?;
+        let server = Server::bind_workers(
+            config.common.host,
+            config.port,
+            router,
+            config.common.shutdown_timeout,
+            config.worker_threads(),
+        )?;
         Ok(Self { server })
     }
 
@@ -82,8 +90,8 @@ impl Application {
     }
 }
 
-/// The routed API in the gateway's order of work: edge guards, identification, rate limit,
-/// route policy, then the handlers.
+/// The routed API behind the gateway's admission (shedding, body limit, identification,
+/// rate limit, route policy).
 fn api(state: GatewayState, config: &Config) -> Router {
     let own = Router::new()
         .route(
@@ -97,20 +105,6 @@ fn api(state: GatewayState, config: &Config) -> Router {
             get(upstream::get_circuit_breakers),
         )
         .with_state(state.clone());
-    let routed = Router::new()
-        .merge(own)
-        .merge(proxy::router(state.clone()))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            access::authorize_request,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            ratelimit::limit_rate,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state,
-            access::identify_caller,
-        ));
-    edge::guard(routed, &config.edge)
+    let routed = Router::new().merge(own).merge(proxy::router(state.clone()));
+    edge::guard(routed, state, &config.edge)
 }

@@ -2,6 +2,8 @@
 
 use std::{ops::Deref, sync::Arc, time::Duration};
 
+use tokio::sync::Semaphore;
+
 use crate::{
     access::Access,
     cache::Cache,
@@ -41,6 +43,8 @@ pub struct Parts {
     pub part_timeout: Duration,
     /// Largest request body, in bytes.
     pub body_limit: usize,
+    /// One permit per request being handled: the concurrency limit.
+    pub in_flight: Semaphore,
 }
 
 impl Parts {

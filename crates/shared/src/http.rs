@@ -27,8 +27,11 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Wraps `router` in the standard stack, outermost first: request id, trace span (joined to
 /// an incoming `traceparent`), panic catcher, request timeout. Every error it produces
 /// itself is problem+json.
+///
+/// The stack wraps the router as one service instead of through `Router::layer`, which
+/// boxes and clones each layer for each route on every request.
 pub fn standard_layers(router: Router, request_timeout: Duration) -> Router {
-    router.layer(
+    Router::new().fallback_service(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuidV7))
             .layer(
@@ -42,7 +45,8 @@ pub fn standard_layers(router: Router, request_timeout: Duration) -> Router {
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(CatchPanicLayer::custom(panic_to_problem))
             .layer(HandleErrorLayer::new(timeout_to_problem))
-            .layer(TimeoutLayer::new(request_timeout)),
+            .layer(TimeoutLayer::new(request_timeout))
+            .service(router),
     )
 }
 
@@ -71,7 +75,9 @@ struct MakeRequestUuidV7;
 
 impl MakeRequestId for MakeRequestUuidV7 {
     fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Uuid::now_v7().hyphenated();
+        HeaderValue::from_bytes(id.encode_lower(&mut text).as_bytes())
             .ok()
             .map(RequestId::new)
     }
@@ -91,6 +97,10 @@ fn make_span<B>(request: &http::Request<B>) -> Span {
         otel.kind = "server",
         status = Empty,
     );
+    if span.is_disabled() {
+        // Filtered out: there is nothing to join to a trace.
+        return span;
+    }
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(request.headers()))
     });
@@ -154,7 +164,11 @@ impl Injector for HeaderInjector<'_> {
 /// this trace. Without an exporter there is no valid span context and nothing is written,
 /// which leaves a `traceparent` the request already carried untouched.
 pub fn inject_trace_context(headers: &mut http::HeaderMap) {
-    let context = Span::current().context();
+    let span = Span::current();
+    if span.is_disabled() {
+        return;
+    }
+    let context = span.context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut HeaderInjector(headers));
     });

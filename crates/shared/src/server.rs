@@ -7,7 +7,11 @@ use std::{
 };
 
 use axum::Router;
-use tokio::{net::TcpListener, sync::watch};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::{
+    net::TcpListener,
+    sync::{oneshot, watch},
+};
 
 use crate::{config::CommonArgs, postgres::MigrationError};
 
@@ -55,10 +59,11 @@ where
     }
 }
 
-/// A bound listener and the router it serves.
+/// The bound listeners and the router they serve.
 #[derive(Debug)]
 pub struct Server {
-    listener: TcpListener,
+    /// One per worker; the first is served on the caller's runtime.
+    listeners: Vec<std::net::TcpListener>,
     router: Router,
     port: u16,
     shutdown_timeout: Duration,
@@ -72,14 +77,7 @@ impl Server {
         router: Router,
         shutdown_timeout: Duration,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(SocketAddr::new(host, port)).await?;
-        let port = listener.local_addr()?.port();
-        Ok(Self {
-            listener,
-            router,
-            port,
-            shutdown_timeout,
-        })
+        Self::bind_workers(host, port, router, shutdown_timeout, 1)
     }
 
     /// Binds `router` on the configured host and `port`.
@@ -91,18 +89,122 @@ impl Server {
         Self::bind(common.host, port, router, common.shutdown_timeout).await
     }
 
+    /// Binds `workers` listeners to `host:port`, sharing the port (`SO_REUSEPORT`, so the
+    /// kernel spreads connections over them). The first is served on the caller's runtime,
+    /// each other one by a thread of its own with a single-threaded runtime: the model of
+    /// nginx's and Envoy's workers, where a connection and the work it causes stay on one
+    /// thread instead of waking others.
+    pub fn bind_workers(
+        host: IpAddr,
+        port: u16,
+        router: Router,
+        shutdown_timeout: Duration,
+        workers: usize,
+    ) -> std::io::Result<Self> {
+        let shared = workers > 1;
+        let first = listen(SocketAddr::new(host, port), shared)?;
+        let port = first.local_addr()?.port();
+        let mut listeners = vec![first];
+        for _ in 1..workers {
+            listeners.push(listen(SocketAddr::new(host, port), shared)?);
+        }
+        Ok(Self {
+            listeners,
+            router,
+            port,
+            shutdown_timeout,
+        })
+    }
+
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGINT or SIGTERM, then stops accepting and lets in-flight requests
-    /// finish for up to the shutdown time-out.
+    /// Serves until SIGINT or SIGTERM (or until this future is dropped), then stops
+    /// accepting and lets in-flight requests finish for up to the shutdown time-out.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
-        let (stopping_tx, mut stopping_rx) = watch::channel(false);
-        tracing::info!(port = self.port, "listening");
+        let (stopping_tx, stopping_rx) = watch::channel(false);
+        tracing::info!(
+            port = self.port,
+            workers = self.listeners.len(),
+            "listening"
+        );
+        let mut listeners = self.listeners.into_iter();
+        let Some(first) = listeners.next() else {
+            return Ok(());
+        };
+        let mut workers = Vec::new();
+        for (index, listener) in listeners.enumerate() {
+            let worker = Worker {
+                listener,
+                router: self.router.clone(),
+                stopping: stopping_rx.clone(),
+                shutdown_timeout: self.shutdown_timeout,
+            };
+            workers.push(worker.spawn(index + 1)?);
+        }
+        let signal = async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        };
+        let served = Worker {
+            listener: first,
+            router: self.router,
+            stopping: stopping_rx,
+            shutdown_timeout: self.shutdown_timeout,
+        }
+        .serve(signal)
+        .await;
+        for worker in workers {
+            if let Ok(Err(err)) = worker.await {
+                tracing::error!(error = %err, "a worker stopped serving");
+            }
+        }
+        served
+    }
+}
+
+/// One listener's share of the serving.
+struct Worker {
+    listener: std::net::TcpListener,
+    router: Router,
+    stopping: watch::Receiver<bool>,
+    shutdown_timeout: Duration,
+}
+
+impl Worker {
+    /// Serves on a thread of its own; the receiver tells when it has stopped.
+    fn spawn(self, index: usize) -> std::io::Result<oneshot::Receiver<Result<(), StartupError>>> {
+        let (done_tx, done_rx) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name(format!("worker-{index}"))
+            .spawn(move || {
+                let mut stopping = self.stopping.clone();
+                // A dropped sender (the server's future dropped) stops the worker too.
+                let stop = async move {
+                    let _ = stopping.wait_for(|stopping| *stopping).await;
+                };
+                let served = runtime.block_on(self.serve(stop));
+                let _ = done_tx.send(served);
+            })?;
+        Ok(done_rx)
+    }
+
+    /// Serves until `stop` completes, then lets in-flight requests finish for up to the
+    /// shutdown time-out.
+    async fn serve(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let mut stopping = self.stopping;
+        let listener = TcpListener::from_std(self.listener)?;
         // Responses are written whole; Nagle's algorithm would only hold their last segment back.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |stream| {
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
             let _ = stream.set_nodelay(true);
         });
         let serve = axum::serve(
@@ -110,13 +212,9 @@ impl Server {
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stopping_tx.send(true);
-        });
+        .with_graceful_shutdown(stop);
         let deadline = async {
-            let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+            let _ = stopping.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(self.shutdown_timeout).await;
         };
         tokio::select! {
@@ -127,6 +225,26 @@ impl Server {
             }
         }
     }
+}
+
+/// A non-blocking listener on `address`; `shared` lets other listeners bind the same port.
+fn listen(address: SocketAddr, shared: bool) -> std::io::Result<std::net::TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    // As tokio's own `TcpListener::bind`: a restart may bind while old connections linger.
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(shared)?;
+    #[cfg(not(unix))]
+    let _ = shared;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 async fn shutdown_signal() {
@@ -153,5 +271,61 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::HashSet, net::Ipv4Addr};
+
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// The name of the thread that answered, over a fresh connection.
+    async fn answering_thread(port: u16) -> std::io::Result<String> {
+        let mut stream = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+            .await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok(answer
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn workers_share_the_port_and_stop_with_the_server() {
+        let router = Router::new().route(
+            "/",
+            get(|| async { std::thread::current().name().unwrap_or("?").to_owned() }),
+        );
+        let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let server = Server::bind_workers(localhost, 0, router, Duration::from_secs(1), 2)
+            .expect("two listeners on one port");
+        let port = server.port();
+        let serving = tokio::spawn(server.run_until_stopped());
+
+        // The kernel spreads connections by their addresses: over 40, both threads answer.
+        let mut threads = HashSet::new();
+        for _ in 0..40 {
+            threads.insert(answering_thread(port).await.expect("an answer"));
+        }
+        assert_eq!(threads.len(), 2, "answered by {threads:?}");
+        assert!(threads.contains("worker-1"), "answered by {threads:?}");
+
+        serving.abort();
+        let mut refused = false;
+        for _ in 0..100 {
+            if answering_thread(port).await.is_err() {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(refused, "a worker still answers after the server stopped");
     }
 }

@@ -6,13 +6,9 @@ mod gcra;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{
-    extract::{ConnectInfo, Request, State},
-    middleware::Next,
-    response::{IntoResponse, Response},
-};
+use axum::response::{IntoResponse, Response};
 use clap::{ArgAction, Args};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use redis::Script;
 use shared::Problem;
 
@@ -20,7 +16,6 @@ pub use self::gcra::{Decision, LocalLimiter, Quota};
 use crate::{
     access::Caller,
     routes::{RouteTable, parse_table},
-    state::GatewayState,
     store::Store,
     upstream::whole_seconds,
 };
@@ -115,54 +110,66 @@ impl RateLimiter {
     }
 }
 
-/// Counts the request against its route's quota: 429 with `Retry-After` when over, and the
-/// `RateLimit-*` headers on every answer.
-pub async fn limit_rate(
-    State(state): State<GatewayState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let limiter = &state.limiter;
-    if !limiter.enabled {
-        return next.run(request).await;
+/// The quota a request falls under and where its subject stands against it.
+#[derive(Debug, Clone, Copy)]
+pub struct Verdict {
+    pub quota: Quota,
+    pub decision: Decision,
+}
+
+impl RateLimiter {
+    /// Counts a request against its route's quota, keyed by the user when `caller` has a
+    /// valid token and by `peer`'s IP otherwise; `None` when no quota applies.
+    pub async fn count(
+        &self,
+        method: &Method,
+        path: &str,
+        caller: &Caller,
+        peer: SocketAddr,
+    ) -> Option<Verdict> {
+        if !self.enabled {
+            return None;
+        }
+        let (rule, &quota) = self.rules.0.position(method, path)?;
+        let subject = match caller.claims() {
+            Some(claims) => format!("user:{}", claims.sub),
+            None => format!("ip:{}", peer.ip()),
+        };
+        let key = self.store.key(&["rl", &rule.to_string(), &subject]);
+        // Boxed: the Redis call is a large future that unlimited requests need not carry.
+        let decision = Box::pin(self.check(key, quota)).await;
+        Some(Verdict { quota, decision })
     }
-    let Some((rule, &quota)) = limiter
-        .rules
-        .0
-        .position(request.method(), request.uri().path())
-    else {
-        return next.run(request).await;
-    };
-    let subject = match Caller::of(&request).claims() {
-        Some(claims) => format!("user:{}", claims.sub),
-        None => format!("ip:{}", peer.ip()),
-    };
-    let key = limiter.store.key(&["rl", &rule.to_string(), &subject]);
-    let decision = limiter.check(key, quota).await;
-    let mut response = if decision.allowed {
-        next.run(request).await
-    } else {
+}
+
+impl Verdict {
+    /// The 429 answer, with `Retry-After`, when the request is over its quota.
+    pub fn refusal(&self) -> Option<Response> {
+        if self.decision.allowed {
+            return None;
+        }
         metrics::counter!("gateway_rate_limited_total").increment(1);
-        Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "Too many requests",
+        let wait = whole_seconds(self.decision.retry_after);
+        Some(
+            Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            )
+            .with_detail(format!(
+                "At most {} requests per {} are allowed here; try again in {wait} s.",
+                self.quota.limit,
+                humantime::format_duration(self.quota.period),
+            ))
+            .with_header(header::RETRY_AFTER, HeaderValue::from(wait))
+            .into_response(),
         )
-        .with_detail(format!(
-            "At most {} requests per {} are allowed here; try again in {} s.",
-            quota.limit,
-            humantime::format_duration(quota.period),
-            whole_seconds(decision.retry_after)
-        ))
-        .with_header(
-            header::RETRY_AFTER,
-            HeaderValue::from(whole_seconds(decision.retry_after)),
-        )
-        .into_response()
-    };
-    add_headers(response.headers_mut(), quota, decision);
-    response
+    }
+
+    /// The `RateLimit-*` headers every answer carries.
+    pub fn add_headers(&self, headers: &mut HeaderMap) {
+        add_headers(headers, self.quota, self.decision);
+    }
 }
 
 fn add_headers(headers: &mut HeaderMap, quota: Quota, decision: Decision) {
@@ -189,7 +196,7 @@ mod tests {
     #[test]
     fn quotas_parse_and_bad_ones_are_named() {
         let rules = parse_rate_limits(DEFAULT_RATE_LIMITS).expect("the defaults");
-        let login = rules.0.find(&http::Method::POST, "/auth/login");
+        let login = rules.0.find(&Method::POST, "/auth/login");
         assert_eq!(
             login,
             Some(&Quota {
@@ -198,7 +205,7 @@ mod tests {
             })
         );
         assert_eq!(
-            rules.0.find(&http::Method::GET, "/orders").map(|q| q.limit),
+            rules.0.find(&Method::GET, "/orders").map(|q| q.limit),
             Some(1200)
         );
         for bad in [

@@ -3,6 +3,8 @@
 
 use std::{ops::Deref, sync::Arc};
 
+use metrics::{Counter, Histogram};
+
 use shared::{
     health::{Checks, Dependency},
     resilience::{Breaker, BreakerConfig},
@@ -37,6 +39,33 @@ pub struct BackendParts {
     pub breaker: Arc<Breaker>,
     /// Its retry budget.
     pub budget: Arc<RetryBudget>,
+    /// Its calls' metrics, registered once rather than looked up by name on every call.
+    pub metrics: CallMetrics,
+}
+
+/// The metrics of one backend's calls.
+#[derive(Debug)]
+pub struct CallMetrics {
+    /// Calls by outcome: `response`, `5xx`, `unreachable`, `timeout`.
+    pub response: Counter,
+    pub server_error: Counter,
+    pub unreachable: Counter,
+    pub timeout: Counter,
+    /// How long calls took.
+    pub duration: Histogram,
+}
+
+impl CallMetrics {
+    fn register(service: &'static str) -> Self {
+        let calls = |outcome: &'static str| metrics::counter!("gateway_upstream_requests_total", "service" => service, "outcome" => outcome);
+        Self {
+            response: calls("response"),
+            server_error: calls("5xx"),
+            unreachable: calls("unreachable"),
+            timeout: calls("timeout"),
+            duration: metrics::histogram!("gateway_upstream_duration_seconds", "service" => service),
+        }
+    }
 }
 
 /// Every backend, from the configuration.
@@ -79,6 +108,7 @@ pub fn from_config(config: &Config, client: &HttpClient) -> Arc<[Backend]> {
                 config.retry.retry_budget,
                 config.retry.retry_budget_floor,
             )),
+            metrics: CallMetrics::register(name),
         }))
     })
     .collect()

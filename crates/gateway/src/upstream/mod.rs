@@ -20,7 +20,7 @@ use hyper::body::Incoming;
 use shared::{
     Problem,
     resilience::{BreakerState, RetryPolicy},
-    upstream::HttpClient,
+    upstream::ThreadClients,
 };
 use tokio::time::Instant;
 
@@ -147,7 +147,7 @@ impl Failure {
 /// The client and the rules every backend call follows.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub client: HttpClient,
+    pub clients: ThreadClients,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub slow_call: Option<Duration>,
@@ -155,14 +155,9 @@ pub struct Caller {
 
 impl Caller {
     /// The caller `retry` and `breaker` describe.
-    pub fn new(
-        client: HttpClient,
-        timeout: Duration,
-        retry: &RetryArgs,
-        breaker: &BreakerArgs,
-    ) -> Self {
+    pub fn new(timeout: Duration, retry: &RetryArgs, breaker: &BreakerArgs) -> Self {
         Self {
-            client,
+            clients: ThreadClients::default(),
             timeout,
             retry: RetryPolicy {
                 max_attempts: retry.retry_attempts,
@@ -185,7 +180,10 @@ impl Caller {
             headers,
             body,
         } = outbound;
-        let uri = format!("{}{target}", backend.upstream.base_url);
+        let uri: http::Uri = format!("{}{target}", backend.upstream.base_url)
+            .parse()
+            .map_err(|_| Failure::Unreachable)?;
+        let mut headers = Some(headers);
         let (replay, mut once) = match body {
             OutboundBody::Replayable(bytes) => (Some(bytes), None),
             OutboundBody::Streaming(body) => (None, Some(body)),
@@ -204,42 +202,49 @@ impl Caller {
                 (None, Some(body)) => body,
                 (None, None) => Body::empty(),
             };
+            // The headers are copied only while another attempt may need them.
+            let last = replay.is_none() || attempt + 1 >= self.retry.max_attempts;
+            let headers = if last {
+                headers.take().unwrap_or_default()
+            } else {
+                headers.clone().unwrap_or_default()
+            };
             let mut request = Request::new(body);
             *request.method_mut() = method.clone();
-            *request.headers_mut() = headers.clone();
-            *request.uri_mut() = uri.parse().map_err(|_| Failure::Unreachable)?;
+            *request.headers_mut() = headers;
+            *request.uri_mut() = uri.clone();
             let started = Instant::now();
-            let outcome = tokio::time::timeout(self.timeout, self.client.request(request)).await;
-            let slow = self
-                .slow_call
-                .is_some_and(|limit| started.elapsed() > limit);
-            let (result, label) = match outcome {
+            let outcome =
+                tokio::time::timeout(self.timeout, self.clients.get().request(request)).await;
+            let calls = &backend.metrics;
+            let result = match outcome {
                 Ok(Ok(response)) => {
-                    let label = if response.status().is_server_error() {
-                        "5xx"
+                    if response.status().is_server_error() {
+                        calls.server_error.increment(1);
                     } else {
-                        "response"
-                    };
-                    (Ok(response), label)
+                        calls.response.increment(1);
+                    }
+                    Ok(response)
                 }
                 Ok(Err(err)) => {
                     tracing::warn!(service = backend.name, error = %err, "backend unreachable");
-                    (Err(Failure::Unreachable), "unreachable")
+                    calls.unreachable.increment(1);
+                    Err(Failure::Unreachable)
                 }
                 Err(_) => {
                     tracing::warn!(service = backend.name, timeout = ?self.timeout, "backend timed out");
-                    (Err(Failure::Timeout), "timeout")
+                    calls.timeout.increment(1);
+                    Err(Failure::Timeout)
                 }
             };
+            let elapsed = started.elapsed();
+            calls.duration.record(elapsed.as_secs_f64());
+            let slow = self.slow_call.is_some_and(|limit| elapsed > limit);
             let failed = slow
                 || result
                     .as_ref()
                     .map_or(true, |r| r.status().is_server_error());
             permit.record(!failed);
-            metrics::counter!("gateway_upstream_requests_total", "service" => backend.name, "outcome" => label)
-                .increment(1);
-            metrics::histogram!("gateway_upstream_duration_seconds", "service" => backend.name)
-                .record(started.elapsed().as_secs_f64());
 
             let asked = match &result {
                 Ok(response) if is_retryable_status(response.status()) => {

@@ -113,6 +113,8 @@ pub async fn spawn_gateway_with_redis(
         "127.0.0.1",
         "--port",
         "0",
+        "--workers",
+        "2",
         "--redis-url",
         redis,
         "--redis-key-prefix",
@@ -194,6 +196,8 @@ impl GatewayBuilder {
         for (flag, value) in [
             ("--host", "127.0.0.1"),
             ("--port", "0"),
+            // Two serving threads sharing the port, as on a two-core machine.
+            ("--workers", "2"),
             ("--redis-url", "redis://127.0.0.1:6379"),
             ("--redis-key-prefix", &unique_prefix()),
             ("--auth-jwks-url", &issuer.jwks_url),
