@@ -22,8 +22,8 @@ pub struct Config {
     /// Port to listen on.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
-    /// Threads serving requests, each with its own event loop and backend connections,
-    /// sharing the port (`0`: one per CPU core).
+    /// Threads serving requests, each with its own event loop and backend connections
+    /// (`0`: one per CPU core).
     #[arg(long, env = "WORKERS", default_value_t = 0)]
     pub workers: usize,
     #[command(flatten)]

@@ -62,7 +62,7 @@ where
 /// The bound listeners and the router they serve.
 #[derive(Debug)]
 pub struct Server {
-    /// One per worker; the first is served on the caller's runtime.
+    /// One per worker, all handles of one socket; the first is served on the caller's runtime.
     listeners: Vec<std::net::TcpListener>,
     router: Router,
     port: u16,
@@ -89,11 +89,11 @@ impl Server {
         Self::bind(common.host, port, router, common.shutdown_timeout).await
     }
 
-    /// Binds `workers` listeners to `host:port`, sharing the port (`SO_REUSEPORT`, so the
-    /// kernel spreads connections over them). The first is served on the caller's runtime,
-    /// each other one by a thread of its own with a single-threaded runtime: the model of
-    /// nginx's and Envoy's workers, where a connection and the work it causes stay on one
-    /// thread instead of waking others.
+    /// Binds `host:port` for `workers` threads, each accepting from the one listening socket
+    /// (a busy thread accepts less, so connections go where there is room). The first
+    /// is served on the caller's runtime, each other one by a thread of its own with a
+    /// single-threaded runtime: the model of nginx's and Envoy's workers, where a connection
+    /// and the work it causes stay on one thread instead of waking others.
     pub fn bind_workers(
         host: IpAddr,
         port: u16,
@@ -101,13 +101,13 @@ impl Server {
         shutdown_timeout: Duration,
         workers: usize,
     ) -> std::io::Result<Self> {
-        let shared = workers > 1;
-        let first = listen(SocketAddr::new(host, port), shared)?;
+        let first = listen(SocketAddr::new(host, port))?;
         let port = first.local_addr()?.port();
-        let mut listeners = vec![first];
+        let mut listeners = Vec::with_capacity(workers.max(1));
         for _ in 1..workers {
-            listeners.push(listen(SocketAddr::new(host, port), shared)?);
+            listeners.push(first.try_clone()?);
         }
+        listeners.insert(0, first);
         Ok(Self {
             listeners,
             router,
@@ -144,19 +144,23 @@ impl Server {
             };
             workers.push(worker.spawn(index + 1)?);
         }
-        let signal = async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stopping_tx.send(true);
-        };
-        let served = Worker {
+        // The sender stays in this future: when it is dropped, every worker stops too.
+        let serving = Worker {
             listener: first,
             router: self.router,
             stopping: stopping_rx,
             shutdown_timeout: self.shutdown_timeout,
         }
-        .serve(signal)
-        .await;
+        .serve();
+        tokio::pin!(serving);
+        let served = tokio::select! {
+            served = &mut serving => served,
+            () = shutdown_signal() => {
+                tracing::info!("shutting down: finishing in-flight requests");
+                let _ = stopping_tx.send(true);
+                serving.await
+            }
+        };
         for worker in workers {
             if let Ok(Err(err)) = worker.await {
                 tracing::error!(error = %err, "a worker stopped serving");
@@ -184,24 +188,20 @@ impl Worker {
         std::thread::Builder::new()
             .name(format!("worker-{index}"))
             .spawn(move || {
-                let mut stopping = self.stopping.clone();
-                // A dropped sender (the server's future dropped) stops the worker too.
-                let stop = async move {
-                    let _ = stopping.wait_for(|stopping| *stopping).await;
-                };
-                let served = runtime.block_on(self.serve(stop));
+                let served = runtime.block_on(self.serve());
                 let _ = done_tx.send(served);
             })?;
         Ok(done_rx)
     }
 
-    /// Serves until `stop` completes, then lets in-flight requests finish for up to the
-    /// shutdown time-out.
-    async fn serve(
-        self,
-        stop: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), StartupError> {
+    /// Serves until told to stop (or until the server's future is gone), then lets
+    /// in-flight requests finish for up to the shutdown time-out.
+    async fn serve(self) -> Result<(), StartupError> {
         let mut stopping = self.stopping;
+        let mut told = stopping.clone();
+        let stop = async move {
+            let _ = told.wait_for(|stopping| *stopping).await;
+        };
         let listener = TcpListener::from_std(self.listener)?;
         // Responses are written whole; Nagle's algorithm would only hold their last segment back.
         let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
@@ -227,8 +227,8 @@ impl Worker {
     }
 }
 
-/// A non-blocking listener on `address`; `shared` lets other listeners bind the same port.
-fn listen(address: SocketAddr, shared: bool) -> std::io::Result<std::net::TcpListener> {
+/// A non-blocking listener on `address`.
+fn listen(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = Socket::new(
         Domain::for_address(address),
         Type::STREAM,
@@ -237,10 +237,6 @@ fn listen(address: SocketAddr, shared: bool) -> std::io::Result<std::net::TcpLis
     // As tokio's own `TcpListener::bind`: a restart may bind while old connections linger.
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
-    #[cfg(unix)]
-    socket.set_reuse_port(shared)?;
-    #[cfg(not(unix))]
-    let _ = shared;
     socket.set_nonblocking(true)?;
     socket.bind(&address.into())?;
     socket.listen(1024)?;
@@ -298,20 +294,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn workers_share_the_port_and_stop_with_the_server() {
+    async fn workers_share_the_socket_and_stop_with_the_server() {
         let router = Router::new().route(
             "/",
             get(|| async { std::thread::current().name().unwrap_or("?").to_owned() }),
         );
         let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let server = Server::bind_workers(localhost, 0, router, Duration::from_secs(1), 2)
-            .expect("two listeners on one port");
+            .expect("one socket for two threads");
         let port = server.port();
         let serving = tokio::spawn(server.run_until_stopped());
 
-        // The kernel spreads connections by their addresses: over 40, both threads answer.
+        // Both threads wait on the socket; over many connections, both answer.
         let mut threads = HashSet::new();
-        for _ in 0..40 {
+        for _ in 0..200 {
             threads.insert(answering_thread(port).await.expect("an answer"));
         }
         assert_eq!(threads.len(), 2, "answered by {threads:?}");

@@ -196,7 +196,7 @@ impl GatewayBuilder {
         for (flag, value) in [
             ("--host", "127.0.0.1"),
             ("--port", "0"),
-            // Two serving threads sharing the port, as on a two-core machine.
+            // Two serving threads, as on a two-core machine.
             ("--workers", "2"),
             ("--redis-url", "redis://127.0.0.1:6379"),
             ("--redis-key-prefix", &unique_prefix()),
