@@ -17,6 +17,8 @@ use sqlx::{
 
 /// How long a request waits for a pooled connection before the store counts as down.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest wait of a readiness check, below the probe's own limit.
+const CHECK_WAIT: Duration = Duration::from_secs(2);
 /// Pause between two attempts to migrate a database that could not be reached.
 const MIGRATE_RETRY: Duration = Duration::from_secs(5);
 
@@ -102,9 +104,12 @@ impl Database {
 
     /// Readiness: the server answers a query and the schema is current.
     pub async fn check(&self) -> Result<(), String> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        // The pool retries a refused connection until its acquire timeout; the probe gives
+        // up sooner, so that a server that is down reads as unreachable, not as a slow probe.
+        tokio::time::timeout(CHECK_WAIT, query)
             .await
+            .map_err(|_| "unreachable".to_owned())?
             .map_err(|err| describe(&err))?;
         if self.is_migrated() {
             Ok(())
