@@ -39,7 +39,8 @@ async fn admit(state: &GatewayState, peer: SocketAddr, request: Request, next: N
     let mut request = edge::limit_body(request, state.body_limit);
     let caller = access::identify(&state.access, request.headers()).await;
     let (method, path) = (request.method(), request.uri().path());
-    let verdict = state.limiter.count(method, path, &caller, peer).await;
+    let client = state.trusted_proxies.client(request.headers(), peer.ip());
+    let verdict = state.limiter.count(method, path, &caller, client).await;
     let refused = match verdict.as_ref().and_then(|verdict| verdict.refusal()) {
         Some(over_quota) => Some(over_quota),
         None => access::refusal_of(&state.access, method, path, &caller),

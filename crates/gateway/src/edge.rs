@@ -16,7 +16,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use shared::Problem;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::state::GatewayState;
+use crate::{
+    forwarded::{TrustedProxies, parse_trusted_proxies},
+    state::GatewayState,
+};
 
 /// Limits at the edge.
 #[derive(Debug, Clone, Args)]
@@ -30,6 +33,10 @@ pub struct EdgeArgs {
     /// Origins browsers may call from: comma-separated, `*` for any; empty for none.
     #[arg(long, env = "CORS_ORIGINS", default_value = "")]
     pub cors_origins: String,
+    /// Proxies in front of the gateway whose `X-Forwarded-For` is believed: networks or
+    /// addresses, comma-separated. Empty: the client is the connection's peer.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = parse_trusted_proxies)]
+    pub trusted_proxies: TrustedProxies,
     /// Longest wait for each part of an aggregated response.
     #[arg(long, env = "AGGREGATE_PART_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
     pub aggregate_part_timeout: Duration,

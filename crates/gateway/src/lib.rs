@@ -10,6 +10,7 @@ mod cache;
 mod cached;
 mod config;
 mod edge;
+mod forwarded;
 mod openapi;
 mod proxy;
 mod ratelimit;

@@ -63,6 +63,7 @@ impl Application {
                     .unwrap_or(Semaphore::MAX_PERMITS)
                     .min(Semaphore::MAX_PERMITS),
             ),
+            trusted_proxies: config.edge.trusted_proxies.clone(),
         });
         let router = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
             .api(api(state, &config), openapi::document(&backends))

@@ -7,6 +7,7 @@ use tokio::sync::Semaphore;
 use crate::{
     access::Access,
     cache::Cache,
+    forwarded::TrustedProxies,
     ratelimit::RateLimiter,
     upstream::{Backend, Caller},
 };
@@ -45,6 +46,8 @@ pub struct Parts {
     pub body_limit: usize,
     /// One permit per request being handled: the concurrency limit.
     pub in_flight: Semaphore,
+    /// Whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Parts {

@@ -4,7 +4,7 @@
 
 mod gcra;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use axum::response::{IntoResponse, Response};
 use clap::{ArgAction, Args};
@@ -119,13 +119,13 @@ pub struct Verdict {
 
 impl RateLimiter {
     /// Counts a request against its route's quota, keyed by the user when `caller` has a
-    /// valid token and by `peer`'s IP otherwise; `None` when no quota applies.
+    /// valid token and by the `client` address otherwise; `None` when no quota applies.
     pub async fn count(
         &self,
         method: &Method,
         path: &str,
         caller: &Caller,
-        peer: SocketAddr,
+        client: IpAddr,
     ) -> Option<Verdict> {
         if !self.enabled {
             return None;
@@ -133,7 +133,7 @@ impl RateLimiter {
         let (rule, &quota) = self.rules.0.position(method, path)?;
         let subject = match caller.claims() {
             Some(claims) => format!("user:{}", claims.sub),
-            None => format!("ip:{}", peer.ip()),
+            None => format!("ip:{client}"),
         };
         let key = self.store.key(&["rl", &rule.to_string(), &subject]);
         // Boxed: the Redis call is a large future that unlimited requests need not carry.

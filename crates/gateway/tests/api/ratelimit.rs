@@ -181,3 +181,48 @@ async fn with_redis_gone_the_cache_is_bypassed_the_limit_counted_in_process_and_
 
     proxy.restore();
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_quota_and_otherwise_the_header_is_ignored()
+ {
+    let issuer = TestIssuer::start().await;
+    let restaurants = Scripted::start().await;
+    let gateway = |trusted: &str| {
+        GatewayBuilder::new(&issuer)
+            .backend("restaurant", &restaurants.url)
+            .arg("--rate-limits", "GET /restaurants/**=1/1m")
+            .arg("--cache", "false")
+            .arg("--trusted-proxies", trusted)
+            .spawn()
+    };
+    let client = Client::new();
+    let status_for = |gateway: String, forwarded_for: &'static str| {
+        let request = client
+            .get(format!("{gateway}/restaurants"))
+            .header("x-forwarded-for", forwarded_for);
+        async move { request.send().await.expect("sent").status().as_u16() }
+    };
+
+    // The tests' connections come from 127.0.0.1: here that is the trusted proxy.
+    let behind_proxy = gateway("127.0.0.0/8").await;
+    assert_eq!(status_for(behind_proxy.clone(), "203.0.113.1").await, 200);
+    assert_eq!(status_for(behind_proxy.clone(), "203.0.113.1").await, 429);
+    assert_eq!(
+        status_for(behind_proxy.clone(), "203.0.113.2").await,
+        200,
+        "another client behind the proxy has its own quota"
+    );
+    assert_eq!(
+        status_for(behind_proxy, "198.51.100.7, 203.0.113.2").await,
+        429,
+        "the right-most untrusted address is the client, not a spoofable first one"
+    );
+
+    let exposed = gateway("").await;
+    assert_eq!(status_for(exposed.clone(), "203.0.113.1").await, 200);
+    assert_eq!(
+        status_for(exposed, "203.0.113.2").await,
+        429,
+        "an untrusted peer cannot buy a fresh quota with a header"
+    );
+}
