@@ -70,11 +70,13 @@ pub async fn purge_cache(
         format!("{}*", escape_glob(value))
     };
     let pattern = format!("{}cache:*:GET:{resource}", store.namespace());
-    let purged = store
-        .run("cache purge", move |mut connection| async move {
-            let mut cursor: u64 = 0;
-            let mut purged = 0_u64;
-            loop {
+    // One bounded Redis call per round of the scan, not one for the whole keyspace: the
+    // Redis timeout caps each round, and a large cache still gets purged whole.
+    let (mut cursor, mut purged) = (0_u64, 0_u64);
+    loop {
+        let pattern = pattern.clone();
+        let (next, deleted) = store
+            .run("cache purge", move |mut connection| async move {
                 let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
                     .arg(cursor)
                     .arg("MATCH")
@@ -83,20 +85,24 @@ pub async fn purge_cache(
                     .arg(1000)
                     .query_async(&mut connection)
                     .await?;
-                if !keys.is_empty() {
-                    purged += redis::cmd("DEL")
+                let deleted = if keys.is_empty() {
+                    0
+                } else {
+                    redis::cmd("DEL")
                         .arg(&keys)
                         .query_async::<u64>(&mut connection)
-                        .await?;
-                }
-                if next == 0 {
-                    return Ok(purged);
-                }
-                cursor = next;
-            }
-        })
-        .await
-        .ok_or_else(|| Problem::unavailable("The cache cannot be reached right now."))?;
+                        .await?
+                };
+                Ok((next, deleted))
+            })
+            .await
+            .ok_or_else(|| Problem::unavailable("The cache cannot be reached right now."))?;
+        purged += deleted;
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
     tracing::info!(field, value = %value, purged, "cache purged");
     Ok(Json(PurgeResult { purged }))
 }

@@ -271,3 +271,51 @@ async fn a_head_is_answered_from_the_gets_entry_without_a_body() {
     assert!(head.bytes().await.expect("a body").is_empty());
     assert_eq!(restaurants.calls(), 1);
 }
+
+#[tokio::test]
+async fn a_prefix_purge_walks_a_keyspace_larger_than_one_scan_round() {
+    let issuer = TestIssuer::start().await;
+    let prefix = crate::helpers::unique_prefix();
+    let gateway = GatewayBuilder::new(&issuer)
+        .arg("--redis-key-prefix", &prefix)
+        .spawn()
+        .await;
+    // More entries than one SCAN round (1000) looks at.
+    let redis = redis::Client::open("redis://127.0.0.1:6379").expect("a Redis URL");
+    let mut connection = redis
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis answers");
+    let entries: Vec<(String, &str)> = (0..2500)
+        .map(|i| {
+            (
+                format!("{prefix}:cache:public:GET:/restaurants/bulk{i}"),
+                "x",
+            )
+        })
+        .collect();
+    redis::cmd("MSET")
+        .arg(&entries)
+        .query_async::<()>(&mut connection)
+        .await
+        .expect("seeded");
+
+    let admin = issuer.token(Uuid::now_v7(), &[Role::Admin]);
+    let answer: Value = Client::new()
+        .post(format!("{gateway}/admin/cache/purge"))
+        .bearer_auth(admin)
+        .json(&json!({"prefix": "/restaurants/bulk"}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["purged"], 2500);
+    let left: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:cache:*"))
+        .query_async(&mut connection)
+        .await
+        .expect("listed");
+    assert!(left.is_empty(), "{} entries left", left.len());
+}
