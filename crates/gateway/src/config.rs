@@ -93,6 +93,13 @@ mod tests {
         assert_eq!(config.port, 3000);
         assert_eq!(config.order_service_url, "http://127.0.0.1:3002");
         assert_eq!(config.upstream_timeout, Duration::from_secs(10));
-        assert!(config.worker_threads() >= 1);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(
+            config.worker_threads(),
+            cores,
+            "one serving thread per core"
+        );
+        let three = Config::try_parse_from(["gateway", "--workers", "3"]).expect("parses");
+        assert_eq!(three.worker_threads(), 3);
     }
 }

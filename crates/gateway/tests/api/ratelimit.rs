@@ -178,6 +178,18 @@ async fn with_redis_gone_the_cache_is_bypassed_the_limit_counted_in_process_and_
         "the panel answers without Redis"
     );
     assert_eq!(restaurants.calls(), 5);
+    let purge = client
+        .post(format!("{gateway}/admin/cache/purge"))
+        .bearer_auth(issuer.token(Uuid::now_v7(), &[Role::Admin]))
+        .json(&serde_json::json!({"prefix": "/restaurants/"}))
+        .send()
+        .await
+        .expect("sent");
+    let refused = assert_problem(purge, 503).await;
+    assert!(
+        refused.to_string().contains("cannot be reached"),
+        "{refused}"
+    );
 
     proxy.restore();
 }
