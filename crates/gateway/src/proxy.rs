@@ -19,6 +19,7 @@ use crate::{
     access::Caller,
     cache::Directives,
     cached,
+    forwarded::X_FORWARDED_FOR,
     state::GatewayState,
     upstream::{Backend, Outbound, OutboundBody, is_idempotent},
 };
@@ -184,15 +185,17 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 
 /// `X-Forwarded-For` (appended to), `-Host` and `-Proto` (kept when already set).
 fn add_forwarded(headers: &mut HeaderMap, peer: SocketAddr) {
-    const FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
     const HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
     const PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    let chain = match headers.get(&FOR).and_then(|value| value.to_str().ok()) {
+    let chain = match headers
+        .get(&X_FORWARDED_FOR)
+        .and_then(|value| value.to_str().ok())
+    {
         Some(existing) => format!("{existing}, {}", peer.ip()),
         None => peer.ip().to_string(),
     };
     if let Ok(value) = HeaderValue::from_str(&chain) {
-        headers.insert(FOR, value);
+        headers.insert(X_FORWARDED_FOR, value);
     }
     if !headers.contains_key(&HOST)
         && let Some(host) = headers.get(header::HOST).cloned()

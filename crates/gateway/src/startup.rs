@@ -1,7 +1,5 @@
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-
 use axum::{
     Router,
     routing::{get, post},
@@ -13,6 +11,7 @@ use shared::{
     service::ServiceDefinition,
     upstream::http_client,
 };
+use tokio::sync::Semaphore;
 
 use crate::{
     Config, SERVICE,

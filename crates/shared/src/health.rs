@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::{amqp::Amqp, postgres::Database, redis::Redis, upstream::Upstream};
 
 /// Longest a single check may take before it counts as down.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Something a binary needs in order to serve.
 #[derive(Debug, Clone)]

@@ -17,8 +17,8 @@ use sqlx::{
 
 /// How long a request waits for a pooled connection before the store counts as down.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
-/// Longest wait of a readiness check, below the probe's own limit.
-const CHECK_WAIT: Duration = Duration::from_secs(2);
+/// Longest wait of a readiness check: a second under the probe's own limit.
+const CHECK_WAIT: Duration = crate::health::CHECK_TIMEOUT.saturating_sub(Duration::from_secs(1));
 /// Pause between two attempts to migrate a database that could not be reached.
 const MIGRATE_RETRY: Duration = Duration::from_secs(5);
 

@@ -4,7 +4,7 @@ use reqwest::Client;
 use serde_json::Value;
 use shared::testing::{TestIssuer, assert_problem};
 
-use crate::helpers::{GatewayBuilder, Scripted};
+use crate::helpers::{GatewayBuilder, Scripted, json_of};
 
 async fn statuses(client: &Client, url: &str, count: usize) -> Vec<u16> {
     let mut seen = Vec::new();
@@ -23,14 +23,7 @@ async fn statuses(client: &Client, url: &str, count: usize) -> Vec<u16> {
 }
 
 async fn breaker_row(client: &Client, gateway: &str, service: &str) -> Value {
-    let table: Value = client
-        .get(format!("{gateway}/stats/circuit-breakers"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let table = json_of(client.get(format!("{gateway}/stats/circuit-breakers"))).await;
     table["breakers"]
         .as_array()
         .expect("rows")
@@ -177,14 +170,7 @@ async fn a_failing_backend_is_stood_in_for_by_an_expired_copy_marked_stale() {
         .await;
     let client = Client::new();
     let url = format!("{gateway}/restaurants/r1");
-    let fresh: Value = client
-        .get(&url)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let fresh = json_of(client.get(&url)).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     restaurants.fail_always(500);
 

@@ -9,7 +9,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{GatewayBuilder, Scripted};
+use crate::helpers::{GatewayBuilder, Scripted, json_of};
 
 fn header<'a>(response: &'a Response, name: &str) -> &'a str {
     response
@@ -63,14 +63,7 @@ async fn the_seeds_timeline_a_miss_then_hits_then_a_miss_once_the_ttl_has_passed
     assert_eq!(body["call"], 2);
     assert_eq!(restaurants.calls(), 2);
 
-    let stats: Value = client
-        .get(format!("{gateway}/stats/cache"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let stats = json_of(client.get(format!("{gateway}/stats/cache"))).await;
     assert_eq!(stats["hits"], 4, "{stats}");
     assert_eq!(stats["misses"], 2, "{stats}");
     assert_eq!(stats["requests"], 6, "{stats}");
@@ -301,16 +294,13 @@ async fn a_prefix_purge_walks_a_keyspace_larger_than_one_scan_round() {
         .expect("seeded");
 
     let admin = issuer.token(Uuid::now_v7(), &[Role::Admin]);
-    let answer: Value = Client::new()
-        .post(format!("{gateway}/admin/cache/purge"))
-        .bearer_auth(admin)
-        .json(&json!({"prefix": "/restaurants/bulk"}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let answer = json_of(
+        Client::new()
+            .post(format!("{gateway}/admin/cache/purge"))
+            .bearer_auth(admin)
+            .json(&json!({"prefix": "/restaurants/bulk"})),
+    )
+    .await;
     assert_eq!(answer["purged"], 2500);
     let left: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}:cache:*"))

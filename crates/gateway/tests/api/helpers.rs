@@ -149,8 +149,8 @@ pub async fn spawn_gateway_with_redis(
     address
 }
 
-/// Sends `request` and returns what the echoing upstream saw.
-pub async fn echoed(request: reqwest::RequestBuilder) -> Value {
+/// Sends `request` and returns its JSON answer (from an echoing upstream: what it saw).
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
     request
         .send()
         .await

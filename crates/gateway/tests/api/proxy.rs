@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use shared::testing::assert_problem;
 
-use crate::helpers::{Backends, echoed, gateway_with_one_upstream, spawn_gateway, spawn_upstream};
+use crate::helpers::{Backends, gateway_with_one_upstream, json_of, spawn_gateway, spawn_upstream};
 
 #[tokio::test]
 async fn a_request_reaches_its_backend_with_method_path_query_and_body() {
@@ -16,12 +16,12 @@ async fn a_request_reaches_its_backend_with_method_path_query_and_body() {
         .await
         .expect("sent");
     assert_eq!(response.status().as_u16(), 200);
-    let echoed: Value = response.json().await.expect("json");
-    assert_eq!(echoed["method"], "PUT");
-    assert_eq!(echoed["path"], "/orders/echo");
-    assert_eq!(echoed["query"], "b=2&a=1");
-    assert_eq!(echoed["body"], r#"{"quantity":3}"#);
-    assert_eq!(echoed["headers"]["content-type"], "application/json");
+    let json_of: Value = response.json().await.expect("json");
+    assert_eq!(json_of["method"], "PUT");
+    assert_eq!(json_of["path"], "/orders/echo");
+    assert_eq!(json_of["query"], "b=2&a=1");
+    assert_eq!(json_of["body"], r#"{"quantity":3}"#);
+    assert_eq!(json_of["headers"]["content-type"], "application/json");
 }
 
 #[tokio::test]
@@ -43,8 +43,8 @@ async fn each_prefix_goes_to_its_own_backend() {
         "/tracking",
         "/payments",
     ] {
-        let echoed = echoed(reqwest::Client::new().get(format!("{gateway}{prefix}/echo"))).await;
-        assert_eq!(echoed["path"], format!("{prefix}/echo"));
+        let json_of = json_of(reqwest::Client::new().get(format!("{gateway}{prefix}/echo"))).await;
+        assert_eq!(json_of["path"], format!("{prefix}/echo"));
     }
 }
 
@@ -58,8 +58,8 @@ async fn the_request_id_is_passed_on_and_returned() {
         .await
         .expect("sent");
     assert_eq!(response.headers()["x-request-id"], "req-42");
-    let echoed: Value = response.json().await.expect("json");
-    assert_eq!(echoed["headers"]["x-request-id"], "req-42");
+    let json_of: Value = response.json().await.expect("json");
+    assert_eq!(json_of["headers"]["x-request-id"], "req-42");
 
     let generated = reqwest::get(format!("{gateway}/orders/echo"))
         .await
@@ -68,21 +68,21 @@ async fn the_request_id_is_passed_on_and_returned() {
         .to_str()
         .expect("text")
         .to_owned();
-    let echoed: Value = generated.json().await.expect("json");
-    assert_eq!(echoed["headers"]["x-request-id"], id.as_str());
+    let json_of: Value = generated.json().await.expect("json");
+    assert_eq!(json_of["headers"]["x-request-id"], id.as_str());
 }
 
 #[tokio::test]
 async fn hop_by_hop_headers_stop_at_the_gateway_and_forwarded_headers_are_added() {
     let gateway = gateway_with_one_upstream("/orders", "2s").await;
-    let echoed: Value = echoed(
+    let json_of: Value = json_of(
         reqwest::Client::new()
             .get(format!("{gateway}/orders/echo"))
             .header("proxy-authorization", "Basic c2VjcmV0")
             .header("authorization", "Bearer kept"),
     )
     .await;
-    let headers = &echoed["headers"];
+    let headers = &json_of["headers"];
     assert!(headers.get("proxy-authorization").is_none(), "{headers}");
     assert_eq!(headers["authorization"], "Bearer kept");
     assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
@@ -142,13 +142,13 @@ async fn a_path_no_backend_serves_is_a_404_problem() {
 async fn the_callers_trace_context_reaches_the_backend() {
     let gateway = gateway_with_one_upstream("/orders", "2s").await;
     let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    let echoed: Value = echoed(
+    let json_of: Value = json_of(
         reqwest::Client::new()
             .get(format!("{gateway}/orders/echo"))
             .header("traceparent", traceparent),
     )
     .await;
-    let forwarded = echoed["headers"]["traceparent"]
+    let forwarded = json_of["headers"]["traceparent"]
         .as_str()
         .unwrap_or_default();
     assert!(
