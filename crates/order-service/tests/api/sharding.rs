@@ -29,7 +29,12 @@ async fn holder(app: &crate::helpers::TestApp, id: &str) -> Vec<usize> {
 async fn customers_spread_over_the_three_shards_and_each_keeps_to_one() {
     let app = spawn_app().await;
     let mut used = HashSet::new();
-    for _ in 0..12 {
+    // Shards are picked by hash: customers are drawn until every shard has been used (a fixed
+    // dozen would miss one shard a few times in a hundred runs).
+    for _ in 0..100 {
+        if used.len() == 3 {
+            break;
+        }
         let (_, token) = app.user(&[Role::Customer]);
         let first = app.place(&token).await["id"]
             .as_str()
@@ -44,7 +49,7 @@ async fn customers_spread_over_the_three_shards_and_each_keeps_to_one() {
         assert_eq!(a, b, "one customer's orders share a shard");
         used.insert(a[0]);
     }
-    assert_eq!(used.len(), 3, "twelve customers use every shard");
+    assert_eq!(used.len(), 3, "customers use every shard");
 }
 
 #[tokio::test]
@@ -92,8 +97,13 @@ async fn with_one_shard_down_its_customers_get_503_naming_it_and_the_others_are_
     let mut urls: Vec<String> = databases.iter().map(|db| db.url()).collect();
     urls[1] = "postgres://postgres@127.0.0.1:1/orders".to_owned();
     let app = spawn_app_on(databases, &urls).await;
+    // Customers land on shards by hash, so new ones are drawn until both kinds have been seen
+    // a few times; a fixed count would miss shard b now and then.
     let (mut served, mut refused) = (0, 0);
-    for _ in 0..15 {
+    for _ in 0..200 {
+        if served >= 3 && refused >= 3 {
+            break;
+        }
         let (_, token) = app.user(&[Role::Customer]);
         let response = app.post("/orders", &token, &order_of(1)).await;
         if response.status().as_u16() == 201 {
@@ -113,7 +123,7 @@ async fn with_one_shard_down_its_customers_get_503_naming_it_and_the_others_are_
         }
     }
     assert!(
-        served > 0 && refused > 0,
+        served >= 3 && refused >= 3,
         "served {served}, refused {refused}"
     );
     let (_, admin) = app.user(&[Role::Admin]);
