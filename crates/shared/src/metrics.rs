@@ -1,13 +1,14 @@
 //! Prometheus metrics: one process-wide recorder, HTTP request counters and latencies.
 
-use std::{sync::OnceLock, time::Instant};
+use std::{cell::RefCell, collections::HashMap, sync::OnceLock, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use http::header;
+use http::{Method, header};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -43,20 +44,105 @@ pub async fn render_metrics() -> impl IntoResponse {
 /// Counts requests and records their latency by method, route template and status.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    let labels = [
-        ("method", method),
-        ("route", route),
-        ("status", response.status().as_u16().to_string()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    REQUEST_METRICS.with_borrow_mut(|routes| {
+        let known = routes
+            .get(route)
+            .and_then(|calls| calls.get(&(method, status)));
+        let (count, latency) = match known {
+            Some(handles) => handles,
+            None => routes
+                .entry(route.into())
+                .or_default()
+                .entry((method, status))
+                .or_insert_with(|| register_request_metrics(route, method, status)),
+        };
+        count.increment(1);
+        latency.record(elapsed);
+    });
     response
+}
+
+/// A request's handles, by method and status.
+type CallMetrics = HashMap<(&'static str, u16), (Counter, Histogram)>;
+
+thread_local! {
+    /// Each serving thread keeps the handles it has used, by route template: a request then
+    /// costs two atomic updates instead of building its labels and finding them in the
+    /// registry.
+    static REQUEST_METRICS: RefCell<HashMap<Box<str>, CallMetrics>> = RefCell::new(HashMap::new());
+}
+
+fn register_request_metrics(
+    route: &str,
+    method: &'static str,
+    status: u16,
+) -> (Counter, Histogram) {
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route.to_owned()),
+        ("status", status.to_string()),
+    ];
+    (
+        metrics::counter!("http_requests_total", &labels),
+        metrics::histogram!("http_request_duration_seconds", &labels),
+    )
+}
+
+/// The method's name, or `OTHER` for extension methods, which a client may invent without
+/// end and which would each make new series.
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "CONNECT" => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn requests_are_counted_by_method_route_template_and_status() {
+        use axum::{Router, body::Body, middleware, routing::get};
+        use tower::ServiceExt;
+
+        handle();
+        let router = Router::new()
+            .route("/metrics-test/{id}", get(|| async { "ok" }))
+            .route_layer(middleware::from_fn(track_requests));
+        for _ in 0..3 {
+            let request = Request::get("/metrics-test/7")
+                .body(Body::empty())
+                .expect("a request");
+            let response = router.clone().oneshot(request).await.expect("answered");
+            assert_eq!(response.status(), http::StatusCode::OK);
+        }
+        let text = handle().render();
+        assert!(
+            text.lines().any(|line| line
+                == r#"http_requests_total{method="GET",route="/metrics-test/{id}",status="200"} 3"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn extension_methods_share_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let invented = Method::from_bytes(b"BREW").expect("a method");
+        assert_eq!(method_label(&invented), "OTHER");
+    }
 }

@@ -11,7 +11,7 @@ use shared::{
     upstream::{HttpClient, Upstream},
 };
 
-use super::budget::RetryBudget;
+use super::{budget::RetryBudget, origin::Origin};
 use crate::Config;
 
 /// One service behind the gateway; cloning shares it.
@@ -35,6 +35,8 @@ pub struct BackendParts {
     pub prefix: &'static str,
     /// Where it is.
     pub upstream: Upstream,
+    /// Its URL, parsed once (`None` only if the configuration let a bad URL through).
+    pub origin: Option<Origin>,
     /// Its circuit breaker.
     pub breaker: Arc<Breaker>,
     /// Its retry budget.
@@ -103,6 +105,7 @@ pub fn from_config(config: &Config, client: &HttpClient) -> Arc<[Backend]> {
             name,
             prefix,
             upstream: Upstream::new(url, client.clone()),
+            origin: Origin::parse(url),
             breaker: Arc::new(Breaker::new(name, breaker)),
             budget: Arc::new(RetryBudget::new(
                 config.retry.retry_budget,

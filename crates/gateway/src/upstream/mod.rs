@@ -5,6 +5,7 @@
 
 mod backends;
 mod budget;
+mod origin;
 pub(crate) mod stats;
 
 use std::time::Duration;
@@ -177,12 +178,13 @@ impl Caller {
         let Outbound {
             method,
             target,
-            headers,
+            mut headers,
             body,
         } = outbound;
-        let uri: http::Uri = format!("{}{target}", backend.upstream.base_url)
-            .parse()
-            .map_err(|_| Failure::Unreachable)?;
+        let origin = backend.origin.as_ref().ok_or(Failure::Unreachable)?;
+        let uri = origin.uri(target).ok_or(Failure::Unreachable)?;
+        // Set here from the parsed origin, so that the client need not format it per call.
+        headers.insert(header::HOST, origin.host().clone());
         let mut headers = Some(headers);
         let (replay, mut once) = match body {
             OutboundBody::Replayable(bytes) => (Some(bytes), None),
