@@ -7,6 +7,11 @@
 //! - `GET /ready`: 200;
 //! - `GET /bench/hits`: how many times each of the two routes was answered, so that a run can
 //!   tell whether a proxy really answered from its cache.
+//!
+//! [`bare_proxy`] is the other end of the scale: a proxy on the gateway's HTTP stack with
+//! none of its features.
+
+pub mod bare_proxy;
 
 use std::sync::{
     Arc,

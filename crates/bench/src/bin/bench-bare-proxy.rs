@@ -1,0 +1,57 @@
+use std::{net::IpAddr, process::ExitCode, time::Duration};
+
+use axum::http::Uri;
+use clap::Parser;
+
+// As in the gateway, so that the two differ by their features and not their allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A proxy with nothing but the HTTP stack the gateway is built on, the floor `scripts/bench`
+/// measures the gateway against.
+#[derive(Debug, Parser)]
+#[command(name = "bench-bare-proxy", version, about)]
+struct Args {
+    /// Port to listen on.
+    #[arg(long, env = "PORT")]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Where every request is forwarded (`http://host:port`).
+    #[arg(long, env = "UPSTREAM_URL")]
+    upstream_url: Uri,
+    /// Serving threads (0: one per core, as the gateway's default).
+    #[arg(long, env = "WORKERS", default_value_t = 0)]
+    workers: usize,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let workers = match args.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        workers => workers,
+    };
+    let router = bench::bare_proxy::router(args.upstream_url);
+    let served = match shared::server::Server::bind_workers(
+        args.host,
+        args.port,
+        router,
+        Duration::from_secs(1),
+        workers,
+    ) {
+        Ok(server) => server
+            .run_until_stopped()
+            .await
+            .map_err(|err| err.to_string()),
+        Err(err) => Err(err.to_string()),
+    };
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bench-bare-proxy: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
