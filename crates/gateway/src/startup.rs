@@ -66,6 +66,7 @@ impl Application {
         });
         let router = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
             .api(api(state, &config), openapi::document(&backends))
+            .api_counts_itself()
             .readiness(Checks::new().with("redis", Dependency::Redis(redis)))
             .informational(upstream::checks(&backends))
             .into_router();

@@ -7,7 +7,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use http::{Method, header};
+use http::{Method, StatusCode, header};
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -44,12 +44,25 @@ pub async fn render_metrics() -> impl IntoResponse {
 /// Counts requests and records their latency by method, route template and status.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = method_label(request.method());
+    let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    record_request(route.as_ref(), &method, response.status(), started);
+    response
+}
+
+/// Records one answered request, as [`track_requests`] does: for a middleware of its own that
+/// takes the place of that layer.
+pub fn record_request(
+    route: Option<&MatchedPath>,
+    method: &Method,
+    status: StatusCode,
+    started: Instant,
+) {
+    let method = method_label(method);
+    let route = route.map_or("unmatched", MatchedPath::as_str);
     let elapsed = started.elapsed().as_secs_f64();
-    let status = response.status().as_u16();
+    let status = status.as_u16();
     REQUEST_METRICS.with_borrow_mut(|routes| {
         let known = routes
             .get(route)
@@ -65,7 +78,6 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
         count.increment(1);
         latency.record(elapsed);
     });
-    response
 }
 
 /// A request's handles, by method and status.
@@ -129,7 +141,7 @@ mod tests {
                 .body(Body::empty())
                 .expect("a request");
             let response = router.clone().oneshot(request).await.expect("answered");
-            assert_eq!(response.status(), http::StatusCode::OK);
+            assert_eq!(response.status(), StatusCode::OK);
         }
         let text = handle().render();
         assert!(

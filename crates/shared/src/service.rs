@@ -29,6 +29,8 @@ pub struct ServiceDefinition {
     pub informational: Checks,
     /// Longest time one request may take.
     pub request_timeout: Duration,
+    /// Whether the API's routes record their own request metrics.
+    pub api_counts_itself: bool,
 }
 
 impl ServiceDefinition {
@@ -47,6 +49,7 @@ impl ServiceDefinition {
             readiness: Checks::new(),
             informational: Checks::new(),
             request_timeout,
+            api_counts_itself: false,
         }
     }
 
@@ -54,6 +57,14 @@ impl ServiceDefinition {
     pub fn api(mut self, api: Router, openapi: utoipa::openapi::OpenApi) -> Self {
         self.api = api;
         self.openapi = openapi;
+        self
+    }
+
+    /// The API's routes record their own request metrics (with
+    /// [`record_request`](crate::metrics::record_request)) in a middleware they already have,
+    /// so the standard tracking layer, one more layer on every request, is left off them.
+    pub fn api_counts_itself(mut self) -> Self {
+        self.api_counts_itself = true;
         self
     }
 
@@ -85,15 +96,19 @@ impl ServiceDefinition {
             .route("/ready", get(get_readiness))
             .route("/openapi.json", get(get_openapi))
             .with_state(ops_state);
-        let mut router = Router::new()
-            .merge(self.api)
+        let mut own = Router::new()
             .merge(ops.clone())
             .route("/metrics", get(get_metrics));
         if let Some(prefix) = self.prefix {
-            router = router.nest(prefix, ops);
+            own = own.nest(prefix, ops);
         }
+        let tracked = middleware::from_fn(track_requests);
+        let router = if self.api_counts_itself {
+            own.route_layer(tracked).merge(self.api)
+        } else {
+            own.merge(self.api).route_layer(tracked)
+        };
         let router = router
-            .route_layer(middleware::from_fn(track_requests))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed);
         standard_layers(router, self.request_timeout)

@@ -156,3 +156,32 @@ async fn the_callers_trace_context_reaches_the_backend() {
         "{forwarded}"
     );
 }
+
+#[tokio::test]
+async fn proxied_answers_are_counted_by_method_route_template_and_status() {
+    let gateway = gateway_with_one_upstream("/orders", "2s").await;
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        let response = client
+            .get(format!("{gateway}/orders/echo"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    let metrics = client
+        .get(format!("{gateway}/metrics"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    // One recorder serves every gateway of this test process, so the series' presence is
+    // asserted, not its count.
+    assert!(
+        metrics
+            .contains(r#"http_requests_total{method="GET",route="/orders/{*rest}",status="200"}"#),
+        "{metrics}"
+    );
+}
