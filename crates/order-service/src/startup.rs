@@ -58,7 +58,7 @@ impl Application {
                     Dependency::Postgres(database.clone()),
                 )
             })
-            .with("rabbitmq", Dependency::Amqp(amqp));
+            .with("rabbitmq", Dependency::Amqp(amqp.clone()));
         let client = http_client();
         let state = AppState {
             shards: Arc::new(Shards(
@@ -83,7 +83,9 @@ impl Application {
                 .api(routes::router(state), routes::ApiDoc::openapi())
                 .readiness(readiness)
                 .into_router();
-        let server = Server::bind_with(router, &config.common, config.port).await?;
+        let server = Server::bind_with(router, &config.common, config.port)
+            .await?
+            .closing_broker(amqp);
         Ok(Self { server })
     }
 

@@ -33,7 +33,9 @@ impl Application {
                 .api(routes::router(state), routes::ApiDoc::openapi())
                 .readiness(stores.readiness())
                 .into_router();
-        let server = Server::bind_with(router, &config.common, config.port).await?;
+        let server = Server::bind_with(router, &config.common, config.port)
+            .await?
+            .closing_broker(stores.amqp);
         Ok(Self { server })
     }
 

@@ -1,7 +1,10 @@
 //! RabbitMQ: a connection kept open by a supervisor task that reconnects with backoff.
 
 use std::{
-    sync::{Arc, RwLock, Weak},
+    sync::{
+        Arc, RwLock, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -10,6 +13,7 @@ use tokio::sync::Notify;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A RabbitMQ connection that comes back after the broker does. Cloning shares it.
 #[derive(Clone)]
@@ -21,6 +25,8 @@ struct Inner {
     url: String,
     name: String,
     connection: RwLock<Option<Arc<Connection>>>,
+    /// Set by `close`: the supervisor connects no more.
+    closed: AtomicBool,
 }
 
 /// Why no channel could be opened.
@@ -42,6 +48,7 @@ impl Amqp {
             url: url.to_owned(),
             name: name.to_owned(),
             connection: RwLock::new(None),
+            closed: AtomicBool::new(false),
         });
         tokio::spawn(supervise(Arc::downgrade(&inner)));
         Self { inner }
@@ -61,6 +68,29 @@ impl Amqp {
         }
     }
 
+    /// Closes the connection with the broker's handshake and connects no more: for the end
+    /// of `main`, while the runtime still runs the connection's I/O (left to the runtime's
+    /// shutdown, the connection fails there and reports it as an error).
+    pub async fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        let connection = self
+            .inner
+            .connection
+            .write()
+            .ok()
+            .and_then(|mut guard| guard.take());
+        let Some(connection) = connection else {
+            return;
+        };
+        match tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, "shutting down")).await {
+            Ok(Ok(())) => {
+                tracing::debug!(connection = %self.inner.name, "RabbitMQ connection closed")
+            }
+            Ok(Err(err)) => tracing::debug!(error = %err, "RabbitMQ connection closed uncleanly"),
+            Err(_) => tracing::debug!("RabbitMQ did not acknowledge the close in time"),
+        }
+    }
+
     fn current(&self) -> Option<Arc<Connection>> {
         self.inner
             .connection
@@ -75,7 +105,10 @@ impl Amqp {
 async fn supervise(inner: Weak<Inner>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let Some(strong) = inner.upgrade() else {
+        let Some(strong) = inner
+            .upgrade()
+            .filter(|inner| !inner.closed.load(Ordering::Acquire))
+        else {
             return;
         };
         let properties = ConnectionProperties::default()
@@ -83,6 +116,11 @@ async fn supervise(inner: Weak<Inner>) {
             .with_executor(tokio_executor_trait::Tokio::current())
             .with_reactor(tokio_reactor_trait::Tokio);
         match Connection::connect(&strong.url, properties).await {
+            Ok(connection) if strong.closed.load(Ordering::Acquire) => {
+                // Closed while this connection was being made.
+                let _ = connection.close(200, "shutting down").await;
+                return;
+            }
             Ok(connection) => {
                 let lost = Arc::new(Notify::new());
                 let notify = lost.clone();
@@ -95,7 +133,10 @@ async fn supervise(inner: Weak<Inner>) {
                 backoff = FIRST_BACKOFF;
                 drop(strong);
                 lost.notified().await;
-                let Some(strong) = inner.upgrade() else {
+                let Some(strong) = inner
+                    .upgrade()
+                    .filter(|inner| !inner.closed.load(Ordering::Acquire))
+                else {
                     return;
                 };
                 set(&strong, None);
@@ -121,5 +162,35 @@ impl std::fmt::Debug for Amqp {
             .field("name", &self.inner.name)
             .field("connected", &self.current().is_some())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn broker_url() -> String {
+        std::env::var("TEST_AMQP_URL")
+            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_is_not_made_again() {
+        let amqp = Amqp::start(&broker_url(), "amqp-close-test");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while amqp.check().await.is_err() {
+            assert!(Instant::now() < deadline, "never connected to the broker");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        amqp.close().await;
+        assert!(amqp.check().await.is_err());
+        assert!(matches!(amqp.channel().await, Err(AmqpError::NotConnected)));
+        tokio::time::sleep(FIRST_BACKOFF * 4).await;
+        assert!(
+            amqp.check().await.is_err(),
+            "the supervisor connected again after the close"
+        );
     }
 }

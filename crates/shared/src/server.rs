@@ -13,7 +13,7 @@ use tokio::{
     sync::{oneshot, watch},
 };
 
-use crate::{config::CommonArgs, postgres::MigrationError};
+use crate::{amqp::Amqp, config::CommonArgs, postgres::MigrationError};
 
 /// Why a binary could not start.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +67,8 @@ pub struct Server {
     router: Router,
     port: u16,
     shutdown_timeout: Duration,
+    /// The broker connection to close once serving has stopped.
+    broker: Option<Amqp>,
 }
 
 impl Server {
@@ -113,7 +115,15 @@ impl Server {
             router,
             port,
             shutdown_timeout,
+            broker: None,
         })
+    }
+
+    /// Closes `broker` once serving has stopped, when in-flight requests can publish no more
+    /// and before the runtime goes away under the connection.
+    pub fn closing_broker(mut self, broker: Amqp) -> Self {
+        self.broker = Some(broker);
+        self
     }
 
     /// The port actually bound.
@@ -165,6 +175,9 @@ impl Server {
             if let Ok(Err(err)) = worker.await {
                 tracing::error!(error = %err, "a worker stopped serving");
             }
+        }
+        if let Some(broker) = self.broker {
+            broker.close().await;
         }
         served
     }

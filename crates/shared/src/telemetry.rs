@@ -4,6 +4,8 @@
 //! exported over OTLP/HTTP when an endpoint is configured, and W3C `traceparent` is the
 //! propagation format on HTTP and AMQP.
 
+use std::io::IsTerminal;
+
 use opentelemetry::{global, trace::TracerProvider as _};
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
@@ -39,7 +41,12 @@ pub fn init(service: &'static str, args: &CommonArgs) -> Result<Telemetry, Telem
             .with_current_span(true)
             .with_span_list(false)
             .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+        // Colours only on a terminal: piped into a file or `docker compose logs`, escape
+        // codes would be noise.
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .compact()
+            .with_ansi(std::io::stdout().is_terminal())
+            .boxed(),
     };
     let provider = args
         .otlp_endpoint
