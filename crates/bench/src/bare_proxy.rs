@@ -58,6 +58,13 @@ mod tests {
 
     use super::*;
 
+    async fn get(proxy: &Router, path: &str) -> Response {
+        let request = Request::get(path).body(Body::empty()).expect("a request");
+        tower::ServiceExt::oneshot(proxy.clone(), request)
+            .await
+            .expect("an answer")
+    }
+
     #[tokio::test]
     async fn requests_reach_the_upstream_and_its_answer_comes_back() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -67,28 +74,15 @@ mod tests {
         tokio::spawn(async move { axum::serve(listener, crate::router()).await });
         let proxy = router(format!("http://{address}").parse().expect("a URL"));
 
-        let response = tower::ServiceExt::oneshot(
-            proxy.clone(),
-            Request::get("/orders/bench")
-                .body(Body::empty())
-                .expect("a request"),
-        )
-        .await
-        .expect("an answer");
+        let response = get(&proxy, "/orders/bench").await;
         assert_eq!(response.status(), StatusCode::OK);
         let body = to_bytes(response.into_body(), usize::MAX)
             .await
             .expect("a body");
         assert_eq!(body, crate::BODY);
-
-        let missing = tower::ServiceExt::oneshot(
-            proxy,
-            Request::get("/nothing/here")
-                .body(Body::empty())
-                .expect("a request"),
-        )
-        .await
-        .expect("an answer");
-        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            get(&proxy, "/nothing/here").await.status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }

@@ -4,7 +4,7 @@ use reqwest::Client;
 use serde_json::Value;
 use shared::testing::{TestIssuer, assert_problem};
 
-use crate::helpers::{GatewayBuilder, Scripted, json_of};
+use crate::helpers::{GatewayBuilder, Scripted, json_of, metrics_of};
 
 async fn statuses(client: &Client, url: &str, count: usize) -> Vec<u16> {
     let mut seen = Vec::new();
@@ -88,16 +88,9 @@ async fn failures_open_the_breaker_and_then_calls_fail_fast_without_reaching_the
     );
     let closed = breaker_row(&client, &gateway, "order-service").await;
     assert_eq!(closed["state"], "CLOSED");
-    let metrics = client
-        .get(format!("{gateway}/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
-    // One recorder serves every gateway of this test process, so only what cannot go back
-    // is asserted: the state gauge exists and the breaker has been counted opening.
+    let metrics = metrics_of(&gateway).await;
+    // Only what cannot go back is asserted: the state gauge exists and the breaker has been
+    // counted opening.
     assert!(metrics.contains(r#"circuit_breaker_state{breaker="restaurant-service"}"#));
     assert!(
         metrics.contains(

@@ -160,6 +160,17 @@ pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
         .expect("a JSON body")
 }
 
+/// The gateway's `/metrics` text. One recorder serves every gateway of this test process, so
+/// tests assert a series' presence, not its value.
+pub async fn metrics_of(gateway: &str) -> String {
+    reqwest::get(format!("{gateway}/metrics"))
+        .await
+        .expect("the request is sent")
+        .text()
+        .await
+        .expect("a text body")
+}
+
 /// A gateway whose backend for `prefix` is an echoing upstream; the others are unreachable.
 pub async fn gateway_with_one_upstream(prefix: &str, upstream_timeout: &str) -> String {
     let upstream = spawn_upstream(prefix).await;

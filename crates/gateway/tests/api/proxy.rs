@@ -3,7 +3,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use shared::testing::assert_problem;
 
-use crate::helpers::{Backends, gateway_with_one_upstream, json_of, spawn_gateway, spawn_upstream};
+use crate::helpers::{
+    Backends, gateway_with_one_upstream, json_of, metrics_of, spawn_gateway, spawn_upstream,
+};
 
 #[tokio::test]
 async fn a_request_reaches_its_backend_with_method_path_query_and_body() {
@@ -160,25 +162,13 @@ async fn the_callers_trace_context_reaches_the_backend() {
 #[tokio::test]
 async fn proxied_answers_are_counted_by_method_route_template_and_status() {
     let gateway = gateway_with_one_upstream("/orders", "2s").await;
-    let client = reqwest::Client::new();
     for _ in 0..2 {
-        let response = client
-            .get(format!("{gateway}/orders/echo"))
-            .send()
+        let response = reqwest::get(format!("{gateway}/orders/echo"))
             .await
             .expect("sent");
         assert_eq!(response.status().as_u16(), 200);
     }
-    let metrics = client
-        .get(format!("{gateway}/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
-    // One recorder serves every gateway of this test process, so the series' presence is
-    // asserted, not its count.
+    let metrics = metrics_of(&gateway).await;
     assert!(
         metrics
             .contains(r#"http_requests_total{method="GET",route="/orders/{*rest}",status="200"}"#),
