@@ -82,12 +82,26 @@ impl Amqp {
         let Some(connection) = connection else {
             return;
         };
-        match tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, "shutting down")).await {
+        let closing = async {
+            connection.close(200, "shutting down").await?;
+            // The connection's I/O thread still finishes with the socket after the broker's
+            // acknowledgement: wait for it (on a thread of its own, since that wait blocks),
+            // so that the runtime does not go away under it.
+            if let Ok(connection) = Arc::try_unwrap(connection) {
+                let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+                std::thread::spawn(move || {
+                    let _ = done_tx.send(connection.run());
+                });
+                let _ = done_rx.await;
+            }
+            Ok::<_, lapin::Error>(())
+        };
+        match tokio::time::timeout(CLOSE_TIMEOUT, closing).await {
             Ok(Ok(())) => {
                 tracing::debug!(connection = %self.inner.name, "RabbitMQ connection closed")
             }
             Ok(Err(err)) => tracing::debug!(error = %err, "RabbitMQ connection closed uncleanly"),
-            Err(_) => tracing::debug!("RabbitMQ did not acknowledge the close in time"),
+            Err(_) => tracing::debug!("the RabbitMQ connection did not close in time"),
         }
     }
 

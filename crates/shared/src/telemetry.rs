@@ -31,10 +31,26 @@ pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
 }
 
+/// `RUST_LOG` (default `info`), with PostgreSQL's notices (such as "relation already exists,
+/// skipping" on every start's migration check) at `warn` unless it names sqlx itself.
+fn log_filter(rust_log: Option<&str>) -> EnvFilter {
+    let directives = rust_log
+        .filter(|value| !value.trim().is_empty())
+        .unwrap_or("info");
+    let filter = EnvFilter::builder().parse_lossy(directives);
+    if directives.contains("sqlx") {
+        return filter;
+    }
+    match "sqlx::postgres::notice=warn".parse() {
+        Ok(quiet) => filter.add_directive(quiet),
+        Err(_) => filter,
+    }
+}
+
 /// Installs the global subscriber for `service` as `args` say.
 pub fn init(service: &'static str, args: &CommonArgs) -> Result<Telemetry, TelemetryError> {
     global::set_text_map_propagator(TraceContextPropagator::new());
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     let fmt = match args.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -102,5 +118,23 @@ impl Drop for Telemetry {
         {
             eprintln!("flushing traces failed: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_notices_are_quiet_unless_rust_log_names_sqlx() {
+        for rust_log in [None, Some(""), Some("debug")] {
+            let filter = log_filter(rust_log).to_string();
+            assert!(
+                filter.contains("sqlx::postgres::notice=warn"),
+                "{rust_log:?}: {filter}"
+            );
+        }
+        let chosen = log_filter(Some("info,sqlx=debug")).to_string();
+        assert!(!chosen.contains("notice"), "{chosen}");
     }
 }
