@@ -42,13 +42,16 @@ pub struct EdgeArgs {
     pub aggregate_part_timeout: Duration,
 }
 
-/// Wraps the API in the gateway's admission (see [`crate::admission`]) and, when origins
-/// are configured, CORS around it.
-pub fn guard(api: Router, state: GatewayState, args: &EdgeArgs) -> Router {
-    let router = api.layer(middleware::from_fn_with_state(
-        state,
-        crate::admission::admit_request,
-    ));
+/// The API: the gateway's own routes behind the admission middleware (see
+/// [`crate::admission`]), the proxied routes beside them (their handler admits inline), and,
+/// when origins are configured, CORS around both.
+pub fn guard(own: Router, proxied: Router, state: GatewayState, args: &EdgeArgs) -> Router {
+    let router = own
+        .layer(middleware::from_fn_with_state(
+            state,
+            crate::admission::admit_request,
+        ))
+        .merge(proxied);
     match cors(&args.cors_origins) {
         Some(cors) => router.layer(cors),
         None => router,

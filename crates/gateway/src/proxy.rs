@@ -17,6 +17,7 @@ use shared::Problem;
 
 use crate::{
     access::Caller,
+    admission,
     cache::Directives,
     cached,
     forwarded::X_FORWARDED_FOR,
@@ -35,7 +36,14 @@ pub fn router(state: GatewayState) -> Router {
         .fold(Router::new(), |router, backend| {
             let handler = {
                 let backend = backend.clone();
-                move |state, peer, request| forward_request(state, backend, peer, request)
+                move |State(state): State<GatewayState>,
+                      ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                      request: Request| async move {
+                    admission::admit_then(&state, peer, request, |request| {
+                        forward_request(&state, backend, peer, request)
+                    })
+                    .await
+                }
             };
             router
                 .route(backend.prefix, any(handler.clone()))
@@ -44,11 +52,12 @@ pub fn router(state: GatewayState) -> Router {
         .with_state(state)
 }
 
-/// Sends `request` to `backend` (or answers it from the cache) and streams the answer back.
+/// Sends `request` (admitted) to `backend`, or answers it from the cache, and streams the
+/// answer back.
 async fn forward_request(
-    State(state): State<GatewayState>,
+    state: &GatewayState,
     backend: Backend,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    peer: SocketAddr,
     request: Request,
 ) -> Response {
     let started = Instant::now();
@@ -79,7 +88,7 @@ async fn forward_request(
             started,
         };
         // Boxed: the cache's future is large, and uncached requests need not carry it.
-        return Box::pin(cached::serve(&state, request)).await;
+        return Box::pin(cached::serve(state, request)).await;
     }
 
     let method = parts.method;

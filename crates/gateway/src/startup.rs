@@ -106,6 +106,5 @@ fn api(state: GatewayState, config: &Config) -> Router {
             get(upstream::get_circuit_breakers),
         )
         .with_state(state.clone());
-    let routed = Router::new().merge(own).merge(proxy::router(state.clone()));
-    edge::guard(routed, state, &config.edge)
+    edge::guard(own, proxy::router(state.clone()), state, &config.edge)
 }
