@@ -33,16 +33,12 @@ pub async fn admit_request(
 /// Admits `request` in the gateway's order of work, then answers it with `route`. Proxied
 /// routes call it inline rather than through the middleware: on the busiest path that is one
 /// layer fewer for axum to clone and box on every request.
-pub async fn admit_then<F, Fut>(
+pub async fn admit_then(
     state: &GatewayState,
     peer: SocketAddr,
     request: Request,
-    route: F,
-) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response>,
-{
+    route: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let matched = request.extensions().get::<MatchedPath>().cloned();
@@ -55,16 +51,12 @@ where
     response
 }
 
-async fn admit<F, Fut>(
+async fn admit(
     state: &GatewayState,
     peer: SocketAddr,
     request: Request,
-    route: F,
-) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response>,
-{
+    route: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     if let Some(oversized) = edge::refuse_oversized(request.headers(), state.body_limit) {
         return oversized;
     }
