@@ -1,12 +1,14 @@
 //! Helpers for the integration tests of the binaries: fresh stores per test, a TCP proxy to
 //! cut a server with, problem+json assertions, and the checks every service shares.
 
+mod client;
 pub mod conformance;
 mod database;
 mod issuer;
 mod mongo;
 mod proxy;
 
+pub use client::TestClient;
 pub use database::{TestDatabase, postgres_server_url};
 pub use issuer::TestIssuer;
 pub use mongo::TestMongo;

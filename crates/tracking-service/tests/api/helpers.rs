@@ -1,12 +1,10 @@
+use std::ops::Deref;
+
 use clap::Parser;
-use reqwest::Response;
-use serde_json::Value;
-use shared::{
-    auth::Role,
-    testing::{TestDatabase, TestIssuer, amqp_url, conformance::Subject, postgres_server_url},
+use shared::testing::{
+    TestClient, TestDatabase, TestIssuer, amqp_url, conformance::Subject, postgres_server_url,
 };
 use tracking_service::{Application, Config};
-use uuid::Uuid;
 
 /// tracking-service as the shared checks see it.
 pub fn subject() -> Subject<fn(String, String) -> futures::future::BoxFuture<'static, String>> {
@@ -51,11 +49,18 @@ pub async fn spawn_trusting(database_url: String, amqp_url: String, jwks_url: St
     address
 }
 
+/// The service on a fresh database; its client calls it (`app.get(…)`, `app.user(…)`).
 pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
-    pub issuer: TestIssuer,
+    pub api: TestClient,
     pub database: TestDatabase,
+}
+
+impl Deref for TestApp {
+    type Target = TestClient;
+
+    fn deref(&self) -> &TestClient {
+        &self.api
+    }
 }
 
 /// tracking-service on a fresh database, trusting a test token issuer.
@@ -64,40 +69,7 @@ pub async fn spawn_app() -> TestApp {
     let issuer = TestIssuer::start().await;
     let address = spawn_trusting(database.url(), amqp_url(), issuer.jwks_url.clone()).await;
     TestApp {
-        address,
-        client: reqwest::Client::new(),
-        issuer,
+        api: TestClient::new(address, issuer),
         database,
     }
 }
-
-impl TestApp {
-    /// A token for a new user with `roles`.
-    pub fn user(&self, roles: &[Role]) -> (Uuid, String) {
-        let id = Uuid::now_v7();
-        (id, self.issuer.token(id, roles))
-    }
-
-    /// `POST path` with a token, an idempotency key and a JSON body.
-    pub async fn post(&self, path: &str, token: &str, key: &str, body: &Value) -> Response {
-        self.client
-            .post(format!("{}{path}", self.address))
-            .bearer_auth(token)
-            .header("idempotency-key", key)
-            .json(body)
-            .send()
-            .await
-            .expect("sent")
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("sent")
-    }
-}
-
-impl TestApp {}
