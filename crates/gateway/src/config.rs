@@ -76,10 +76,7 @@ pub struct Config {
 impl Config {
     /// The serving threads `WORKERS` asks for, at least one.
     pub fn worker_threads(&self) -> usize {
-        match self.workers {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
-            workers => workers,
-        }
+        shared::server::workers_or_cores(self.workers)
     }
 }
 

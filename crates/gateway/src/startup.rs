@@ -44,7 +44,7 @@ impl Application {
         // Installed first, so that the breakers' gauges are recorded from the start.
         shared::metrics::handle();
         let client = http_client();
-        let backends = upstream::from_config(&config, &client);
+        let backends = upstream::from_config(&config, &client)?;
         let state = GatewayState::new(Parts {
             access: Arc::new(Access {
                 verifier: config.access.auth.verifier(client.clone()),

@@ -119,10 +119,7 @@ impl Amqp {
 async fn supervise(inner: Weak<Inner>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let Some(strong) = inner
-            .upgrade()
-            .filter(|inner| !inner.closed.load(Ordering::Acquire))
-        else {
+        let Some(strong) = still_wanted(&inner) else {
             return;
         };
         let properties = ConnectionProperties::default()
@@ -147,10 +144,7 @@ async fn supervise(inner: Weak<Inner>) {
                 backoff = FIRST_BACKOFF;
                 drop(strong);
                 lost.notified().await;
-                let Some(strong) = inner
-                    .upgrade()
-                    .filter(|inner| !inner.closed.load(Ordering::Acquire))
-                else {
+                let Some(strong) = still_wanted(&inner) else {
                     return;
                 };
                 set(&strong, None);
@@ -162,6 +156,13 @@ async fn supervise(inner: Weak<Inner>) {
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// The connection's state while some `Amqp` handle remains and none has closed it.
+fn still_wanted(inner: &Weak<Inner>) -> Option<Arc<Inner>> {
+    inner
+        .upgrade()
+        .filter(|inner| !inner.closed.load(Ordering::Acquire))
 }
 
 fn set(inner: &Inner, connection: Option<Arc<Connection>>) {
@@ -206,5 +207,18 @@ mod tests {
             amqp.check().await.is_err(),
             "the supervisor connected again after the close"
         );
+    }
+
+    #[tokio::test]
+    async fn closing_while_the_broker_is_unreachable_returns_at_once() {
+        let amqp = Amqp::start(
+            "amqp://guest:guest@127.0.0.1:1/%2f",
+            "amqp-unreachable-test",
+        );
+        tokio::time::sleep(FIRST_BACKOFF).await;
+        tokio::time::timeout(Duration::from_millis(500), amqp.close())
+            .await
+            .expect("close does not wait for a broker that is not there");
+        assert!(amqp.check().await.is_err());
     }
 }

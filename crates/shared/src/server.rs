@@ -29,6 +29,9 @@ pub enum StartupError {
         /// What the driver said.
         message: String,
     },
+    /// A setting passed its syntax check but cannot be used.
+    #[error("{0}")]
+    Config(String),
     /// The address could not be bound, or serving failed.
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),
@@ -56,6 +59,14 @@ where
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// The serving threads a `WORKERS` setting asks for: `0` means one per core.
+pub fn workers_or_cores(workers: usize) -> usize {
+    match workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        workers => workers,
     }
 }
 

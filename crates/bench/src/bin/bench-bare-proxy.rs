@@ -19,20 +19,24 @@ struct Args {
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     host: IpAddr,
     /// Where every request is forwarded (`http://host:port`).
-    #[arg(long, env = "UPSTREAM_URL")]
+    #[arg(long, env = "UPSTREAM_URL", value_parser = parse_upstream_url)]
     upstream_url: Uri,
     /// Serving threads (0: one per core, as the gateway's default).
     #[arg(long, env = "WORKERS", default_value_t = 0)]
     workers: usize,
 }
 
+/// An absolute `http://` URL, as the gateway's backend URLs are checked.
+fn parse_upstream_url(value: &str) -> Result<Uri, String> {
+    shared::config::parse_http_url(value)?
+        .parse()
+        .map_err(|err: axum::http::uri::InvalidUri| err.to_string())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let workers = match args.workers {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
-        workers => workers,
-    };
+    let workers = shared::server::workers_or_cores(args.workers);
     let router = bench::bare_proxy::router(args.upstream_url);
     let served = match shared::server::Server::bind_workers(
         args.host,

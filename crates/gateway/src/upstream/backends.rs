@@ -8,6 +8,7 @@ use metrics::{Counter, Histogram};
 use shared::{
     health::{Checks, Dependency},
     resilience::{Breaker, BreakerConfig},
+    server::StartupError,
     upstream::{HttpClient, Upstream},
 };
 
@@ -35,8 +36,8 @@ pub struct BackendParts {
     pub prefix: &'static str,
     /// Where it is.
     pub upstream: Upstream,
-    /// Its URL, parsed once (`None` only if the configuration let a bad URL through).
-    pub origin: Option<Origin>,
+    /// Its URL, parsed once.
+    pub origin: Origin,
     /// Its circuit breaker.
     pub breaker: Arc<Breaker>,
     /// Its retry budget.
@@ -70,8 +71,8 @@ impl CallMetrics {
     }
 }
 
-/// Every backend, from the configuration.
-pub fn from_config(config: &Config, client: &HttpClient) -> Arc<[Backend]> {
+/// Every backend, from the configuration; refused if a URL names no host to call.
+pub fn from_config(config: &Config, client: &HttpClient) -> Result<Arc<[Backend]>, StartupError> {
     let breaker = BreakerConfig {
         failure_rate: f64::from(config.breaker.breaker_failure_rate) / 100.0,
         window: config.breaker.breaker_window,
@@ -101,18 +102,21 @@ pub fn from_config(config: &Config, client: &HttpClient) -> Arc<[Backend]> {
     ]
     .into_iter()
     .map(|(name, prefix, url)| {
-        Backend(Arc::new(BackendParts {
+        let origin = Origin::parse(url).ok_or_else(|| {
+            StartupError::Config(format!("{name}: `{url}` is not an http:// URL"))
+        })?;
+        Ok(Backend(Arc::new(BackendParts {
             name,
             prefix,
             upstream: Upstream::new(url, client.clone()),
-            origin: Origin::parse(url),
+            origin,
             breaker: Arc::new(Breaker::new(name, breaker)),
             budget: Arc::new(RetryBudget::new(
                 config.retry.retry_budget,
                 config.retry.retry_budget_floor,
             )),
             metrics: CallMetrics::register(name),
-        }))
+        })))
     })
     .collect()
 }

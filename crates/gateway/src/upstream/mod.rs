@@ -181,10 +181,9 @@ impl Caller {
             mut headers,
             body,
         } = outbound;
-        let origin = backend.origin.as_ref().ok_or(Failure::Unreachable)?;
-        let uri = origin.uri(target).ok_or(Failure::Unreachable)?;
+        let uri = backend.origin.uri(target).ok_or(Failure::Unreachable)?;
         // Set here from the parsed origin, so that the client need not format it per call.
-        headers.insert(header::HOST, origin.host().clone());
+        headers.insert(header::HOST, backend.origin.host().clone());
         let mut headers = Some(headers);
         let (replay, mut once) = match body {
             OutboundBody::Replayable(bytes) => (Some(bytes), None),

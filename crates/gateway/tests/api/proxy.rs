@@ -37,16 +37,21 @@ async fn each_prefix_goes_to_its_own_backend() {
         payments: spawn_upstream("/payments").await,
     };
     let gateway = spawn_gateway(&backends, "2s").await;
-    for prefix in [
-        "/auth",
-        "/orders",
-        "/restaurants",
-        "/delivery",
-        "/tracking",
-        "/payments",
+    for (prefix, backend) in [
+        ("/auth", &backends.auth),
+        ("/orders", &backends.orders),
+        ("/restaurants", &backends.restaurants),
+        ("/delivery", &backends.delivery),
+        ("/tracking", &backends.tracking),
+        ("/payments", &backends.payments),
     ] {
         let json_of = json_of(reqwest::Client::new().get(format!("{gateway}{prefix}/echo"))).await;
         assert_eq!(json_of["path"], format!("{prefix}/echo"));
+        // The backend is addressed by its own name, not the gateway's.
+        assert_eq!(
+            json_of["headers"]["host"],
+            backend.trim_start_matches("http://")
+        );
     }
 }
 
