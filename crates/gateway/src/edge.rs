@@ -1,14 +1,13 @@
 //! The outer guards of the API: a concurrency limit that sheds load with 503 instead of
 //! queueing, a body size limit (413), CORS from the configuration, and security headers.
-//! The admission applies the first, second and last; CORS is a layer of its own.
+//! The admission applies the first, second and last; CORS wraps everything the gateway
+//! serves (see [`crate::front`]).
 
 use std::time::Duration;
 
 use axum::{
-    Router,
-    body::Body,
+    body::{Body, HttpBody as _},
     extract::Request,
-    middleware,
     response::{IntoResponse, Response},
 };
 use clap::Args;
@@ -16,10 +15,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use shared::Problem;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::{
-    forwarded::{TrustedProxies, parse_trusted_proxies},
-    state::GatewayState,
-};
+use crate::forwarded::{TrustedProxies, parse_trusted_proxies};
 
 /// Limits at the edge.
 #[derive(Debug, Clone, Args)]
@@ -42,22 +38,6 @@ pub struct EdgeArgs {
     pub aggregate_part_timeout: Duration,
 }
 
-/// The API: the gateway's own routes behind the admission middleware (see
-/// [`crate::admission`]), the proxied routes beside them (their handler admits inline), and,
-/// when origins are configured, CORS around both.
-pub fn guard(own: Router, proxied: Router, state: GatewayState, args: &EdgeArgs) -> Router {
-    let router = own
-        .layer(middleware::from_fn_with_state(
-            state,
-            crate::admission::admit_request,
-        ))
-        .merge(proxied);
-    match cors(&args.cors_origins) {
-        Some(cors) => router.layer(cors),
-        None => router,
-    }
-}
-
 /// The security headers every answer carries, unless the handler set its own.
 pub fn add_security_headers(headers: &mut HeaderMap) {
     for (name, value) in [
@@ -75,7 +55,8 @@ pub fn add_security_headers(headers: &mut HeaderMap) {
     }
 }
 
-fn cors(origins: &str) -> Option<CorsLayer> {
+/// CORS for `origins` (comma-separated, `*` for any), or none when there are none.
+pub fn cors(origins: &str) -> Option<CorsLayer> {
     let origins: Vec<&str> = origins
         .split(',')
         .map(str::trim)
@@ -148,8 +129,12 @@ pub fn refuse_oversized(headers: &HeaderMap, limit: usize) -> Option<Response> {
 }
 
 /// `request` with its body limited to `limit` bytes: a body that grows past it while
-/// streaming is cut (and the request fails) instead of being read whole.
+/// streaming is cut (and the request fails) instead of being read whole. A request known to
+/// have no body (most of them) is left as it is.
 pub fn limit_body(request: Request, limit: usize) -> Request {
+    if request.body().is_end_stream() {
+        return request;
+    }
     let (parts, body) = request.into_parts();
     Request::from_parts(parts, Body::new(http_body_util::Limited::new(body, limit)))
 }

@@ -11,6 +11,7 @@ mod cached;
 mod config;
 mod edge;
 mod forwarded;
+mod front;
 mod openapi;
 mod proxy;
 mod ratelimit;

@@ -5,19 +5,17 @@
 use std::{net::SocketAddr, time::Instant};
 
 use axum::{
-    Router,
-    body::Body,
-    extract::{ConnectInfo, Request, State},
+    body::{Body, HttpBody as _},
+    extract::Request,
     response::{IntoResponse, Response},
-    routing::any,
 };
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use hyper::body::Incoming;
 use shared::Problem;
 
 use crate::{
     access::Caller,
-    admission,
     cache::Directives,
     cached,
     forwarded::X_FORWARDED_FOR,
@@ -28,33 +26,9 @@ use crate::{
 /// The `X-Cache` header.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
-/// Routes every backend's prefix, and everything below it, to that backend.
-pub fn router(state: GatewayState) -> Router {
-    state
-        .backends
-        .iter()
-        .fold(Router::new(), |router, backend| {
-            let handler = {
-                let backend = backend.clone();
-                move |State(state): State<GatewayState>,
-                      ConnectInfo(peer): ConnectInfo<SocketAddr>,
-                      request: Request| async move {
-                    admission::admit_then(&state, peer, request, |request| {
-                        forward_request(&state, backend, peer, request)
-                    })
-                    .await
-                }
-            };
-            router
-                .route(backend.prefix, any(handler.clone()))
-                .route(&format!("{}/{{*rest}}", backend.prefix), any(handler))
-        })
-        .with_state(state)
-}
-
 /// Sends `request` (admitted) to `backend`, or answers it from the cache, and streams the
 /// answer back.
-async fn forward_request(
+pub async fn forward_request(
     state: &GatewayState,
     backend: Backend,
     peer: SocketAddr,
@@ -92,14 +66,16 @@ async fn forward_request(
     }
 
     let method = parts.method;
-    let body = if is_idempotent(&method, &parts.headers) {
+    let body = if !is_idempotent(&method, &parts.headers) {
+        OutboundBody::Streaming(body)
+    } else if body.is_end_stream() {
+        OutboundBody::Replayable(Bytes::new())
+    } else {
         match axum::body::to_bytes(body, usize::MAX).await {
             Ok(bytes) => OutboundBody::Replayable(bytes),
             Err(err) if over_limit(&err) => return crate::edge::too_large(state.body_limit),
             Err(_) => return body_refused(),
         }
-    } else {
-        OutboundBody::Streaming(body)
     };
     let outbound = Outbound {
         method: method.clone(),

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
+    Router, middleware,
     routing::{get, post},
 };
 use shared::{
@@ -16,7 +16,9 @@ use tokio::sync::Semaphore;
 use crate::{
     Config, SERVICE,
     access::Access,
-    aggregate, cache, edge, openapi, proxy,
+    admission, aggregate, cache, edge,
+    front::Front,
+    openapi,
     ratelimit::RateLimiter,
     state::{GatewayState, Parts},
     store::Store,
@@ -26,7 +28,7 @@ use crate::{
 /// The gateway, bound and ready to serve.
 #[derive(Debug)]
 pub struct Application {
-    server: Server,
+    server: Server<Front>,
 }
 
 impl Application {
@@ -64,16 +66,22 @@ impl Application {
             ),
             trusted_proxies: config.edge.trusted_proxies.clone(),
         });
-        let router = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
-            .api(api(state, &config), openapi::document(&backends))
+        let own = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
+            .api(own_routes(state.clone()), openapi::document(&backends))
             .api_counts_itself()
             .readiness(Checks::new().with("redis", Dependency::Redis(redis)))
             .informational(upstream::checks(&backends))
             .into_router();
+        let front = Front::new(
+            state,
+            own,
+            config.common.request_timeout,
+            edge::cors(&config.edge.cors_origins),
+        );
         let server = Server::bind_workers(
             config.common.host,
             config.port,
-            router,
+            front,
             config.common.shutdown_timeout,
             config.worker_threads(),
         )?;
@@ -91,10 +99,10 @@ impl Application {
     }
 }
 
-/// The routed API behind the gateway's admission (shedding, body limit, identification,
-/// rate limit, route policy).
-fn api(state: GatewayState, config: &Config) -> Router {
-    let own = Router::new()
+/// The gateway's own API, behind its admission (shedding, body limit, identification, rate
+/// limit, route policy) as a middleware; the proxied routes are [`Front`]'s.
+fn own_routes(state: GatewayState) -> Router {
+    Router::new()
         .route(
             "/api/orders/{id}/details",
             get(aggregate::get_order_details),
@@ -105,6 +113,9 @@ fn api(state: GatewayState, config: &Config) -> Router {
             "/stats/circuit-breakers",
             get(upstream::get_circuit_breakers),
         )
-        .with_state(state.clone());
-    edge::guard(own, proxy::router(state.clone()), state, &config.edge)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            admission::admit_request,
+        ))
+        .with_state(state)
 }

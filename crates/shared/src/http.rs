@@ -14,7 +14,7 @@ use tower::{ServiceBuilder, timeout::TimeoutLayer};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnFailure, TraceLayer},
 };
 use tracing::{Level, Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -36,8 +36,8 @@ pub fn standard_layers(router: Router, request_timeout: Duration) -> Router {
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuidV7))
             .layer(
                 TraceLayer::new_for_http()
-                    .make_span_with(make_span)
-                    .on_response(DefaultOnResponse::new().level(Level::INFO))
+                    .make_span_with(request_span)
+                    .on_response(log_response)
                     // The access line already carries the status; handlers log their own
                     // internal errors once, so a 5xx is not logged again as an error.
                     .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
@@ -75,15 +75,28 @@ struct MakeRequestUuidV7;
 
 impl MakeRequestId for MakeRequestUuidV7 {
     fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
-        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-        let id = uuid::Uuid::now_v7().hyphenated();
-        HeaderValue::from_bytes(id.encode_lower(&mut text).as_bytes())
-            .ok()
-            .map(RequestId::new)
+        Some(RequestId::new(new_request_id()))
     }
 }
 
-fn make_span<B>(request: &http::Request<B>) -> Span {
+/// A fresh request id.
+pub fn new_request_id() -> HeaderValue {
+    let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+    let id = uuid::Uuid::now_v7().hyphenated();
+    HeaderValue::from_str(id.encode_lower(&mut text)).unwrap_or(HeaderValue::from_static("-"))
+}
+
+/// The request's id, given one first if it came without: what the standard layers' request
+/// id layer does, for a path served without them.
+pub fn ensure_request_id(headers: &mut http::HeaderMap) -> HeaderValue {
+    headers
+        .entry(REQUEST_ID)
+        .or_insert_with(new_request_id)
+        .clone()
+}
+
+/// The span of one request, joined to the trace its `traceparent` names.
+pub fn request_span<B>(request: &http::Request<B>) -> Span {
     let request_id = request
         .headers()
         .get(REQUEST_ID)
@@ -108,7 +121,21 @@ fn make_span<B>(request: &http::Request<B>) -> Span {
     span
 }
 
-fn panic_to_problem(panic: Box<dyn Any + Send + 'static>) -> Response {
+/// The access line of an answered request, as the standard layers' trace layer writes it.
+pub fn log_answer(status: StatusCode, latency: Duration) {
+    tracing::info!(
+        latency = %format_args!("{} ms", latency.as_millis()),
+        status = status.as_u16(),
+        "finished processing request"
+    );
+}
+
+fn log_response<B>(response: &http::Response<B>, latency: Duration, _: &Span) {
+    log_answer(response.status(), latency);
+}
+
+/// The 500 answer to a handler that panicked, the panic logged.
+pub fn panic_to_problem(panic: Box<dyn Any + Send + 'static>) -> Response {
     let message = panic
         .downcast_ref::<String>()
         .map(String::as_str)
@@ -118,9 +145,14 @@ fn panic_to_problem(panic: Box<dyn Any + Send + 'static>) -> Response {
     Problem::internal().into_response()
 }
 
+/// The answer to a request that ran out of time.
+pub fn timed_out() -> Problem {
+    Problem::unavailable("The request took longer than this service allows.")
+}
+
 async fn timeout_to_problem(err: BoxError) -> Problem {
     if err.is::<tower::timeout::error::Elapsed>() {
-        Problem::unavailable("The request took longer than this service allows.")
+        timed_out()
     } else {
         tracing::error!(error = %err, "middleware failed");
         Problem::internal()

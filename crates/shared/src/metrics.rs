@@ -47,20 +47,20 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    record_request(route.as_ref(), &method, response.status(), started);
+    record_request(
+        route.as_ref().map(MatchedPath::as_str),
+        &method,
+        response.status(),
+        started,
+    );
     response
 }
 
 /// Records one answered request, as [`track_requests`] does: for a middleware of its own that
 /// takes the place of that layer.
-pub fn record_request(
-    route: Option<&MatchedPath>,
-    method: &Method,
-    status: StatusCode,
-    started: Instant,
-) {
+pub fn record_request(route: Option<&str>, method: &Method, status: StatusCode, started: Instant) {
     let method = method_label(method);
-    let route = route.map_or("unmatched", MatchedPath::as_str);
+    let route = route.unwrap_or("unmatched");
     let elapsed = started.elapsed().as_secs_f64();
     let status = status.as_u16();
     REQUEST_METRICS.with_borrow_mut(|routes| {

@@ -34,6 +34,8 @@ pub struct BackendParts {
     pub name: &'static str,
     /// The path prefix routed to it, unchanged (`/orders`).
     pub prefix: &'static str,
+    /// The route template of the paths under the prefix (`/orders/{*rest}`).
+    pub subtree: String,
     /// Where it is.
     pub upstream: Upstream,
     /// Its URL, parsed once.
@@ -108,6 +110,7 @@ pub fn from_config(config: &Config, client: &HttpClient) -> Result<Arc<[Backend]
         Ok(Backend(Arc::new(BackendParts {
             name,
             prefix,
+            subtree: format!("{prefix}/{{*rest}}"),
             upstream: Upstream::new(url, client.clone()),
             origin,
             breaker: Arc::new(Breaker::new(name, breaker)),

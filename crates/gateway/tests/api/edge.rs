@@ -69,6 +69,10 @@ async fn answers_carry_security_headers_and_cors_answers_the_configured_origin()
         .expect("sent");
     assert_eq!(preflight.status().as_u16(), 200, "answered without a token");
     assert!(
+        preflight.headers().contains_key("x-request-id"),
+        "a preflight has an id like any answer"
+    );
+    assert!(
         preflight.headers()["access-control-allow-methods"]
             .to_str()
             .expect("text")
@@ -122,4 +126,38 @@ async fn beyond_the_concurrency_limit_requests_are_shed_with_503_at_once() {
     let body = assert_problem(shed, 503).await;
     assert_eq!(body["type"], "/problems/overloaded");
     assert_eq!(slow.await.expect("joined"), 200);
+}
+
+#[tokio::test]
+async fn a_proxied_request_over_the_request_timeout_is_a_503_problem() {
+    let issuer = TestIssuer::start().await;
+    let orders = Scripted::start().await;
+    orders.delay(Duration::from_millis(1500));
+    let gateway = GatewayBuilder::new(&issuer)
+        .backend("order", &orders.url)
+        .arg("--public-routes", "GET /orders/**")
+        .arg("--request-timeout", "300ms")
+        .arg("--upstream-timeout", "10s")
+        .spawn()
+        .await;
+    let started = std::time::Instant::now();
+    let response = Client::new()
+        .get(format!("{gateway}/orders/slow"))
+        .header("x-request-id", "req-slow")
+        .send()
+        .await
+        .expect("sent");
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "not waited out"
+    );
+    assert_eq!(response.headers()["x-request-id"], "req-slow");
+    let body = assert_problem(response, 503).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("took longer"),
+        "{body}"
+    );
 }

@@ -1,5 +1,7 @@
 //! Binding, serving and graceful shutdown.
 
+mod connections;
+
 use std::{
     net::{IpAddr, SocketAddr},
     process::ExitCode,
@@ -13,6 +15,7 @@ use tokio::{
     sync::{oneshot, watch},
 };
 
+pub use self::connections::{RouterConnection, Serve};
 use crate::{amqp::Amqp, config::CommonArgs, postgres::MigrationError};
 
 /// Why a binary could not start.
@@ -70,12 +73,13 @@ pub fn workers_or_cores(workers: usize) -> usize {
     }
 }
 
-/// The bound listeners and the router they serve.
+/// The bound listeners and what serves their connections: a router, or a service of the
+/// binary's own (see [`Serve`]).
 #[derive(Debug)]
-pub struct Server {
+pub struct Server<S = Router> {
     /// One per worker, all handles of one socket; the first is served on the caller's runtime.
     listeners: Vec<std::net::TcpListener>,
-    router: Router,
+    service: S,
     port: u16,
     shutdown_timeout: Duration,
     /// The broker connection to close once serving has stopped.
@@ -101,7 +105,9 @@ impl Server {
     ) -> std::io::Result<Self> {
         Self::bind(common.host, port, router, common.shutdown_timeout).await
     }
+}
 
+impl<S: Serve> Server<S> {
     /// Binds `host:port` for `workers` threads, each accepting from the one listening socket
     /// (a busy thread accepts less, so connections go where there is room). The first
     /// is served on the caller's runtime, each other one by a thread of its own with a
@@ -110,7 +116,7 @@ impl Server {
     pub fn bind_workers(
         host: IpAddr,
         port: u16,
-        router: Router,
+        service: S,
         shutdown_timeout: Duration,
         workers: usize,
     ) -> std::io::Result<Self> {
@@ -123,7 +129,7 @@ impl Server {
         listeners.insert(0, first);
         Ok(Self {
             listeners,
-            router,
+            service,
             port,
             shutdown_timeout,
             broker: None,
@@ -159,7 +165,7 @@ impl Server {
         for (index, listener) in listeners.enumerate() {
             let worker = Worker {
                 listener,
-                router: self.router.clone(),
+                service: self.service.clone(),
                 stopping: stopping_rx.clone(),
                 shutdown_timeout: self.shutdown_timeout,
             };
@@ -168,7 +174,7 @@ impl Server {
         // The sender stays in this future: when it is dropped, every worker stops too.
         let serving = Worker {
             listener: first,
-            router: self.router,
+            service: self.service,
             stopping: stopping_rx,
             shutdown_timeout: self.shutdown_timeout,
         }
@@ -195,14 +201,14 @@ impl Server {
 }
 
 /// One listener's share of the serving.
-struct Worker {
+struct Worker<S> {
     listener: std::net::TcpListener,
-    router: Router,
+    service: S,
     stopping: watch::Receiver<bool>,
     shutdown_timeout: Duration,
 }
 
-impl Worker {
+impl<S: Serve> Worker<S> {
     /// Serves on a thread of its own; the receiver tells when it has stopped.
     fn spawn(self, index: usize) -> std::io::Result<oneshot::Receiver<Result<(), StartupError>>> {
         let (done_tx, done_rx) = oneshot::channel();
@@ -227,22 +233,13 @@ impl Worker {
             let _ = told.wait_for(|stopping| *stopping).await;
         };
         let listener = TcpListener::from_std(self.listener)?;
-        // Responses are written whole; Nagle's algorithm would only hold their last segment back.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-            let _ = stream.set_nodelay(true);
-        });
-        let serve = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop);
+        let serve = connections::serve_connections(listener, self.service, stop);
         let deadline = async {
             let _ = stopping.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(self.shutdown_timeout).await;
         };
         tokio::select! {
-            served = serve.into_future() => Ok(served?),
+            () = serve => Ok(()),
             () = deadline => {
                 tracing::warn!(timeout = ?self.shutdown_timeout, "in-flight requests did not finish in time; stopping anyway");
                 Ok(())

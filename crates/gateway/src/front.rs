@@ -1,0 +1,211 @@
+//! The service every connection of the gateway is served by. A request under a backend's
+//! prefix takes the proxy path, where the standard layers' work (request id, span and access
+//! line, panic catcher, request timeout), the admission and the forwarding run in one
+//! future; any other request (the gateway's own routes, health, metrics, documentation)
+//! goes to the axum router and its standard layers. CORS, when configured, wraps both.
+//!
+//! Written out rather than routed by axum through tower-http's layers because the proxy
+//! path is where the gateway's cost is: axum's router and each layer around it clone a
+//! service and box a future on every request, which profiles showed as the largest share
+//! of the gateway's own CPU time per proxied request.
+
+use std::{
+    convert::Infallible, net::SocketAddr, panic::AssertUnwindSafe, sync::Arc, time::Duration,
+};
+
+use axum::{Router, body::Body, extract::Request, response::IntoResponse, response::Response};
+use futures::{FutureExt, future::BoxFuture};
+use hyper::body::Incoming;
+use shared::{
+    http::{REQUEST_ID, ensure_request_id, log_answer, panic_to_problem, request_span, timed_out},
+    server::{RouterConnection, Serve},
+};
+use tokio::time::Instant;
+use tower::{Layer, ServiceExt};
+use tower_http::cors::{Cors, CorsLayer};
+use tracing::Instrument;
+
+use crate::{admission, proxy, state::GatewayState, upstream::Backend};
+
+/// What serves the gateway's connections; cloning shares it.
+#[derive(Debug, Clone)]
+pub struct Front(Arc<Parts>);
+
+#[derive(Debug)]
+struct Parts {
+    state: GatewayState,
+    /// The gateway's own routes and operational endpoints, in the standard layers.
+    own: Router,
+    request_timeout: Duration,
+    cors: Option<CorsLayer>,
+}
+
+impl Front {
+    /// Proxies backends' prefixes with `state`, answers the rest with `own`.
+    pub fn new(
+        state: GatewayState,
+        own: Router,
+        request_timeout: Duration,
+        cors: Option<CorsLayer>,
+    ) -> Self {
+        Self(Arc::new(Parts {
+            state,
+            own,
+            request_timeout,
+            cors,
+        }))
+    }
+}
+
+impl Serve for Front {
+    type Connection = Connection;
+
+    fn connection(&self, peer: SocketAddr) -> Connection {
+        let dispatch = Dispatch {
+            front: self.clone(),
+            own: self.0.own.connection(peer),
+            peer,
+        };
+        Connection {
+            cors: self
+                .0
+                .cors
+                .as_ref()
+                .map(|cors| cors.layer(dispatch.clone())),
+            dispatch,
+        }
+    }
+}
+
+/// The gateway serving one connection.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    dispatch: Dispatch,
+    cors: Option<Cors<Dispatch>>,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for Connection {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn call(&self, request: http::Request<Incoming>) -> Self::Future {
+        let mut request = request.map(Body::new);
+        // Outside CORS, so that the preflights it answers carry an id too.
+        let id = ensure_request_id(request.headers_mut());
+        let connection = self.clone();
+        Box::pin(async move {
+            let mut response = match connection.cors {
+                None => connection.dispatch.answer(request).await,
+                Some(cors) => cors.oneshot(request).await?,
+            };
+            response.headers_mut().entry(REQUEST_ID).or_insert(id);
+            Ok(response)
+        })
+    }
+}
+
+/// Sends each request down the proxy path or to the router.
+#[derive(Debug, Clone)]
+pub struct Dispatch {
+    front: Front,
+    own: RouterConnection,
+    peer: SocketAddr,
+}
+
+impl Dispatch {
+    async fn answer(self, request: Request) -> Response {
+        let parts = &self.front.0;
+        match route_of(&parts.state.backends, request.uri().path()) {
+            Some((backend, route)) => {
+                proxy_request(parts, backend, route, self.peer, request).await
+            }
+            None => match self.own.route(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            },
+        }
+    }
+}
+
+impl tower::Service<Request> for Dispatch {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        Box::pin(self.clone().answer(request).map(Ok))
+    }
+}
+
+/// The backend whose prefix `path` is, or is under, and the route template its requests are
+/// counted by.
+fn route_of<'a>(backends: &'a [Backend], path: &str) -> Option<(&'a Backend, &'a str)> {
+    backends.iter().find_map(|backend| {
+        let rest = path.strip_prefix(backend.prefix)?;
+        if rest.is_empty() {
+            Some((backend, backend.prefix))
+        } else if rest.starts_with('/') {
+            Some((backend, backend.subtree.as_str()))
+        } else {
+            None
+        }
+    })
+}
+
+/// The proxy path: span, access line, panic catcher and request timeout around the
+/// admission and the forwarding.
+async fn proxy_request(
+    parts: &Parts,
+    backend: &Backend,
+    route: &str,
+    peer: SocketAddr,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let span = request_span(&request);
+    let state = &parts.state;
+    let admitted = admission::admit_then(state, peer, Some(route), request, |request| {
+        proxy::forward_request(state, backend.clone(), peer, request)
+    });
+    let answer = tokio::time::timeout(
+        parts.request_timeout,
+        AssertUnwindSafe(admitted).catch_unwind(),
+    );
+    let response = match answer.instrument(span.clone()).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(panic)) => span.in_scope(|| panic_to_problem(panic)),
+        Err(_) => timed_out().into_response(),
+    };
+    span.in_scope(|| log_answer(response.status(), started.elapsed()));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_belongs_to_the_backend_whose_prefix_it_is_or_is_under() {
+        use clap::Parser;
+        let config = crate::Config::try_parse_from(["gateway"]).expect("the defaults parse");
+        let backends = crate::upstream::from_config(&config, &shared::upstream::http_client())
+            .expect("backends");
+        let route = |path| route_of(&backends, path).map(|(backend, route)| (backend.name, route));
+        assert_eq!(route("/orders"), Some(("order-service", "/orders")));
+        assert_eq!(
+            route("/orders/7/items"),
+            Some(("order-service", "/orders/{*rest}"))
+        );
+        assert_eq!(route("/ordersx"), None);
+        assert_eq!(route("/api/orders/7/details"), None);
+        assert_eq!(route("/health"), None);
+    }
+}
