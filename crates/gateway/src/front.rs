@@ -25,7 +25,12 @@ use tower::{Layer, ServiceExt};
 use tower_http::cors::{Cors, CorsLayer};
 use tracing::Instrument;
 
-use crate::{admission, proxy, state::GatewayState, upstream::Backend};
+use crate::{
+    admission,
+    proxy::{self, PeerIp},
+    state::GatewayState,
+    upstream::Backend,
+};
 
 /// What serves the gateway's connections; cloning shares it.
 #[derive(Debug, Clone)]
@@ -65,6 +70,7 @@ impl Serve for Front {
             front: self.clone(),
             own: self.0.own.connection(peer),
             peer,
+            peer_ip: PeerIp::of(peer),
         };
         Connection {
             cors: self
@@ -111,15 +117,14 @@ pub struct Dispatch {
     front: Front,
     own: RouterConnection,
     peer: SocketAddr,
+    peer_ip: PeerIp,
 }
 
 impl Dispatch {
     async fn answer(self, request: Request) -> Response {
         let parts = &self.front.0;
         match route_of(&parts.state.backends, request.uri().path()) {
-            Some((backend, route)) => {
-                proxy_request(parts, backend, route, self.peer, request).await
-            }
+            Some((backend, route)) => proxy_request(parts, backend, route, &self, request).await,
             None => match self.own.route(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
@@ -166,17 +171,17 @@ async fn proxy_request(
     parts: &Parts,
     backend: &Backend,
     route: &str,
-    peer: SocketAddr,
+    connection: &Dispatch,
     request: Request,
 ) -> Response {
     let started = Instant::now();
     let span = request_span(&request);
     let state = &parts.state;
-    let admitted = admission::admit_then(state, peer, Some(route), request, |request| {
-        proxy::forward_request(state, backend.clone(), peer, request)
+    let admitted = admission::admit_then(state, connection.peer, Some(route), request, |request| {
+        proxy::forward_request(state, backend.clone(), &connection.peer_ip, request)
     });
-    let answer = tokio::time::timeout(
-        parts.request_timeout,
+    let answer = tokio::time::timeout_at(
+        started + parts.request_timeout,
         AssertUnwindSafe(admitted).catch_unwind(),
     );
     let response = match answer.instrument(span.clone()).await {

@@ -31,7 +31,7 @@ pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 pub async fn forward_request(
     state: &GatewayState,
     backend: Backend,
-    peer: SocketAddr,
+    peer: &PeerIp,
     request: Request,
 ) -> Response {
     let started = Instant::now();
@@ -168,19 +168,33 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(name)
 }
 
+/// A connection's peer address, as `X-Forwarded-For` names it: written once per connection
+/// rather than for each of its requests.
+#[derive(Debug, Clone)]
+pub struct PeerIp(HeaderValue);
+
+impl PeerIp {
+    /// The address of `peer`.
+    pub fn of(peer: SocketAddr) -> Self {
+        Self(
+            HeaderValue::from_str(&peer.ip().to_string())
+                .unwrap_or(HeaderValue::from_static("unknown")),
+        )
+    }
+}
+
 /// `X-Forwarded-For` (appended to), `-Host` and `-Proto` (kept when already set).
-fn add_forwarded(headers: &mut HeaderMap, peer: SocketAddr) {
+fn add_forwarded(headers: &mut HeaderMap, peer: &PeerIp) {
     const HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
     const PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    let chain = match headers
-        .get(&X_FORWARDED_FOR)
-        .and_then(|value| value.to_str().ok())
-    {
-        Some(existing) => format!("{existing}, {}", peer.ip()),
-        None => peer.ip().to_string(),
+    let chain = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
+        Some(existing) => {
+            HeaderValue::from_bytes(&[existing, b", ", peer.0.as_bytes()].concat()).ok()
+        }
+        None => Some(peer.0.clone()),
     };
-    if let Ok(value) = HeaderValue::from_str(&chain) {
-        headers.insert(X_FORWARDED_FOR, value);
+    if let Some(chain) = chain {
+        headers.insert(X_FORWARDED_FOR, chain);
     }
     if !headers.contains_key(&HOST)
         && let Some(host) = headers.get(header::HOST).cloned()
@@ -228,12 +242,12 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_appended_and_host_and_proto_are_kept() {
-        let peer: SocketAddr = "10.1.2.3:5555".parse().expect("an address");
+        let peer = PeerIp::of("10.1.2.3:5555".parse().expect("an address"));
         let mut map = headers(&[
             ("x-forwarded-for", "203.0.113.7"),
             ("host", "api.example.com"),
         ]);
-        add_forwarded(&mut map, peer);
+        add_forwarded(&mut map, &peer);
         assert_eq!(map["x-forwarded-for"], "203.0.113.7, 10.1.2.3");
         assert_eq!(map["x-forwarded-host"], "api.example.com");
         assert_eq!(map["x-forwarded-proto"], "http");
