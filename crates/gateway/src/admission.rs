@@ -75,7 +75,9 @@ async fn admit(
         Some(refused) => refused,
         None => {
             request.extensions_mut().insert(caller);
-            route(request).await
+            // Boxed: the route's future is large, and awaited in place every move of this
+            // future (and of each one around it) would copy it whole.
+            Box::pin(route(request)).await
         }
     };
     if let Some(verdict) = verdict {

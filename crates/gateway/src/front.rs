@@ -177,9 +177,14 @@ async fn proxy_request(
     let started = Instant::now();
     let span = request_span(&request);
     let state = &parts.state;
-    let admitted = admission::admit_then(state, connection.peer, Some(route), request, |request| {
-        proxy::forward_request(state, backend.clone(), &connection.peer_ip, request)
-    });
+    // Boxed before it is wrapped: each wrapper would otherwise move the whole (large) future.
+    let admitted = Box::pin(admission::admit_then(
+        state,
+        connection.peer,
+        Some(route),
+        request,
+        |request| proxy::forward_request(state, backend.clone(), &connection.peer_ip, request),
+    ));
     let answer = tokio::time::timeout_at(
         started + parts.request_timeout,
         AssertUnwindSafe(admitted).catch_unwind(),
