@@ -1,6 +1,6 @@
 //! The floor of the stack the gateway is built on: the same accept loop and HTTP/1.1 server
-//! (`shared::server`), a service of its own in place of a router, hyper-util's pooled client
-//! out, one serving thread per core, and nothing else (no routes, limits, cache, breaker,
+//! (`shared::server`), a service of its own in place of a router, the same pooled client out
+//! (`shared::upstream::OriginPool`), one serving thread per core, and nothing else (no routes, limits, cache, breaker,
 //! metrics, request ids or forwarded headers). Measured beside the gateway and nginx, it
 //! shows how much of the gateway's cost is the HTTP stack itself and how much its features.
 
@@ -13,26 +13,18 @@ use axum::{
 };
 use futures::future::BoxFuture;
 use hyper::body::Incoming;
-use shared::{server::Serve, upstream::ThreadClients};
+use shared::{server::Serve, upstream::OriginPool};
 
 /// Forwards every request, whatever its path, to its upstream; cloning shares it.
 #[derive(Debug, Clone)]
-pub struct BareProxy(Arc<Upstream>);
-
-/// Where requests go, and the clients that take them there.
-#[derive(Debug)]
-struct Upstream {
-    base: Uri,
-    clients: ThreadClients,
-}
+pub struct BareProxy(Arc<OriginPool>);
 
 impl BareProxy {
     /// A proxy to `upstream` (an `http://host:port` URL).
-    pub fn new(upstream: Uri) -> Self {
-        Self(Arc::new(Upstream {
-            base: upstream,
-            clients: ThreadClients::default(),
-        }))
+    pub fn new(upstream: &Uri) -> Self {
+        let host = upstream.host().unwrap_or("127.0.0.1");
+        let port = upstream.port_u16().unwrap_or(80);
+        Self(Arc::new(OriginPool::new(format!("{host}:{port}"))))
     }
 }
 
@@ -55,22 +47,17 @@ impl hyper::service::Service<Request<Incoming>> for BareProxy {
     }
 }
 
-async fn forward_request(upstream: &Upstream, request: Request<Incoming>) -> Response {
+async fn forward_request(upstream: &OriginPool, request: Request<Incoming>) -> Response {
     let (mut parts, body) = request.into_parts();
-    let mut uri = upstream.base.clone().into_parts();
-    uri.path_and_query = parts
+    // The target in origin form; the client's `Host` goes on as it came.
+    let target = parts
         .uri
         .path_and_query()
         .cloned()
-        .or(Some(PathAndQuery::from_static("/")));
-    let Ok(uri) = Uri::from_parts(uri) else {
-        return StatusCode::BAD_REQUEST.into_response();
-    };
-    parts.uri = uri;
+        .unwrap_or(PathAndQuery::from_static("/"));
+    parts.uri = Uri::from(target);
     match upstream
-        .clients
-        .get()
-        .request(Request::from_parts(parts, Body::new(body)))
+        .send(Request::from_parts(parts, Body::new(body)))
         .await
     {
         Ok(response) => response.map(Body::new),
@@ -97,7 +84,7 @@ mod tests {
             .expect("a port");
         let address = listener.local_addr().expect("an address");
         tokio::spawn(async move { axum::serve(listener, crate::router()).await });
-        let proxy = BareProxy::new(format!("http://{address}").parse().expect("a URL"));
+        let proxy = BareProxy::new(&format!("http://{address}").parse().expect("a URL"));
         let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let server = Server::bind_workers(localhost, 0, proxy, Duration::from_secs(1), 1)
             .expect("a port for the proxy");

@@ -11,8 +11,8 @@ use axum::{
 };
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
-use hyper::body::Incoming;
 use shared::Problem;
+use shared::upstream::PooledBody;
 
 use crate::{
     access::Caller,
@@ -103,7 +103,7 @@ pub async fn forward_request(
 }
 
 /// A backend's response, streamed on with its hop-by-hop headers removed.
-pub fn relay(response: http::Response<Incoming>) -> Response {
+pub fn relay(response: http::Response<PooledBody>) -> Response {
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
     Response::from_parts(parts, Body::new(body))

@@ -37,7 +37,7 @@ fn parse_upstream_url(value: &str) -> Result<Uri, String> {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let workers = shared::server::workers_or_cores(args.workers);
-    let proxy = bench::bare_proxy::BareProxy::new(args.upstream_url);
+    let proxy = bench::bare_proxy::BareProxy::new(&args.upstream_url);
     let served = match shared::server::Server::bind_workers(
         args.host,
         args.port,

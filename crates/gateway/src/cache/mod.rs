@@ -105,7 +105,7 @@ pub mod flight_result {
     use std::sync::Mutex;
 
     use axum::response::Response;
-    use hyper::body::Incoming;
+    use shared::upstream::PooledBody;
 
     use super::Entry;
     use crate::upstream::Failure;
@@ -130,7 +130,7 @@ pub mod flight_result {
         Failed(Failure),
         /// Too big or unbounded to share: the first taker streams it, the others fetch their
         /// own.
-        Unshared(Mutex<Option<Response<Incoming>>>),
+        Unshared(Mutex<Option<Response<PooledBody>>>),
     }
 }
 

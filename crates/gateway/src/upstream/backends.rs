@@ -9,7 +9,7 @@ use shared::{
     health::{Checks, Dependency},
     resilience::{Breaker, BreakerConfig},
     server::StartupError,
-    upstream::{HttpClient, Upstream},
+    upstream::{HttpClient, OriginPool, Upstream},
 };
 
 use super::{budget::RetryBudget, origin::Origin};
@@ -40,6 +40,8 @@ pub struct BackendParts {
     pub upstream: Upstream,
     /// Its URL, parsed once.
     pub origin: Origin,
+    /// This gateway's connections to it.
+    pub pool: OriginPool,
     /// Its circuit breaker.
     pub breaker: Arc<Breaker>,
     /// Its retry budget.
@@ -112,6 +114,7 @@ pub fn from_config(config: &Config, client: &HttpClient) -> Result<Arc<[Backend]
             prefix,
             subtree: format!("{prefix}/{{*rest}}"),
             upstream: Upstream::new(url, client.clone()),
+            pool: OriginPool::new(origin.address()),
             origin,
             breaker: Arc::new(Breaker::new(name, breaker)),
             budget: Arc::new(RetryBudget::new(

@@ -17,11 +17,10 @@ use axum::{
 use bytes::Bytes;
 use clap::Args;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
-use hyper::body::Incoming;
 use shared::{
     Problem,
     resilience::{BreakerState, RetryPolicy},
-    upstream::ThreadClients,
+    upstream::PooledBody,
 };
 use tokio::time::Instant;
 
@@ -145,10 +144,9 @@ impl Failure {
     }
 }
 
-/// The client and the rules every backend call follows.
+/// The rules every backend call follows.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub clients: ThreadClients,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub slow_call: Option<Duration>,
@@ -158,7 +156,6 @@ impl Caller {
     /// The caller `retry` and `breaker` describe.
     pub fn new(timeout: Duration, retry: &RetryArgs, breaker: &BreakerArgs) -> Self {
         Self {
-            clients: ThreadClients::default(),
             timeout,
             retry: RetryPolicy {
                 max_attempts: retry.retry_attempts,
@@ -174,14 +171,14 @@ impl Caller {
         &self,
         backend: &Backend,
         outbound: Outbound,
-    ) -> Result<Response<Incoming>, Failure> {
+    ) -> Result<Response<PooledBody>, Failure> {
         let Outbound {
             method,
             target,
             mut headers,
             body,
         } = outbound;
-        let uri = backend.origin.uri(target).ok_or(Failure::Unreachable)?;
+        let uri = backend.origin.target(target).ok_or(Failure::Unreachable)?;
         // Set here from the parsed origin, so that the client need not format it per call.
         headers.insert(header::HOST, backend.origin.host().clone());
         let mut headers = Some(headers);
@@ -215,8 +212,7 @@ impl Caller {
             *request.headers_mut() = headers;
             *request.uri_mut() = uri.clone();
             let started = Instant::now();
-            let outcome =
-                tokio::time::timeout(self.timeout, self.clients.get().request(request)).await;
+            let outcome = tokio::time::timeout(self.timeout, backend.pool.send(request)).await;
             let calls = &backend.metrics;
             let result = match outcome {
                 Ok(Ok(response)) => {

@@ -1,16 +1,13 @@
 //! Where a backend's requests go, parsed once at start-up: a call then only joins its path to
 //! the backend's, instead of formatting and parsing a whole URL each time.
 
-use http::{
-    HeaderValue, Uri,
-    uri::{Authority, PathAndQuery, Scheme},
-};
+use http::{HeaderValue, Uri, uri::PathAndQuery};
 
-/// A backend's scheme, authority and base path, and the `Host` its requests carry.
+/// A backend's address, base path, and the `Host` its requests carry.
 #[derive(Debug, Clone)]
 pub struct Origin {
-    scheme: Scheme,
-    authority: Authority,
+    /// `host:port`, the port defaulted to 80.
+    address: String,
     /// The base URL's path without its trailing `/` (empty for most backends).
     base_path: String,
     host: HeaderValue,
@@ -20,29 +17,35 @@ impl Origin {
     /// The origin of `base_url`, an absolute `http://` URL (as the configuration checks).
     pub fn parse(base_url: &str) -> Option<Self> {
         let uri: Uri = base_url.parse().ok()?;
-        let scheme = uri.scheme()?.clone();
-        let authority = uri.authority()?.clone();
+        if uri.scheme_str() != Some("http") {
+            return None;
+        }
+        let authority = uri.authority()?;
         let host = HeaderValue::from_str(authority.as_str()).ok()?;
         Some(Self {
-            scheme,
-            authority,
+            address: format!(
+                "{}:{}",
+                authority.host(),
+                authority.port_u16().unwrap_or(80)
+            ),
             base_path: uri.path().trim_end_matches('/').to_owned(),
             host,
         })
     }
 
-    /// The URL of `target` (a path and query) at this origin.
-    pub fn uri(&self, target: String) -> Option<Uri> {
+    /// The request target (origin form) of `target`, a path and query, at this origin.
+    pub fn target(&self, target: String) -> Option<Uri> {
         let target = if self.base_path.is_empty() {
             target
         } else {
             format!("{}{target}", self.base_path)
         };
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(self.scheme.clone());
-        parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(PathAndQuery::try_from(target).ok()?);
-        Uri::from_parts(parts).ok()
+        Some(Uri::from(PathAndQuery::try_from(target).ok()?))
+    }
+
+    /// Where to connect: `host:port`.
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     /// The `Host` header of requests to this origin.
@@ -58,18 +61,21 @@ mod tests {
     #[test]
     fn a_target_is_joined_to_the_base_path() {
         let bare = Origin::parse("http://orders:3002").expect("an origin");
-        let uri = bare.uri("/orders/7?page=2".into()).expect("a URI");
-        assert_eq!(uri.to_string(), "http://orders:3002/orders/7?page=2");
+        let uri = bare.target("/orders/7?page=2".into()).expect("a target");
+        assert_eq!(uri.to_string(), "/orders/7?page=2");
+        assert_eq!(bare.address(), "orders:3002");
         assert_eq!(bare.host(), "orders:3002");
 
-        let based = Origin::parse("http://10.0.0.5:8080/v1/").expect("an origin");
-        let uri = based.uri("/orders".into()).expect("a URI");
-        assert_eq!(uri.to_string(), "http://10.0.0.5:8080/v1/orders");
+        let based = Origin::parse("http://10.0.0.5/v1/").expect("an origin");
+        let uri = based.target("/orders".into()).expect("a target");
+        assert_eq!(uri.to_string(), "/v1/orders");
+        assert_eq!(based.address(), "10.0.0.5:80", "the default port");
     }
 
     #[test]
     fn a_target_that_is_not_a_path_is_refused() {
         let origin = Origin::parse("http://orders:3002").expect("an origin");
-        assert!(origin.uri("/orders/\u{7f}".into()).is_none());
+        assert!(origin.target("/orders/\u{7f}".into()).is_none());
+        assert!(Origin::parse("https://orders:3002").is_none());
     }
 }

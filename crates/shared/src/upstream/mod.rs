@@ -1,6 +1,8 @@
-//! The HTTP client used to call other binaries of the platform.
+//! The HTTP clients used to call other binaries of the platform.
 
-use std::{sync::Arc, time::Duration};
+mod pool;
+
+use std::time::Duration;
 
 use axum::body::Body;
 use http::{Request, StatusCode};
@@ -8,7 +10,8 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use thread_local::ThreadLocal;
+
+pub use self::pool::{OriginPool, PoolError, PooledBody};
 
 /// A pooled HTTP/1.1 client whose request bodies stream.
 pub type HttpClient = Client<HttpConnector, Body>;
@@ -24,19 +27,6 @@ pub fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
         .build(connector)
-}
-
-/// One pooled client per thread. Where each serving thread runs its own event loop, a
-/// connection opened by one thread serves that thread's requests only, instead of waking
-/// the thread that opened it for every request.
-#[derive(Debug, Clone, Default)]
-pub struct ThreadClients(Arc<ThreadLocal<HttpClient>>);
-
-impl ThreadClients {
-    /// This thread's client, made on first use.
-    pub fn get(&self) -> &HttpClient {
-        self.0.get_or(http_client)
-    }
 }
 
 /// Another HTTP service, checked through its `GET /ready`.

@@ -1,0 +1,102 @@
+use std::{
+    collections::HashSet,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use axum::{Router, extract::ConnectInfo, routing::get};
+use http_body_util::BodyExt;
+
+use super::*;
+
+/// An origin that records the port of every connection a request came on; with
+/// `close`, it asks for each connection to be closed after its answer.
+async fn origin(close: bool) -> (String, Arc<Mutex<HashSet<u16>>>) {
+    let ports = Arc::new(Mutex::new(HashSet::new()));
+    let seen = ports.clone();
+    let router = Router::new().route(
+        "/hello",
+        get(move |ConnectInfo(peer): ConnectInfo<SocketAddr>| {
+            seen.lock().expect("lock").insert(peer.port());
+            async move {
+                let mut response = Response::new(Body::from("hello"));
+                if close {
+                    response
+                        .headers_mut()
+                        .insert(http::header::CONNECTION, "close".parse().expect("a value"));
+                }
+                response
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("an address").to_string();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    (address, ports)
+}
+
+fn hello() -> Request<Body> {
+    Request::get("/hello")
+        .body(Body::empty())
+        .expect("a request")
+}
+
+async fn read_to_end(pool: &OriginPool) -> Bytes {
+    let response = pool.send(hello()).await.expect("an answer");
+    response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes()
+}
+
+#[tokio::test]
+async fn requests_one_after_another_share_one_connection() {
+    let (address, ports) = origin(false).await;
+    let pool = OriginPool::new(address);
+    for _ in 0..5 {
+        assert_eq!(read_to_end(&pool).await, "hello");
+    }
+    assert_eq!(ports.lock().expect("lock").len(), 1);
+}
+
+#[tokio::test]
+async fn a_connection_whose_answer_was_dropped_unread_is_not_reused() {
+    let (address, ports) = origin(false).await;
+    let pool = OriginPool::new(address);
+    drop(pool.send(hello()).await.expect("an answer"));
+    assert_eq!(read_to_end(&pool).await, "hello");
+    assert_eq!(ports.lock().expect("lock").len(), 2);
+}
+
+#[tokio::test]
+async fn connections_the_origin_closes_are_replaced_without_failing_a_request() {
+    let (address, ports) = origin(true).await;
+    let pool = OriginPool::new(address);
+    for _ in 0..3 {
+        assert_eq!(read_to_end(&pool).await, "hello");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(ports.lock().expect("lock").len(), 3);
+}
+
+#[tokio::test]
+async fn an_origin_nobody_listens_on_is_a_connect_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let address = listener.local_addr().expect("an address").to_string();
+    drop(listener);
+    let pool = OriginPool::new(address.clone());
+    match pool.send(hello()).await {
+        Err(PoolError::Connect { address: named, .. }) => assert_eq!(named, address),
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+}
