@@ -143,15 +143,6 @@ impl Caller {
             Self::Anonymous | Self::Refused(_) => None,
         }
     }
-
-    /// The caller of `request`, as [`identify`] found it.
-    pub fn of<B>(request: &http::Request<B>) -> Self {
-        request
-            .extensions()
-            .get::<Self>()
-            .cloned()
-            .unwrap_or(Self::Anonymous)
-    }
 }
 
 /// The caller `headers` name: verifies the bearer token, if any. The rate limit keys on

@@ -17,7 +17,11 @@ use axum::{
     response::Response,
 };
 
-use crate::{access, edge, state::GatewayState};
+use crate::{
+    access::{self, Caller},
+    edge,
+    state::GatewayState,
+};
 
 /// Admits `request` in the gateway's order of work, then runs its route: the middleware of
 /// the gateway's own routes.
@@ -29,18 +33,21 @@ pub async fn admit_request(
 ) -> Response {
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let template = matched.as_ref().map(MatchedPath::as_str);
-    admit_then(&state, peer, template, request, |request| next.run(request)).await
+    admit_then(&state, peer, template, request, |request, _| {
+        next.run(request)
+    })
+    .await
 }
 
-/// Admits `request` in the gateway's order of work, then answers it with `route`; its
-/// metrics are recorded under the route `template`. The proxy path calls it inline rather
-/// than through the middleware.
+/// Admits `request` in the gateway's order of work, then answers it with `route`, given the
+/// caller it identified; its metrics are recorded under the route `template`. The proxy path
+/// calls it inline rather than through the middleware.
 pub async fn admit_then(
     state: &GatewayState,
     peer: SocketAddr,
     template: Option<&str>,
     request: Request,
-    route: impl AsyncFnOnce(Request) -> Response,
+    route: impl AsyncFnOnce(Request, Caller) -> Response,
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -57,12 +64,12 @@ async fn admit(
     state: &GatewayState,
     peer: SocketAddr,
     request: Request,
-    route: impl AsyncFnOnce(Request) -> Response,
+    route: impl AsyncFnOnce(Request, Caller) -> Response,
 ) -> Response {
     if let Some(oversized) = edge::refuse_oversized(request.headers(), state.body_limit) {
         return oversized;
     }
-    let mut request = edge::limit_body(request, state.body_limit);
+    let request = edge::limit_body(request, state.body_limit);
     let caller = access::identify(&state.access, request.headers()).await;
     let (method, path) = (request.method(), request.uri().path());
     let client = state.trusted_proxies.client(request.headers(), peer.ip());
@@ -74,10 +81,9 @@ async fn admit(
     let mut response = match refused {
         Some(refused) => refused,
         None => {
-            request.extensions_mut().insert(caller);
             // Boxed: the route's future is large, and awaited in place every move of this
             // future (and of each one around it) would copy it whole.
-            Box::pin(route(request)).await
+            Box::pin(route(request, caller)).await
         }
     };
     if let Some(verdict) = verdict {

@@ -72,20 +72,24 @@ impl Serve for Front {
             peer,
             peer_ip: PeerIp::of(peer),
         };
-        Connection {
+        Connection(Arc::new(ConnectionParts {
             cors: self
                 .0
                 .cors
                 .as_ref()
                 .map(|cors| cors.layer(dispatch.clone())),
             dispatch,
-        }
+        }))
     }
 }
 
-/// The gateway serving one connection.
+/// The gateway serving one connection. One `Arc` of its own, so that a request holds it
+/// without touching the reference counts every thread's connections share.
 #[derive(Debug, Clone)]
-pub struct Connection {
+pub struct Connection(Arc<ConnectionParts>);
+
+#[derive(Debug)]
+struct ConnectionParts {
     dispatch: Dispatch,
     cors: Option<Cors<Dispatch>>,
 }
@@ -99,11 +103,11 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
         let mut request = request.map(Body::new);
         // Outside CORS, so that the preflights it answers carry an id too.
         let id = ensure_request_id(request.headers_mut());
-        let connection = self.clone();
+        let connection = Arc::clone(&self.0);
         Box::pin(async move {
-            let mut response = match connection.cors {
+            let mut response = match &connection.cors {
                 None => connection.dispatch.answer(request).await,
-                Some(cors) => cors.oneshot(request).await?,
+                Some(cors) => cors.clone().oneshot(request).await?,
             };
             response.headers_mut().entry(REQUEST_ID).or_insert(id);
             Ok(response)
@@ -121,10 +125,10 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
-    async fn answer(self, request: Request) -> Response {
+    async fn answer(&self, request: Request) -> Response {
         let parts = &self.front.0;
         match route_of(&parts.state.backends, request.uri().path()) {
-            Some((backend, route)) => proxy_request(parts, backend, route, &self, request).await,
+            Some((backend, route)) => proxy_request(parts, backend, route, self, request).await,
             None => match self.own.route(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
@@ -146,7 +150,8 @@ impl tower::Service<Request> for Dispatch {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        Box::pin(self.clone().answer(request).map(Ok))
+        let dispatch = self.clone();
+        Box::pin(async move { Ok(dispatch.answer(request).await) })
     }
 }
 
@@ -183,7 +188,9 @@ async fn proxy_request(
         connection.peer,
         Some(route),
         request,
-        |request| proxy::forward_request(state, backend.clone(), &connection.peer_ip, request),
+        |request, caller| {
+            proxy::forward_request(state, backend, &connection.peer_ip, request, caller)
+        },
     ));
     let answer = tokio::time::timeout_at(
         started + parts.request_timeout,

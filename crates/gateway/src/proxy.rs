@@ -30,12 +30,12 @@ pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 /// answer back.
 pub async fn forward_request(
     state: &GatewayState,
-    backend: Backend,
+    backend: &Backend,
     peer: &PeerIp,
     request: Request,
+    caller: Caller,
 ) -> Response {
     let started = Instant::now();
-    let caller = Caller::of(&request);
     let (mut parts, body) = request.into_parts();
     let target = parts
         .uri
@@ -51,7 +51,7 @@ pub async fn forward_request(
         && !Directives::of(&parts.headers).no_store
     {
         let request = cached::CachedRequest {
-            backend,
+            backend: backend.clone(),
             head: parts.method == Method::HEAD,
             query: parts.uri.query().map(str::to_owned),
             path,
@@ -83,7 +83,7 @@ pub async fn forward_request(
         headers: parts.headers,
         body,
     };
-    let mut response = match state.caller.send(&backend, outbound).await {
+    let mut response = match state.caller.send(backend, outbound).await {
         Ok(response) => relay(response),
         Err(failure) => failure.into_response(backend.name, state.caller.timeout),
     };

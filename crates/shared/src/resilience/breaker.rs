@@ -1,6 +1,6 @@
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex},
+    sync::Mutex,
     time::{Duration, SystemTime},
 };
 
@@ -68,13 +68,13 @@ pub struct BreakerOpen {
 /// half-open trial slot.
 #[derive(Debug)]
 #[must_use = "record the outcome of the call"]
-pub struct Permit {
-    breaker: Arc<Breaker>,
+pub struct Permit<'a> {
+    breaker: &'a Breaker,
     trial: bool,
     recorded: bool,
 }
 
-impl Permit {
+impl Permit<'_> {
     /// Reports how the permitted call went.
     pub fn record(mut self, success: bool) {
         self.recorded = true;
@@ -82,7 +82,7 @@ impl Permit {
     }
 }
 
-impl Drop for Permit {
+impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if !self.recorded && self.trial {
             let mut inner = self.breaker.lock();
@@ -199,11 +199,11 @@ impl Breaker {
     }
 
     /// Leave to call, or the time until a trial is allowed.
-    pub fn try_acquire(self: &Arc<Self>) -> Result<Permit, BreakerOpen> {
+    pub fn try_acquire(&self) -> Result<Permit<'_>, BreakerOpen> {
         let mut inner = self.lock();
         self.advance(&mut inner);
         let permit = |trial| Permit {
-            breaker: self.clone(),
+            breaker: self,
             trial,
             recorded: false,
         };
@@ -313,17 +313,17 @@ impl Breaker {
 mod tests {
     use super::*;
 
-    fn breaker() -> Arc<Breaker> {
-        Arc::new(Breaker::new(
+    fn breaker() -> Breaker {
+        Breaker::new(
             "test",
             BreakerConfig {
                 minimum_calls: 4,
                 ..BreakerConfig::default()
             },
-        ))
+        )
     }
 
-    fn call(breaker: &Arc<Breaker>, success: bool) -> bool {
+    fn call(breaker: &Breaker, success: bool) -> bool {
         match breaker.try_acquire() {
             Ok(permit) => {
                 permit.record(success);
