@@ -5,13 +5,16 @@
 //! every request locks the shared pool, hashes the origin to find its connections and
 //! spawns a task that waits for the connection to be free again. Here each serving thread
 //! keeps its own idle connections (no lock, no hashing), and a connection goes back to them
-//! when its response body ends, without a task of its own.
+//! when its response body ends, without a task of its own. Connections idle for longer than
+//! the idle time-out are closed when the thread next uses the pool.
 
 use std::{
     cell::RefCell,
+    collections::VecDeque,
     pin::Pin,
     sync::atomic::{AtomicUsize, Ordering},
     task::{Context, Poll},
+    time::{Duration, Instant},
 };
 
 use axum::body::{Body, HttpBody};
@@ -42,26 +45,49 @@ pub enum PoolError {
     Http(#[from] hyper::Error),
 }
 
+/// How long a connection may stay idle in a pool.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The connections of one origin (`host:port`); requests carry their path and query only.
 #[derive(Debug)]
 pub struct OriginPool {
     address: String,
-    /// Where this pool's idle connections are kept in each thread's [`IDLE`].
-    slot: usize,
+    slot: Slot,
+}
+
+/// Where a pool's idle connections are kept in each thread's [`IDLE`], and for how long.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    index: usize,
+    idle_timeout: Duration,
+}
+
+/// A connection waiting for its next request.
+struct Idle {
+    sender: SendRequest<Body>,
+    since: Instant,
 }
 
 thread_local! {
-    /// Each thread's idle connections, by pool.
-    static IDLE: RefCell<Vec<Vec<SendRequest<Body>>>> = const { RefCell::new(Vec::new()) };
+    /// Each thread's idle connections, by pool, the most recently used last.
+    static IDLE: RefCell<Vec<VecDeque<Idle>>> = const { RefCell::new(Vec::new()) };
 }
 
 impl OriginPool {
     /// The pool of connections to `address` (`host:port`).
     pub fn new(address: impl Into<String>) -> Self {
+        Self::with_idle_timeout(address, IDLE_TIMEOUT)
+    }
+
+    /// The pool of connections to `address`, closing those idle for longer than `idle_timeout`.
+    pub fn with_idle_timeout(address: impl Into<String>, idle_timeout: Duration) -> Self {
         static SLOTS: AtomicUsize = AtomicUsize::new(0);
         Self {
             address: address.into(),
-            slot: SLOTS.fetch_add(1, Ordering::Relaxed),
+            slot: Slot {
+                index: SLOTS.fetch_add(1, Ordering::Relaxed),
+                idle_timeout,
+            },
         }
     }
 
@@ -116,10 +142,16 @@ impl OriginPool {
 }
 
 /// This thread's most recently used idle connection of `slot` that is still open.
-fn checkout(slot: usize) -> Option<SendRequest<Body>> {
+fn checkout(slot: Slot) -> Option<SendRequest<Body>> {
     IDLE.with_borrow_mut(|idle| {
-        let connections = idle.get_mut(slot)?;
-        while let Some(sender) = connections.pop() {
+        let connections = idle.get_mut(slot.index)?;
+        let now = Instant::now();
+        while let Some(Idle { sender, since }) = connections.pop_back() {
+            if now.duration_since(since) > slot.idle_timeout {
+                // The others have waited longer still.
+                connections.clear();
+                return None;
+            }
             if !sender.is_closed() {
                 return Some(sender);
             }
@@ -128,15 +160,23 @@ fn checkout(slot: usize) -> Option<SendRequest<Body>> {
     })
 }
 
-fn checkin(slot: usize, sender: SendRequest<Body>) {
+fn checkin(slot: Slot, sender: SendRequest<Body>) {
     if sender.is_closed() {
         return;
     }
     IDLE.with_borrow_mut(|idle| {
-        if idle.len() <= slot {
-            idle.resize_with(slot + 1, Vec::new);
+        if idle.len() <= slot.index {
+            idle.resize_with(slot.index + 1, VecDeque::new);
         }
-        idle[slot].push(sender);
+        let connections = &mut idle[slot.index];
+        let now = Instant::now();
+        while connections
+            .front()
+            .is_some_and(|oldest| now.duration_since(oldest.since) > slot.idle_timeout)
+        {
+            connections.pop_front();
+        }
+        connections.push_back(Idle { sender, since: now });
     });
 }
 
@@ -145,11 +185,11 @@ fn checkin(slot: usize, sender: SendRequest<Body>) {
 #[derive(Debug)]
 pub struct PooledBody {
     body: Incoming,
-    connection: Option<(SendRequest<Body>, usize)>,
+    connection: Option<(SendRequest<Body>, Slot)>,
 }
 
 impl PooledBody {
-    fn new(body: Incoming, sender: SendRequest<Body>, slot: usize) -> Self {
+    fn new(body: Incoming, sender: SendRequest<Body>, slot: Slot) -> Self {
         let mut pooled = Self {
             body,
             connection: Some((sender, slot)),

@@ -2,6 +2,7 @@ use std::{
     collections::HashSet,
     net::SocketAddr,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use axum::{Router, extract::ConnectInfo, routing::get};
@@ -74,6 +75,18 @@ async fn a_connection_whose_answer_was_dropped_unread_is_not_reused() {
     let (address, ports) = origin(false).await;
     let pool = OriginPool::new(address);
     drop(pool.send(hello()).await.expect("an answer"));
+    assert_eq!(read_to_end(&pool).await, "hello");
+    assert_eq!(ports.lock().expect("lock").len(), 2);
+}
+
+#[tokio::test]
+async fn a_connection_idle_past_the_idle_timeout_is_not_reused() {
+    let (address, ports) = origin(false).await;
+    let pool = OriginPool::with_idle_timeout(address, Duration::from_millis(50));
+    assert_eq!(read_to_end(&pool).await, "hello");
+    assert_eq!(read_to_end(&pool).await, "hello");
+    assert_eq!(ports.lock().expect("lock").len(), 1, "reused while fresh");
+    tokio::time::sleep(Duration::from_millis(120)).await;
     assert_eq!(read_to_end(&pool).await, "hello");
     assert_eq!(ports.lock().expect("lock").len(), 2);
 }
