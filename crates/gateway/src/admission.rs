@@ -51,9 +51,9 @@ pub async fn admit_then(
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let mut response = match state.in_flight.try_acquire() {
-        Ok(_permit) => admit(state, peer, request, route).await,
-        Err(_) => edge::overloaded(),
+    let mut response = match state.in_flight.try_enter() {
+        Some(_slot) => admit(state, peer, request, route).await,
+        None => edge::overloaded(),
     };
     edge::add_security_headers(response.headers_mut());
     shared::metrics::record_request(template, &method, response.status(), started);

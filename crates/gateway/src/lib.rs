@@ -12,6 +12,7 @@ mod config;
 mod edge;
 mod forwarded;
 mod front;
+mod limit;
 mod openapi;
 mod proxy;
 mod ratelimit;

@@ -11,13 +11,13 @@ use shared::{
     service::ServiceDefinition,
     upstream::http_client,
 };
-use tokio::sync::Semaphore;
 
 use crate::{
     Config, SERVICE,
     access::Access,
     admission, aggregate, cache, edge,
     front::Front,
+    limit::InFlight,
     openapi,
     ratelimit::RateLimiter,
     state::{GatewayState, Parts},
@@ -59,11 +59,7 @@ impl Application {
             caller: Caller::new(config.upstream_timeout, &config.retry, &config.breaker),
             part_timeout: config.edge.aggregate_part_timeout,
             body_limit: config.edge.body_limit,
-            in_flight: Semaphore::new(
-                usize::try_from(config.edge.max_concurrency)
-                    .unwrap_or(Semaphore::MAX_PERMITS)
-                    .min(Semaphore::MAX_PERMITS),
-            ),
+            in_flight: InFlight::new(config.edge.max_concurrency),
             trusted_proxies: config.edge.trusted_proxies.clone(),
         });
         let own = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)

@@ -2,12 +2,11 @@
 
 use std::{ops::Deref, sync::Arc, time::Duration};
 
-use tokio::sync::Semaphore;
-
 use crate::{
     access::Access,
     cache::Cache,
     forwarded::TrustedProxies,
+    limit::InFlight,
     ratelimit::RateLimiter,
     upstream::{Backend, Caller},
 };
@@ -44,8 +43,8 @@ pub struct Parts {
     pub part_timeout: Duration,
     /// Largest request body, in bytes.
     pub body_limit: usize,
-    /// One permit per request being handled: the concurrency limit.
-    pub in_flight: Semaphore,
+    /// The requests being handled: the concurrency limit.
+    pub in_flight: InFlight,
     /// Whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
 }
