@@ -1,6 +1,9 @@
 use std::{
     collections::VecDeque,
-    sync::Mutex,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -96,6 +99,9 @@ impl Drop for Permit<'_> {
 pub struct Breaker {
     name: String,
     config: BreakerConfig,
+    /// Whether the state is closed, readable without the lock: a closed breaker, by far the
+    /// most common, lets a call through without taking it.
+    closed: AtomicBool,
     inner: Mutex<Inner>,
 }
 
@@ -158,6 +164,7 @@ impl Breaker {
         Self {
             name,
             config,
+            closed: AtomicBool::new(true),
             inner: Mutex::new(Inner {
                 state: BreakerState::Closed,
                 calls: VecDeque::new(),
@@ -200,13 +207,18 @@ impl Breaker {
 
     /// Leave to call, or the time until a trial is allowed.
     pub fn try_acquire(&self) -> Result<Permit<'_>, BreakerOpen> {
-        let mut inner = self.lock();
-        self.advance(&mut inner);
         let permit = |trial| Permit {
             breaker: self,
             trial,
             recorded: false,
         };
+        // A call that races with the breaker opening goes through, as one that came just
+        // before it would have.
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(permit(false));
+        }
+        let mut inner = self.lock();
+        self.advance(&mut inner);
         let refused = match inner.state {
             BreakerState::Closed => return Ok(permit(false)),
             BreakerState::HalfOpen if inner.trials_in_flight < self.config.half_open_trials => {
@@ -284,6 +296,8 @@ impl Breaker {
         metrics::gauge!("circuit_breaker_state", "breaker" => self.name.clone())
             .set(to.gauge_value());
         inner.state = to;
+        self.closed
+            .store(to == BreakerState::Closed, Ordering::Release);
         inner.changed_at = Some(SystemTime::now());
         inner.calls.clear();
         inner.trials_in_flight = 0;
