@@ -100,7 +100,8 @@ impl OriginPool {
         loop {
             let (mut sender, reused) = match checkout(self.slot) {
                 Some(sender) => (sender, true),
-                None => (self.connect().await?, false),
+                // Boxed: connecting is a large future that most requests never poll.
+                None => (Box::pin(self.connect()).await?, false),
             };
             if let Err(err) = sender.ready().await {
                 if reused {
