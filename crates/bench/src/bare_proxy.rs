@@ -20,11 +20,9 @@ use shared::{server::Serve, upstream::OriginPool};
 pub struct BareProxy(Arc<OriginPool>);
 
 impl BareProxy {
-    /// A proxy to `upstream` (an `http://host:port` URL).
-    pub fn new(upstream: &Uri) -> Self {
-        let host = upstream.host().unwrap_or("127.0.0.1");
-        let port = upstream.port_u16().unwrap_or(80);
-        Self(Arc::new(OriginPool::new(format!("{host}:{port}"))))
+    /// A proxy to the upstream at `address` (`host:port`).
+    pub fn new(address: String) -> Self {
+        Self(Arc::new(OriginPool::new(address)))
     }
 }
 
@@ -84,7 +82,7 @@ mod tests {
             .expect("a port");
         let address = listener.local_addr().expect("an address");
         tokio::spawn(async move { axum::serve(listener, crate::router()).await });
-        let proxy = BareProxy::new(&format!("http://{address}").parse().expect("a URL"));
+        let proxy = BareProxy::new(address.to_string());
         let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let server = Server::bind_workers(localhost, 0, proxy, Duration::from_secs(1), 1)
             .expect("a port for the proxy");

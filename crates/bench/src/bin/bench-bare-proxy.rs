@@ -18,26 +18,27 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     host: IpAddr,
-    /// Where every request is forwarded (`http://host:port`).
+    /// Where every request is forwarded (`http://host:port`), kept as the address to dial.
     #[arg(long, env = "UPSTREAM_URL", value_parser = parse_upstream_url)]
-    upstream_url: Uri,
+    upstream_url: String,
     /// Serving threads (0: one per core, as the gateway's default).
     #[arg(long, env = "WORKERS", default_value_t = 0)]
     workers: usize,
 }
 
-/// An absolute `http://` URL, as the gateway's backend URLs are checked.
-fn parse_upstream_url(value: &str) -> Result<Uri, String> {
-    shared::config::parse_http_url(value)?
+/// An absolute `http://` URL, as the gateway's backend URLs are checked; its `host:port`.
+fn parse_upstream_url(value: &str) -> Result<String, String> {
+    let url: Uri = shared::config::parse_http_url(value)?
         .parse()
-        .map_err(|err: axum::http::uri::InvalidUri| err.to_string())
+        .map_err(|err: axum::http::uri::InvalidUri| err.to_string())?;
+    shared::upstream::dial_address(&url).ok_or_else(|| format!("`{value}` is not an http:// URL"))
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
     let workers = shared::server::workers_or_cores(args.workers);
-    let proxy = bench::bare_proxy::BareProxy::new(&args.upstream_url);
+    let proxy = bench::bare_proxy::BareProxy::new(args.upstream_url);
     let served = match shared::server::Server::bind_workers(
         args.host,
         args.port,

@@ -17,17 +17,10 @@ impl Origin {
     /// The origin of `base_url`, an absolute `http://` URL (as the configuration checks).
     pub fn parse(base_url: &str) -> Option<Self> {
         let uri: Uri = base_url.parse().ok()?;
-        if uri.scheme_str() != Some("http") {
-            return None;
-        }
-        let authority = uri.authority()?;
-        let host = HeaderValue::from_str(authority.as_str()).ok()?;
+        let address = shared::upstream::dial_address(&uri)?;
+        let host = HeaderValue::from_str(uri.authority()?.as_str()).ok()?;
         Some(Self {
-            address: format!(
-                "{}:{}",
-                authority.host(),
-                authority.port_u16().unwrap_or(80)
-            ),
+            address,
             base_path: uri.path().trim_end_matches('/').to_owned(),
             host,
         })

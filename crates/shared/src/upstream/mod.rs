@@ -11,7 +11,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 
-pub use self::pool::{OriginPool, PoolError, PooledBody};
+pub use self::pool::{OriginPool, PoolError, PooledBody, dial_address};
 
 /// A pooled HTTP/1.1 client whose request bodies stream.
 pub type HttpClient = Client<HttpConnector, Body>;

@@ -45,6 +45,20 @@ pub enum PoolError {
     Http(#[from] hyper::Error),
 }
 
+/// Where to connect for an `http://` URL: its `host:port`, the port defaulted to 80; `None`
+/// for another scheme or a URL without a host.
+pub fn dial_address(url: &http::Uri) -> Option<String> {
+    if url.scheme_str() != Some("http") {
+        return None;
+    }
+    let authority = url.authority()?;
+    Some(format!(
+        "{}:{}",
+        authority.host(),
+        authority.port_u16().unwrap_or(80)
+    ))
+}
+
 /// How long a connection may stay idle in a pool.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -113,3 +113,14 @@ async fn an_origin_nobody_listens_on_is_a_connect_error() {
         other => panic!("expected a connect error, got {other:?}"),
     }
 }
+
+#[test]
+fn an_http_url_is_dialled_at_its_host_and_port_and_other_schemes_are_refused() {
+    let address = |url: &str| dial_address(&url.parse().expect("a URL"));
+    assert_eq!(
+        address("http://orders:3002/v1").as_deref(),
+        Some("orders:3002")
+    );
+    assert_eq!(address("http://10.0.0.5").as_deref(), Some("10.0.0.5:80"));
+    assert_eq!(address("https://orders:3002"), None);
+}
