@@ -35,7 +35,6 @@ pub async fn forward_request(
     request: Request,
     caller: Caller,
 ) -> Response {
-    let started = Instant::now();
     let (mut parts, body) = request.into_parts();
     let target = parts
         .uri
@@ -43,9 +42,10 @@ pub async fn forward_request(
         .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
     let path = parts.uri.path().to_owned();
     remove_hop_by_hop(&mut parts.headers);
+    // The client's `Host` goes on as `X-Forwarded-Host`; the call itself carries the
+    // backend's (see `Caller::send`).
     add_forwarded(&mut parts.headers, peer);
     shared::http::inject_trace_context(&mut parts.headers);
-    parts.headers.remove(header::HOST);
 
     if let Some(ttl) = state.cache.route_ttl(&parts.method, &path)
         && !Directives::of(&parts.headers).no_store
@@ -59,7 +59,7 @@ pub async fn forward_request(
             headers: parts.headers,
             user: caller.claims().map(|claims| claims.sub),
             ttl,
-            started,
+            started: Instant::now(),
         };
         // Boxed: the cache's future is large, and uncached requests need not carry it.
         return Box::pin(cached::serve(state, request)).await;
