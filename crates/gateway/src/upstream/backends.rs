@@ -133,3 +133,22 @@ pub fn checks(backends: &[Backend]) -> Checks {
         checks.with(backend.name, Dependency::Upstream(backend.upstream.clone()))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn a_backend_url_the_gateway_cannot_call_stops_it_at_start_naming_the_service() {
+        let config =
+            Config::try_parse_from(["gateway", "--order-service-url", "https://orders:3002"])
+                .expect("the syntax is accepted");
+        let refused = from_config(&config, &shared::upstream::http_client())
+            .expect_err("an https backend is refused");
+        let message = refused.to_string();
+        assert!(message.contains("order-service"), "{message}");
+        assert!(message.contains("https://orders:3002"), "{message}");
+    }
+}

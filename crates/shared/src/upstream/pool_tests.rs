@@ -124,3 +124,58 @@ fn an_http_url_is_dialled_at_its_host_and_port_and_other_schemes_are_refused() {
     assert_eq!(address("http://10.0.0.5").as_deref(), Some("10.0.0.5:80"));
     assert_eq!(address("https://orders:3002"), None);
 }
+
+/// An origin whose first connection's answer is cut off after a few bytes of its body; the
+/// later ones answer whole. Returns its address and how many connections it accepted.
+async fn origin_cutting_the_first_answer() -> (String, Arc<Mutex<u32>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("an address").to_string();
+    let accepted = Arc::new(Mutex::new(0));
+    let counted = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let first = {
+                let mut count = counted.lock().expect("lock");
+                *count += 1;
+                *count == 1
+            };
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read_exact(&mut byte).await.is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let answer: &[u8] = if first {
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhel"
+                } else {
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"
+                };
+                let _ = stream.write_all(answer).await;
+                // The first connection closes here, 97 bytes short.
+                if !first {
+                    let _ = stream.read(&mut byte).await;
+                }
+            });
+        }
+    });
+    (address, accepted)
+}
+
+#[tokio::test]
+async fn an_answer_cut_short_fails_and_the_next_request_gets_a_new_connection() {
+    let (address, accepted) = origin_cutting_the_first_answer().await;
+    let pool = OriginPool::new(address);
+    let cut = pool.send(hello()).await.expect("the head arrives");
+    assert!(
+        cut.into_body().collect().await.is_err(),
+        "the body is incomplete"
+    );
+    assert_eq!(read_to_end(&pool).await, "hello");
+    assert_eq!(*accepted.lock().expect("lock"), 2);
+}
