@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode, header};
+use http::{HeaderMap, Method, StatusCode, header, uri::PathAndQuery};
 use http_body_util::{BodyExt, Limited};
 use serde::Serialize;
 use serde_json::Value;
@@ -194,6 +194,9 @@ async fn fetch_part(
     };
     let Some(backend) = state.backend(service) else {
         return failed("no such backend".into());
+    };
+    let Ok(target) = PathAndQuery::try_from(target) else {
+        return failed("the part's address is not a valid path".into());
     };
     let outbound = Outbound {
         method: Method::GET,

@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header, uri::PathAndQuery};
 use http_body_util::BodyExt;
 use shared::Problem;
 use uuid::Uuid;
@@ -31,10 +31,8 @@ const X_CACHE_SOURCE: HeaderName = HeaderName::from_static("x-cache-source");
 pub struct CachedRequest {
     pub backend: Backend,
     pub head: bool,
-    pub path: String,
-    pub query: Option<String>,
     /// Path and query, as received.
-    pub target: String,
+    pub target: PathAndQuery,
     pub headers: HeaderMap,
     pub user: Option<Uuid>,
     pub ttl: std::time::Duration,
@@ -45,8 +43,8 @@ pub struct CachedRequest {
 pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
     let key = CacheKey::new(
         &state.cache.store,
-        &request.path,
-        request.query.as_deref(),
+        request.target.path(),
+        request.target.query(),
         request.user,
     );
     // `Cache-Control: no-cache` from the client: skip the stored copy, refresh it.

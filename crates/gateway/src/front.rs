@@ -26,7 +26,7 @@ use tower_http::cors::{Cors, CorsLayer};
 use tracing::Instrument;
 
 use crate::{
-    admission,
+    admission, deadline,
     proxy::{self, PeerIp},
     state::GatewayState,
     upstream::Backend,
@@ -181,27 +181,29 @@ async fn proxy_request(
 ) -> Response {
     let started = Instant::now();
     let span = request_span(&request);
+    let method = request.method().clone();
     let state = &parts.state;
     // Boxed before it is wrapped: each wrapper would otherwise move the whole (large) future.
     let admitted = Box::pin(admission::admit_then(
         state,
         connection.peer,
-        Some(route),
         request,
         |request, caller| {
             proxy::forward_request(state, backend, &connection.peer_ip, request, caller)
         },
     ));
-    let answer = tokio::time::timeout_at(
+    let answer = deadline::within(
         started + parts.request_timeout,
         AssertUnwindSafe(admitted).catch_unwind(),
     );
-    let response = match answer.instrument(span.clone()).await {
+    let mut response = match answer.instrument(span.clone()).await {
         Ok(Ok(response)) => response,
         Ok(Err(panic)) => span.in_scope(|| panic_to_problem(panic)),
         Err(_) => timed_out().into_response(),
     };
-    span.in_scope(|| log_answer(response.status(), started.elapsed()));
+    let elapsed = started.elapsed();
+    admission::finish(&mut response, Some(route), &method, elapsed);
+    span.in_scope(|| log_answer(response.status(), elapsed));
     response
 }
 

@@ -9,6 +9,7 @@ mod aggregate;
 mod cache;
 mod cached;
 mod config;
+mod deadline;
 mod edge;
 mod forwarded;
 mod front;

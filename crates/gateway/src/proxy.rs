@@ -10,7 +10,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use http::{
+    HeaderMap, HeaderName, HeaderValue, Method,
+    header::{self, Entry},
+    uri::PathAndQuery,
+};
 use shared::Problem;
 use shared::upstream::PooledBody;
 
@@ -39,22 +43,20 @@ pub async fn forward_request(
     let target = parts
         .uri
         .path_and_query()
-        .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
-    let path = parts.uri.path().to_owned();
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
     remove_hop_by_hop(&mut parts.headers);
     // The client's `Host` goes on as `X-Forwarded-Host`; the call itself carries the
     // backend's (see `Caller::send`).
     add_forwarded(&mut parts.headers, peer);
     shared::http::inject_trace_context(&mut parts.headers);
 
-    if let Some(ttl) = state.cache.route_ttl(&parts.method, &path)
+    if let Some(ttl) = state.cache.route_ttl(&parts.method, target.path())
         && !Directives::of(&parts.headers).no_store
     {
         let request = cached::CachedRequest {
             backend: backend.clone(),
             head: parts.method == Method::HEAD,
-            query: parts.uri.query().map(str::to_owned),
-            path,
             target,
             headers: parts.headers,
             user: caller.claims().map(|claims| claims.sub),
@@ -79,7 +81,7 @@ pub async fn forward_request(
     };
     let outbound = Outbound {
         method: method.clone(),
-        target,
+        target: target.clone(),
         headers: parts.headers,
         body,
     };
@@ -92,7 +94,7 @@ pub async fn forward_request(
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
     if write && response.status().is_success() {
-        Box::pin(state.cache.invalidate(&method, &path)).await;
+        Box::pin(state.cache.invalidate(&method, target.path())).await;
     }
     if matches!(method, Method::GET | Method::HEAD) {
         response
@@ -187,23 +189,24 @@ impl PeerIp {
 fn add_forwarded(headers: &mut HeaderMap, peer: &PeerIp) {
     const HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
     const PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    let chain = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
-        Some(existing) => {
-            HeaderValue::from_bytes(&[existing, b", ", peer.0.as_bytes()].concat()).ok()
+    // One lookup per header (each hashes its name), where asking first would take two.
+    match headers.entry(X_FORWARDED_FOR) {
+        Entry::Occupied(mut chain) => {
+            let appended = [chain.get().as_bytes(), b", ", peer.0.as_bytes()].concat();
+            if let Ok(appended) = HeaderValue::from_bytes(&appended) {
+                chain.insert(appended);
+            }
         }
-        None => Some(peer.0.clone()),
-    };
-    if let Some(chain) = chain {
-        headers.insert(X_FORWARDED_FOR, chain);
+        Entry::Vacant(chain) => {
+            chain.insert(peer.0.clone());
+        }
     }
-    if !headers.contains_key(&HOST)
-        && let Some(host) = headers.get(header::HOST).cloned()
-    {
-        headers.insert(HOST, host);
+    if let Some(host) = headers.get(header::HOST).cloned() {
+        headers.entry(HOST).or_insert(host);
     }
-    if !headers.contains_key(&PROTO) {
-        headers.insert(PROTO, HeaderValue::from_static("http"));
-    }
+    headers
+        .entry(PROTO)
+        .or_insert(HeaderValue::from_static("http"));
 }
 
 #[cfg(test)]

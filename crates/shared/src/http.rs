@@ -97,16 +97,16 @@ pub fn ensure_request_id(headers: &mut http::HeaderMap) -> HeaderValue {
 
 /// The span of one request, joined to the trace its `traceparent` names.
 pub fn request_span<B>(request: &http::Request<B>) -> Span {
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
+    // The fields are written only when the span is enabled.
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
-        request_id,
+        request_id = request
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default(),
         otel.kind = "server",
         status = Empty,
     );

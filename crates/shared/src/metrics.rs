@@ -1,6 +1,11 @@
 //! Prometheus metrics: one process-wide recorder, HTTP request counters and latencies.
 
-use std::{cell::RefCell, collections::HashMap, sync::OnceLock, time::Instant};
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{MatchedPath, Request},
@@ -51,17 +56,17 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
         route.as_ref().map(MatchedPath::as_str),
         &method,
         response.status(),
-        started,
+        started.elapsed(),
     );
     response
 }
 
-/// Records one answered request, as [`track_requests`] does: for a middleware of its own that
-/// takes the place of that layer.
-pub fn record_request(route: Option<&str>, method: &Method, status: StatusCode, started: Instant) {
+/// Records one answered request, `elapsed` after it came, as [`track_requests`] does: for a
+/// middleware of its own that takes the place of that layer.
+pub fn record_request(route: Option<&str>, method: &Method, status: StatusCode, elapsed: Duration) {
     let method = method_label(method);
     let route = route.unwrap_or("unmatched");
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = elapsed.as_secs_f64();
     let status = status.as_u16();
     REQUEST_METRICS.with_borrow_mut(|routes| {
         let known = routes
@@ -81,13 +86,18 @@ pub fn record_request(route: Option<&str>, method: &Method, status: StatusCode, 
 }
 
 /// A request's handles, by method and status.
-type CallMetrics = HashMap<(&'static str, u16), (Counter, Histogram)>;
+type CallMetrics = HashMap<(&'static str, u16), (Counter, Histogram), Hasher>;
+
+/// Keys here are route templates, methods and statuses, not attacker-chosen text: a fast
+/// hash serves them better than the standard one, built to resist flooding.
+type Hasher = foldhash::fast::RandomState;
 
 thread_local! {
     /// Each serving thread keeps the handles it has used, by route template: a request then
     /// costs two atomic updates instead of building its labels and finding them in the
     /// registry.
-    static REQUEST_METRICS: RefCell<HashMap<Box<str>, CallMetrics>> = RefCell::new(HashMap::new());
+    static REQUEST_METRICS: RefCell<HashMap<Box<str>, CallMetrics, Hasher>> =
+        RefCell::new(HashMap::default());
 }
 
 fn register_request_metrics(

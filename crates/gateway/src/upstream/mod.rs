@@ -16,13 +16,15 @@ use axum::{
 };
 use bytes::Bytes;
 use clap::Args;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header, uri::PathAndQuery};
 use shared::{
     Problem,
     resilience::{BreakerState, RetryPolicy},
     upstream::PooledBody,
 };
 use tokio::time::Instant;
+
+use crate::deadline;
 
 pub use self::{
     backends::{Backend, checks, from_config},
@@ -77,7 +79,7 @@ pub struct RetryArgs {
 pub struct Outbound {
     pub method: Method,
     /// Path and query, as received.
-    pub target: String,
+    pub target: PathAndQuery,
     pub headers: HeaderMap,
     pub body: OutboundBody,
 }
@@ -178,7 +180,7 @@ impl Caller {
             mut headers,
             body,
         } = outbound;
-        let uri = backend.origin.target(target).ok_or(Failure::Unreachable)?;
+        let uri = backend.origin.target(&target).ok_or(Failure::Unreachable)?;
         // Set here from the parsed origin, so that the client need not format it per call.
         headers.insert(header::HOST, backend.origin.host().clone());
         let mut headers = Some(headers);
@@ -212,7 +214,8 @@ impl Caller {
             *request.headers_mut() = headers;
             *request.uri_mut() = uri.clone();
             let started = Instant::now();
-            let outcome = tokio::time::timeout(self.timeout, backend.pool.send(request)).await;
+            let outcome =
+                deadline::within(started + self.timeout, backend.pool.send(request)).await;
             let calls = &backend.metrics;
             let result = match outcome {
                 Ok(Ok(response)) => {

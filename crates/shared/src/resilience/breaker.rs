@@ -110,11 +110,19 @@ struct Inner {
     state: BreakerState,
     /// Calls in the window, counted per tenth of it, so that recording a call costs the
     /// same at any rate.
-    calls: VecDeque<Bucket>,
+    window: Window,
     opened_at: Instant,
     trials_in_flight: u32,
     totals: Totals,
     changed_at: Option<SystemTime>,
+}
+
+/// The window's buckets, with their sums kept as buckets come and go.
+#[derive(Debug, Default)]
+struct Window {
+    buckets: VecDeque<Bucket>,
+    calls: usize,
+    failures: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -167,7 +175,7 @@ impl Breaker {
             closed: AtomicBool::new(true),
             inner: Mutex::new(Inner {
                 state: BreakerState::Closed,
-                calls: VecDeque::new(),
+                window: Window::default(),
                 opened_at: Instant::now(),
                 trials_in_flight: 0,
                 totals: Totals::default(),
@@ -194,8 +202,8 @@ impl Breaker {
             calls: inner.totals.calls,
             failures: inner.totals.failures,
             rejected: inner.totals.rejected,
-            window_calls: inner.calls.iter().map(|b| b.calls).sum(),
-            window_failures: inner.calls.iter().map(|b| b.failures).sum(),
+            window_calls: inner.window.calls,
+            window_failures: inner.window.failures,
             changed_at: inner.changed_at,
             retry_in: (inner.state == BreakerState::Open).then(|| {
                 self.config
@@ -260,19 +268,22 @@ impl Breaker {
         }
         self.forget_old(&mut inner, now);
         let bucket_length = self.config.window / BUCKETS;
-        match inner.calls.back_mut() {
+        let failure = usize::from(!success);
+        let window = &mut inner.window;
+        match window.buckets.back_mut() {
             Some(bucket) if now.duration_since(bucket.start) < bucket_length => {
                 bucket.calls += 1;
-                bucket.failures += usize::from(!success);
+                bucket.failures += failure;
             }
-            _ => inner.calls.push_back(Bucket {
+            _ => window.buckets.push_back(Bucket {
                 start: now,
                 calls: 1,
-                failures: usize::from(!success),
+                failures: failure,
             }),
         }
-        let total: usize = inner.calls.iter().map(|b| b.calls).sum();
-        let failed: usize = inner.calls.iter().map(|b| b.failures).sum();
+        window.calls += 1;
+        window.failures += failure;
+        let (total, failed) = (window.calls, window.failures);
         #[allow(clippy::cast_precision_loss)] // counts are far below 2^52
         let rate = failed as f64 / total.max(1) as f64;
         if total >= self.config.minimum_calls && rate >= self.config.failure_rate {
@@ -299,7 +310,7 @@ impl Breaker {
         self.closed
             .store(to == BreakerState::Closed, Ordering::Release);
         inner.changed_at = Some(SystemTime::now());
-        inner.calls.clear();
+        inner.window = Window::default();
         inner.trials_in_flight = 0;
         if to == BreakerState::Open {
             inner.opened_at = now;
@@ -307,12 +318,13 @@ impl Breaker {
     }
 
     fn forget_old(&self, inner: &mut Inner, now: Instant) {
-        while inner
-            .calls
-            .front()
-            .is_some_and(|bucket| now.duration_since(bucket.start) > self.config.window)
+        let window = &mut inner.window;
+        while let Some(bucket) = window.buckets.front().copied()
+            && now.duration_since(bucket.start) > self.config.window
         {
-            inner.calls.pop_front();
+            window.buckets.pop_front();
+            window.calls -= bucket.calls;
+            window.failures -= bucket.failures;
         }
     }
 
