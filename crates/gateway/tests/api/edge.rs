@@ -152,6 +152,11 @@ async fn a_proxied_request_over_the_request_timeout_is_a_503_problem() {
         "not waited out"
     );
     assert_eq!(response.headers()["x-request-id"], "req-slow");
+    assert_eq!(
+        response.headers()["x-content-type-options"],
+        "nosniff",
+        "a timed-out answer carries the security headers too"
+    );
     let body = assert_problem(response, 503).await;
     assert!(
         body["detail"]
