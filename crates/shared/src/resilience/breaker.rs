@@ -387,6 +387,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_failure_rate_counts_only_the_calls_still_in_the_window() {
+        let breaker = breaker();
+        for _ in 0..3 {
+            call(&breaker, false);
+        }
+        tokio::time::advance(Duration::from_secs(11)).await;
+        call(&breaker, false);
+        for _ in 0..3 {
+            call(&breaker, true);
+        }
+        // 1 failure in 4 calls now, not the 4 in 7 of all time.
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        let snapshot = breaker.snapshot();
+        assert_eq!((snapshot.window_calls, snapshot.window_failures), (4, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn after_the_open_time_one_trial_decides() {
         let breaker = breaker();
         for _ in 0..4 {
