@@ -11,6 +11,7 @@
 //! almost always later (each timeout is the same length), so that timer rarely moves.
 
 use std::{
+    cell::RefCell,
     future::Future,
     pin::Pin,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
@@ -18,7 +19,7 @@ use std::{
 };
 
 use slab::Slab;
-use tokio::time::Instant;
+use tokio::{runtime, time::Instant};
 
 /// The deadline passed before the work was done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -64,9 +65,20 @@ impl<F: Future> Future for Within<F> {
 }
 
 thread_local! {
-    /// This thread's deadlines. Shared behind an `Arc`, so that a future moved to another
-    /// thread (on a multi-threaded runtime) still finds its own.
-    static TABLE: Arc<Table> = Arc::new(Table::default());
+    /// This thread's deadlines, and the runtime whose task watches them. Shared behind an
+    /// `Arc`, so that a future moved to another thread (on a multi-threaded runtime) still
+    /// finds its own.
+    static TABLE: RefCell<Option<(runtime::Id, Arc<Table>)>> = const { RefCell::new(None) };
+}
+
+/// The table of this thread and of the current runtime: a thread may drive a second runtime
+/// while the first, whose task watches the table it had, is not being driven.
+fn current_table() -> Arc<Table> {
+    let runtime = runtime::Handle::current().id();
+    TABLE.with_borrow_mut(|table| match table {
+        Some((id, table)) if *id == runtime => Arc::clone(table),
+        _ => Arc::clone(&table.insert((runtime, Arc::default())).1),
+    })
 }
 
 #[derive(Debug, Default)]
@@ -105,7 +117,7 @@ struct Entry {
 
 impl Entry {
     fn register(at: Instant, waker: &Waker) -> Self {
-        let table = TABLE.with(Arc::clone);
+        let table = current_table();
         let mut deadlines = table.lock();
         let key = deadlines.pending.insert(Waiting {
             at,

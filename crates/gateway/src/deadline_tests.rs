@@ -3,7 +3,7 @@ use std::time::Duration;
 use super::*;
 
 fn registered() -> usize {
-    TABLE.with(|table| table.lock().pending.len())
+    current_table().lock().pending.len()
 }
 
 /// Fails the test instead of hanging it when a deadline never passes.
@@ -81,7 +81,7 @@ async fn a_deadline_registered_after_the_thread_went_idle_still_passes() {
 #[test]
 fn deadlines_still_pass_on_a_thread_whose_earlier_runtime_has_shut_down() {
     for _ in 0..2 {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let runtime = runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
             .build()
@@ -95,6 +95,29 @@ fn deadlines_still_pass_on_a_thread_whose_earlier_runtime_has_shut_down() {
             assert_eq!(answer.await, Err(Elapsed));
         });
     }
+}
+
+#[test]
+fn deadlines_pass_on_a_second_runtime_while_the_first_one_waits() {
+    let runtime = || {
+        runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a runtime")
+    };
+    let passes = || async {
+        let at = Instant::now() + Duration::from_millis(50);
+        let answer = at_most(
+            Duration::from_secs(60),
+            within(at, std::future::pending::<()>()),
+        );
+        assert_eq!(answer.await, Err(Elapsed));
+    };
+    let (first, second) = (runtime(), runtime());
+    first.block_on(passes());
+    second.block_on(passes());
+    first.block_on(passes());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
