@@ -40,9 +40,9 @@ pub struct EdgeArgs {
 
 /// The security headers every answer carries, unless the handler set its own.
 pub fn add_security_headers(headers: &mut HeaderMap) {
-    // Room for these and the few the gateway adds after them, made once: growing the map
+    // Room for these four and the request id added after them, made once: growing the map
     // rehashes every header it holds.
-    headers.reserve(8);
+    headers.reserve(5);
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
