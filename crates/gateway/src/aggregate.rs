@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::{
     state::GatewayState,
-    upstream::{Outbound, OutboundBody},
+    upstream::{Added, Outbound, OutboundBody},
 };
 
 /// Largest part body read.
@@ -202,6 +202,7 @@ async fn fetch_part(
         method: Method::GET,
         target,
         headers: headers.clone(),
+        added: Added::new(),
         body: OutboundBody::Replayable(Bytes::new()),
     };
     let call = async {

@@ -21,7 +21,7 @@ use crate::{
     },
     proxy::{X_CACHE, relay, remove_hop_by_hop},
     state::GatewayState,
-    upstream::{Backend, Outbound, OutboundBody},
+    upstream::{Added, Backend, Outbound, OutboundBody},
 };
 
 const X_CACHE_SOURCE: HeaderName = HeaderName::from_static("x-cache-source");
@@ -34,6 +34,8 @@ pub struct CachedRequest {
     /// Path and query, as received.
     pub target: PathAndQuery,
     pub headers: HeaderMap,
+    /// Fields forwarding adds after `headers`.
+    pub added: Added,
     pub user: Option<Uuid>,
     pub ttl: std::time::Duration,
     pub started: Instant,
@@ -128,6 +130,7 @@ async fn own_call(state: &GatewayState, request: &CachedRequest) -> Response {
         method: Method::GET,
         target: request.target.clone(),
         headers: request.headers.clone(),
+        added: request.added.clone(),
         body: OutboundBody::Replayable(Bytes::new()),
     };
     match state.caller.send(&request.backend, outbound).await {
@@ -154,6 +157,7 @@ async fn fetch(
         method: Method::GET,
         target: request.target,
         headers: request.headers,
+        added: request.added,
         body: OutboundBody::Replayable(Bytes::new()),
     };
     let response = match state.caller.send(&request.backend, outbound).await {

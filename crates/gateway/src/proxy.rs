@@ -10,11 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use http::{
-    HeaderMap, HeaderName, HeaderValue, Method,
-    header::{self, Entry},
-    uri::PathAndQuery,
-};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header, uri::PathAndQuery};
 use shared::Problem;
 use shared::upstream::PooledBody;
 
@@ -24,11 +20,14 @@ use crate::{
     cached,
     forwarded::X_FORWARDED_FOR,
     state::GatewayState,
-    upstream::{Backend, Outbound, OutboundBody, is_idempotent},
+    upstream::{Added, Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit},
 };
 
 /// The `X-Cache` header.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Sends `request` (admitted) to `backend`, or answers it from the cache, and streams the
 /// answer back.
@@ -45,10 +44,7 @@ pub async fn forward_request(
         .path_and_query()
         .cloned()
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    remove_hop_by_hop(&mut parts.headers);
-    // The client's `Host` goes on as `X-Forwarded-Host`; the call itself carries the
-    // backend's (see `Caller::send`).
-    add_forwarded(&mut parts.headers, peer);
+    let added = forwarding(&mut parts.headers, peer);
     shared::http::inject_trace_context(&mut parts.headers);
 
     if let Some(ttl) = state.cache.route_ttl(&parts.method, target.path())
@@ -59,6 +55,7 @@ pub async fn forward_request(
             head: parts.method == Method::HEAD,
             target,
             headers: parts.headers,
+            added,
             user: caller.claims().map(|claims| claims.sub),
             ttl,
             started: Instant::now(),
@@ -83,10 +80,14 @@ pub async fn forward_request(
         method: method.clone(),
         target: target.clone(),
         headers: parts.headers,
+        added,
         body,
     };
     let mut response = match state.caller.send(backend, outbound).await {
         Ok(response) => relay(response),
+        Err(Failure::RequestBody { too_large: true }) => {
+            return crate::edge::too_large(state.body_limit);
+        }
         Err(failure) => failure.into_response(backend.name, state.caller.timeout),
     };
     let write = matches!(
@@ -109,18 +110,6 @@ pub fn relay(response: http::Response<PooledBody>) -> Response {
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
     Response::from_parts(parts, Body::new(body))
-}
-
-/// Whether reading a body failed on the size limit.
-fn over_limit(err: &axum::Error) -> bool {
-    let mut cause: Option<&dyn std::error::Error> = Some(err);
-    while let Some(error) = cause {
-        if error.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cause = error.source();
-    }
-    false
 }
 
 /// The answer when the request body could not be read: too long, or cut off.
@@ -149,12 +138,13 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in named {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }
 
-const HOP_BY_HOP: [HeaderName; 9] = [
+// A static, not a const: a const array would be built, and its names dropped, at every use.
+static HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
@@ -167,7 +157,15 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 ];
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(name)
+    // Spelled out, so that each standard name is a cheap comparison of its index.
+    *name == header::CONNECTION
+        || *name == header::PROXY_AUTHENTICATE
+        || *name == header::PROXY_AUTHORIZATION
+        || *name == header::TE
+        || *name == header::TRAILER
+        || *name == header::TRANSFER_ENCODING
+        || *name == header::UPGRADE
+        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
 /// A connection's peer address, as `X-Forwarded-For` names it: written once per connection
@@ -185,28 +183,68 @@ impl PeerIp {
     }
 }
 
-/// `X-Forwarded-For` (appended to), `-Host` and `-Proto` (kept when already set).
-fn add_forwarded(headers: &mut HeaderMap, peer: &PeerIp) {
-    const HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-    const PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    // One lookup per header (each hashes its name), where asking first would take two.
-    match headers.entry(X_FORWARDED_FOR) {
-        Entry::Occupied(mut chain) => {
-            let appended = [chain.get().as_bytes(), b", ", peer.0.as_bytes()].concat();
-            if let Ok(appended) = HeaderValue::from_bytes(&appended) {
-                chain.insert(appended);
+/// Readies `headers` to be forwarded: removes their hop-by-hop fields, and says what goes
+/// on after them: `X-Forwarded-For` appended to, `-Host` (the client's `Host`; the call
+/// carries the backend's, see `Caller::send`) and `-Proto` unless already set.
+///
+/// One pass over the fields, where looking each name up would hash it, and the additions
+/// written after the fields rather than inserted among them (see `OriginPool::send_with`).
+fn forwarding(headers: &mut HeaderMap, peer: &PeerIp) -> Added {
+    let mut seen = Seen::of(headers);
+    if seen.hop_by_hop {
+        remove_hop_by_hop(headers);
+        seen = Seen::of(headers);
+    }
+    let mut added = Added::new();
+    let chain = match seen.chains {
+        0 => peer.0.clone(),
+        // As many proxies as fields: their values, in order, then the peer.
+        _ => {
+            let mut chain = Vec::new();
+            for hop in headers.get_all(X_FORWARDED_FOR) {
+                chain.extend_from_slice(hop.as_bytes());
+                chain.extend_from_slice(b", ");
+            }
+            chain.extend_from_slice(peer.0.as_bytes());
+            HeaderValue::from_bytes(&chain).unwrap_or_else(|_| peer.0.clone())
+        }
+    };
+    added.push((X_FORWARDED_FOR, chain));
+    if !seen.forwarded_host
+        && let Some(host) = headers.get(header::HOST)
+    {
+        added.push((X_FORWARDED_HOST, host.clone()));
+    }
+    if !seen.forwarded_proto {
+        added.push((X_FORWARDED_PROTO, HeaderValue::from_static("http")));
+    }
+    added
+}
+
+/// What one pass over a request's header fields finds.
+#[derive(Debug, Default)]
+struct Seen {
+    hop_by_hop: bool,
+    /// `X-Forwarded-For` fields.
+    chains: usize,
+    forwarded_host: bool,
+    forwarded_proto: bool,
+}
+
+impl Seen {
+    fn of(headers: &HeaderMap) -> Self {
+        let mut seen = Self::default();
+        // By their text: comparing with a `HeaderName` constant builds and drops one.
+        for name in headers.keys() {
+            match name.as_str() {
+                "x-forwarded-for" => seen.chains = headers.get_all(name).iter().count(),
+                "x-forwarded-host" => seen.forwarded_host = true,
+                "x-forwarded-proto" => seen.forwarded_proto = true,
+                _ => seen.hop_by_hop |= is_hop_by_hop(name),
             }
         }
-        Entry::Vacant(chain) => {
-            chain.insert(peer.0.clone());
-        }
+        seen
     }
-    if let Some(host) = headers.get(header::HOST).cloned() {
-        headers.entry(HOST).or_insert(host);
-    }
-    headers
-        .entry(PROTO)
-        .or_insert(HeaderValue::from_static("http"));
 }
 
 #[cfg(test)]
@@ -246,13 +284,42 @@ mod tests {
     #[test]
     fn forwarded_for_is_appended_and_host_and_proto_are_kept() {
         let peer = PeerIp::of("10.1.2.3:5555".parse().expect("an address"));
+        let added = |pairs: &[(&str, &str)]| {
+            let mut map = headers(pairs);
+            let added = forwarding(&mut map, &peer);
+            added
+                .iter()
+                .map(|(name, value)| format!("{name}: {}", value.to_str().expect("text")))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            added(&[("host", "api.example.com")]),
+            [
+                "x-forwarded-for: 10.1.2.3",
+                "x-forwarded-host: api.example.com",
+                "x-forwarded-proto: http"
+            ]
+        );
+        assert_eq!(
+            added(&[
+                ("x-forwarded-for", "203.0.113.7"),
+                ("x-forwarded-host", "shop.example.com"),
+                ("x-forwarded-proto", "https"),
+                ("host", "api.example.com"),
+            ]),
+            ["x-forwarded-for: 203.0.113.7, 10.1.2.3"]
+        );
+    }
+
+    #[test]
+    fn a_forwarded_field_the_connection_header_names_is_not_believed() {
+        let peer = PeerIp::of("10.1.2.3:5555".parse().expect("an address"));
         let mut map = headers(&[
-            ("x-forwarded-for", "203.0.113.7"),
-            ("host", "api.example.com"),
+            ("connection", "x-forwarded-for"),
+            ("x-forwarded-for", "198.51.100.1"),
         ]);
-        add_forwarded(&mut map, &peer);
-        assert_eq!(map["x-forwarded-for"], "203.0.113.7, 10.1.2.3");
-        assert_eq!(map["x-forwarded-host"], "api.example.com");
-        assert_eq!(map["x-forwarded-proto"], "http");
+        let added = forwarding(&mut map, &peer);
+        assert!(!map.contains_key("x-forwarded-for"));
+        assert_eq!(added[0].1, "10.1.2.3");
     }
 }

@@ -16,12 +16,15 @@ use axum::{
 };
 use bytes::Bytes;
 use clap::Args;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header, uri::PathAndQuery};
+use http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header, uri::PathAndQuery,
+};
 use shared::{
     Problem,
     resilience::{BreakerState, RetryPolicy},
-    upstream::PooledBody,
+    upstream::{PoolError, PooledBody},
 };
+use smallvec::SmallVec;
 use tokio::time::Instant;
 
 use crate::deadline;
@@ -81,8 +84,14 @@ pub struct Outbound {
     /// Path and query, as received.
     pub target: PathAndQuery,
     pub headers: HeaderMap,
+    /// Fields written after `headers`, in place of any of the same name.
+    pub added: Added,
     pub body: OutboundBody,
 }
+
+/// Header fields the gateway adds to a forwarded request (`X-Forwarded-*`, the backend's
+/// `Host`), written after the client's own rather than inserted among them.
+pub type Added = SmallVec<[(HeaderName, HeaderValue); 4]>;
 
 /// A body that can be sent again (so the request may be retried), or one that streams once.
 #[derive(Debug)]
@@ -103,6 +112,10 @@ pub enum Failure {
     /// No response headers within the upstream timeout.
     #[error("timeout")]
     Timeout,
+    /// The client's own body failed as it was sent on: over the size limit, or cut off. It
+    /// says nothing of the backend.
+    #[error("request body refused")]
+    RequestBody { too_large: bool },
 }
 
 impl Failure {
@@ -142,6 +155,17 @@ impl Failure {
             ))
             .with_extension("service", backend)
             .into_response(),
+            Self::RequestBody { too_large: true } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+            )
+            .with_detail("The request body is over the size limit.")
+            .into_response(),
+            Self::RequestBody { too_large: false } => Problem::bad_request(
+                "The request body could not be read: it is over the size limit or was cut off.",
+            )
+            .into_response(),
         }
     }
 }
@@ -177,12 +201,13 @@ impl Caller {
         let Outbound {
             method,
             target,
-            mut headers,
+            headers,
+            mut added,
             body,
         } = outbound;
         let uri = backend.origin.target(&target).ok_or(Failure::Unreachable)?;
-        // Set here from the parsed origin, so that the client need not format it per call.
-        headers.insert(header::HOST, backend.origin.host().clone());
+        // From the parsed origin, so that the client need not format it per call.
+        added.push((header::HOST, backend.origin.host().clone()));
         let mut headers = Some(headers);
         let (replay, mut once) = match body {
             OutboundBody::Replayable(bytes) => (Some(bytes), None),
@@ -214,8 +239,11 @@ impl Caller {
             *request.headers_mut() = headers;
             *request.uri_mut() = uri.clone();
             let started = Instant::now();
-            let outcome =
-                deadline::within(started + self.timeout, backend.pool.send(request)).await;
+            let outcome = deadline::within(
+                started + self.timeout,
+                backend.pool.send_with(request, &added),
+            )
+            .await;
             let calls = &backend.metrics;
             let result = match outcome {
                 Ok(Ok(response)) => {
@@ -225,6 +253,12 @@ impl Caller {
                         calls.response.increment(1);
                     }
                     Ok(response)
+                }
+                Ok(Err(PoolError::Body(err))) => {
+                    // Not the backend's doing: the breaker's permit goes unrecorded.
+                    return Err(Failure::RequestBody {
+                        too_large: over_limit(&err),
+                    });
                 }
                 Ok(Err(err)) => {
                     tracing::warn!(service = backend.name, error = %err, "backend unreachable");
@@ -280,6 +314,18 @@ impl Caller {
 /// Seconds, rounded up: a client told 0 would come back at once and be refused again.
 pub fn whole_seconds(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+/// Whether reading a body failed on the size limit.
+pub fn over_limit(err: &axum::Error) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = Some(err);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// Whether `method` (or an `Idempotency-Key`) makes a request safe to send twice.

@@ -27,6 +27,54 @@ async fn a_body_over_the_limit_is_refused_with_413_before_the_backend() {
 }
 
 #[tokio::test]
+async fn a_streamed_body_over_the_limit_is_refused_with_413_and_the_backend_not_blamed() {
+    let issuer = TestIssuer::start().await;
+    let auth = Scripted::start().await;
+    let gateway = GatewayBuilder::new(&issuer)
+        .backend("auth", &auth.url)
+        .arg("--body-limit", "1024")
+        .arg("--breaker-minimum-calls", "2")
+        .spawn()
+        .await;
+    let address = gateway.trim_start_matches("http://");
+    for _ in 0..3 {
+        // No length declared: the limit is found only as the body streams on.
+        let answer = post_chunked(address, "/auth/register", 8, 512).await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("1024"), "{answer}");
+    }
+    let within = post_chunked(address, "/auth/register", 1, 512).await;
+    assert!(
+        within.starts_with("HTTP/1.1 200"),
+        "the breaker stayed closed: {within}"
+    );
+}
+
+/// Sends `chunks` chunks of `size` bytes to `path` as a chunked POST; the whole answer.
+async fn post_chunked(address: &str, path: &str, chunks: usize, size: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connected");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+         transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    );
+    let mut request = head.into_bytes();
+    for _ in 0..chunks {
+        request.extend_from_slice(format!("{size:x}\r\n").as_bytes());
+        request.extend(std::iter::repeat_n(b' ', size));
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    // The gateway may answer and close before it has read it all.
+    let _ = stream.write_all(&request).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
 async fn answers_carry_security_headers_and_cors_answers_the_configured_origin() {
     let issuer = TestIssuer::start().await;
     let restaurants = Scripted::start().await;

@@ -1,6 +1,15 @@
 //! The HTTP clients used to call other binaries of the platform.
 
+mod body;
+mod decode;
+mod idle;
 mod pool;
+#[cfg(test)]
+mod raw_origin;
+mod request;
+mod response;
+#[cfg(test)]
+mod wire_tests;
 
 use std::time::Duration;
 
@@ -11,7 +20,10 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 
-pub use self::pool::{OriginPool, PoolError, PooledBody, dial_address};
+pub use self::{
+    body::PooledBody,
+    pool::{OriginPool, PoolError, dial_address},
+};
 
 /// A pooled HTTP/1.1 client whose request bodies stream.
 pub type HttpClient = Client<HttpConnector, Body>;

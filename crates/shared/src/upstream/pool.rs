@@ -1,35 +1,36 @@
 //! Keep-alive HTTP/1.1 connections to one origin, pooled per thread: the client of the
 //! gateway's proxy path.
 //!
-//! Written on hyper's connection API rather than with hyper-util's pooled client, whose
-//! every request locks the shared pool, hashes the origin to find its connections and
-//! spawns a task that waits for the connection to be free again. Here each serving thread
-//! keeps its own idle connections (no lock, no hashing), and a connection goes back to them
-//! when its response body ends, without a task of its own. Connections idle for longer than
-//! the idle time-out are closed when the thread next uses the pool.
+//! Written on tokio's sockets and httparse rather than with hyper's client, whose every
+//! connection is a task of its own that a request reaches through channels: a proxied
+//! request then woke three tasks and crossed four channels, which profiles showed cost
+//! more than everything else the gateway does to it. Here the request's own future writes
+//! the request and reads the answer's head, and the answer's body reads the rest from the
+//! socket as the server asks for it. Each serving thread keeps its own idle connections (no
+//! lock, no hashing, see [`super::idle`]); a connection goes back to them as soon as its
+//! answer has been read, which for a small answer is when its head arrives.
 
 use std::{
-    cell::RefCell,
-    collections::VecDeque,
-    pin::Pin,
+    future::poll_fn,
     sync::atomic::{AtomicUsize, Ordering},
-    task::{Context, Poll},
-    time::{Duration, Instant},
+    task::Poll,
+    time::Duration,
 };
 
-use axum::body::{Body, HttpBody};
-use bytes::Bytes;
-use http::{Request, Response};
-use hyper::{
-    body::{Frame, Incoming, SizeHint},
-    client::conn::http1::{self, SendRequest},
-};
-use hyper_util::rt::TokioIo;
+use axum::body::{Body, HttpBody as _};
+use bytes::BytesMut;
+use http::{HeaderName, HeaderValue, Method, Request, Response};
 use tokio::net::TcpStream;
 
-use super::CONNECT_TIMEOUT;
+use super::{
+    CONNECT_TIMEOUT,
+    body::PooledBody,
+    idle::{Slot, checkout},
+    request::{self, Framing, WriteError},
+    response::{self, HeadError},
+};
 
-/// Why a request got no response.
+/// Why a request got no answer, or its answer no whole body.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
     /// No connection could be opened.
@@ -40,9 +41,18 @@ pub enum PoolError {
         /// What went wrong.
         message: String,
     },
-    /// The connection failed while the request was sent or its response awaited.
-    #[error(transparent)]
-    Http(#[from] hyper::Error),
+    /// The connection failed while the request was sent or its answer read.
+    #[error("connection failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The origin closed the connection before its answer was complete.
+    #[error("the origin closed the connection before its answer was complete")]
+    Incomplete,
+    /// The origin's answer is not HTTP/1.1 this client can read.
+    #[error("the origin's answer is malformed: {0}")]
+    Malformed(&'static str),
+    /// The request's own body failed, or did not match its declared length.
+    #[error("the request body could not be sent: {0}")]
+    Body(axum::Error),
 }
 
 /// Where to connect for an `http://` URL: its `host:port`, the port defaulted to 80; `None`
@@ -69,22 +79,21 @@ pub struct OriginPool {
     slot: Slot,
 }
 
-/// Where a pool's idle connections are kept in each thread's [`IDLE`], and for how long.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    index: usize,
-    idle_timeout: Duration,
+/// One connection to an origin, and what it has read but not yet handed out.
+#[derive(Debug)]
+pub(super) struct Conn {
+    pub stream: TcpStream,
+    pub read: BytesMut,
+    /// The head of the request being sent; kept between requests for its capacity.
+    pub write: Vec<u8>,
 }
 
-/// A connection waiting for its next request.
-struct Idle {
-    sender: SendRequest<Body>,
-    since: Instant,
-}
-
-thread_local! {
-    /// Each thread's idle connections, by pool, the most recently used last.
-    static IDLE: RefCell<Vec<VecDeque<Idle>>> = const { RefCell::new(Vec::new()) };
+/// What became of one attempt at a request.
+enum Attempt {
+    /// A reused connection turned out closed before the origin could have seen the request,
+    /// which can go again on another.
+    Stale,
+    Failed(PoolError),
 }
 
 impl OriginPool {
@@ -106,37 +115,82 @@ impl OriginPool {
     }
 
     /// Sends `request` on an idle connection of this thread, or on a new one. A request
-    /// refused by a pooled connection that had closed meanwhile goes on another.
-    pub async fn send(
+    /// without a body that a reused connection fails before any answer came (the origin
+    /// had closed it meanwhile) goes again on another, when sending it twice is safe.
+    pub async fn send(&self, request: Request<Body>) -> Result<Response<PooledBody>, PoolError> {
+        self.send_with(request, &[]).await
+    }
+
+    /// As [`OriginPool::send`], with the `extra` header fields written after the request's
+    /// own, in place of any it has of the same name: what a proxy adds to every request
+    /// (its `Host`, `X-Forwarded-*`) costs no insertion into the request's header map.
+    pub async fn send_with(
         &self,
-        mut request: Request<Body>,
+        request: Request<Body>,
+        extra: &[(HeaderName, HeaderValue)],
     ) -> Result<Response<PooledBody>, PoolError> {
+        let (parts, body) = request.into_parts();
+        let resendable = body.is_end_stream();
+        let mut body = Some(body);
         loop {
-            let (mut sender, reused) = match checkout(self.slot) {
-                Some(sender) => (sender, true),
+            let (mut conn, reused) = match poll_fn(|cx| Poll::Ready(checkout(self.slot, cx))).await
+            {
+                Some(conn) => (conn, true),
                 // Boxed: connecting is a large future that most requests never poll.
                 None => (Box::pin(self.connect()).await?, false),
             };
-            if let Err(err) = sender.ready().await {
-                if reused {
-                    continue;
-                }
-                return Err(err.into());
-            }
-            match sender.try_send_request(request).await {
-                Ok(response) => {
-                    let slot = self.slot;
-                    return Ok(response.map(|body| PooledBody::new(body, sender, slot)));
-                }
-                Err(mut err) => match err.take_message() {
-                    Some(unsent) if reused => request = unsent,
-                    _ => return Err(err.into_error().into()),
-                },
+            let body = body.take().unwrap_or_else(Body::empty);
+            let head = request::Head {
+                parts: &parts,
+                extra,
+                host: &self.address,
+            };
+            let framing = head.encode(&body, &mut conn.write);
+            let retry_stale = reused && resendable;
+            match self
+                .exchange(conn, &parts.method, framing, body, retry_stale)
+                .await
+            {
+                Ok(response) => return Ok(response),
+                Err(Attempt::Stale) => {}
+                Err(Attempt::Failed(err)) => return Err(err),
             }
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<Body>, PoolError> {
+    /// Writes the request whose head is in `conn`, then reads its answer's head.
+    async fn exchange(
+        &self,
+        mut conn: Conn,
+        method: &Method,
+        framing: Framing,
+        body: Body,
+        retry_stale: bool,
+    ) -> Result<Response<PooledBody>, Attempt> {
+        let mut complete = true;
+        match request::write(&mut conn, framing, body).await {
+            Ok(()) => {}
+            Err(WriteError::HeadUnsent(_)) if retry_stale => return Err(Attempt::Stale),
+            Err(WriteError::HeadUnsent(err)) => return Err(Attempt::Failed(err.into())),
+            Err(WriteError::Body(err)) => return Err(Attempt::Failed(PoolError::Body(err))),
+            // The origin may have answered before reading the whole body (a 413, say) and
+            // closed: that answer is worth more than the failed write.
+            Err(WriteError::Origin(err)) if may_have_answered(&err) => complete = false,
+            Err(WriteError::Origin(err)) => return Err(Attempt::Failed(err.into())),
+        }
+        let head = match response::read_head(&mut conn, method).await {
+            Ok(head) => head,
+            Err(HeadError::NothingCame(_)) if retry_stale && is_idempotent(method) => {
+                return Err(Attempt::Stale);
+            }
+            Err(HeadError::NothingCame(err) | HeadError::Failed(err)) => {
+                return Err(Attempt::Failed(err));
+            }
+        };
+        Ok(PooledBody::after(head, conn, self.slot, complete))
+    }
+
+    async fn connect(&self) -> Result<Conn, PoolError> {
         let failed = |message: String| PoolError::Connect {
             address: self.address.clone(),
             message,
@@ -145,109 +199,29 @@ impl OriginPool {
             .await
             .map_err(|_| failed("timed out".into()))?
             .map_err(|err| failed(err.to_string()))?;
+        // Requests are written whole; Nagle's algorithm would only hold their last segment.
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
+        Ok(Conn {
+            stream,
+            read: BytesMut::new(),
+            write: Vec::new(),
+        })
     }
 }
 
-/// This thread's most recently used idle connection of `slot` that is still open.
-fn checkout(slot: Slot) -> Option<SendRequest<Body>> {
-    IDLE.with_borrow_mut(|idle| {
-        let connections = idle.get_mut(slot.index)?;
-        let now = Instant::now();
-        while let Some(Idle { sender, since }) = connections.pop_back() {
-            if now.duration_since(since) > slot.idle_timeout {
-                // The others have waited longer still.
-                connections.clear();
-                return None;
-            }
-            if !sender.is_closed() {
-                return Some(sender);
-            }
-        }
-        None
-    })
+/// Whether an answer may be waiting behind a write the origin refused: it reset or closed
+/// the connection, as a server does after answering early.
+fn may_have_answered(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
+    matches!(err.kind(), BrokenPipe | ConnectionReset)
 }
 
-fn checkin(slot: Slot, sender: SendRequest<Body>) {
-    if sender.is_closed() {
-        return;
-    }
-    IDLE.with_borrow_mut(|idle| {
-        if idle.len() <= slot.index {
-            idle.resize_with(slot.index + 1, VecDeque::new);
-        }
-        let connections = &mut idle[slot.index];
-        let now = Instant::now();
-        while connections
-            .front()
-            .is_some_and(|oldest| now.duration_since(oldest.since) > slot.idle_timeout)
-        {
-            connections.pop_front();
-        }
-        connections.push_back(Idle { sender, since: now });
-    });
-}
-
-/// A response body from a pooled connection: once it has been read to its end, the
-/// connection is idle again and goes back to the pool; dropped before, it is closed.
-#[derive(Debug)]
-pub struct PooledBody {
-    body: Incoming,
-    connection: Option<(SendRequest<Body>, Slot)>,
-}
-
-impl PooledBody {
-    fn new(body: Incoming, sender: SendRequest<Body>, slot: Slot) -> Self {
-        let mut pooled = Self {
-            body,
-            connection: Some((sender, slot)),
-        };
-        // A body known to be empty (HEAD, 204, 304) may never be polled.
-        if pooled.body.is_end_stream() {
-            pooled.release();
-        }
-        pooled
-    }
-
-    fn release(&mut self) {
-        if let Some((sender, slot)) = self.connection.take() {
-            checkin(slot, sender);
-        }
-    }
-}
-
-impl HttpBody for PooledBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => self.release(),
-            Poll::Ready(Some(Ok(_))) if self.body.is_end_stream() => self.release(),
-            Poll::Ready(Some(Err(_))) => self.connection = None,
-            _ => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
+/// Methods a request may be sent twice with (RFC 9110 §9.2.2).
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
 }
 
 #[cfg(test)]

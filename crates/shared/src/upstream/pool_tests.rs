@@ -6,6 +6,7 @@ use std::{
 };
 
 use axum::{Router, extract::ConnectInfo, routing::get};
+use bytes::Bytes;
 use http_body_util::BodyExt;
 
 use super::*;
@@ -13,14 +14,20 @@ use super::*;
 /// An origin that records the port of every connection a request came on; with
 /// `close`, it asks for each connection to be closed after its answer.
 async fn origin(close: bool) -> (String, Arc<Mutex<HashSet<u16>>>) {
+    origin_answering(close, Bytes::from_static(b"hello")).await
+}
+
+/// As [`origin`], answering `body`.
+async fn origin_answering(close: bool, body: Bytes) -> (String, Arc<Mutex<HashSet<u16>>>) {
     let ports = Arc::new(Mutex::new(HashSet::new()));
     let seen = ports.clone();
     let router = Router::new().route(
         "/hello",
         get(move |ConnectInfo(peer): ConnectInfo<SocketAddr>| {
             seen.lock().expect("lock").insert(peer.port());
+            let body = body.clone();
             async move {
-                let mut response = Response::new(Body::from("hello"));
+                let mut response = Response::new(Body::from(body));
                 if close {
                     response
                         .headers_mut()
@@ -72,11 +79,23 @@ async fn requests_one_after_another_share_one_connection() {
 
 #[tokio::test]
 async fn a_connection_whose_answer_was_dropped_unread_is_not_reused() {
-    let (address, ports) = origin(false).await;
+    // Far more than comes with the head: most of it is still on the wire when dropped.
+    let large = Bytes::from(vec![b'x'; 4 * 1024 * 1024]);
+    let (address, ports) = origin_answering(false, large.clone()).await;
     let pool = OriginPool::new(address);
     drop(pool.send(hello()).await.expect("an answer"));
-    assert_eq!(read_to_end(&pool).await, "hello");
+    assert_eq!(read_to_end(&pool).await, large);
     assert_eq!(ports.lock().expect("lock").len(), 2);
+}
+
+#[tokio::test]
+async fn an_answer_that_came_whole_with_its_head_frees_its_connection_at_once() {
+    let (address, ports) = origin(false).await;
+    let pool = OriginPool::new(address);
+    // Never read, but already read whole: nothing of it is left on the connection.
+    drop(pool.send(hello()).await.expect("an answer"));
+    assert_eq!(read_to_end(&pool).await, "hello");
+    assert_eq!(ports.lock().expect("lock").len(), 1);
 }
 
 #[tokio::test]
