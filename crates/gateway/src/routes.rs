@@ -27,7 +27,7 @@ impl RoutePattern {
         if self.method.as_ref().is_some_and(|m| m != method) {
             return false;
         }
-        let mut parts = path.trim_matches('/').split('/').filter(|s| !s.is_empty());
+        let mut parts = path.split('/').filter(|s| !s.is_empty());
         for segment in &self.segments {
             match (segment, parts.next()) {
                 (Segment::Exact(expected), Some(part)) if expected == part => {}

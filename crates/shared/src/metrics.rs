@@ -34,8 +34,31 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Fails only if another recorder was installed first; metrics then go there.
         let _ = metrics::set_global_recorder(recorder);
+        keep_up(handle.clone());
         handle
     })
+}
+
+/// How often histograms' samples are folded into their buckets.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Folds the histograms' recorded samples into their buckets every [`UPKEEP_INTERVAL`]. The
+/// recorder keeps every sample until then (a rendering does it too), so without this a
+/// process nobody scrapes would grow by each request's samples without end.
+///
+/// A thread rather than a task: the recorder is process-wide, and outlives any runtime.
+fn keep_up(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "cannot start the metrics upkeep; histograms grow until scraped");
+    }
 }
 
 /// `GET /metrics`: the Prometheus text exposition.
