@@ -1,8 +1,16 @@
-//! Accepting connections and serving HTTP/1.1 on each, with graceful shutdown: the loop
-//! `axum::serve` runs, open to any service made per connection rather than to a router
-//! only, so that a binary can answer its busiest path without going through the router.
+//! Serving HTTP/1.1 on accepted connections, with graceful shutdown: what `axum::serve`
+//! does, open to any service made per connection rather than to a router only, so that a
+//! binary can answer its busiest path without going through the router.
 
-use std::{convert::Infallible, fmt::Debug, future::Future, net::SocketAddr, time::Duration};
+use std::{
+    convert::Infallible,
+    fmt::Debug,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use axum::{
     Router,
@@ -12,8 +20,10 @@ use axum::{
 };
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 use tower::Service as _;
+
+use super::accept::Share;
 
 /// What answers the requests of each accepted connection.
 pub trait Serve: Clone + Debug + Send + 'static {
@@ -67,51 +77,92 @@ impl RouterConnection {
     }
 }
 
-/// Serves every connection `listener` accepts with `service` until `stop` completes, then
-/// stops accepting and waits for the open connections to finish their requests.
-pub async fn serve_connections<S: Serve>(
-    listener: TcpListener,
-    service: S,
-    stop: impl Future<Output = ()>,
-) {
-    let graceful = GracefulShutdown::new();
-    let http = http1::Builder::new();
-    tokio::pin!(stop);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut stop => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                wait_after_accept_error(&err).await;
-                continue;
-            }
-        };
+/// The connections each serving thread has open, by thread.
+#[derive(Debug, Clone)]
+pub(super) struct Open(Arc<[AtomicUsize]>);
+
+impl Open {
+    pub fn new(workers: usize) -> Self {
+        Self((0..workers.max(1)).map(|_| AtomicUsize::new(0)).collect())
+    }
+
+    /// The thread serving the fewest connections, the first of them from `start` on.
+    pub fn fewest(&self, start: usize) -> usize {
+        let count = self.0.len();
+        (0..count)
+            .map(|offset| (start + offset) % count)
+            .min_by_key(|&worker| self.0[worker].load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+}
+
+/// One thread's connections being served.
+pub(super) struct Serving<S> {
+    pub share: Share<S>,
+    http: http1::Builder,
+    graceful: GracefulShutdown,
+}
+
+impl<S: Serve> Serving<S> {
+    pub fn new(share: Share<S>) -> Self {
+        Self {
+            share,
+            http: http1::Builder::new(),
+            graceful: GracefulShutdown::new(),
+        }
+    }
+
+    /// Serves `stream`, handed from another thread, from `peer`.
+    pub fn serve_std(&self, stream: std::net::TcpStream, peer: SocketAddr, open: OpenConnection) {
+        match stream
+            .set_nonblocking(true)
+            .and_then(|()| TcpStream::from_std(stream))
+        {
+            Ok(stream) => self.serve(stream, peer, open),
+            Err(err) => tracing::warn!(error = %err, "cannot serve a handed connection"),
+        }
+    }
+
+    /// Serves `stream` from `peer` on a task of this thread's, `open` counting it.
+    pub fn serve(&self, stream: TcpStream, peer: SocketAddr, open: OpenConnection) {
         // Responses are written whole; Nagle's algorithm would only hold their last segment.
         let _ = stream.set_nodelay(true);
-        let connection = http.serve_connection(TokioIo::new(stream), service.connection(peer));
-        let connection = graceful.watch(connection);
+        let connection = self
+            .http
+            .serve_connection(TokioIo::new(stream), self.share.service.connection(peer));
+        let connection = self.graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::trace!(error = %err, "connection ended with an error");
             }
+            drop(open);
         });
     }
-    drop(listener);
-    graceful.shutdown().await;
+
+    pub async fn finish(self) {
+        self.graceful.shutdown().await;
+    }
 }
 
-/// A connection that failed while being accepted is the client's problem; anything else
-/// (out of file descriptors, say) is the server's, and retrying at once would spin.
-async fn wait_after_accept_error(err: &std::io::Error) {
-    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if !matches!(
-        err.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset
-    ) {
-        tracing::error!(error = %err, "cannot accept connections; retrying in 1 s");
-        tokio::time::sleep(Duration::from_secs(1)).await;
+/// One open connection of a thread, counted while it lives.
+#[derive(Debug)]
+pub(super) struct OpenConnection {
+    open: Open,
+    worker: usize,
+}
+
+impl OpenConnection {
+    pub fn new(open: &Open, worker: usize) -> Self {
+        open.0[worker].fetch_add(1, Ordering::Relaxed);
+        Self {
+            open: open.clone(),
+            worker,
+        }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.open.0[self.worker].fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -1,6 +1,8 @@
 //! Binding, serving and graceful shutdown.
 
+mod accept;
 mod connections;
+mod worker;
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -10,12 +12,10 @@ use std::{
 
 use axum::Router;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::{
-    net::TcpListener,
-    sync::{oneshot, watch},
-};
+use tokio::sync::{mpsc, watch};
 
 pub use self::connections::{RouterConnection, Serve};
+use self::{accept::Share, connections::Open, worker::Worker};
 use crate::{amqp::Amqp, config::CommonArgs, postgres::MigrationError};
 
 /// Why a binary could not start.
@@ -73,12 +73,13 @@ pub fn workers_or_cores(workers: usize) -> usize {
     }
 }
 
-/// The bound listeners and what serves their connections: a router, or a service of the
+/// The bound listener and what serves its connections: a router, or a service of the
 /// binary's own (see [`Serve`]).
 #[derive(Debug)]
 pub struct Server<S = Router> {
-    /// One per worker, all handles of one socket; the first is served on the caller's runtime.
-    listeners: Vec<std::net::TcpListener>,
+    listener: std::net::TcpListener,
+    /// Serving threads: the caller's, which also accepts, and as many more as this, less one.
+    workers: usize,
     service: S,
     port: u16,
     shutdown_timeout: Duration,
@@ -108,11 +109,11 @@ impl Server {
 }
 
 impl<S: Serve> Server<S> {
-    /// Binds `host:port` for `workers` threads, each accepting from the one listening socket
-    /// (a busy thread accepts less, so connections go where there is room). The first
-    /// is served on the caller's runtime, each other one by a thread of its own with a
-    /// single-threaded runtime: the model of nginx's and Envoy's workers, where a connection
-    /// and the work it causes stay on one thread instead of waking others.
+    /// Binds `host:port` for `workers` serving threads. The first is the caller's: it
+    /// accepts every connection and hands each to the thread serving the fewest (itself
+    /// included). Each other thread has a single-threaded runtime of its own: the model of
+    /// nginx's and Envoy's workers, where a connection and the work it causes stay on one
+    /// thread instead of waking others.
     pub fn bind_workers(
         host: IpAddr,
         port: u16,
@@ -120,15 +121,11 @@ impl<S: Serve> Server<S> {
         shutdown_timeout: Duration,
         workers: usize,
     ) -> std::io::Result<Self> {
-        let first = listen(SocketAddr::new(host, port))?;
-        let port = first.local_addr()?.port();
-        let mut listeners = Vec::with_capacity(workers.max(1));
-        for _ in 1..workers {
-            listeners.push(first.try_clone()?);
-        }
-        listeners.insert(0, first);
+        let listener = listen(SocketAddr::new(host, port))?;
+        let port = listener.local_addr()?.port();
         Ok(Self {
-            listeners,
+            listener,
+            workers: workers.max(1),
             service,
             port,
             shutdown_timeout,
@@ -152,33 +149,35 @@ impl<S: Serve> Server<S> {
     /// accepting and lets in-flight requests finish for up to the shutdown time-out.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         let (stopping_tx, stopping_rx) = watch::channel(false);
-        tracing::info!(
-            port = self.port,
-            workers = self.listeners.len(),
-            "listening"
-        );
-        let mut listeners = self.listeners.into_iter();
-        let Some(first) = listeners.next() else {
-            return Ok(());
-        };
+        tracing::info!(port = self.port, workers = self.workers, "listening");
+        let open = Open::new(self.workers);
+        let mut hand_to = Vec::new();
         let mut workers = Vec::new();
-        for (index, listener) in listeners.enumerate() {
+        for index in 1..self.workers {
+            let (handing, handed) = mpsc::unbounded_channel();
+            hand_to.push(handing);
             let worker = Worker {
-                listener,
-                service: self.service.clone(),
+                share: Share {
+                    index,
+                    service: self.service.clone(),
+                    open: open.clone(),
+                },
                 stopping: stopping_rx.clone(),
                 shutdown_timeout: self.shutdown_timeout,
             };
-            workers.push(worker.spawn(index + 1)?);
+            workers.push(worker.spawn(handed)?);
         }
         // The sender stays in this future: when it is dropped, every worker stops too.
-        let serving = Worker {
-            listener: first,
-            service: self.service,
+        let acceptor = Worker {
+            share: Share {
+                index: 0,
+                service: self.service,
+                open,
+            },
             stopping: stopping_rx,
             shutdown_timeout: self.shutdown_timeout,
-        }
-        .serve();
+        };
+        let serving = acceptor.accept(self.listener, hand_to);
         tokio::pin!(serving);
         let served = tokio::select! {
             served = &mut serving => served,
@@ -189,62 +188,12 @@ impl<S: Serve> Server<S> {
             }
         };
         for worker in workers {
-            if let Ok(Err(err)) = worker.await {
-                tracing::error!(error = %err, "a worker stopped serving");
-            }
+            let _ = worker.await;
         }
         if let Some(broker) = self.broker {
             broker.close().await;
         }
         served
-    }
-}
-
-/// One listener's share of the serving.
-struct Worker<S> {
-    listener: std::net::TcpListener,
-    service: S,
-    stopping: watch::Receiver<bool>,
-    shutdown_timeout: Duration,
-}
-
-impl<S: Serve> Worker<S> {
-    /// Serves on a thread of its own; the receiver tells when it has stopped.
-    fn spawn(self, index: usize) -> std::io::Result<oneshot::Receiver<Result<(), StartupError>>> {
-        let (done_tx, done_rx) = oneshot::channel();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        std::thread::Builder::new()
-            .name(format!("worker-{index}"))
-            .spawn(move || {
-                let served = runtime.block_on(self.serve());
-                let _ = done_tx.send(served);
-            })?;
-        Ok(done_rx)
-    }
-
-    /// Serves until told to stop (or until the server's future is gone), then lets
-    /// in-flight requests finish for up to the shutdown time-out.
-    async fn serve(self) -> Result<(), StartupError> {
-        let mut stopping = self.stopping;
-        let mut told = stopping.clone();
-        let stop = async move {
-            let _ = told.wait_for(|stopping| *stopping).await;
-        };
-        let listener = TcpListener::from_std(self.listener)?;
-        let serve = connections::serve_connections(listener, self.service, stop);
-        let deadline = async {
-            let _ = stopping.wait_for(|stopping| *stopping).await;
-            tokio::time::sleep(self.shutdown_timeout).await;
-        };
-        tokio::select! {
-            () = serve => Ok(()),
-            () = deadline => {
-                tracing::warn!(timeout = ?self.shutdown_timeout, "in-flight requests did not finish in time; stopping anyway");
-                Ok(())
-            }
-        }
     }
 }
 
@@ -292,57 +241,4 @@ async fn shutdown_signal() {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::{collections::HashSet, net::Ipv4Addr};
-
-    use axum::routing::get;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    use super::*;
-
-    /// The name of the thread that answered, over a fresh connection.
-    async fn answering_thread(port: u16) -> std::io::Result<String> {
-        let mut stream = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
-            .await?;
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).await?;
-        Ok(answer
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_owned())
-            .unwrap_or_default())
-    }
-
-    #[tokio::test]
-    async fn workers_share_the_socket_and_stop_with_the_server() {
-        let router = Router::new().route(
-            "/",
-            get(|| async { std::thread::current().name().unwrap_or("?").to_owned() }),
-        );
-        let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let server = Server::bind_workers(localhost, 0, router, Duration::from_secs(1), 2)
-            .expect("one socket for two threads");
-        let port = server.port();
-        let serving = tokio::spawn(server.run_until_stopped());
-
-        // Both threads wait on the socket; over many connections, both answer.
-        let mut threads = HashSet::new();
-        for _ in 0..200 {
-            threads.insert(answering_thread(port).await.expect("an answer"));
-        }
-        assert_eq!(threads.len(), 2, "answered by {threads:?}");
-        assert!(threads.contains("worker-1"), "answered by {threads:?}");
-
-        serving.abort();
-        let mut refused = false;
-        for _ in 0..100 {
-            if answering_thread(port).await.is_err() {
-                refused = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(refused, "a worker still answers after the server stopped");
-    }
-}
+mod tests;
