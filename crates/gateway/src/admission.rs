@@ -84,11 +84,7 @@ async fn admit(
     };
     let mut response = match refused {
         Some(refused) => refused,
-        None => {
-            // Boxed: the route's future is large, and awaited in place every move of this
-            // future (and of each one around it) would copy it whole.
-            Box::pin(route(request, caller)).await
-        }
+        None => route(request, caller).await,
     };
     if let Some(verdict) = verdict {
         verdict.add_headers(response.headers_mut());

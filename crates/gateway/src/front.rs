@@ -183,8 +183,8 @@ async fn proxy_request(
     let span = request_span(&request);
     let method = request.method().clone();
     let state = &parts.state;
-    // Boxed before it is wrapped: each wrapper would otherwise move the whole (large) future.
-    let admitted = Box::pin(admission::admit_then(
+    // Pinned where it is made: the wrappers around it hold a pointer, not a moved copy.
+    let admitted = std::pin::pin!(admission::admit_then(
         state,
         connection.peer,
         request,

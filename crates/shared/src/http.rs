@@ -82,12 +82,18 @@ impl MakeRequestId for MakeRequestUuidV7 {
 /// A fresh request id: a UUIDv7 of the current millisecond and 74 random bits.
 ///
 /// Built from its parts rather than with `Uuid::now_v7`, whose counter, kept so that ids of
-/// one process sort strictly, takes a lock on every call; request ids need only be unique.
+/// one process sort strictly, takes a lock on every call; request ids need only be unique,
+/// not unguessable, so their bits come from a fast generator of each thread's, seeded from
+/// the system's.
 pub fn new_request_id() -> HeaderValue {
+    use rand::{Rng as _, SeedableRng as _, rngs::SmallRng};
+    thread_local! {
+        static IDS: std::cell::RefCell<SmallRng> = std::cell::RefCell::new(SmallRng::from_entropy());
+    }
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64);
-    let random: [u8; 10] = rand::random();
+    let random: [u8; 10] = IDS.with_borrow_mut(|ids| ids.r#gen());
     let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
     let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
     HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))

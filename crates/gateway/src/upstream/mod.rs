@@ -223,6 +223,8 @@ impl Caller {
                     retry_after: open.retry_after,
                 })?;
             let body = match (&replay, once.take()) {
+                // An empty body is not boxed.
+                (Some(bytes), _) if bytes.is_empty() => Body::empty(),
                 (Some(bytes), _) => Body::from(bytes.clone()),
                 (None, Some(body)) => body,
                 (None, None) => Body::empty(),

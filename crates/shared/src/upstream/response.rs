@@ -68,14 +68,14 @@ struct Parsed {
 
 /// Reads the head of the answer to a `method` request, skipping interim (1xx) answers.
 pub(super) async fn read_head(conn: &mut Conn, method: &Method) -> Result<Head, HeadError> {
-    let mut fields = Fields::new();
     let mut received = false;
     loop {
-        if !conn.read.is_empty() {
+        // Between reads, not across them: the offsets stay out of this future's state.
+        while !conn.read.is_empty() {
+            let mut fields = Fields::new();
             match parse(&conn.read, &mut fields).map_err(HeadError::Failed)? {
                 Some(parsed) if (100..200).contains(&parsed.code) && parsed.code != 101 => {
                     conn.read.advance(parsed.length);
-                    continue;
                 }
                 Some(parsed) => return build(conn, method, &parsed, &fields),
                 None if conn.read.len() >= MAX_HEAD => {
@@ -83,7 +83,7 @@ pub(super) async fn read_head(conn: &mut Conn, method: &Method) -> Result<Head, 
                         "its head is too long",
                     )));
                 }
-                None => {}
+                None => break,
             }
         }
         conn.read.reserve(READ_SIZE);
