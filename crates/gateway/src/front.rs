@@ -196,7 +196,13 @@ async fn proxy_request(
         started + parts.request_timeout,
         AssertUnwindSafe(admitted).catch_unwind(),
     );
-    let mut response = match answer.instrument(span.clone()).await {
+    // A span filtered out is not entered and left around every poll.
+    let answered = if span.is_disabled() {
+        answer.await
+    } else {
+        answer.instrument(span.clone()).await
+    };
+    let mut response = match answered {
         Ok(Ok(response)) => response,
         Ok(Err(panic)) => span.in_scope(|| panic_to_problem(panic)),
         Err(_) => timed_out().into_response(),
