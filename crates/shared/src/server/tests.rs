@@ -19,17 +19,22 @@ async fn answering_thread(port: u16) -> std::io::Result<String> {
         .unwrap_or_default())
 }
 
-#[tokio::test]
-async fn open_connections_are_spread_evenly_over_the_workers() {
+/// A server of `workers` threads answering `GET /` with the name of the thread that did; its
+/// port, and the task serving it.
+fn serve_thread_names(workers: usize) -> (u16, tokio::task::JoinHandle<Result<(), StartupError>>) {
     let router = Router::new().route(
         "/",
         get(|| async { std::thread::current().name().unwrap_or("?").to_owned() }),
     );
     let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let server = Server::bind_workers(localhost, 0, router, Duration::from_secs(1), 3)
-        .expect("one socket for three threads");
-    let port = server.port();
-    let serving = tokio::spawn(server.run_until_stopped());
+    let server = Server::bind_workers(localhost, 0, router, Duration::from_secs(1), workers)
+        .expect("a port");
+    (server.port(), tokio::spawn(server.run_until_stopped()))
+}
+
+#[tokio::test]
+async fn open_connections_are_spread_evenly_over_the_workers() {
+    let (port, serving) = serve_thread_names(3);
 
     // Nine connections kept open, as a load generator's or a client pool's are.
     let mut kept = Vec::new();
@@ -56,17 +61,9 @@ async fn open_connections_are_spread_evenly_over_the_workers() {
 
 #[tokio::test]
 async fn every_worker_serves_and_all_stop_with_the_server() {
-    let router = Router::new().route(
-        "/",
-        get(|| async { std::thread::current().name().unwrap_or("?").to_owned() }),
-    );
-    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let server = Server::bind_workers(localhost, 0, router, Duration::from_secs(1), 2)
-        .expect("one socket for two threads");
-    let port = server.port();
-    let serving = tokio::spawn(server.run_until_stopped());
+    let (port, serving) = serve_thread_names(2);
 
-    // Both threads wait on the socket; over many connections, both answer.
+    // Over many connections, each opened after the last one closed, both threads answer.
     let mut threads = HashSet::new();
     for _ in 0..200 {
         threads.insert(answering_thread(port).await.expect("an answer"));

@@ -52,6 +52,11 @@ impl RawOrigin {
         origin
     }
 
+    /// A pool of connections to this origin.
+    pub fn pool(&self) -> super::OriginPool {
+        super::OriginPool::new(self.address.clone())
+    }
+
     /// Every request so far, as it came on the wire.
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("lock").clone()

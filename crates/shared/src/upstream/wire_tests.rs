@@ -41,7 +41,7 @@ async fn answer(
 #[tokio::test]
 async fn a_request_goes_in_origin_form_with_a_host_and_its_own_headers() {
     let origin = RawOrigin::start(vec![]).await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     let (status, _, _) = answer(&pool, get()).await.expect("an answer");
     assert_eq!(status, StatusCode::NO_CONTENT);
     let sent = &origin.requests()[0];
@@ -63,7 +63,7 @@ async fn a_request_goes_in_origin_form_with_a_host_and_its_own_headers() {
 #[tokio::test]
 async fn extra_header_fields_replace_the_requests_own_of_the_same_name() {
     let origin = RawOrigin::start(vec![]).await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     let extra = [
         (
             http::header::HOST,
@@ -93,7 +93,7 @@ async fn extra_header_fields_replace_the_requests_own_of_the_same_name() {
 #[tokio::test]
 async fn request_bodies_go_with_their_length_or_in_chunks() {
     let origin = RawOrigin::start(vec![]).await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     answer(&pool, request(Method::POST, Body::from("abc")))
         .await
         .expect("an answer");
@@ -131,7 +131,7 @@ async fn a_chunked_answer_is_decoded_with_its_trailers_and_frees_its_connection(
           5\r\nhello\r\n6;note=x\r\n world\r\n0\r\nx-checksum: abc\r\n\r\n",
     )])
     .await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     let (status, body, trailers) = answer(&pool, get()).await.expect("an answer");
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, "hello world");
@@ -146,7 +146,7 @@ async fn interim_answers_are_skipped() {
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
     )])
     .await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     let (status, body, _) = answer(&pool, get()).await.expect("an answer");
     assert_eq!((status, body.as_ref()), (StatusCode::OK, &b"ok"[..]));
 }
@@ -157,7 +157,7 @@ async fn an_answer_without_a_length_lasts_until_the_origin_closes() {
         b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end",
     )])
     .await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     let (_, body, _) = answer(&pool, get()).await.expect("an answer");
     assert_eq!(body, "until the end");
     answer(&pool, get()).await.expect("a second answer");
@@ -175,7 +175,7 @@ async fn answers_to_head_and_204_have_no_body_whatever_their_length_says() {
         Act::Answer(b"HTTP/1.1 204 No Content\r\ncontent-length: 7\r\n\r\n"),
     ])
     .await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     let (_, body, _) = answer(&pool, request(Method::HEAD, Body::empty()))
         .await
         .expect("an answer");
@@ -194,7 +194,7 @@ async fn malformed_answers_are_errors_and_their_connections_are_dropped() {
         Act::Answer(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"),
     ])
     .await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     for _ in 0..4 {
         match answer(&pool, get()).await {
             Err(PoolError::Malformed(_)) => {}
@@ -213,7 +213,7 @@ async fn a_get_on_a_connection_the_origin_dropped_goes_again_on_a_new_one() {
         Act::Answer(b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nb"),
     ])
     .await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     assert_eq!(answer(&pool, get()).await.expect("an answer").1, "a");
     assert_eq!(answer(&pool, get()).await.expect("an answer").1, "b");
     assert_eq!(origin.requests().len(), 3);
@@ -227,7 +227,7 @@ async fn a_post_the_origin_may_have_seen_is_not_sent_again() {
         Act::Close,
     ])
     .await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     answer(&pool, get()).await.expect("an answer");
     match answer(&pool, request(Method::POST, Body::from("order"))).await {
         Err(PoolError::Incomplete | PoolError::Io(_)) => {}
@@ -243,7 +243,7 @@ async fn a_connection_the_origin_closed_while_idle_is_not_used_again() {
         b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\na",
     )])
     .await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     answer(&pool, get()).await.expect("an answer");
     tokio::time::sleep(Duration::from_millis(50)).await;
     let post = request(Method::POST, Body::from("order"));
@@ -258,7 +258,7 @@ async fn an_answer_the_origin_gave_before_reading_the_body_is_the_answer() {
         b"HTTP/1.1 413 Content Too Large\r\nconnection: close\r\ncontent-length: 4\r\n\r\nbig!",
     )])
     .await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     // Far more than the socket buffers hold, so that writing it fails once the origin closes.
     let chunks = futures::stream::iter(
         (0..256).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 64 * 1024]))),
@@ -274,7 +274,7 @@ async fn an_answer_the_origin_gave_before_reading_the_body_is_the_answer() {
 #[tokio::test]
 async fn a_request_body_that_fails_or_outgrows_its_length_is_a_body_error() {
     let origin = RawOrigin::start(vec![]).await;
-    let pool = OriginPool::new(origin.address.clone());
+    let pool = origin.pool();
     let broken = futures::stream::iter([
         Ok(Bytes::from_static(b"part")),
         Err(std::io::Error::other("the client went away")),
