@@ -6,6 +6,7 @@ use bytes::{Buf, Bytes};
 use futures::FutureExt as _;
 use http::{HeaderName, HeaderValue, Method, header, request::Parts, uri::PathAndQuery};
 use http_body_util::BodyExt as _;
+use hyper::body::Frame;
 use tokio::io::AsyncWriteExt as _;
 
 use super::pool::Conn;
@@ -129,17 +130,15 @@ pub(super) async fn write(
     let mut ended = framing == Framing::Empty;
     let mut large_first = None;
     if !ended && let Some(first) = body.frame().now_or_never() {
-        match first.transpose().map_err(WriteError::Body)? {
+        match data_of(first)? {
             None => ended = true,
-            // Trailers are not sent on.
-            Some(frame) => {
-                if let Ok(data) = frame.into_data() {
-                    sent = counted(framing, sent, data.len())?;
-                    if data.len() <= COALESCED_BODY {
-                        frame_into(&mut conn.write, framing, &data);
-                    } else {
-                        large_first = Some(data);
-                    }
+            Some(data) if data.is_empty() => {}
+            Some(data) => {
+                sent = counted(framing, sent, data.len())?;
+                if data.len() <= COALESCED_BODY {
+                    frame_into(&mut conn.write, framing, &data);
+                } else {
+                    large_first = Some(data);
                 }
             }
         }
@@ -152,18 +151,14 @@ pub(super) async fn write(
         write_chunk(conn, framing, data).await?;
     }
     while !ended {
-        let Some(frame) = body.frame().await.transpose().map_err(WriteError::Body)? else {
-            ended = true;
-            continue;
-        };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        if data.is_empty() {
-            continue;
+        match data_of(body.frame().await)? {
+            None => ended = true,
+            Some(data) if data.is_empty() => {}
+            Some(data) => {
+                sent = counted(framing, sent, data.len())?;
+                write_chunk(conn, framing, data).await?;
+            }
         }
-        sent = counted(framing, sent, data.len())?;
-        write_chunk(conn, framing, data).await?;
     }
     match framing {
         Framing::Empty => Ok(()),
@@ -174,6 +169,15 @@ pub(super) async fn write(
             .write_all(b"0\r\n\r\n")
             .await
             .map_err(WriteError::Origin),
+    }
+}
+
+/// The data of a polled frame (empty for trailers, which are not sent on); `None` at the
+/// body's end.
+fn data_of(polled: Option<Result<Frame<Bytes>, axum::Error>>) -> Result<Option<Bytes>, WriteError> {
+    match polled.transpose().map_err(WriteError::Body)? {
+        None => Ok(None),
+        Some(frame) => Ok(Some(frame.into_data().unwrap_or_default())),
     }
 }
 

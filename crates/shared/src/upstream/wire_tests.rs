@@ -104,6 +104,11 @@ async fn request_bodies_go_with_their_length_or_in_chunks() {
     answer(&pool, request(Method::POST, Body::empty()))
         .await
         .expect("an answer");
+    // An empty chunk is no chunk: written, it would end the body.
+    let chunks = futures::stream::iter(["", "ab"].map(Ok::<_, std::io::Error>));
+    answer(&pool, request(Method::POST, Body::from_stream(chunks)))
+        .await
+        .expect("an answer");
 
     let sent = origin.requests();
     assert!(
@@ -120,6 +125,11 @@ async fn request_bodies_go_with_their_length_or_in_chunks() {
         sent[2].ends_with("content-length: 0\r\n\r\n"),
         "{}",
         sent[2]
+    );
+    assert!(
+        sent[3].ends_with("transfer-encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n"),
+        "{}",
+        sent[3]
     );
     assert_eq!(origin.connections(), 1, "each answer freed the connection");
 }
@@ -297,5 +307,20 @@ async fn a_request_body_that_fails_or_outgrows_its_length_is_a_body_error() {
     match answer(&pool, longer).await {
         Err(PoolError::Body(_)) => {}
         other => panic!("expected a body error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_answer_head_over_the_size_limit_is_refused() {
+    // Header fields without end: the client gives up at its limit, not at the origin's end.
+    let field = [&b"x-padding: "[..], &[b'x'; 8 * 1024], b"\r\n"]
+        .concat()
+        .repeat(10);
+    let huge: &'static [u8] = Box::leak([&b"HTTP/1.1 200 OK\r\n"[..], &field].concat().into());
+    let origin = RawOrigin::start(vec![Act::Answer(huge)]).await;
+    let pool = origin.pool();
+    match answer(&pool, get()).await {
+        Err(PoolError::Malformed(reason)) => assert!(reason.contains("too long"), "{reason}"),
+        other => panic!("expected a head too long, got {other:?}"),
     }
 }
