@@ -7,11 +7,10 @@ use std::{net::SocketAddr, time::Instant};
 use axum::{
     body::{Body, HttpBody as _},
     extract::Request,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header, uri::PathAndQuery};
-use shared::Problem;
 use shared::upstream::PooledBody;
 
 use crate::{
@@ -72,8 +71,7 @@ pub async fn forward_request(
     } else {
         match axum::body::to_bytes(body, usize::MAX).await {
             Ok(bytes) => OutboundBody::Replayable(bytes),
-            Err(err) if over_limit(&err) => return crate::edge::too_large(state.body_limit),
-            Err(_) => return body_refused(),
+            Err(err) => return body_refused(state, over_limit(&err)),
         }
     };
     let outbound = Outbound {
@@ -85,9 +83,7 @@ pub async fn forward_request(
     };
     let mut response = match state.caller.send(backend, outbound).await {
         Ok(response) => relay(response),
-        Err(Failure::RequestBody { too_large: true }) => {
-            return crate::edge::too_large(state.body_limit);
-        }
+        Err(Failure::RequestBody { too_large }) => return body_refused(state, too_large),
         Err(failure) => failure.into_response(backend.name, state.caller.timeout),
     };
     let write = matches!(
@@ -112,12 +108,14 @@ pub fn relay(response: http::Response<PooledBody>) -> Response {
     Response::from_parts(parts, Body::new(body))
 }
 
-/// The answer when the request body could not be read: too long, or cut off.
-fn body_refused() -> Response {
-    Problem::bad_request(
-        "The request body could not be read: it is over the size limit or was cut off.",
-    )
-    .into_response()
+/// The answer when the request body could not be read: 413 naming the limit when it was
+/// over it, else (cut off, say) 400.
+fn body_refused(state: &GatewayState, too_large: bool) -> Response {
+    if too_large {
+        crate::edge::too_large(state.body_limit)
+    } else {
+        crate::edge::unreadable_body()
+    }
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus any the
@@ -138,24 +136,17 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in named {
         headers.remove(name);
     }
-    for name in &HOP_BY_HOP {
+    let hop_by_hop: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| is_hop_by_hop(name))
+        .cloned()
+        .collect();
+    for name in hop_by_hop {
         headers.remove(name);
     }
 }
 
-// A static, not a const: a const array would be built, and its names dropped, at every use.
-static HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    HeaderName::from_static("proxy-connection"),
-];
-
+/// The hop-by-hop names themselves.
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     // Spelled out, so that each standard name is a cheap comparison of its index.
     *name == header::CONNECTION

@@ -162,10 +162,7 @@ impl Failure {
             )
             .with_detail("The request body is over the size limit.")
             .into_response(),
-            Self::RequestBody { too_large: false } => Problem::bad_request(
-                "The request body could not be read: it is over the size limit or was cut off.",
-            )
-            .into_response(),
+            Self::RequestBody { too_large: false } => crate::edge::unreadable_body(),
         }
     }
 }

@@ -53,18 +53,13 @@ impl PooledBody {
         let reusable = head.keep_alive && complete;
         let decoder = match head.body {
             BodyLength::Empty | BodyLength::Length(0) => {
-                if reusable && conn.read.is_empty() {
-                    checkin(slot, conn);
-                }
+                release(conn, reusable, slot);
                 return head.response.map(|()| Self(Kind::Whole(None)));
             }
             BodyLength::Length(length) if length <= conn.read.len() as u64 => {
-                // Came whole with the head: the connection is free at once. Anything after
-                // it is more than the origin should have sent, and not read as an answer.
+                // Came whole with the head: the connection is free at once.
                 let data = conn.read.split_to(length as usize).freeze();
-                if reusable && conn.read.is_empty() {
-                    checkin(slot, conn);
-                }
+                release(conn, reusable, slot);
                 return head.response.map(|()| Self(Kind::Whole(Some(data))));
             }
             BodyLength::Length(length) => Decoder::Length(length),
@@ -159,16 +154,22 @@ impl Streaming {
 
     /// The body has been read to its end: the connection goes back to its pool if it can.
     fn finish(&mut self) {
-        if let Some(conn) = self.conn.take()
-            && self.reusable
-            && conn.read.is_empty()
-        {
-            checkin(self.slot, conn);
+        if let Some(conn) = self.conn.take() {
+            release(conn, self.reusable, self.slot);
         }
     }
 
     fn fail(&mut self, err: PoolError) -> Poll<Option<Result<Frame<Bytes>, PoolError>>> {
         self.conn = None;
         Poll::Ready(Some(Err(err)))
+    }
+}
+
+/// `conn`, its answer read to the end, back to its pool when it may carry another request:
+/// anything read after the answer is more than the origin should have sent, and would be
+/// taken for the next answer.
+fn release(conn: Conn, reusable: bool, slot: Slot) {
+    if reusable && conn.read.is_empty() {
+        checkin(slot, conn);
     }
 }
