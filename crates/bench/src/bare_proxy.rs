@@ -41,7 +41,9 @@ impl hyper::service::Service<Request<Incoming>> for BareProxy {
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let upstream = Arc::clone(&self.0);
-        Box::pin(async move { Ok(forward_request(&upstream, request).await) })
+        shared::boxed::in_place(
+            move || async move { Ok(forward_request(&upstream, request).await) },
+        )
     }
 }
 

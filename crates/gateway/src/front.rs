@@ -104,7 +104,8 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
         // Outside CORS, so that the preflights it answers carry an id too.
         let id = ensure_request_id(request.headers_mut());
         let connection = Arc::clone(&self.0);
-        Box::pin(async move {
+        // Built in its allocation: the request's whole future is kilobytes (see `boxed`).
+        shared::boxed::in_place(move || async move {
             let mut response = match &connection.cors {
                 None => connection.dispatch.answer(request).await,
                 Some(cors) => cors.clone().oneshot(request).await?,
@@ -151,7 +152,7 @@ impl tower::Service<Request> for Dispatch {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let dispatch = self.clone();
-        Box::pin(async move { Ok(dispatch.answer(request).await) })
+        shared::boxed::in_place(move || async move { Ok(dispatch.answer(request).await) })
     }
 }
 

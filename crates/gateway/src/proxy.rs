@@ -60,7 +60,7 @@ pub async fn forward_request(
             started: Instant::now(),
         };
         // Boxed: the cache's future is large, and uncached requests need not carry it.
-        return Box::pin(cached::serve(state, request)).await;
+        return shared::boxed::in_place(|| cached::serve(state, request)).await;
     }
 
     let method = parts.method;
@@ -91,7 +91,7 @@ pub async fn forward_request(
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
     if write && response.status().is_success() {
-        Box::pin(state.cache.invalidate(&method, target.path())).await;
+        shared::boxed::in_place(|| state.cache.invalidate(&method, target.path())).await;
     }
     if matches!(method, Method::GET | Method::HEAD) {
         response

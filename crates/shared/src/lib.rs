@@ -4,6 +4,7 @@
 
 pub mod amqp;
 pub mod auth;
+pub mod boxed;
 pub mod config;
 pub mod health;
 pub mod http;

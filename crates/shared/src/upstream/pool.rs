@@ -137,7 +137,7 @@ impl OriginPool {
             {
                 Some(conn) => (conn, true),
                 // Boxed: connecting is a large future that most requests never poll.
-                None => (Box::pin(self.connect()).await?, false),
+                None => (crate::boxed::in_place(|| self.connect()).await?, false),
             };
             let body = body.take().unwrap_or_else(Body::empty);
             let head = request::Head {
