@@ -57,7 +57,7 @@ async fn forward_request(upstream: &OriginPool, request: Request<Incoming>) -> R
         .unwrap_or(PathAndQuery::from_static("/"));
     parts.uri = Uri::from(target);
     match upstream
-        .send(Request::from_parts(parts, Body::new(body)))
+        .send(Request::from_parts(parts, shared::server::body_of(body)))
         .await
     {
         Ok(response) => response.map(Body::new),

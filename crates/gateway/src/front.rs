@@ -13,12 +13,12 @@ use std::{
     convert::Infallible, net::SocketAddr, panic::AssertUnwindSafe, sync::Arc, time::Duration,
 };
 
-use axum::{Router, body::Body, extract::Request, response::IntoResponse, response::Response};
+use axum::{Router, extract::Request, response::IntoResponse, response::Response};
 use futures::{FutureExt, future::BoxFuture};
 use hyper::body::Incoming;
 use shared::{
     http::{REQUEST_ID, ensure_request_id, log_answer, panic_to_problem, request_span, timed_out},
-    server::{RouterConnection, Serve},
+    server::{RouterConnection, Serve, body_of},
 };
 use tokio::time::Instant;
 use tower::{Layer, ServiceExt};
@@ -100,7 +100,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
     type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
     fn call(&self, request: http::Request<Incoming>) -> Self::Future {
-        let mut request = request.map(Body::new);
+        let mut request = request.map(body_of);
         // Outside CORS, so that the preflights it answers carry an id too.
         let id = ensure_request_id(request.headers_mut());
         let connection = Arc::clone(&self.0);

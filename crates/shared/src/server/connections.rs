@@ -18,7 +18,10 @@ use axum::{
     response::Response,
     routing::future::RouteFuture,
 };
-use hyper::{body::Incoming, server::conn::http1};
+use hyper::{
+    body::{Body as _, Incoming},
+    server::conn::http1,
+};
 use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
 use tokio::net::TcpStream;
 use tower::Service as _;
@@ -65,7 +68,7 @@ impl hyper::service::Service<http::Request<Incoming>> for RouterConnection {
     type Future = RouteFuture<Infallible>;
 
     fn call(&self, request: http::Request<Incoming>) -> Self::Future {
-        self.route(request.map(axum::body::Body::new))
+        self.route(request.map(body_of))
     }
 }
 
@@ -74,6 +77,16 @@ impl RouterConnection {
     pub fn route(&self, mut request: Request) -> RouteFuture<Infallible> {
         request.extensions_mut().insert(ConnectInfo(self.peer));
         self.router.clone().call(request)
+    }
+}
+
+/// A received body as axum's: one known to be empty (most requests') as an empty body,
+/// which is not boxed, rather than the connection's stream boxed to yield nothing.
+pub fn body_of(incoming: Incoming) -> axum::body::Body {
+    if incoming.is_end_stream() {
+        axum::body::Body::empty()
+    } else {
+        axum::body::Body::new(incoming)
     }
 }
 

@@ -14,7 +14,7 @@ use axum::Router;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{mpsc, watch};
 
-pub use self::connections::{RouterConnection, Serve};
+pub use self::connections::{RouterConnection, Serve, body_of};
 use self::{accept::Share, connections::Open, worker::Worker};
 use crate::{amqp::Amqp, config::CommonArgs, postgres::MigrationError};
 
