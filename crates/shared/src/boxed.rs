@@ -5,7 +5,8 @@
 //! future is kilobytes (each `async fn` it awaits nests its own state inside), so that copy
 //! was a measurable share of the gateway's time per request. Allocating first and building
 //! the future in the allocation lets the compiler write its few captured fields there and
-//! nothing else.
+//! nothing else. The language does not promise that; optimised builds do it (a profile of
+//! the gateway under load shows the copy gone), and at worst it is `Box::pin` again.
 
 use std::{future::Future, pin::Pin};
 
