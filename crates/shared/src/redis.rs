@@ -1,22 +1,35 @@
-//! Redis: a connection manager created on first use and re-established by the driver.
+//! Redis: a connection manager per runtime, created on first use and re-established by its
+//! driver.
+//!
+//! One per runtime rather than one for the process because a server runs a runtime per
+//! serving thread (see [`crate::server`]): a connection's driver is a task of the runtime
+//! that made it, so a command sent from another thread's runtime would wake that thread and
+//! then be woken back, two cross-thread wake-ups (each a system call) per command.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use redis::{
     Client, RedisError,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
-use tokio::sync::OnceCell;
+use tokio::{runtime, sync::OnceCell};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A Redis server. Cloning shares the connection.
+/// A Redis server. Cloning shares the connections.
 #[derive(Clone)]
 pub struct Redis {
     client: Client,
-    manager: Arc<OnceCell<ConnectionManager>>,
+    /// The connection of each runtime that has used one: a few, as runtimes are per
+    /// serving thread (a test's runtime makes a `Redis` of its own).
+    managers: Arc<Mutex<Vec<(runtime::Id, Manager)>>>,
 }
+
+type Manager = Arc<OnceCell<ConnectionManager>>;
 
 impl Redis {
     /// Prepares a connection to `url`; nothing is dialled until first use, so a Redis that is
@@ -24,13 +37,14 @@ impl Redis {
     pub fn new(url: &str) -> Result<Self, RedisError> {
         Ok(Self {
             client: Client::open(url)?,
-            manager: Arc::new(OnceCell::new()),
+            managers: Arc::default(),
         })
     }
 
-    /// A multiplexed connection that reconnects by itself once it exists.
+    /// The current runtime's multiplexed connection, which reconnects by itself once it
+    /// exists.
     pub async fn connection(&self) -> Result<ConnectionManager, RedisError> {
-        self.manager
+        self.manager()
             .get_or_try_init(|| {
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(CONNECT_TIMEOUT)
@@ -40,6 +54,17 @@ impl Redis {
             })
             .await
             .cloned()
+    }
+
+    fn manager(&self) -> Manager {
+        let runtime = runtime::Handle::current().id();
+        let mut managers = self.managers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, manager)) = managers.iter().find(|(id, _)| *id == runtime) {
+            return Arc::clone(manager);
+        }
+        let manager = Manager::default();
+        managers.push((runtime, Arc::clone(&manager)));
+        manager
     }
 
     /// Readiness: the server answers `PING`.
@@ -58,8 +83,44 @@ impl Redis {
 
 impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let connections = self.managers.lock().map_or(0, |managers| managers.len());
         f.debug_struct("Redis")
-            .field("connected", &self.manager.initialized())
+            .field("connections", &connections)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// PINGs `redis` from a runtime of its own, ended when this returns.
+    fn ping_on_a_new_runtime(redis: &Redis) -> Result<(), String> {
+        runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(redis.check())
+    }
+
+    #[test]
+    fn a_connection_made_on_a_runtime_that_has_ended_does_not_serve_the_next() {
+        let redis = Redis::new("redis://127.0.0.1:6379").expect("a Redis URL");
+        assert_eq!(ping_on_a_new_runtime(&redis), Ok(()));
+        assert_eq!(ping_on_a_new_runtime(&redis), Ok(()));
+    }
+
+    #[test]
+    fn runtimes_on_other_threads_each_have_a_working_connection() {
+        let redis = Redis::new("redis://127.0.0.1:6379").expect("a Redis URL");
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let redis = redis.clone();
+                std::thread::spawn(move || ping_on_a_new_runtime(&redis))
+            })
+            .collect();
+        for thread in threads {
+            assert_eq!(thread.join().expect("the thread ran"), Ok(()));
+        }
     }
 }
