@@ -19,6 +19,12 @@ impl Quota {
         u64::try_from(self.period.as_micros()).unwrap_or(u64::MAX)
     }
 
+    /// Whether the spacing of its requests is a whole microsecond at least: the arrival
+    /// times are counted in microseconds, and a spacing of zero would limit nothing.
+    pub fn is_countable(self) -> bool {
+        self.interval_us() > 0
+    }
+
     fn interval_us(self) -> u64 {
         self.period_us() / u64::from(self.limit.max(1))
     }

@@ -41,10 +41,10 @@ pub struct RateLimitArgs {
 pub struct RateLimits(pub RouteTable<Quota>);
 
 fn parse_rate_limits(text: &str) -> Result<RateLimits, String> {
-    parse_table(text, |quota| {
-        let (limit, period) = quota
+    parse_table(text, |raw| {
+        let (limit, period) = raw
             .split_once('/')
-            .ok_or_else(|| format!("`{quota}` is not `COUNT/PERIOD`"))?;
+            .ok_or_else(|| format!("`{raw}` is not `COUNT/PERIOD`"))?;
         let limit: u32 = limit
             .trim()
             .parse()
@@ -53,7 +53,13 @@ fn parse_rate_limits(text: &str) -> Result<RateLimits, String> {
         if limit == 0 || period.is_zero() {
             return Err("the count and the period must be above zero".to_owned());
         }
-        Ok(Quota { limit, period })
+        let quota = Quota { limit, period };
+        if !quota.is_countable() {
+            return Err(format!(
+                "`{raw}` is more than one request per microsecond, finer than the limiter counts"
+            ));
+        }
+        Ok(quota)
     })
     .map(RateLimits)
 }
@@ -213,6 +219,7 @@ mod tests {
             "GET /x=ten/1m",
             "GET /x=10",
             "GET /x=10/soon",
+            "GET /x=2000000/1s",
         ] {
             let err = parse_rate_limits(bad).expect_err(bad);
             assert!(err.contains("GET /x"), "{bad}: {err}");
