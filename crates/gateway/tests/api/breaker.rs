@@ -4,7 +4,7 @@ use reqwest::Client;
 use serde_json::Value;
 use shared::testing::{TestIssuer, assert_problem};
 
-use crate::helpers::{GatewayBuilder, Scripted, json_of, metrics_of};
+use crate::helpers::{GatewayBuilder, Scripted, breaker_row, json_of, metrics_of};
 
 async fn statuses(client: &Client, url: &str, count: usize) -> Vec<u16> {
     let mut seen = Vec::new();
@@ -20,17 +20,6 @@ async fn statuses(client: &Client, url: &str, count: usize) -> Vec<u16> {
         );
     }
     seen
-}
-
-async fn breaker_row(client: &Client, gateway: &str, service: &str) -> Value {
-    let table = json_of(client.get(format!("{gateway}/stats/circuit-breakers"))).await;
-    table["breakers"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|row| row["service"] == service)
-        .cloned()
-        .expect("a row for the service")
 }
 
 async fn gateway_with_fragile_restaurants(restaurants: &Scripted) -> String {

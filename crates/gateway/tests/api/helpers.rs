@@ -160,6 +160,18 @@ pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
         .expect("a JSON body")
 }
 
+/// The row of `service` in the gateway's breaker table.
+pub async fn breaker_row(client: &reqwest::Client, gateway: &str, service: &str) -> Value {
+    let table = json_of(client.get(format!("{gateway}/stats/circuit-breakers"))).await;
+    table["breakers"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|row| row["service"] == service)
+        .cloned()
+        .expect("a row for the service")
+}
+
 /// The gateway's `/metrics` text. One recorder serves every gateway of this test process, so
 /// tests assert a series' presence, not its value.
 pub async fn metrics_of(gateway: &str) -> String {
