@@ -51,17 +51,55 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
     );
     // `Cache-Control: no-cache` from the client: skip the stored copy, refresh it.
     let revalidate = Directives::of(&request.headers).no_cache;
+    // A fresh copy is found by a lookup shared only by the requests of this serving thread:
+    // one shared across threads would wake each of its waiters from another thread. Anything
+    // else joins the flight of every thread, which looks again before calling the backend.
+    let looked_up = if revalidate {
+        None
+    } else {
+        let (cache, looked_for) = (state.cache.clone(), key.clone());
+        let lookup = async move { cache.lookup(&looked_for).await };
+        state.cache.lookups.get().run(key.flight(), lookup).await
+    };
+    let (mut response, outcome) = match looked_up.as_deref() {
+        Some(Lookup::Fresh(entry)) => (
+            from_entry(entry, entry.client_headers(now_ms())),
+            Outcome::Hit,
+        ),
+        _ => match fly(state, key, &request, revalidate).await {
+            Some(answer) => answer,
+            None => return Problem::internal().into_response(),
+        },
+    };
+    let headers = response.headers_mut();
+    headers.insert(X_CACHE, HeaderValue::from_static(outcome.as_str()));
+    if outcome != Outcome::Bypass {
+        headers.insert(X_CACHE_SOURCE, HeaderValue::from_static("Redis"));
+    }
+    state.cache.stats.record(outcome, request.started.elapsed());
+    if request.head {
+        *response.body_mut() = Body::empty();
+    }
+    response
+}
+
+/// The answer of the flight for `key`, joined or started: its lookup, and on a miss the
+/// backend. `None` when the flight did not finish.
+async fn fly(
+    state: &GatewayState,
+    key: CacheKey,
+    request: &CachedRequest,
+    revalidate: bool,
+) -> Option<(Response, Outcome)> {
     let flight_key = if revalidate {
         format!("{}#revalidate", key.flight())
     } else {
         key.flight().to_owned()
     };
     let work = fetch(state.clone(), key, request.clone(), revalidate);
-    let Some(result) = state.cache.flights.run(&flight_key, work).await else {
-        return Problem::internal().into_response();
-    };
+    let result = state.cache.flights.run(&flight_key, work).await?;
     let now = now_ms();
-    let (mut response, outcome) = match &*result {
+    Some(match &*result {
         FlightResult::Hit(entry) => (from_entry(entry, entry.client_headers(now)), Outcome::Hit),
         FlightResult::Fetched {
             entry,
@@ -99,21 +137,11 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
                 .take();
             let response = match taken {
                 Some(response) => relay(response),
-                None => own_call(state, &request).await,
+                None => own_call(state, request).await,
             };
             (response, Outcome::Miss)
         }
-    };
-    let headers = response.headers_mut();
-    headers.insert(X_CACHE, HeaderValue::from_static(outcome.as_str()));
-    if outcome != Outcome::Bypass {
-        headers.insert(X_CACHE_SOURCE, HeaderValue::from_static("Redis"));
-    }
-    state.cache.stats.record(outcome, request.started.elapsed());
-    if request.head {
-        *response.body_mut() = Body::empty();
-    }
-    response
+    })
 }
 
 /// The response an entry makes, with `headers`.

@@ -12,6 +12,7 @@ pub mod json;
 pub mod metrics;
 pub mod mongo;
 pub mod openapi;
+pub mod per_runtime;
 pub mod postgres;
 pub mod problem;
 pub mod query;

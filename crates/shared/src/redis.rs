@@ -1,21 +1,20 @@
 //! Redis: a connection manager per runtime, created on first use and re-established by its
 //! driver.
 //!
-//! One per runtime rather than one for the process because a server runs a runtime per
-//! serving thread (see [`crate::server`]): a connection's driver is a task of the runtime
-//! that made it, so a command sent from another thread's runtime would wake that thread and
-//! then be woken back, two cross-thread wake-ups (each a system call) per command.
+//! One per runtime rather than one for the process: a connection's driver is a task of the
+//! runtime that made it, so a command sent from another serving thread would wake that
+//! thread and be woken back (see [`crate::per_runtime`]), and a connection made on a runtime
+//! that has ended would be dead.
 
-use std::{
-    sync::{Arc, Mutex, PoisonError},
-    time::Duration,
-};
+use std::time::Duration;
 
 use redis::{
     Client, RedisError,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
-use tokio::{runtime, sync::OnceCell};
+use tokio::sync::OnceCell;
+
+use crate::per_runtime::PerRuntime;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -24,12 +23,8 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct Redis {
     client: Client,
-    /// The connection of each runtime that has used one: a few, as runtimes are per
-    /// serving thread (a test's runtime makes a `Redis` of its own).
-    managers: Arc<Mutex<Vec<(runtime::Id, Manager)>>>,
+    managers: PerRuntime<OnceCell<ConnectionManager>>,
 }
-
-type Manager = Arc<OnceCell<ConnectionManager>>;
 
 impl Redis {
     /// Prepares a connection to `url`; nothing is dialled until first use, so a Redis that is
@@ -37,14 +32,15 @@ impl Redis {
     pub fn new(url: &str) -> Result<Self, RedisError> {
         Ok(Self {
             client: Client::open(url)?,
-            managers: Arc::default(),
+            managers: PerRuntime::default(),
         })
     }
 
     /// The current runtime's multiplexed connection, which reconnects by itself once it
     /// exists.
     pub async fn connection(&self) -> Result<ConnectionManager, RedisError> {
-        self.manager()
+        self.managers
+            .get()
             .get_or_try_init(|| {
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(CONNECT_TIMEOUT)
@@ -54,17 +50,6 @@ impl Redis {
             })
             .await
             .cloned()
-    }
-
-    fn manager(&self) -> Manager {
-        let runtime = runtime::Handle::current().id();
-        let mut managers = self.managers.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, manager)) = managers.iter().find(|(id, _)| *id == runtime) {
-            return Arc::clone(manager);
-        }
-        let manager = Manager::default();
-        managers.push((runtime, Arc::clone(&manager)));
-        manager
     }
 
     /// Readiness: the server answers `PING`.
@@ -83,9 +68,8 @@ impl Redis {
 
 impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let connections = self.managers.lock().map_or(0, |managers| managers.len());
         f.debug_struct("Redis")
-            .field("connections", &connections)
+            .field("connections", &self.managers.count())
             .finish_non_exhaustive()
     }
 }
@@ -96,7 +80,7 @@ mod tests {
 
     /// PINGs `redis` from a runtime of its own, ended when this returns.
     fn ping_on_a_new_runtime(redis: &Redis) -> Result<(), String> {
-        runtime::Builder::new_current_thread()
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime")

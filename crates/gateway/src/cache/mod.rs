@@ -16,6 +16,7 @@ use bytes::Bytes;
 use clap::{ArgAction, Args};
 use http::Method;
 use redis::Script;
+use shared::per_runtime::PerRuntime;
 
 pub use self::{
     control::{Directives, Scope, storable},
@@ -94,6 +95,9 @@ pub enum Lookup {
 pub struct Cache {
     pub args: Arc<CacheArgs>,
     pub store: Store,
+    /// Lookups in flight, shared by the requests of one serving thread.
+    pub lookups: PerRuntime<Flights<Lookup>>,
+    /// Lookups and backend calls in flight, shared by every request.
     pub flights: Arc<Flights<flight_result::FlightResult>>,
     pub stats: Arc<CacheStats>,
     invalidate: Arc<Script>,
@@ -140,6 +144,7 @@ impl Cache {
         Self {
             args: Arc::new(args),
             store,
+            lookups: PerRuntime::default(),
             flights: Arc::default(),
             stats: Arc::default(),
             invalidate: Arc::new(Script::new(INVALIDATE)),
