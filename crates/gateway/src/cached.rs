@@ -62,10 +62,7 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
         state.cache.lookups.get().run(key.flight(), lookup).await
     };
     let (mut response, outcome) = match looked_up.as_deref() {
-        Some(Lookup::Fresh(entry)) => (
-            from_entry(entry, entry.client_headers(now_ms())),
-            Outcome::Hit,
-        ),
+        Some(Lookup::Fresh(entry)) => (from_stored(entry, now_ms()), Outcome::Hit),
         _ => match fly(state, key, &request, revalidate).await {
             Some(answer) => answer,
             None => return Problem::internal().into_response(),
@@ -100,7 +97,7 @@ async fn fly(
     let result = state.cache.flights.run(&flight_key, work).await?;
     let now = now_ms();
     Some(match &*result {
-        FlightResult::Hit(entry) => (from_entry(entry, entry.client_headers(now)), Outcome::Hit),
+        FlightResult::Hit(entry) => (from_stored(entry, now), Outcome::Hit),
         FlightResult::Fetched {
             entry,
             stored,
@@ -124,7 +121,7 @@ async fn fly(
                 ?failure,
                 "serving a stale copy"
             );
-            (from_entry(entry, entry.client_headers(now)), Outcome::Stale)
+            (from_stored(entry, now), Outcome::Stale)
         }
         FlightResult::Failed(failure) => (
             failure.into_response(request.backend.name, state.caller.timeout),
@@ -142,6 +139,12 @@ async fn fly(
             (response, Outcome::Miss)
         }
     })
+}
+
+/// The response a stored entry makes at `now`: its headers with its age and remaining
+/// lifetime.
+fn from_stored(entry: &Entry, now: u64) -> Response {
+    from_entry(entry, entry.client_headers(now))
 }
 
 /// The response an entry makes, with `headers`.
