@@ -106,5 +106,6 @@ mod tests {
         for thread in threads {
             assert_eq!(thread.join().expect("the thread ran"), Ok(()));
         }
+        assert_eq!(redis.managers.count(), 3, "one connection per runtime");
     }
 }
