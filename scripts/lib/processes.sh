@@ -1,6 +1,7 @@
 # Helpers shared by scripts/bench and scripts/pgo-build, which start a few processes on free
 # loopback ports, wait until they answer, and stop them all on the way out. Sourced; the
-# script sets NAME (its name in messages) first.
+# script sets NAME (its name in messages) first, and before `clean_up_on_exit` WORK (its
+# run's directory), KEEP (1: keep it) and KEPT (what it holds, for the message).
 
 fail() { echo "$NAME: $*" >&2; exit 1; }
 note() { echo "$NAME: $*" >&2; }
@@ -79,4 +80,24 @@ wait_ready() { # name url log [seconds]
     fi
     sleep 0.2
   done
+}
+
+# On the way out: stops what `start` started, and removes $WORK unless the script failed or
+# $KEEP is 1, then says where it is.
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  stop_started
+  if [ "$status" -ne 0 ] || [ "${KEEP:-0}" = 1 ]; then
+    note "$KEPT kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$status"
+}
+
+clean_up_on_exit() {
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 }
