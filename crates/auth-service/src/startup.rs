@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use shared::{
     auth::{KeySource, Role, Verifier},
-    health::{Checks, Dependency},
+    health::Checks,
     postgres::Database,
     server::{Server, StartupError},
     service::ServiceDefinition,
@@ -68,7 +68,7 @@ impl Application {
         tokio::spawn(follow_rotations(state.keys.clone()));
         let router = ServiceDefinition::new(SERVICE, Some("/auth"), config.common.request_timeout)
             .api(routes::router(state), routes::ApiDoc::openapi())
-            .readiness(Checks::new().with("postgres", Dependency::Postgres(database)))
+            .readiness(Checks::new().with("postgres", database))
             .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;
         Ok(Self { server })

@@ -1,5 +1,6 @@
 use clap::Parser;
-use shared::config::{AmqpArgs, AuthArgs, CommonArgs, PostgresArgs};
+use messaging::BrokerArgs;
+use shared::config::{AuthArgs, CommonArgs, PostgresArgs};
 
 /// delivery-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
@@ -18,7 +19,7 @@ pub struct Config {
     #[command(flatten)]
     pub database: PostgresArgs,
     #[command(flatten)]
-    pub amqp: AmqpArgs,
+    pub broker: BrokerArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
 }

@@ -1,9 +1,11 @@
 //! delivery-service: couriers and shipments, the saga's shipping step.
 
+mod commands;
 mod config;
 mod error;
 mod geo;
 mod routes;
+mod shipments;
 mod startup;
 mod state;
 

@@ -5,7 +5,7 @@ use axum::{
     routing::{get, post},
 };
 use shared::{
-    health::{Checks, Dependency},
+    health::Checks,
     redis::Redis,
     server::{Server, StartupError},
     service::ServiceDefinition,
@@ -65,7 +65,7 @@ impl Application {
         let own = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
             .api(own_routes(state.clone()), openapi::document(&backends))
             .api_counts_itself()
-            .readiness(Checks::new().with("redis", Dependency::Redis(redis)))
+            .readiness(Checks::new().with("redis", redis))
             .informational(upstream::checks(&backends))
             .into_router();
         let front = Front::new(

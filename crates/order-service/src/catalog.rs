@@ -13,6 +13,8 @@ use shared::{
     upstream::HttpClient,
 };
 
+use crate::domain::input::Location;
+
 /// A menu item's price and whether it can be ordered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedItem {
@@ -26,6 +28,8 @@ pub struct PricedItem {
 #[derive(Debug, Clone)]
 pub struct RestaurantMenu {
     pub owner_id: uuid::Uuid,
+    /// Where its orders are picked up.
+    pub location: Location,
     pub items: HashMap<String, PricedItem>,
 }
 
@@ -51,6 +55,7 @@ pub struct Catalog {
 #[derive(Debug, Deserialize)]
 struct RestaurantDto {
     owner_id: uuid::Uuid,
+    location: Location,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +129,7 @@ impl Catalog {
             .collect();
         Ok(RestaurantMenu {
             owner_id: owner.owner_id,
+            location: owner.location,
             items,
         })
     }

@@ -1,7 +1,8 @@
 use std::time::Duration;
 
 use clap::Parser;
-use shared::config::{AmqpArgs, AuthArgs, CommonArgs, parse_http_url};
+use messaging::BrokerArgs;
+use shared::config::{AuthArgs, CommonArgs, parse_http_url};
 
 use crate::shards::{ShardMap, parse_shard_map};
 
@@ -31,7 +32,16 @@ pub struct Config {
     #[arg(long, env = "SHARD_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub shard_max_connections: u32,
     #[command(flatten)]
-    pub amqp: AmqpArgs,
+    pub broker: BrokerArgs,
+    /// How long a saga step may go unanswered before it is tried again (each new attempt
+    /// waits twice as long, up to sixteen times this); compensations are tried until they
+    /// answer.
+    #[arg(long, env = "SAGA_STEP_TIMEOUT", default_value = "10s", value_parser = parse_step_timeout)]
+    pub saga_step_timeout: Duration,
+    /// Attempts at a forward saga step (payment, shipment, capture) before its silence
+    /// counts as failure and the saga compensates.
+    #[arg(long, env = "SAGA_STEP_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub saga_step_attempts: u32,
     #[command(flatten)]
     pub auth: AuthArgs,
     /// restaurant-service, which prices the orders.
@@ -40,6 +50,15 @@ pub struct Config {
     /// Longest wait for one answer from restaurant-service.
     #[arg(long, env = "UPSTREAM_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
     pub upstream_timeout: Duration,
+}
+
+fn parse_step_timeout(value: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(value).map_err(|err| err.to_string())?;
+    if (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&timeout) {
+        Ok(timeout)
+    } else {
+        Err("must be from 100ms to 1h".into())
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod config;
 mod domain;
 mod error;
 mod routes;
+mod saga;
 mod shards;
 mod startup;
 mod state;

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
+use messaging::Outbox;
 use shared::postgres::Database;
 
 /// One shard: its name (`a`) and where it lives.
@@ -85,6 +86,8 @@ pub struct Shard {
     pub name: String,
     pub tag: u8,
     pub database: Database,
+    /// The shard's outbox: its orders' commands and events leave from there.
+    pub outbox: Outbox,
 }
 
 /// Which shard holds what.
@@ -131,10 +134,14 @@ mod tests {
         Shards(
             names
                 .iter()
-                .map(|name| Shard {
-                    name: (*name).into(),
-                    tag: tag(name),
-                    database: Database::connect_lazy(options.clone(), 1),
+                .map(|name| {
+                    let database = Database::connect_lazy(options.clone(), 1);
+                    Shard {
+                        name: (*name).into(),
+                        tag: tag(name),
+                        outbox: Outbox::new(database.pool().clone(), name),
+                        database,
+                    }
                 })
                 .collect(),
         )

@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
 use futures::future::try_join_all;
+use messaging::{Broker, Outbox, topology};
 use shared::{
-    amqp::Amqp,
-    health::{Checks, Dependency},
+    health::Checks,
     postgres::Database,
     server::{Server, StartupError},
     service::ServiceDefinition,
@@ -16,6 +16,7 @@ use crate::{
     Config, SERVICE,
     catalog::Catalog,
     routes,
+    saga::{SagaPolicy, replies::OrderMessages, timer},
     shards::{Shard, Shards, tag},
     state::AppState,
 };
@@ -30,53 +31,62 @@ pub struct Application {
 
 impl Application {
     /// Connects to every shard and the broker, migrates the shards that answer (the others
-    /// are migrated in the background once they do) and binds the port. A shard that is
-    /// down does not stop start-up: `/ready` names it.
+    /// are migrated in the background once they do), starts each shard's outbox relay and
+    /// saga clock and the consumer of the saga's replies, and binds the port. A shard that
+    /// is down does not stop start-up: `/ready` names it.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let shards: Vec<(String, Database)> = config
+        let shards: Vec<Shard> = config
             .order_shards
             .0
             .iter()
             .map(|spec| {
                 let database =
                     Database::connect_lazy(spec.options.clone(), config.shard_max_connections);
-                (spec.name.clone(), database)
+                Shard {
+                    tag: tag(&spec.name),
+                    outbox: Outbox::new(database.pool().clone(), &format!("shard-{}", spec.name)),
+                    name: spec.name.clone(),
+                    database,
+                }
             })
             .collect();
-        try_join_all(
-            shards
-                .iter()
-                .map(|(_, database)| database.migrate(&MIGRATOR)),
-        )
-        .await?;
-        let amqp = Amqp::start(&config.amqp.amqp_url, SERVICE);
+        try_join_all(shards.iter().map(|shard| shard.database.migrate(&MIGRATOR))).await?;
+        let shards = Arc::new(Shards(shards));
+        let broker = Broker::start(&config.broker, SERVICE);
+        let policy = SagaPolicy {
+            step_timeout: config.saga_step_timeout,
+            attempts: config.saga_step_attempts,
+        };
+        let mut workers = broker.workers().consume(
+            topology::ORDER_SERVICE,
+            OrderMessages {
+                shards: shards.clone(),
+                policy,
+            },
+        );
+        for shard in &shards.0 {
+            let (clock, connection) = (shard.clone(), broker.connection().clone());
+            workers = workers
+                .relay(&shard.outbox)
+                .spawn(move |stop| timer::watch(clock, policy, connection, stop));
+        }
         let readiness = shards
+            .0
             .iter()
-            .fold(Checks::new(), |checks, (name, database)| {
-                checks.with(
-                    format!("shard-{name}"),
-                    Dependency::Postgres(database.clone()),
-                )
+            .fold(Checks::new(), |checks, shard| {
+                checks.with(format!("shard-{}", shard.name), shard.database.clone())
             })
-            .with("rabbitmq", Dependency::Amqp(amqp.clone()));
+            .with("rabbitmq", broker.connection().clone());
         let client = http_client();
         let state = AppState {
-            shards: Arc::new(Shards(
-                shards
-                    .into_iter()
-                    .map(|(name, database)| Shard {
-                        tag: tag(&name),
-                        name,
-                        database,
-                    })
-                    .collect(),
-            )),
+            shards,
             catalog: Catalog::new(
                 &config.restaurant_service_url,
                 client.clone(),
                 config.upstream_timeout,
             ),
             verifier: Arc::new(config.auth.verifier(client)),
+            saga: policy,
         };
         let router =
             ServiceDefinition::new(SERVICE, Some("/orders"), config.common.request_timeout)
@@ -85,7 +95,7 @@ impl Application {
                 .into_router();
         let server = Server::bind_with(router, &config.common, config.port)
             .await?
-            .closing_broker(amqp);
+            .after_serving(workers.shutdown());
         Ok(Self { server })
     }
 

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use shared::auth::Verifier;
 
-use crate::{catalog::Catalog, shards::Shards};
+use crate::{catalog::Catalog, saga::SagaPolicy, shards::Shards};
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -11,6 +11,7 @@ pub struct AppState {
     pub shards: Arc<Shards>,
     pub catalog: Catalog,
     pub verifier: Arc<Verifier>,
+    pub saga: SagaPolicy,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

@@ -1,7 +1,7 @@
 //! SQL on one shard.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, types::Json};
+use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
 use crate::{
@@ -23,13 +23,15 @@ pub struct OrderRow {
     pub currency: String,
     pub delivery_address: Json<DeliveryAddress>,
     pub payment_method: String,
+    pub pickup_lat: Option<f64>,
+    pub pickup_lon: Option<f64>,
     pub request_hash: Option<Vec<u8>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const COLUMNS: &str = "id, customer_id, restaurant_id, restaurant_owner_id, courier_id, status, items, total_amount, \
-                       currency, delivery_address, payment_method, request_hash, created_at, updated_at";
+                       currency, delivery_address, payment_method, pickup_lat, pickup_lon, request_hash, created_at, updated_at";
 
 impl From<&OrderRow> for OrderView {
     fn from(row: &OrderRow) -> Self {
@@ -52,14 +54,14 @@ impl From<&OrderRow> for OrderView {
 }
 
 pub async fn insert(
-    db: &PgPool,
+    tx: &mut PgConnection,
     order: &OrderRow,
     idempotency_key: Option<&str>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO orders (id, customer_id, restaurant_id, restaurant_owner_id, status, items, total_amount, currency,
-                             delivery_address, payment_method, idempotency_key, request_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                             delivery_address, payment_method, idempotency_key, request_hash, pickup_lat, pickup_lon)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(order.id)
     .bind(order.customer_id)
@@ -73,7 +75,9 @@ pub async fn insert(
     .bind(&order.payment_method)
     .bind(idempotency_key)
     .bind(&order.request_hash)
-    .execute(db)
+    .bind(order.pickup_lat)
+    .bind(order.pickup_lon)
+    .execute(tx)
     .await
     .map(drop)
 }
@@ -114,6 +118,43 @@ pub async fn page(
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// The order, locked until the transaction ends.
+pub async fn lock(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Moves the order to `to` from any status in `from`; `None` if it was in none of them.
+pub async fn set_status(
+    tx: &mut PgConnection,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE orders SET status = $3, updated_at = now() WHERE id = $1 AND status = ANY($2) RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Records the order's courier.
+pub async fn set_courier(tx: &mut PgConnection, id: Uuid, courier: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE orders SET courier_id = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(courier)
+        .execute(tx)
+        .await
+        .map(drop)
 }
 
 /// Moves the order from `from` to `to`; `None` if it was not in `from` any more.

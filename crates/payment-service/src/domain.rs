@@ -19,6 +19,8 @@ pub enum TestCard {
     InsufficientFunds,
     /// `pm_card_capture_fails`: authorized, but the capture fails.
     CaptureFails,
+    /// A token no processor knows (an order may name any): declined.
+    Unknown,
 }
 
 impl TestCard {
@@ -38,6 +40,7 @@ impl TestCard {
         match self {
             Self::Declined => Some("card_declined"),
             Self::InsufficientFunds => Some("insufficient_funds"),
+            Self::Unknown => Some("unknown_payment_method"),
             Self::Succeeds | Self::CaptureFails => None,
         }
     }
@@ -48,7 +51,7 @@ impl TestCard {
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
     pub order_id: Uuid,
-    /// The paying customer; defaults to the caller (only `payments:manage` may name another).
+    /// The paying customer; defaults to the caller.
     #[serde(default)]
     pub customer_id: Option<Uuid>,
     /// Minor units.

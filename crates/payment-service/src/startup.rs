@@ -1,15 +1,15 @@
 use std::sync::Arc;
 
+use messaging::{DatabaseAndBroker, topology};
 use shared::{
     server::{Server, StartupError},
     service::ServiceDefinition,
-    stores::PostgresAndBroker,
     upstream::http_client,
 };
 use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
-use crate::{Config, SERVICE, routes, state::AppState};
+use crate::{Config, SERVICE, commands::PaymentCommands, routes, state::AppState};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/payments");
 
@@ -20,12 +20,23 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to PostgreSQL and RabbitMQ, applies the migrations and binds the port.
+    /// Connects to PostgreSQL and RabbitMQ, applies the migrations, starts the outbox relay
+    /// and the consumer of the saga's payment commands, and binds the port.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let stores =
-            PostgresAndBroker::connect(SERVICE, &config.database, &config.amqp, &MIGRATOR).await?;
+            DatabaseAndBroker::connect(SERVICE, &config.database, &config.broker, &MIGRATOR)
+                .await?;
+        let commands = PaymentCommands {
+            outbox: stores.outbox.clone(),
+        };
+        let workers = stores
+            .broker
+            .workers()
+            .relay(&stores.outbox)
+            .consume(topology::PAYMENT_SERVICE, commands);
         let state = AppState {
             db: stores.database.pool().clone(),
+            outbox: stores.outbox.clone(),
             verifier: Arc::new(config.auth.verifier(http_client())),
         };
         let router =
@@ -35,7 +46,7 @@ impl Application {
                 .into_router();
         let server = Server::bind_with(router, &config.common, config.port)
             .await?
-            .closing_broker(stores.amqp);
+            .after_serving(workers.shutdown());
         Ok(Self { server })
     }
 

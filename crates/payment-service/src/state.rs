@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use messaging::Outbox;
 use shared::auth::Verifier;
 use sqlx::PgPool;
 
@@ -8,6 +9,8 @@ use sqlx::PgPool;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: PgPool,
+    /// The payments database's outbox, for the events of operators' operations.
+    pub outbox: Outbox,
     pub verifier: Arc<Verifier>,
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -58,16 +58,16 @@ pub async fn find_by_order(db: &PgPool, order: Uuid) -> sqlx::Result<Option<Paym
 }
 
 /// The order's payment, locked until the transaction ends.
-pub async fn lock_by_order(tx: &mut Tx<'_>, order: Uuid) -> sqlx::Result<Option<PaymentRow>> {
+pub async fn lock_by_order(tx: &mut PgConnection, order: Uuid) -> sqlx::Result<Option<PaymentRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM payments WHERE order_id = $1 FOR UPDATE"
     ))
     .bind(order)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await
 }
 
-pub async fn insert(tx: &mut Tx<'_>, payment: &PaymentRow) -> sqlx::Result<()> {
+pub async fn insert(tx: &mut PgConnection, payment: &PaymentRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO payments (id, order_id, customer_id, currency, payment_method, status, authorized_amount, decline_reason)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -80,14 +80,14 @@ pub async fn insert(tx: &mut Tx<'_>, payment: &PaymentRow) -> sqlx::Result<()> {
     .bind(&payment.status)
     .bind(payment.authorized_amount)
     .bind(&payment.decline_reason)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map(drop)
 }
 
 /// Writes the payment's new status and amounts; returns it as stored.
 pub async fn update(
-    tx: &mut Tx<'_>,
+    tx: &mut PgConnection,
     id: Uuid,
     status: &str,
     captured: i64,
@@ -101,13 +101,13 @@ pub async fn update(
     .bind(status)
     .bind(captured)
     .bind(refunded)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
 }
 
 /// Moves `amount` from `from` (debit) to `to` (credit): two lines, so the ledger balances.
 pub async fn post(
-    tx: &mut Tx<'_>,
+    tx: &mut PgConnection,
     payment: &PaymentRow,
     operation: &str,
     from: &str,
@@ -126,7 +126,7 @@ pub async fn post(
         .bind(direction)
         .bind(amount)
         .bind(&payment.currency)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(())
@@ -144,25 +144,29 @@ pub async fn ledger_of(db: &PgPool, payment: Uuid) -> sqlx::Result<Vec<LedgerEnt
 
 /// Serialises requests that share `key` until the transaction ends, then returns what was
 /// stored under it, if anything.
-pub async fn claim_key(tx: &mut Tx<'_>, key: &str) -> sqlx::Result<Option<StoredResponse>> {
+pub async fn claim_key(tx: &mut PgConnection, key: &str) -> sqlx::Result<Option<StoredResponse>> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(key)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     sqlx::query_as("SELECT operation, request_hash, status_code, response FROM idempotency_keys WHERE key = $1")
         .bind(key)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await
 }
 
-pub async fn remember(tx: &mut Tx<'_>, key: &str, stored: &StoredResponse) -> sqlx::Result<()> {
+pub async fn remember(
+    tx: &mut PgConnection,
+    key: &str,
+    stored: &StoredResponse,
+) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO idempotency_keys (key, operation, request_hash, status_code, response) VALUES ($1, $2, $3, $4, $5)")
         .bind(key)
         .bind(&stored.operation)
         .bind(&stored.request_hash)
         .bind(stored.status_code)
         .bind(&stored.response)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map(drop)
 }

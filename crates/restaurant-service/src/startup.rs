@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use shared::{
-    health::{Checks, Dependency},
+    health::Checks,
     server::{Server, StartupError},
     service::ServiceDefinition,
     upstream::http_client,
@@ -39,7 +39,7 @@ impl Application {
         let router =
             ServiceDefinition::new(SERVICE, Some("/restaurants"), config.common.request_timeout)
                 .api(routes::router(state), routes::ApiDoc::openapi())
-                .readiness(Checks::new().with("mongodb", Dependency::Mongo(database)))
+                .readiness(Checks::new().with("mongodb", database))
                 .into_router();
         let server = Server::bind_with(router, &config.common, config.port).await?;
         Ok(Self { server })

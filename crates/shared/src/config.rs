@@ -49,14 +49,6 @@ pub struct PostgresArgs {
     pub database_max_connections: u32,
 }
 
-/// The RabbitMQ broker.
-#[derive(Debug, Clone, Args)]
-pub struct AmqpArgs {
-    /// AMQP 0-9-1 URL of the RabbitMQ broker.
-    #[arg(long, env = "AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", value_parser = parse_amqp_url)]
-    pub amqp_url: String,
-}
-
 /// How a binary checks access tokens: auth-service's published keys and the claims it
 /// expects.
 #[derive(Debug, Clone, Args)]
@@ -140,11 +132,6 @@ fn parse_postgres_url(value: &str) -> Result<PgConnectOptions, String> {
         return Err("expected a postgres:// URL".into());
     }
     PgConnectOptions::from_str(value).map_err(|err| err.to_string())
-}
-
-fn parse_amqp_url(value: &str) -> Result<String, String> {
-    lapin::uri::AMQPUri::from_str(value)?;
-    Ok(value.to_owned())
 }
 
 /// Accepts an absolute `http://` or `https://` URL with a host.
@@ -248,7 +235,5 @@ mod tests {
         assert!(parse_mongodb_url("http://127.0.0.1").is_err());
         assert!(parse_redis_url("redis://127.0.0.1:6379").is_ok());
         assert!(parse_redis_url("memcached://x").is_err());
-        assert!(parse_amqp_url("amqp://guest:guest@127.0.0.1:5672/%2f").is_ok());
-        assert!(parse_amqp_url("http://x").is_err());
     }
 }

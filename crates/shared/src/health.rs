@@ -1,55 +1,32 @@
 //! `/health` and `/ready`: what a binary depends on and whether each dependency answers.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
-use futures::future::join_all;
+use futures::future::{BoxFuture, join_all};
 use serde::Serialize;
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use crate::{amqp::Amqp, postgres::Database, redis::Redis, upstream::Upstream};
-
 /// Longest a single check may take before it counts as down.
 pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Something a binary needs in order to serve.
-#[derive(Debug, Clone)]
-pub enum Dependency {
-    /// A PostgreSQL database (and its migrations).
-    Postgres(Database),
-    /// A Redis server.
-    Redis(Redis),
-    /// The RabbitMQ broker.
-    Amqp(Amqp),
-    /// A MongoDB database.
-    Mongo(mongodb::Database),
-    /// Another HTTP service of the platform.
-    Upstream(Upstream),
-}
+/// Something a binary needs in order to serve, and how to tell whether it answers. Each
+/// store adapter implements it (a PostgreSQL database, Redis, MongoDB, another service, the
+/// broker in the messaging crate), so a binary links only the drivers it uses.
+pub trait HealthCheck: Send + Sync + std::fmt::Debug + 'static {
+    /// `Ok` when it answers; otherwise a short, driver-free reason.
+    fn check(&self) -> BoxFuture<'_, Result<(), String>>;
 
-impl Dependency {
-    async fn check(&self) -> Result<(), String> {
-        match self {
-            Self::Postgres(database) => database.check().await,
-            Self::Redis(redis) => redis.check().await,
-            Self::Amqp(amqp) => amqp.check().await,
-            Self::Mongo(database) => crate::mongo::check(database).await,
-            Self::Upstream(upstream) => upstream.check().await,
-        }
-    }
-
+    /// Where it was reached, when that helps an operator (an HTTP service's URL).
     fn target(&self) -> Option<String> {
-        match self {
-            Self::Upstream(upstream) => Some(upstream.base_url.clone()),
-            _ => None,
-        }
+        None
     }
 }
 
 /// A named list of dependencies, checked concurrently.
 #[derive(Debug, Clone, Default)]
-pub struct Checks(Vec<(String, Dependency)>);
+pub struct Checks(Vec<(String, Arc<dyn HealthCheck>)>);
 
 impl Checks {
     /// No dependencies.
@@ -58,8 +35,8 @@ impl Checks {
     }
 
     /// Adds a dependency under `name` (`postgres`, `shard-a`, `auth-service`, ...).
-    pub fn with(mut self, name: impl Into<String>, dependency: Dependency) -> Self {
-        self.0.push((name.into(), dependency));
+    pub fn with(mut self, name: impl Into<String>, dependency: impl HealthCheck) -> Self {
+        self.0.push((name.into(), Arc::new(dependency)));
         self
     }
 
@@ -135,7 +112,7 @@ pub struct OpsState {
     pub(crate) readiness: Checks,
     /// Reported by `/health`, which stays 200 while the process is up.
     pub(crate) informational: Checks,
-    pub(crate) openapi: std::sync::Arc<utoipa::openapi::OpenApi>,
+    pub(crate) openapi: Arc<utoipa::openapi::OpenApi>,
 }
 
 impl std::fmt::Debug for OpsState {

@@ -2,7 +2,6 @@
 //! problem+json errors, the operational HTTP surface (`/health`, `/ready`, `/metrics`,
 //! `/openapi.json`), the server loop with graceful shutdown, and the store connections.
 
-pub mod amqp;
 pub mod auth;
 pub mod boxed;
 pub mod config;
@@ -20,7 +19,6 @@ pub mod redis;
 pub mod resilience;
 pub mod server;
 pub mod service;
-pub mod stores;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

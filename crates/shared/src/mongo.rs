@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use mongodb::{Client, Database, bson::doc, options::ClientOptions};
+
+use crate::health::HealthCheck;
 
 /// Connects to `url` and returns database `name`. The driver dials servers lazily, so a
 /// MongoDB that is down does not stop start-up; its operations fail fast instead.
@@ -15,10 +18,13 @@ pub async fn connect(url: &str, name: &str, app_name: &str) -> mongodb::error::R
 }
 
 /// Readiness: the server answers `ping`.
-pub async fn check(database: &Database) -> Result<(), String> {
-    database
-        .run_command(doc! { "ping": 1 })
-        .await
-        .map(drop)
-        .map_err(|_| "unreachable".to_owned())
+impl HealthCheck for Database {
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.run_command(doc! { "ping": 1 })
+                .await
+                .map(drop)
+                .map_err(|_| "unreachable".to_owned())
+        })
+    }
 }

@@ -129,6 +129,12 @@ impl Database {
     }
 }
 
+impl crate::health::HealthCheck for Database {
+    fn check(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(Database::check(self))
+    }
+}
+
 fn is_unreachable(err: &MigrateError) -> bool {
     matches!(
         err,

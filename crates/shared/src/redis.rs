@@ -66,6 +66,12 @@ impl Redis {
     }
 }
 
+impl crate::health::HealthCheck for Redis {
+    fn check(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(Redis::check(self))
+    }
+}
+
 impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Redis")

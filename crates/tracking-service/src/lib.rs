@@ -4,11 +4,13 @@
 mod config;
 mod error;
 mod events;
+mod progress;
 mod projections;
 mod routes;
 mod startup;
 mod state;
 mod store;
+mod streams;
 
 pub use config::Config;
 pub use startup::Application;

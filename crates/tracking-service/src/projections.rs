@@ -1,14 +1,14 @@
 //! Read models, updated from each event as it is appended, and rebuildable from zero.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Transaction, types::Json};
+use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
 use crate::{events::Event, store};
 
 /// Applies one event to every read model.
 pub async fn project(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     delivery: Uuid,
     version: i32,
     event: &Event,
@@ -23,25 +23,25 @@ pub async fn project(
             .bind(customer_id)
             .bind(version)
             .bind(at)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
             None
         }
         Event::CourierAssigned { courier_id } => {
             sqlx::query("DELETE FROM courier_active_deliveries WHERE delivery_id = $1")
                 .bind(delivery)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             sqlx::query("INSERT INTO courier_active_deliveries (courier_id, delivery_id, since) VALUES ($1, $2, $3)")
                 .bind(courier_id)
                 .bind(delivery)
                 .bind(at)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             sqlx::query("UPDATE delivery_status SET courier_id = $2 WHERE delivery_id = $1")
                 .bind(delivery)
                 .bind(courier_id)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             Some("assigned")
         }
@@ -56,14 +56,14 @@ pub async fn project(
                 .bind(lat)
                 .bind(lon)
                 .bind(recorded_at)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             None
         }
         Event::Delivered | Event::Cancelled => {
             sqlx::query("DELETE FROM courier_active_deliveries WHERE delivery_id = $1")
                 .bind(delivery)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             Some(if *event == Event::Delivered {
                 "delivered"
@@ -79,7 +79,7 @@ pub async fn project(
     .bind(status_change)
     .bind(version)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO delivery_timeline (delivery_id, version, event_type, occurred_at, details) VALUES ($1, $2, $3, $4, $5)")
         .bind(delivery)
@@ -87,7 +87,7 @@ pub async fn project(
         .bind(event.kind())
         .bind(at)
         .bind(Json(event))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map(drop)
 }

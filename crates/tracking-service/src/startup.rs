@@ -1,35 +1,45 @@
 use std::sync::Arc;
 
+use messaging::{DatabaseAndBroker, topology};
 use shared::{
     server::{Server, StartupError},
     service::ServiceDefinition,
-    stores::PostgresAndBroker,
     upstream::http_client,
 };
 use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
-use crate::{Config, SERVICE, routes, state::AppState};
+use crate::{Config, SERVICE, progress::DeliveryProgress, routes, state::AppState};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/tracking");
 
-/// delivery-service, bound and ready to serve.
+/// tracking-service, bound and ready to serve.
 #[derive(Debug)]
 pub struct Application {
     server: Server,
 }
 
 impl Application {
-    /// Connects to PostgreSQL and RabbitMQ, applies the migrations and binds the port.
+    /// Connects to PostgreSQL and RabbitMQ, applies the migrations, starts consuming the
+    /// deliveries' events, and binds the port.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let stores =
-            PostgresAndBroker::connect(SERVICE, &config.database, &config.amqp, &MIGRATOR).await?;
+            DatabaseAndBroker::connect(SERVICE, &config.database, &config.broker, &MIGRATOR)
+                .await?;
         let state = AppState {
             db: stores.database.pool().clone(),
             verifier: Arc::new(config.auth.verifier(http_client())),
             updates: tokio::sync::broadcast::channel(1024).0,
             snapshot_every: config.snapshot_every,
         };
+        let progress = DeliveryProgress {
+            state: state.clone(),
+            outbox: stores.outbox.clone(),
+        };
+        let workers = stores
+            .broker
+            .workers()
+            .consume(topology::TRACKING_SERVICE, progress);
         let router =
             ServiceDefinition::new(SERVICE, Some("/tracking"), config.common.request_timeout)
                 .api(routes::router(state), routes::ApiDoc::openapi())
@@ -37,7 +47,7 @@ impl Application {
                 .into_router();
         let server = Server::bind_with(router, &config.common, config.port)
             .await?
-            .closing_broker(stores.amqp);
+            .after_serving(workers.shutdown());
         Ok(Self { server })
     }
 

@@ -1,6 +1,6 @@
 //! The append-only event store, with snapshots.
 
-use sqlx::{PgPool, Postgres, Transaction, types::Json};
+use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
 use crate::events::{Delivery, Event};
@@ -16,11 +16,11 @@ pub enum AppendError {
 }
 
 /// The stream's state: the latest snapshot plus the events after it.
-pub async fn load(tx: &mut Transaction<'_, Postgres>, stream: Uuid) -> sqlx::Result<Delivery> {
+pub async fn load(tx: &mut PgConnection, stream: Uuid) -> sqlx::Result<Delivery> {
     let snapshot: Option<Json<Delivery>> =
         sqlx::query_scalar("SELECT state FROM snapshots WHERE stream_id = $1")
             .bind(stream)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
     let state = snapshot.map(|Json(state)| state).unwrap_or_default();
     let events: Vec<Json<Event>> = sqlx::query_scalar(
@@ -28,7 +28,7 @@ pub async fn load(tx: &mut Transaction<'_, Postgres>, stream: Uuid) -> sqlx::Res
     )
     .bind(stream)
     .bind(state.version)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     Ok(events
         .iter()
@@ -38,7 +38,7 @@ pub async fn load(tx: &mut Transaction<'_, Postgres>, stream: Uuid) -> sqlx::Res
 /// Appends `event` as version `state.version + 1`; a concurrent append of that version makes
 /// this one fail as stale. Every `snapshot_every` versions the new state is snapshotted.
 pub async fn append(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     stream: Uuid,
     state: &Delivery,
     event: &Event,
@@ -53,7 +53,7 @@ pub async fn append(
     .bind(next.version)
     .bind(event.kind())
     .bind(Json(event))
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     let Some(recorded_at) = recorded_at else {
         return Err(AppendError::Stale {
@@ -69,16 +69,16 @@ pub async fn append(
         .bind(stream)
         .bind(next.version)
         .bind(Json(&next))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok((next, recorded_at))
 }
 
-async fn current_version(tx: &mut Transaction<'_, Postgres>, stream: Uuid) -> sqlx::Result<i32> {
+async fn current_version(tx: &mut PgConnection, stream: Uuid) -> sqlx::Result<i32> {
     sqlx::query_scalar("SELECT COALESCE(max(version), 0) FROM events WHERE stream_id = $1")
         .bind(stream)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await
 }
 

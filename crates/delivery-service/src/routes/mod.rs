@@ -56,7 +56,7 @@ pub fn router(state: AppState) -> Router {
         couriers::CourierView,
         crate::geo::Point,
         shipments::NewShipment,
-        shipments::ShipmentView,
+        crate::shipments::ShipmentView,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -4,17 +4,20 @@ use axum::{
     http::StatusCode,
     response::IntoResponse,
 };
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::{
     JsonBody, Problem,
     auth::{AuthUser, Permission},
 };
-use sqlx::{Postgres, Transaction};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{error::DeliveryError, geo::Point, state::AppState};
+use crate::{
+    error::DeliveryError,
+    geo::Point,
+    shipments::{self, ShipmentView},
+    state::AppState,
+};
 
 /// The body of `POST /delivery/shipments` (the saga's shipping step).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -25,21 +28,6 @@ pub struct NewShipment {
     pub pickup: Point,
     pub dropoff: Point,
 }
-
-/// A shipment as its customer, its courier and operators see it.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct ShipmentView {
-    pub id: Uuid,
-    pub order_id: Uuid,
-    pub customer_id: Uuid,
-    pub courier_id: Option<Uuid>,
-    /// `CREATED` (no courier free yet), `ASSIGNED`, `PICKED_UP`, `DELIVERED`, `CANCELLED`.
-    pub status: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-const COLUMNS: &str = "id, order_id, customer_id, courier_id, status, created_at, updated_at";
 
 /// Creates the order's shipment and assigns the nearest free courier. Creating it again for
 /// the same order returns the same shipment.
@@ -62,73 +50,28 @@ pub async fn create_shipment(
     if !errors.is_empty() {
         return Err(DeliveryError::Validation(errors));
     }
-    let mut tx = state.db.begin().await?;
-    let inserted: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO shipments (id, order_id, customer_id, status, pickup_lat, pickup_lon, dropoff_lat, dropoff_lon)
-         VALUES ($1, $2, $3, 'CREATED', $4, $5, $6, $7) ON CONFLICT (order_id) DO NOTHING RETURNING id",
-    )
-    .bind(Uuid::now_v7())
-    .bind(request.order_id)
-    .bind(request.customer_id)
-    .bind(request.pickup.lat)
-    .bind(request.pickup.lon)
-    .bind(request.dropoff.lat)
-    .bind(request.dropoff.lon)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let status = if let Some(id) = inserted {
-        assign_nearest(&mut tx, id, request.pickup).await?;
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+    let new = shipments::NewShipment {
+        order_id: request.order_id,
+        customer_id: request.customer_id,
+        pickup: request.pickup,
+        dropoff: Some(request.dropoff),
     };
-    let shipment = by_order(&mut tx, request.order_id)
+    let mut tx = state.db.begin().await?;
+    let status = match shipments::insert(&mut tx, &new, "CREATED").await? {
+        Some(id) => {
+            if let Some(courier) = shipments::take_nearest_courier(&mut tx, new.pickup).await? {
+                shipments::assign(&mut tx, id, courier).await?;
+            }
+            StatusCode::CREATED
+        }
+        None => StatusCode::OK,
+    };
+    let shipment = shipments::by_order(&mut tx, request.order_id)
         .await?
         .ok_or(DeliveryError::NotFound("shipment"))?;
     tx.commit().await?;
+    state.outbox.committed();
     Ok((status, Json(shipment)))
-}
-
-/// Gives the shipment to the free courier nearest its pickup point, if any. `SKIP LOCKED`
-/// lets concurrent assignments take different couriers instead of waiting for each other.
-async fn assign_nearest(
-    tx: &mut Transaction<'_, Postgres>,
-    shipment: Uuid,
-    pickup: Point,
-) -> sqlx::Result<Option<Uuid>> {
-    let courier: Option<Uuid> = sqlx::query_scalar(
-        "SELECT user_id FROM couriers WHERE available AND NOT busy AND lat IS NOT NULL
-         ORDER BY power(lat - $1, 2) + power((lon - $2) * cos(radians($1)), 2)
-         LIMIT 1 FOR UPDATE SKIP LOCKED",
-    )
-    .bind(pickup.lat)
-    .bind(pickup.lon)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(courier) = courier {
-        sqlx::query("UPDATE couriers SET busy = true WHERE user_id = $1")
-            .bind(courier)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("UPDATE shipments SET courier_id = $2, status = 'ASSIGNED', updated_at = now() WHERE id = $1")
-            .bind(shipment)
-            .bind(courier)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(courier)
-}
-
-async fn by_order(
-    tx: &mut Transaction<'_, Postgres>,
-    order: Uuid,
-) -> sqlx::Result<Option<ShipmentView>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM shipments WHERE order_id = $1 FOR UPDATE"
-    ))
-    .bind(order)
-    .fetch_optional(&mut **tx)
-    .await
 }
 
 /// An order's shipment: for its customer, its courier and `deliveries:manage`; others 404.
@@ -143,7 +86,7 @@ pub async fn get_shipment(
     Path(order): Path<Uuid>,
 ) -> Result<Json<ShipmentView>, DeliveryError> {
     let mut tx = state.db.begin().await?;
-    let shipment = by_order(&mut tx, order)
+    let shipment = shipments::by_order(&mut tx, order)
         .await?
         .ok_or(DeliveryError::NotFound("shipment"))?;
     let me = caller.0.sub;
@@ -167,7 +110,7 @@ async fn transition(
     to: &str,
 ) -> Result<Json<ShipmentView>, DeliveryError> {
     let mut tx = state.db.begin().await?;
-    let shipment = by_order(&mut tx, order)
+    let shipment = shipments::by_order(&mut tx, order)
         .await?
         .ok_or(DeliveryError::NotFound("shipment"))?;
     let me = caller.0.sub;
@@ -189,22 +132,9 @@ async fn transition(
             shipment.status
         )));
     }
-    let updated: ShipmentView = sqlx::query_as(&format!(
-        "UPDATE shipments SET status = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(shipment.id)
-    .bind(to)
-    .fetch_one(&mut *tx)
-    .await?;
-    if matches!(to, "DELIVERED" | "CANCELLED")
-        && let Some(courier) = shipment.courier_id
-    {
-        sqlx::query("UPDATE couriers SET busy = false WHERE user_id = $1")
-            .bind(courier)
-            .execute(&mut *tx)
-            .await?;
-    }
+    let updated = shipments::advance(&mut tx, &shipment, to).await?;
     tx.commit().await?;
+    state.outbox.committed();
     Ok(Json(updated))
 }
 

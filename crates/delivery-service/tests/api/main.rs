@@ -1,3 +1,4 @@
+mod commands;
 mod health;
 mod helpers;
 mod shipments;

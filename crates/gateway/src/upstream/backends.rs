@@ -6,7 +6,7 @@ use std::{ops::Deref, sync::Arc};
 use metrics::{Counter, Histogram};
 
 use shared::{
-    health::{Checks, Dependency},
+    health::Checks,
     resilience::{Breaker, BreakerConfig},
     server::StartupError,
     upstream::{HttpClient, OriginPool, Upstream},
@@ -130,7 +130,7 @@ pub fn from_config(config: &Config, client: &HttpClient) -> Result<Arc<[Backend]
 /// Each backend's `/ready`, for the gateway's `/health`.
 pub fn checks(backends: &[Backend]) -> Checks {
     backends.iter().fold(Checks::new(), |checks, backend| {
-        checks.with(backend.name, Dependency::Upstream(backend.upstream.clone()))
+        checks.with(backend.name, backend.upstream.clone())
     })
 }
 

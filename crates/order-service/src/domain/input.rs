@@ -12,7 +12,7 @@ pub struct ItemInput {
 }
 
 /// Where to deliver.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryAddress {
     pub street: String,
@@ -20,6 +20,19 @@ pub struct DeliveryAddress {
     pub postal_code: String,
     #[schema(example = "FR")]
     pub country: String,
+    /// Its position, for the courier; optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// A point on the globe.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    /// -90 to 90.
+    pub lat: f64,
+    /// -180 to 180.
+    pub lon: f64,
 }
 
 /// The body of `POST /orders`.
@@ -76,6 +89,20 @@ impl CreateOrder {
                 "delivery_address.country",
                 "must be a two-letter country code",
             ));
+        }
+        if let Some(Location { lat, lon }) = address.location {
+            if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
+                errors.push(FieldError::new(
+                    "delivery_address.location.lat",
+                    "must be between -90 and 90",
+                ));
+            }
+            if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
+                errors.push(FieldError::new(
+                    "delivery_address.location.lon",
+                    "must be between -180 and 180",
+                ));
+            }
         }
         if self.payment_method.trim().is_empty() || self.payment_method.len() > 100 {
             errors.push(FieldError::new(

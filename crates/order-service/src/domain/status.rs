@@ -34,7 +34,7 @@ impl Status {
         use Status::{Accepted, Cancelled, Confirmed, Pending, Preparing, Ready};
         match (self, action) {
             (Pending | Confirmed | Accepted, Cancel) => Some(Cancelled),
-            (Pending | Confirmed, Accept) => Some(Accepted),
+            (Confirmed, Accept) => Some(Accepted),
             (Accepted, Prepare) => Some(Preparing),
             (Preparing, MarkReady) => Some(Ready),
             _ => None,
@@ -86,7 +86,12 @@ mod tests {
 
     #[test]
     fn the_kitchen_path_is_followed_in_order() {
-        assert_eq!(Pending.after(Accept), Some(Accepted));
+        assert_eq!(
+            Pending.after(Accept),
+            None,
+            "not before the saga confirms it"
+        );
+        assert_eq!(Confirmed.after(Accept), Some(Accepted));
         assert_eq!(Accepted.after(Prepare), Some(Preparing));
         assert_eq!(Preparing.after(MarkReady), Some(Ready));
         assert_eq!(Pending.after(Prepare), None, "no skipping");

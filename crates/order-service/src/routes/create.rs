@@ -16,13 +16,15 @@ use crate::{
     catalog::{CatalogError, RestaurantMenu},
     domain::{input::CreateOrder, status::Status},
     error::OrderError,
-    shards,
+    saga, shards,
     state::AppState,
     store::{self, OrderRow},
 };
 
-/// Places an order. Prices come from the restaurant's menu, not from the client. With an
-/// `Idempotency-Key`, the same key and body return the same order, never a second one.
+/// Places an order: `PENDING` while its saga authorizes the payment, ships and captures (see
+/// `GET /orders/{id}/saga`). Prices come from the restaurant's menu, not from the client.
+/// With an `Idempotency-Key`, the same key and body return the same order, never a second
+/// one.
 #[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     request_body = CreateOrder,
@@ -78,14 +80,19 @@ pub async fn create_order(
         currency: total.currency,
         delivery_address: SqlJson(order.delivery_address.clone()),
         payment_method: order.payment_method.trim().to_owned(),
+        pickup_lat: Some(menu.location.lat),
+        pickup_lon: Some(menu.location.lon),
         request_hash: Some(request_hash.clone()),
         created_at: chrono::Utc::now(),
         updated_at: chrono::Utc::now(),
     };
-    match store::insert(db, &row, key.as_deref()).await {
+    // The order, its saga and the saga's first command: all or nothing.
+    let mut tx = db.begin().await.map_err(&on_shard)?;
+    match store::insert(&mut tx, &row, key.as_deref()).await {
         Ok(()) => {}
         // Two requests with one key raced: the other one placed the order.
         Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+            drop(tx);
             let key = key.unwrap_or_default();
             let existing = store::find_by_key(db, customer, &key)
                 .await
@@ -95,6 +102,12 @@ pub async fn create_order(
         }
         Err(err) => return Err(on_shard(err)),
     }
+    saga::orchestrator::begin(&mut tx, &row, &state.saga)
+        .await
+        .map_err(&on_shard)?;
+    tx.commit().await.map_err(&on_shard)?;
+    shard.outbox.committed();
+    metrics::counter!("sagas_started_total").increment(1);
     let stored = store::find(db, row.id)
         .await
         .map_err(&on_shard)?

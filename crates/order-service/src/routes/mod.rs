@@ -2,6 +2,7 @@
 
 mod create;
 mod read;
+mod saga;
 mod transitions;
 pub mod views;
 
@@ -20,7 +21,9 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/orders", get(read::list_orders).post(create::create_order))
+        .route("/orders/admin/sagas", get(saga::list_sagas))
         .route("/orders/{id}", get(read::get_order))
+        .route("/orders/{id}/saga", get(saga::get_saga))
         .route("/orders/{id}/cancel", post(transitions::cancel_order))
         .route("/orders/{id}/accept", post(transitions::accept_order))
         .route("/orders/{id}/preparing", post(transitions::prepare_order))
@@ -35,6 +38,8 @@ pub fn router(state: AppState) -> Router {
         create::create_order,
         read::get_order,
         read::list_orders,
+        saga::get_saga,
+        saga::list_sagas,
         transitions::cancel_order,
         transitions::accept_order,
         transitions::prepare_order,
@@ -44,6 +49,10 @@ pub fn router(state: AppState) -> Router {
         crate::domain::input::CreateOrder,
         crate::domain::input::ItemInput,
         crate::domain::input::DeliveryAddress,
+        crate::domain::input::Location,
+        saga::SagaView,
+        saga::StepView,
+        saga::SagaPage,
         views::OrderView,
         views::OrderLine,
         views::OrderPage,

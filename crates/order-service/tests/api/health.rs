@@ -9,7 +9,7 @@ use crate::helpers::{shard_databases, shard_map, spawn_with_shards};
 async fn every_shard_is_migrated_and_ready_names_each() {
     let databases = shard_databases().await;
     let urls: Vec<String> = databases.iter().map(|db| db.url()).collect();
-    let address = spawn_with_shards(&shard_map(&urls)).await;
+    let (address, _broker) = spawn_with_shards(&shard_map(&urls)).await;
     let (status, body) = ready_until(&address, |status| status == 200).await;
     assert_eq!(status, 200, "{body}");
     for shard in ["shard-a", "shard-b", "shard-c"] {
@@ -34,7 +34,7 @@ async fn a_shard_down_at_start_does_not_stop_the_service_and_ready_names_it() {
     let databases = shard_databases().await;
     let mut urls: Vec<String> = databases.iter().map(|db| db.url()).collect();
     urls[1] = "postgres://postgres@127.0.0.1:1/orders".to_owned();
-    let address = spawn_with_shards(&shard_map(&urls)).await;
+    let (address, _broker) = spawn_with_shards(&shard_map(&urls)).await;
     let health = reqwest::get(format!("{address}/health"))
         .await
         .expect("sent");
@@ -59,7 +59,7 @@ async fn a_shard_lost_while_running_is_reported_and_the_others_stay_up() {
         &format!(":{}/", options.get_port()),
         &format!(":{}/", proxy.port()),
     );
-    let address = spawn_with_shards(&shard_map(&urls)).await;
+    let (address, _broker) = spawn_with_shards(&shard_map(&urls)).await;
     let (status, _) = ready_until(&address, |status| status == 200).await;
     assert_eq!(status, 200);
 
@@ -90,7 +90,7 @@ async fn a_shard_that_comes_back_is_ready_again() {
         &format!(":{}/", options.get_port()),
         &format!(":{}/", proxy.port()),
     );
-    let address = spawn_with_shards(&shard_map(&urls)).await;
+    let (address, _broker) = spawn_with_shards(&shard_map(&urls)).await;
     let (status, body) = ready_until(&address, |status| status == 503).await;
     assert_eq!(status, 503);
     assert_eq!(body["checks"]["shard-a"]["status"], "down");

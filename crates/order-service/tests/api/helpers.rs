@@ -1,17 +1,23 @@
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use axum::{Json, Router, extract::Path, http::StatusCode, response::IntoResponse, routing::get};
 use clap::Parser;
+use messaging::testing::{TestBroker, amqp_url};
 use order_service::{Application, Config};
 use serde_json::{Value, json};
 use shared::{
     auth::Role,
-    testing::{TestDatabase, TestIssuer, amqp_url},
+    testing::{TestDatabase, TestIssuer},
 };
 use uuid::Uuid;
+
+use crate::participants::FakeParticipants;
 
 /// The three PostgreSQL servers that hold shards A, B and C (`TEST_ORDER_SHARD_SERVERS`,
 /// comma-separated, else the ones the provisioning step starts on 5433-5435).
@@ -46,21 +52,49 @@ pub fn shard_map(urls: &[String]) -> String {
         .join(",")
 }
 
-/// Starts order-service on a free port with the given shard map; returns its base URL.
-pub async fn spawn_with_shards(order_shards: &str) -> String {
-    spawn_full(
+/// Starts order-service on a free port with the given shard map; returns its base URL and
+/// its broker namespace.
+pub async fn spawn_with_shards(order_shards: &str) -> (String, TestBroker) {
+    let broker = TestBroker::new();
+    let address = spawn_full(
         order_shards,
         "http://127.0.0.1:1/jwks",
         "http://127.0.0.1:1",
+        &broker,
+        &SagaTimes::default(),
     )
-    .await
+    .await;
+    (address, broker)
 }
 
-/// As `spawn_with_shards`, trusting `jwks_url` and pricing orders at `restaurants_url`.
-pub async fn spawn_full(order_shards: &str, jwks_url: &str, restaurants_url: &str) -> String {
+/// How long the saga's steps may stay silent in a test, and how often they are tried.
+#[derive(Debug, Clone, Copy)]
+pub struct SagaTimes {
+    pub step_timeout: &'static str,
+    pub attempts: u32,
+}
+
+impl Default for SagaTimes {
+    fn default() -> Self {
+        Self {
+            step_timeout: "5s",
+            attempts: 2,
+        }
+    }
+}
+
+/// As `spawn_with_shards`, trusting `jwks_url`, pricing orders at `restaurants_url`, on the
+/// broker namespace `broker`.
+pub async fn spawn_full(
+    order_shards: &str,
+    jwks_url: &str,
+    restaurants_url: &str,
+    broker: &TestBroker,
+    times: &SagaTimes,
+) -> String {
     shared::telemetry::init_for_tests();
-    let amqp_url = amqp_url();
-    let config = Config::try_parse_from([
+    let attempts = times.attempts.to_string();
+    let mut args: Vec<String> = [
         "order-service",
         "--host",
         "127.0.0.1",
@@ -68,16 +102,21 @@ pub async fn spawn_full(order_shards: &str, jwks_url: &str, restaurants_url: &st
         "0",
         "--order-shards",
         order_shards,
-        "--amqp-url",
-        &amqp_url,
         "--auth-jwks-url",
         jwks_url,
         "--restaurant-service-url",
         restaurants_url,
         "--upstream-timeout",
         "500ms",
-    ])
-    .expect("valid test configuration");
+        "--saga-step-timeout",
+        times.step_timeout,
+        "--saga-step-attempts",
+        &attempts,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(broker.flags(&amqp_url()));
+    let config = Config::try_parse_from(args).expect("valid test configuration");
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -104,7 +143,7 @@ impl FakeRestaurants {
         let router = Router::new()
             .route("/restaurants/{id}", get(move |Path(id): Path<String>| async move {
                 (id == RESTAURANT)
-                    .then(|| Json(json!({"id": id, "owner_id": owner})))
+                    .then(|| Json(json!({"id": id, "owner_id": owner, "location": {"lat": 45.76, "lon": 4.84}})))
                     .ok_or(StatusCode::NOT_FOUND)
             }))
             .route("/restaurants/{id}/menu", get(|Path(id): Path<String>| async move {
@@ -145,27 +184,50 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub issuer: TestIssuer,
     pub restaurants: FakeRestaurants,
+    /// Payment and delivery, as the saga sees them: replies to its commands.
+    pub participants: FakeParticipants,
+    pub broker: TestBroker,
     pub databases: Vec<TestDatabase>,
 }
 
-/// order-service on three fresh shard databases, a test token issuer and a fake
-/// restaurant-service.
+/// order-service on three fresh shard databases, a test token issuer, a fake
+/// restaurant-service and fake saga participants.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_timed(SagaTimes::default()).await
+}
+
+/// As `spawn_app`, with the saga's steps timed as given.
+pub async fn spawn_app_timed(times: SagaTimes) -> TestApp {
     let databases = shard_databases().await;
     let urls: Vec<String> = databases.iter().map(|db| db.url()).collect();
-    spawn_app_on(databases, &urls).await
+    spawn_app_on(databases, &urls, times).await
 }
 
 /// As `spawn_app`, with the shard URLs given (some may point nowhere).
-pub async fn spawn_app_on(databases: Vec<TestDatabase>, urls: &[String]) -> TestApp {
+pub async fn spawn_app_on(
+    databases: Vec<TestDatabase>,
+    urls: &[String],
+    times: SagaTimes,
+) -> TestApp {
     let issuer = TestIssuer::start().await;
     let restaurants = FakeRestaurants::start().await;
-    let address = spawn_full(&shard_map(urls), &issuer.jwks_url, &restaurants.url).await;
+    let mut broker = TestBroker::new();
+    let participants = FakeParticipants::start(&mut broker).await;
+    let address = spawn_full(
+        &shard_map(urls),
+        &issuer.jwks_url,
+        &restaurants.url,
+        &broker,
+        &times,
+    )
+    .await;
     TestApp {
         address,
         client: reqwest::Client::new(),
         issuer,
         restaurants,
+        participants,
+        broker,
         databases,
     }
 }
@@ -218,5 +280,32 @@ impl TestApp {
         let response = self.post("/orders", token, &order_of(2)).await;
         assert_eq!(response.status().as_u16(), 201);
         response.json().await.expect("json")
+    }
+
+    /// Waits up to fifteen seconds for the order to be in `status`; returns it as read last.
+    pub async fn wait_for_status(&self, id: &str, token: &str, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let order: Value = self
+                .get(&format!("/orders/{id}"), token)
+                .await
+                .json()
+                .await
+                .expect("json");
+            if order["status"] == status || Instant::now() >= deadline {
+                assert_eq!(order["status"], status, "{order}");
+                return order;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The order's saga.
+    pub async fn saga(&self, id: &str, token: &str) -> Value {
+        self.get(&format!("/orders/{id}/saga"), token)
+            .await
+            .json()
+            .await
+            .expect("json")
     }
 }

@@ -1,4 +1,6 @@
 mod health;
 mod helpers;
 mod orders;
+mod participants;
+mod saga;
 mod sharding;

@@ -143,26 +143,12 @@ async fn the_courier_assigned_to_an_order_sees_it_and_other_couriers_do_not() {
     let order = app.place(&customer).await;
     let id = order["id"].as_str().expect("an id");
     let path = format!("/orders/{id}");
-    let (courier, courier_token) = app.user(&[Role::Courier]);
+    let courier = app.participants.courier;
+    let courier_token = app.token_of(courier, &[Role::Courier]);
     let (_, other_courier) = app.user(&[Role::Courier]);
-    assert_problem(app.get(&path, &courier_token).await, 404).await;
 
-    // The shipping step sets the courier; here it is set as that step will, on the order's row.
-    let mut assigned = 0;
-    for database in &app.databases {
-        let pool = sqlx::PgPool::connect_with(database.options())
-            .await
-            .expect("connect");
-        assigned += sqlx::query("UPDATE orders SET courier_id = $1 WHERE id = $2::uuid")
-            .bind(courier)
-            .bind(id)
-            .execute(&pool)
-            .await
-            .expect("update")
-            .rows_affected();
-    }
-    assert_eq!(assigned, 1, "the order lives on one shard");
-
+    // The saga's shipping step records the courier delivery-service assigned.
+    app.wait_for_status(id, &customer, "CONFIRMED").await;
     let seen = app.get(&path, &courier_token).await;
     assert_eq!(seen.status().as_u16(), 200);
     let body: Value = seen.json().await.expect("json");
@@ -185,6 +171,7 @@ async fn my_orders_come_newest_first_filtered_and_paginated() {
     }
     app.post(&format!("/orders/{}/cancel", placed[0]), &token, &json!({}))
         .await;
+    app.wait_for_status(&placed[0], &token, "CANCELLED").await;
     let mut seen = Vec::new();
     let mut path = "/orders?limit=2".to_owned();
     loop {
@@ -221,6 +208,7 @@ async fn the_restaurant_moves_an_order_along_and_illegal_steps_are_409() {
     let order = app.place(&customer).await;
     let id = order["id"].as_str().expect("an id");
     let owner = app.token_of(app.restaurants.owner, &[Role::RestaurantOwner]);
+    app.wait_for_status(id, &customer, "CONFIRMED").await;
     assert_problem(
         app.post(&format!("/orders/{id}/preparing"), &owner, &json!({}))
             .await,
@@ -275,13 +263,12 @@ async fn a_customer_cancels_a_pending_order_and_no_one_else_can() {
         404,
     )
     .await;
-    let cancelled: Value = app
+    let accepted = app
         .post(&format!("/orders/{id}/cancel"), &customer, &json!({}))
-        .await
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(cancelled["status"], "CANCELLED");
+        .await;
+    assert_eq!(accepted.status().as_u16(), 202, "the saga undoes it");
+    assert_eq!(accepted.headers()["location"], format!("/orders/{id}/saga"));
+    let cancelled = app.wait_for_status(&id, &customer, "CANCELLED").await;
     assert_eq!(cancelled["restaurant_id"], RESTAURANT);
 }
 

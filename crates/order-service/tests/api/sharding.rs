@@ -4,7 +4,7 @@ use serde_json::Value;
 use shared::{auth::Role, testing::assert_problem};
 use uuid::Uuid;
 
-use crate::helpers::{order_of, shard_databases, spawn_app, spawn_app_on};
+use crate::helpers::{SagaTimes, order_of, shard_databases, spawn_app, spawn_app_on};
 
 /// The shard (a, b, c) holding order `id`, found by looking in each database.
 async fn holder(app: &crate::helpers::TestApp, id: &str) -> Vec<usize> {
@@ -96,7 +96,7 @@ async fn with_one_shard_down_its_customers_get_503_naming_it_and_the_others_are_
     let databases = shard_databases().await;
     let mut urls: Vec<String> = databases.iter().map(|db| db.url()).collect();
     urls[1] = "postgres://postgres@127.0.0.1:1/orders".to_owned();
-    let app = spawn_app_on(databases, &urls).await;
+    let app = spawn_app_on(databases, &urls, SagaTimes::default()).await;
     // Customers land on shards by hash, so new ones are drawn until both kinds have been seen
     // a few times; a fixed count would miss shard b now and then.
     let (mut served, mut refused) = (0, 0);

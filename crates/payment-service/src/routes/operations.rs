@@ -17,15 +17,12 @@ use uuid::Uuid;
 
 use super::views::PaymentView;
 use crate::{
-    domain::{Authorization, AuthorizeRequest, TestCard, check_amount},
+    domain::{Authorization, AuthorizeRequest, check_amount},
     error::PaymentError,
+    ledger,
     state::AppState,
-    store::{self, PaymentRow, StoredResponse, Tx},
+    store::{self, StoredResponse, Tx},
 };
-
-const CUSTOMER_FUNDS: &str = "customer_funds";
-const HOLDS: &str = "authorization_holds";
-const REVENUE: &str = "merchant_revenue";
 
 /// The `Idempotency-Key` header, required on every operation.
 #[derive(Debug, Clone)]
@@ -93,13 +90,15 @@ impl Operation {
     }
 }
 
-/// Authorizes a payment for an order (the caller's own, with `payments:authorize:own`).
+/// Authorizes a payment for an order, for support (`payments:manage`): customers' payments
+/// are made by the order saga from the order's own total.
 #[utoipa::path(post, path = "/payments/authorize", tag = "payments", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Retries with the same key and body get the same answer")),
     request_body = AuthorizeRequest,
     responses(
         (status = 201, description = "Authorized", body = PaymentView),
         (status = 402, description = "Declined (`decline_code`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs payments:manage", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The order already has a payment", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid, or the key was used for another request", body = Problem, content_type = "application/problem+json")))]
 pub async fn authorize_payment(
@@ -108,12 +107,8 @@ pub async fn authorize_payment(
     key: IdempotencyKey,
     JsonBody(request): JsonBody<AuthorizeRequest>,
 ) -> Result<Response, PaymentError> {
+    caller.require(Permission::PAYMENTS_MANAGE)?;
     let customer = request.customer_id.unwrap_or(caller.0.sub);
-    if customer == caller.0.sub && !caller.0.has(Permission::PAYMENTS_MANAGE) {
-        caller.require(Permission::PAYMENTS_AUTHORIZE_OWN)?;
-    } else {
-        caller.require(Permission::PAYMENTS_MANAGE)?;
-    }
     let authorization = Authorization::parse(&request).map_err(PaymentError::Validation)?;
     let fingerprint = format!("{customer}|{:?}", request);
     run(
@@ -240,6 +235,7 @@ async fn run(
     };
     store::remember(&mut tx, &key.0, &stored).await?;
     tx.commit().await?;
+    state.outbox.committed();
     Ok(respond(stored.status_code, stored.response))
 }
 
@@ -247,183 +243,37 @@ async fn execute(
     tx: &mut Tx<'_>,
     operation: Operation,
 ) -> Result<(StatusCode, serde_json::Value), PaymentError> {
-    let (status, payment, problem) = match operation {
+    let (applied, done) = match operation {
         Operation::Authorize {
             authorization,
             customer,
-        } => authorize(tx, authorization, customer).await?,
-        Operation::Capture { order, amount } => capture(tx, order, amount).await?,
-        Operation::Void { order } => void(tx, order).await?,
-        Operation::Refund { order, amount } => refund(tx, order, amount).await?,
-    };
-    let view = PaymentView::from(&payment);
-    let body = match problem {
-        Some(problem) => serde_json::to_value(
-            problem.with_extension("payment", serde_json::to_value(&view).unwrap_or_default()),
+        } => (
+            ledger::authorize(tx, &authorization, customer).await?,
+            StatusCode::CREATED,
         ),
-        None => serde_json::to_value(&view),
-    }
-    .unwrap_or_default();
-    Ok((status, body))
-}
-
-type Step = (StatusCode, PaymentRow, Option<Problem>);
-
-async fn authorize(
-    tx: &mut Tx<'_>,
-    authorization: Authorization,
-    customer: Uuid,
-) -> Result<Step, PaymentError> {
-    if store::lock_by_order(tx, authorization.order_id)
-        .await?
-        .is_some()
-    {
-        return Err(PaymentError::Conflict(
-            "This order already has a payment.".into(),
-        ));
-    }
-    let decline = authorization.card.decline();
-    let payment = PaymentRow {
-        id: Uuid::now_v7(),
-        order_id: authorization.order_id,
-        customer_id: customer,
-        currency: authorization.currency,
-        payment_method: authorization.payment_method,
-        status: if decline.is_some() {
-            "declined"
-        } else {
-            "authorized"
+        Operation::Capture { order, amount } => {
+            (ledger::capture(tx, order, amount).await?, StatusCode::OK)
         }
-        .to_owned(),
-        authorized_amount: authorization.amount,
-        captured_amount: 0,
-        refunded_amount: 0,
-        decline_reason: decline.map(str::to_owned),
-        created_at: chrono::Utc::now(),
-        updated_at: chrono::Utc::now(),
-    };
-    store::insert(tx, &payment).await?;
-    match decline {
-        Some(code) => Ok((
-            StatusCode::PAYMENT_REQUIRED,
-            payment,
-            Some(declined("Payment declined", code)),
-        )),
-        None => {
-            store::post(
-                tx,
-                &payment,
-                "authorize",
-                CUSTOMER_FUNDS,
-                HOLDS,
-                payment.authorized_amount,
-            )
-            .await?;
-            Ok((StatusCode::CREATED, payment, None))
+        Operation::Void { order } => (ledger::void(tx, order).await?, StatusCode::OK),
+        Operation::Refund { order, amount } => {
+            (ledger::refund(tx, order, amount).await?, StatusCode::OK)
         }
-    }
-}
-
-async fn capture(tx: &mut Tx<'_>, order: Uuid, amount: Option<i64>) -> Result<Step, PaymentError> {
-    let payment = store::lock_by_order(tx, order)
-        .await?
-        .ok_or(PaymentError::NotFound)?;
-    if payment.status != "authorized" {
-        return Err(PaymentError::Conflict(format!(
-            "A payment that is {} cannot be captured.",
-            payment.status
-        )));
-    }
-    let amount = amount.unwrap_or(payment.authorized_amount);
-    if amount > payment.authorized_amount {
-        return Err(PaymentError::Validation(vec![FieldError::new(
-            "amount",
-            "exceeds the authorized amount",
-        )]));
-    }
-    if TestCard::parse(&payment.payment_method) == Some(TestCard::CaptureFails) {
-        let failed = store::update(tx, payment.id, "capture_failed", 0, 0).await?;
-        return Ok((
-            StatusCode::PAYMENT_REQUIRED,
-            failed,
-            Some(declined("Capture failed", "capture_failed")),
-        ));
-    }
-    // The part not captured goes back to the customer.
-    store::post(tx, &payment, "capture", HOLDS, REVENUE, amount).await?;
-    if amount < payment.authorized_amount {
-        store::post(
-            tx,
-            &payment,
-            "release",
-            HOLDS,
-            CUSTOMER_FUNDS,
-            payment.authorized_amount - amount,
-        )
-        .await?;
-    }
-    Ok((
-        StatusCode::OK,
-        store::update(tx, payment.id, "captured", amount, 0).await?,
-        None,
-    ))
-}
-
-async fn void(tx: &mut Tx<'_>, order: Uuid) -> Result<Step, PaymentError> {
-    let payment = store::lock_by_order(tx, order)
-        .await?
-        .ok_or(PaymentError::NotFound)?;
-    if !matches!(payment.status.as_str(), "authorized" | "capture_failed") {
-        return Err(PaymentError::Conflict(format!(
-            "A payment that is {} cannot be voided.",
-            payment.status
-        )));
-    }
-    store::post(
-        tx,
-        &payment,
-        "void",
-        HOLDS,
-        CUSTOMER_FUNDS,
-        payment.authorized_amount,
-    )
-    .await?;
-    Ok((
-        StatusCode::OK,
-        store::update(tx, payment.id, "voided", 0, 0).await?,
-        None,
-    ))
-}
-
-async fn refund(tx: &mut Tx<'_>, order: Uuid, amount: i64) -> Result<Step, PaymentError> {
-    let payment = store::lock_by_order(tx, order)
-        .await?
-        .ok_or(PaymentError::NotFound)?;
-    if !matches!(payment.status.as_str(), "captured" | "partially_refunded") {
-        return Err(PaymentError::Conflict(format!(
-            "A payment that is {} cannot be refunded.",
-            payment.status
-        )));
-    }
-    let refundable = payment.captured_amount - payment.refunded_amount;
-    if amount > refundable {
-        return Err(PaymentError::Validation(vec![FieldError::new(
-            "amount",
-            format!("exceeds what is refundable ({refundable})"),
-        )]));
-    }
-    store::post(tx, &payment, "refund", REVENUE, CUSTOMER_FUNDS, amount).await?;
-    let refunded = payment.refunded_amount + amount;
-    let status = if refunded == payment.captured_amount {
-        "refunded"
-    } else {
-        "partially_refunded"
     };
-    Ok((
-        StatusCode::OK,
-        store::update(tx, payment.id, status, payment.captured_amount, refunded).await?,
-        None,
-    ))
+    let view = PaymentView::from(&applied.payment);
+    let answer = match applied.refusal {
+        Some(code) => {
+            let title = if code == "capture_failed" {
+                "Capture failed"
+            } else {
+                "Payment declined"
+            };
+            let problem = declined(title, code)
+                .with_extension("payment", serde_json::to_value(&view).unwrap_or_default());
+            (StatusCode::PAYMENT_REQUIRED, serde_json::to_value(problem))
+        }
+        None => (done, serde_json::to_value(&view)),
+    };
+    Ok((answer.0, answer.1.unwrap_or_default()))
 }
 
 fn declined(title: &'static str, code: &str) -> Problem {

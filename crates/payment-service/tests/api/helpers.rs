@@ -1,30 +1,55 @@
 use std::ops::Deref;
 
+use std::time::Duration;
+
 use clap::Parser;
+use messaging::{
+    Envelope,
+    testing::{REPLIES, TestBroker, envelope},
+    topology::Exchange,
+};
 use payment_service::{Application, Config};
 use shared::testing::{
-    TestClient, TestDatabase, TestIssuer, amqp_url, conformance::Subject, postgres_server_url,
+    TestClient, TestDatabase, TestIssuer, amqp_url,
+    conformance::{Guard, Subject},
+    postgres_server_url,
 };
+use uuid::Uuid;
+
+type Spawn = fn(String, String) -> futures::future::BoxFuture<'static, (String, Guard)>;
 
 /// payment-service as the shared checks see it.
-pub fn subject() -> Subject<fn(String, String) -> futures::future::BoxFuture<'static, String>> {
+pub fn subject() -> Subject<Spawn> {
     Subject {
         service: "payment-service",
         prefix: "/payments",
         database: "payments",
-        spawn: |database_url, amqp_url| Box::pin(spawn_with(database_url, amqp_url)),
+        spawn: |database_url, amqp_url| {
+            Box::pin(async move {
+                let broker = TestBroker::new();
+                let address = spawn_trusting(
+                    database_url,
+                    &broker,
+                    &amqp_url,
+                    "http://127.0.0.1:1/jwks".to_owned(),
+                )
+                .await;
+                (address, Box::new(broker) as Guard)
+            })
+        },
     }
 }
 
-/// Starts payment-service on a free port against the given stores; returns its base URL.
-pub async fn spawn_with(database_url: String, amqp_url: String) -> String {
-    spawn_trusting(database_url, amqp_url, "http://127.0.0.1:1/jwks".to_owned()).await
-}
-
-/// As `spawn_with`, trusting the tokens of the issuer at `jwks_url`.
-pub async fn spawn_trusting(database_url: String, amqp_url: String, jwks_url: String) -> String {
+/// Starts payment-service on a free port against the given stores, trusting the tokens of
+/// the issuer at `jwks_url`; returns its base URL.
+pub async fn spawn_trusting(
+    database_url: String,
+    broker: &TestBroker,
+    amqp_url: &str,
+    jwks_url: String,
+) -> String {
     shared::telemetry::init_for_tests();
-    let config = Config::try_parse_from([
+    let mut args: Vec<String> = [
         "payment-service",
         "--host",
         "127.0.0.1",
@@ -32,22 +57,25 @@ pub async fn spawn_trusting(database_url: String, amqp_url: String, jwks_url: St
         "0",
         "--database-url",
         &database_url,
-        "--amqp-url",
-        &amqp_url,
         "--auth-jwks-url",
         &jwks_url,
-    ])
-    .expect("valid test configuration");
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(broker.flags(amqp_url));
+    let config = Config::try_parse_from(args).expect("valid test configuration");
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     address
 }
 
-/// The service on a fresh database; its client calls it (`app.get(…)`, `app.user(…)`).
+/// The service on a fresh database and broker namespace; its client calls it
+/// (`app.get(…)`, `app.user(…)`), and `command` sends it saga commands.
 pub struct TestApp {
     pub api: TestClient,
     pub database: TestDatabase,
+    pub broker: TestBroker,
 }
 
 impl Deref for TestApp {
@@ -62,10 +90,19 @@ impl Deref for TestApp {
 pub async fn spawn_app() -> TestApp {
     let database = TestDatabase::create(&postgres_server_url(), "payments").await;
     let issuer = TestIssuer::start().await;
-    let address = spawn_trusting(database.url(), amqp_url(), issuer.jwks_url.clone()).await;
+    let mut broker = TestBroker::new();
+    broker.declare(REPLIES).await;
+    let address = spawn_trusting(
+        database.url(),
+        &broker,
+        &amqp_url(),
+        issuer.jwks_url.clone(),
+    )
+    .await;
     TestApp {
         api: TestClient::new(address, issuer),
         database,
+        broker,
     }
 }
 
@@ -81,5 +118,24 @@ impl TestApp {
         .fetch_one(&pool)
         .await
         .expect("sum")
+    }
+
+    /// Publishes a saga command about `order`, as order-service would; returns it.
+    pub async fn command(&self, kind: &str, order: Uuid, payload: serde_json::Value) -> Envelope {
+        let command = envelope(kind, order, payload);
+        self.deliver(&command).await;
+        command
+    }
+
+    /// Publishes `command` (again, if it was sent before).
+    pub async fn deliver(&self, command: &Envelope) {
+        self.broker.send(Exchange::SagaCommands, command).await;
+    }
+
+    /// The saga replies sent so far, waiting up to ten seconds for `count`.
+    pub async fn replies(&self, count: usize) -> Vec<Envelope> {
+        self.broker
+            .envelopes(&REPLIES, count, Duration::from_secs(10))
+            .await
     }
 }

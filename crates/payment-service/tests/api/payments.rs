@@ -8,17 +8,20 @@ fn authorization(order: Uuid, amount: i64, method: &str) -> Value {
     json!({"order_id": order, "amount": amount, "currency": "eur", "payment_method": method})
 }
 
-/// A customer authorizes `amount` for a new order; returns (order, customer token, admin token).
+/// An operator authorizes `amount` of a customer's new order; returns (order, customer
+/// token, operator token).
 async fn authorized(app: &TestApp, amount: i64, method: &str) -> (Uuid, String, String) {
-    let (_, customer) = app.user(&[Role::Customer]);
+    let (customer_id, customer) = app.user(&[Role::Customer]);
     let (_, admin) = app.user(&[Role::Admin]);
     let order = Uuid::now_v7();
+    let mut body = authorization(order, amount, method);
+    body["customer_id"] = json!(customer_id);
     let response = app
         .post(
             "/payments/authorize",
-            &customer,
+            &admin,
             &format!("auth-{order}"),
-            &authorization(order, amount, method),
+            &body,
         )
         .await;
     assert_eq!(response.status().as_u16(), 201);
@@ -42,17 +45,17 @@ async fn an_authorization_holds_the_amount_and_its_customer_sees_it() {
 #[tokio::test]
 async fn the_same_key_and_body_give_the_same_answer_and_one_payment() {
     let app = spawn_app().await;
-    let (_, customer) = app.user(&[Role::Customer]);
+    let (_, operator) = app.user(&[Role::Admin]);
     let order = Uuid::now_v7();
     let body = authorization(order, 1000, "pm_card_ok");
     let first: Value = app
-        .post("/payments/authorize", &customer, "key-1", &body)
+        .post("/payments/authorize", &operator, "key-1", &body)
         .await
         .json()
         .await
         .expect("json");
     let again = app
-        .post("/payments/authorize", &customer, "key-1", &body)
+        .post("/payments/authorize", &operator, "key-1", &body)
         .await;
     assert_eq!(again.status().as_u16(), 201);
     let again: Value = again.json().await.expect("json");
@@ -60,14 +63,14 @@ async fn the_same_key_and_body_give_the_same_answer_and_one_payment() {
     let other = app
         .post(
             "/payments/authorize",
-            &customer,
+            &operator,
             "key-1",
             &authorization(order, 2000, "pm_card_ok"),
         )
         .await;
     assert_problem(other, 422).await;
     let second_key = app
-        .post("/payments/authorize", &customer, "key-2", &body)
+        .post("/payments/authorize", &operator, "key-2", &body)
         .await;
     assert_problem(second_key, 409).await;
 }
@@ -75,7 +78,7 @@ async fn the_same_key_and_body_give_the_same_answer_and_one_payment() {
 #[tokio::test]
 async fn test_cards_decline_with_their_reason_and_hold_nothing() {
     let app = spawn_app().await;
-    let (_, customer) = app.user(&[Role::Customer]);
+    let (_, operator) = app.user(&[Role::Admin]);
     for (method, code) in [
         ("pm_card_declined", "card_declined"),
         ("pm_card_insufficient_funds", "insufficient_funds"),
@@ -84,7 +87,7 @@ async fn test_cards_decline_with_their_reason_and_hold_nothing() {
         let response = app
             .post(
                 "/payments/authorize",
-                &customer,
+                &operator,
                 method,
                 &authorization(order, 500, method),
             )
@@ -206,7 +209,7 @@ async fn a_partial_capture_releases_the_rest() {
 }
 
 #[tokio::test]
-async fn others_see_nothing_and_customers_cannot_capture() {
+async fn others_see_nothing_and_customers_can_neither_authorize_nor_capture() {
     let app = spawn_app().await;
     let (order, customer, admin) = authorized(&app, 700, "pm_card_ok").await;
     let (_, stranger) = app.user(&[Role::Customer]);
@@ -229,10 +232,16 @@ async fn others_see_nothing_and_customers_cannot_capture() {
         403,
     )
     .await;
-    let other_customer = json!({"order_id": Uuid::now_v7(), "customer_id": Uuid::now_v7(), "amount": 100, "currency": "EUR", "payment_method": "pm_card_ok"});
+    // Payments are made by the order saga from the order's total, never by a customer
+    // with an amount of their choosing.
     assert_problem(
-        app.post("/payments/authorize", &customer, "k", &other_customer)
-            .await,
+        app.post(
+            "/payments/authorize",
+            &customer,
+            "k",
+            &authorization(Uuid::now_v7(), 1, "pm_card_ok"),
+        )
+        .await,
         403,
     )
     .await;
@@ -241,14 +250,14 @@ async fn others_see_nothing_and_customers_cannot_capture() {
 #[tokio::test]
 async fn bad_input_is_named_and_nothing_is_stored() {
     let app = spawn_app().await;
-    let (_, customer) = app.user(&[Role::Customer]);
-    let response = app.post("/payments/authorize", &customer, "k1", &json!({"order_id": Uuid::now_v7(), "amount": 0, "currency": "euro", "payment_method": "cash"})).await;
+    let (_, operator) = app.user(&[Role::Admin]);
+    let response = app.post("/payments/authorize", &operator, "k1", &json!({"order_id": Uuid::now_v7(), "amount": 0, "currency": "euro", "payment_method": "cash"})).await;
     let problem = assert_problem(response, 422).await;
     assert_eq!(problem["errors"].as_array().expect("errors").len(), 3);
     let missing_key = app
         .client
         .post(format!("{}/payments/authorize", app.address))
-        .bearer_auth(&customer)
+        .bearer_auth(&operator)
         .json(&authorization(Uuid::now_v7(), 100, "pm_card_ok"))
         .send()
         .await

@@ -36,7 +36,6 @@ impl Permission {
     pub const COURIERS_MANAGE_OWN: &'static str = "couriers:manage:own";
     pub const PAYMENTS_READ_OWN: &'static str = "payments:read:own";
     pub const PAYMENTS_READ_ANY: &'static str = "payments:read:any";
-    pub const PAYMENTS_AUTHORIZE_OWN: &'static str = "payments:authorize:own";
     pub const PAYMENTS_MANAGE: &'static str = "payments:manage";
     pub const USERS_MANAGE: &'static str = "users:manage";
     pub const CACHE_PURGE: &'static str = "cache:purge";
@@ -76,7 +75,6 @@ impl Role {
                 P::ORDERS_CANCEL_OWN,
                 P::DELIVERIES_READ_OWN,
                 P::PAYMENTS_READ_OWN,
-                P::PAYMENTS_AUTHORIZE_OWN,
             ],
             Self::RestaurantOwner => &[
                 P::RESTAURANTS_WRITE_OWN,

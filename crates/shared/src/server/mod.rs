@@ -16,7 +16,9 @@ use tokio::sync::{mpsc, watch};
 
 pub use self::connections::{RouterConnection, Serve, body_of};
 use self::{accept::Share, connections::Open, worker::Worker};
-use crate::{amqp::Amqp, config::CommonArgs, postgres::MigrationError};
+use futures::future::BoxFuture;
+
+use crate::{config::CommonArgs, postgres::MigrationError};
 
 /// Why a binary could not start.
 #[derive(Debug, thiserror::Error)]
@@ -83,8 +85,18 @@ pub struct Server<S = Router> {
     service: S,
     port: u16,
     shutdown_timeout: Duration,
-    /// The broker connection to close once serving has stopped.
-    broker: Option<Amqp>,
+    /// Work to finish once serving has stopped, in order (a message relay's last pass, the
+    /// broker connection's close).
+    after_serving: AfterServing,
+}
+
+#[derive(Default)]
+struct AfterServing(Vec<BoxFuture<'static, ()>>);
+
+impl std::fmt::Debug for AfterServing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} task(s)", self.0.len())
+    }
 }
 
 impl Server {
@@ -129,14 +141,14 @@ impl<S: Serve> Server<S> {
             service,
             port,
             shutdown_timeout,
-            broker: None,
+            after_serving: AfterServing::default(),
         })
     }
 
-    /// Closes `broker` once serving has stopped, when in-flight requests can publish no more
-    /// and before the runtime goes away under the connection.
-    pub fn closing_broker(mut self, broker: Amqp) -> Self {
-        self.broker = Some(broker);
+    /// Runs `work` once serving has stopped, when in-flight requests are done and before the
+    /// runtime goes away: background workers stop there, and connections close cleanly.
+    pub fn after_serving(mut self, work: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.after_serving.0.push(Box::pin(work));
         self
     }
 
@@ -190,8 +202,8 @@ impl<S: Serve> Server<S> {
         for worker in workers {
             let _ = worker.await;
         }
-        if let Some(broker) = self.broker {
-            broker.close().await;
+        for work in self.after_serving.0 {
+            work.await;
         }
         served
     }

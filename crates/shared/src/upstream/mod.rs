@@ -71,3 +71,13 @@ impl Upstream {
         }
     }
 }
+
+impl crate::health::HealthCheck for Upstream {
+    fn check(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(Upstream::check(self))
+    }
+
+    fn target(&self) -> Option<String> {
+        Some(self.base_url.clone())
+    }
+}

@@ -11,8 +11,8 @@ use shared::{
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::queries::{StatusView, status_of};
-use crate::{error::TrackingError, events::Event, projections, state::AppState, store};
+use super::queries::StatusView;
+use crate::{error::TrackingError, events::Event, projections, state::AppState, streams};
 
 /// An event to append, with the version the writer last saw.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -51,30 +51,17 @@ async fn append(
     check: impl FnOnce(&crate::events::Delivery) -> Result<(), TrackingError>,
 ) -> Result<StatusView, TrackingError> {
     let mut tx = state.db.begin().await?;
-    let current = store::load(&mut tx, delivery).await?;
-    if let Some(expected) = expected
-        && expected != current.version
-    {
-        return Err(TrackingError::Stale {
-            expected,
-            actual: current.version,
-        });
-    }
-    check(&current)?;
-    if let Some(reason) = current.refuse(&event) {
-        return Err(TrackingError::Refused(reason));
-    }
-    let (next, recorded_at) =
-        store::append(&mut tx, delivery, &current, &event, state.snapshot_every).await?;
-    projections::project(&mut tx, delivery, next.version, &event, recorded_at).await?;
+    streams::record(
+        &mut tx,
+        delivery,
+        expected,
+        event,
+        state.snapshot_every,
+        check,
+    )
+    .await?;
     tx.commit().await?;
-    let view = status_of(&state.db, delivery)
-        .await?
-        .ok_or(TrackingError::NotFound)?;
-    let _ = state
-        .updates
-        .send((delivery, serde_json::to_value(&view).unwrap_or_default()));
-    Ok(view)
+    streams::publish(state, delivery).await
 }
 
 /// Appends a delivery event (operators and the services behind them: `deliveries:manage`).

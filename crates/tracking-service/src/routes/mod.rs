@@ -1,7 +1,7 @@
 //! tracking-service's HTTP API: commands append events, queries read projections.
 
 mod commands;
-mod queries;
+pub mod queries;
 
 use axum::{
     Router,

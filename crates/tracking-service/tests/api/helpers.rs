@@ -1,33 +1,51 @@
 use std::ops::Deref;
 
 use clap::Parser;
+use messaging::{Envelope, testing::TestBroker, topology::Exchange};
 use shared::testing::{
-    TestClient, TestDatabase, TestIssuer, amqp_url, conformance::Subject, postgres_server_url,
+    TestClient, TestDatabase, TestIssuer, amqp_url,
+    conformance::{Guard, Subject},
+    postgres_server_url,
 };
 use tracking_service::{Application, Config};
 
+type Spawn = fn(String, String) -> futures::future::BoxFuture<'static, (String, Guard)>;
+
 /// tracking-service as the shared checks see it.
-pub fn subject() -> Subject<fn(String, String) -> futures::future::BoxFuture<'static, String>> {
+pub fn subject() -> Subject<Spawn> {
     Subject {
         service: "tracking-service",
         prefix: "/tracking",
         database: "tracking",
-        spawn: |database_url, amqp_url| Box::pin(spawn_with(database_url, amqp_url)),
+        spawn: |database_url, amqp_url| {
+            Box::pin(async move {
+                let broker = TestBroker::new();
+                let address = spawn_trusting(
+                    database_url,
+                    &broker,
+                    &amqp_url,
+                    "http://127.0.0.1:1/jwks".to_owned(),
+                )
+                .await;
+                (address, Box::new(broker) as Guard)
+            })
+        },
     }
-}
-
-/// Starts tracking-service on a free port against the given stores; returns its base URL.
-pub async fn spawn_with(database_url: String, amqp_url: String) -> String {
-    spawn_trusting(database_url, amqp_url, "http://127.0.0.1:1/jwks".to_owned()).await
 }
 
 /// Fewest events between two snapshots in tests, so that snapshots are exercised.
 pub const SNAPSHOT_EVERY: &str = "3";
 
-/// As `spawn_with`, trusting the tokens of the issuer at `jwks_url`.
-pub async fn spawn_trusting(database_url: String, amqp_url: String, jwks_url: String) -> String {
+/// Starts tracking-service on a free port against the given stores, trusting the tokens of
+/// the issuer at `jwks_url`; returns its base URL.
+pub async fn spawn_trusting(
+    database_url: String,
+    broker: &TestBroker,
+    amqp_url: &str,
+    jwks_url: String,
+) -> String {
     shared::telemetry::init_for_tests();
-    let config = Config::try_parse_from([
+    let mut args: Vec<String> = [
         "tracking-service",
         "--host",
         "127.0.0.1",
@@ -35,24 +53,27 @@ pub async fn spawn_trusting(database_url: String, amqp_url: String, jwks_url: St
         "0",
         "--database-url",
         &database_url,
-        "--amqp-url",
-        &amqp_url,
         "--auth-jwks-url",
         &jwks_url,
         "--snapshot-every",
         SNAPSHOT_EVERY,
-    ])
-    .expect("valid test configuration");
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(broker.flags(amqp_url));
+    let config = Config::try_parse_from(args).expect("valid test configuration");
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     address
 }
 
-/// The service on a fresh database; its client calls it (`app.get(…)`, `app.user(…)`).
+/// The service on a fresh database and broker namespace; its client calls it
+/// (`app.get(…)`, `app.user(…)`), and `announce` publishes delivery events to it.
 pub struct TestApp {
     pub api: TestClient,
     pub database: TestDatabase,
+    pub broker: TestBroker,
 }
 
 impl Deref for TestApp {
@@ -67,9 +88,27 @@ impl Deref for TestApp {
 pub async fn spawn_app() -> TestApp {
     let database = TestDatabase::create(&postgres_server_url(), "tracking").await;
     let issuer = TestIssuer::start().await;
-    let address = spawn_trusting(database.url(), amqp_url(), issuer.jwks_url.clone()).await;
+    let broker = TestBroker::new();
+    let address = spawn_trusting(
+        database.url(),
+        &broker,
+        &amqp_url(),
+        issuer.jwks_url.clone(),
+    )
+    .await;
     TestApp {
         api: TestClient::new(address, issuer),
         database,
+        broker,
+    }
+}
+
+impl TestApp {
+    /// Publishes a delivery event, as delivery-service would; returns it.
+    pub async fn announce(&self, kind: &str, payload: serde_json::Value) -> Envelope {
+        let order = payload["order_id"].as_str().unwrap_or_default().to_owned();
+        let event = messaging::testing::envelope(kind, order, payload);
+        self.broker.send(Exchange::DomainEvents, &event).await;
+        event
     }
 }

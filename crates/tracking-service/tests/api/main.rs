@@ -1,3 +1,4 @@
 mod health;
 mod helpers;
+mod progress;
 mod tracking;

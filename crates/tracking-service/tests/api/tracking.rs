@@ -421,7 +421,7 @@ async fn live_updates_stream_the_current_status_then_each_change() {
 }
 
 /// Reads the event stream into `seen` until it contains `needle` (or five seconds pass).
-async fn read_until(
+pub async fn read_until(
     body: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
     seen: &mut String,
     needle: &str,

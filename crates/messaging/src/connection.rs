@@ -1,4 +1,5 @@
-//! RabbitMQ: a connection kept open by a supervisor task that reconnects with backoff.
+//! The broker connection: kept open by a supervisor task that reconnects with backoff, so
+//! that every worker asks it for a fresh channel after a cut instead of dialling itself.
 
 use std::{
     sync::{
@@ -8,7 +9,9 @@ use std::{
     time::Duration,
 };
 
+use futures::future::BoxFuture;
 use lapin::{Channel, Connection, ConnectionProperties};
+use shared::health::HealthCheck;
 use tokio::sync::Notify;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -168,6 +171,12 @@ fn still_wanted(inner: &Weak<Inner>) -> Option<Arc<Inner>> {
 fn set(inner: &Inner, connection: Option<Arc<Connection>>) {
     if let Ok(mut guard) = inner.connection.write() {
         *guard = connection;
+    }
+}
+
+impl HealthCheck for Amqp {
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(Amqp::check(self))
     }
 }
 

@@ -1,0 +1,156 @@
+//! Shipments: created once per order, given to the nearest free courier, moved along by that
+//! courier, called off by the saga's compensation. Every change is made inside the caller's
+//! transaction with the domain event that announces it.
+
+use chrono::{DateTime, Utc};
+use messaging::{
+    Message,
+    contracts::{DeliveryEvent, event},
+    enqueue,
+};
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::geo::Point;
+
+/// A shipment as its customer, its courier and operators see it.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ShipmentView {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub customer_id: Uuid,
+    pub courier_id: Option<Uuid>,
+    /// `CREATED` (no courier free yet), `ASSIGNED`, `PICKED_UP`, `DELIVERED`, `CANCELLED`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, order_id, customer_id, courier_id, status, created_at, updated_at";
+
+/// What a new shipment needs.
+#[derive(Debug, Clone, Copy)]
+pub struct NewShipment {
+    pub order_id: Uuid,
+    pub customer_id: Uuid,
+    pub pickup: Point,
+    pub dropoff: Option<Point>,
+}
+
+/// The order's shipment, locked until the transaction ends.
+pub async fn by_order(tx: &mut PgConnection, order: Uuid) -> sqlx::Result<Option<ShipmentView>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM shipments WHERE order_id = $1 FOR UPDATE"
+    ))
+    .bind(order)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Inserts the shipment in `status` unless the order has one; returns its id if inserted.
+pub async fn insert(
+    tx: &mut PgConnection,
+    shipment: &NewShipment,
+    status: &str,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "INSERT INTO shipments (id, order_id, customer_id, status, pickup_lat, pickup_lon, dropoff_lat, dropoff_lon)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (order_id) DO NOTHING RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(shipment.order_id)
+    .bind(shipment.customer_id)
+    .bind(status)
+    .bind(shipment.pickup.lat)
+    .bind(shipment.pickup.lon)
+    .bind(shipment.dropoff.map(|point| point.lat))
+    .bind(shipment.dropoff.map(|point| point.lon))
+    .fetch_optional(tx)
+    .await
+}
+
+/// The free courier nearest `pickup`, taken (marked busy) until the transaction ends. `SKIP
+/// LOCKED` lets concurrent assignments take different couriers instead of waiting for each
+/// other.
+pub async fn take_nearest_courier(
+    tx: &mut PgConnection,
+    pickup: Point,
+) -> sqlx::Result<Option<Uuid>> {
+    let courier: Option<Uuid> = sqlx::query_scalar(
+        "SELECT user_id FROM couriers WHERE available AND NOT busy AND lat IS NOT NULL
+         ORDER BY power(lat - $1, 2) + power((lon - $2) * cos(radians($1)), 2)
+         LIMIT 1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(pickup.lat)
+    .bind(pickup.lon)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(courier) = courier {
+        sqlx::query("UPDATE couriers SET busy = true WHERE user_id = $1")
+            .bind(courier)
+            .execute(tx)
+            .await?;
+    }
+    Ok(courier)
+}
+
+/// Gives shipment `id` to `courier` and announces it.
+pub async fn assign(tx: &mut PgConnection, id: Uuid, courier: Uuid) -> sqlx::Result<ShipmentView> {
+    let shipment: ShipmentView = sqlx::query_as(&format!(
+        "UPDATE shipments SET courier_id = $2, status = 'ASSIGNED', updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(courier)
+    .fetch_one(&mut *tx)
+    .await?;
+    announce(tx, event::DELIVERY_ASSIGNED, &shipment).await?;
+    Ok(shipment)
+}
+
+/// Moves the shipment to `to`, frees its courier when it ends, and announces it.
+pub async fn advance(
+    tx: &mut PgConnection,
+    shipment: &ShipmentView,
+    to: &str,
+) -> sqlx::Result<ShipmentView> {
+    let updated: ShipmentView = sqlx::query_as(&format!(
+        "UPDATE shipments SET status = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(shipment.id)
+    .bind(to)
+    .fetch_one(&mut *tx)
+    .await?;
+    if matches!(to, "DELIVERED" | "CANCELLED")
+        && let Some(courier) = shipment.courier_id
+    {
+        sqlx::query("UPDATE couriers SET busy = false WHERE user_id = $1")
+            .bind(courier)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let kind = match to {
+        "PICKED_UP" => event::DELIVERY_PICKED_UP,
+        "DELIVERED" => event::DELIVERY_DELIVERED,
+        _ => event::DELIVERY_CANCELLED,
+    };
+    announce(tx, kind, &updated).await?;
+    Ok(updated)
+}
+
+async fn announce(
+    tx: &mut PgConnection,
+    kind: &'static str,
+    shipment: &ShipmentView,
+) -> sqlx::Result<()> {
+    let event = DeliveryEvent {
+        order_id: shipment.order_id,
+        shipment_id: shipment.id,
+        customer_id: shipment.customer_id,
+        courier_id: shipment.courier_id,
+    };
+    enqueue(tx, &Message::event(kind, shipment.order_id, event))
+        .await
+        .map(drop)
+}

@@ -1,0 +1,36 @@
+//! Messaging over RabbitMQ for the binaries that use the broker (auth-service and
+//! restaurant-service do not link it).
+//!
+//! - [`topology`]: the exchanges `domain.events`, `saga.commands` and `saga.replies`, and
+//!   one durable queue per consuming service, each with delay queues and a dead-letter queue.
+//! - [`Envelope`]: the one message format (`id`, `type`, `occurred_at`, `aggregate_id`,
+//!   `payload`), with W3C trace context in the AMQP headers.
+//! - [`outbox`]: messages written in the same transaction as the state change; a relay per
+//!   database publishes them with publisher confirms, in order, at least once.
+//! - [`Handler`]: idempotent consumers, acknowledging after the commit, retrying with growing
+//!   delays, dead-lettering what cannot be handled.
+//! - [`contracts`]: the payloads of the saga's commands and replies and of the delivery
+//!   events, shared by the services that send and receive them.
+
+mod broker;
+mod config;
+mod connection;
+mod consumer;
+pub mod contracts;
+mod envelope;
+pub mod outbox;
+mod relay;
+mod stores;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod topology;
+pub mod trace;
+mod worker;
+
+pub use broker::{Broker, Workers};
+pub use config::{BrokerArgs, RetryDelays};
+pub use connection::{Amqp, AmqpError};
+pub use consumer::{Failure, Handler};
+pub use envelope::{Envelope, Message};
+pub use outbox::{Outbox, enqueue};
+pub use stores::DatabaseAndBroker;

@@ -1,0 +1,251 @@
+//! Exchanges and queues: the platform's contract on the broker, declared by every binary
+//! that uses it at start, idempotently, so that no message is published before the queue
+//! that must keep it exists, whichever binary starts first.
+
+use std::time::Duration;
+
+use lapin::{
+    Channel, ExchangeKind,
+    options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
+    types::{AMQPValue, FieldTable, LongString, ShortString},
+};
+
+/// The platform's exchanges, all durable topic exchanges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Exchange {
+    /// Facts: `<aggregate>.<event>` (`order.confirmed`, `delivery.picked_up`).
+    DomainEvents,
+    /// What the order saga asks of a participant (`payment.authorize`, `shipping.create`).
+    SagaCommands,
+    /// What a participant answers (`payment.authorized`, `shipping.failed`).
+    SagaReplies,
+}
+
+impl Exchange {
+    /// Every exchange.
+    pub const ALL: [Self; 3] = [Self::DomainEvents, Self::SagaCommands, Self::SagaReplies];
+
+    /// Its name, before any prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DomainEvents => "domain.events",
+            Self::SagaCommands => "saga.commands",
+            Self::SagaReplies => "saga.replies",
+        }
+    }
+
+    /// The exchange named `name` (unprefixed).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|exchange| exchange.name() == name)
+    }
+
+    /// Whether a message that reaches no queue is an error: a command or a reply that nobody
+    /// would receive is held back and sent again, an event with no subscriber is not.
+    pub fn must_route(self) -> bool {
+        !matches!(self, Self::DomainEvents)
+    }
+}
+
+/// A consuming service's queue and what it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// Its name, before any prefix; also the consumer's name in `processed_messages`.
+    pub name: &'static str,
+    /// `(exchange, binding key)` pairs.
+    pub bindings: &'static [(Exchange, &'static str)],
+}
+
+/// order-service: every saga reply, and the deliveries' progress.
+pub const ORDER_SERVICE: QueueSpec = QueueSpec {
+    name: "order-service",
+    bindings: &[
+        (Exchange::SagaReplies, "#"),
+        (Exchange::DomainEvents, "delivery.*"),
+    ],
+};
+
+/// payment-service: the saga's payment commands.
+pub const PAYMENT_SERVICE: QueueSpec = QueueSpec {
+    name: "payment-service",
+    bindings: &[(Exchange::SagaCommands, "payment.*")],
+};
+
+/// delivery-service: the saga's shipping commands.
+pub const DELIVERY_SERVICE: QueueSpec = QueueSpec {
+    name: "delivery-service",
+    bindings: &[(Exchange::SagaCommands, "shipping.*")],
+};
+
+/// tracking-service: the deliveries' progress, for its event streams.
+pub const TRACKING_SERVICE: QueueSpec = QueueSpec {
+    name: "tracking-service",
+    bindings: &[(Exchange::DomainEvents, "delivery.*")],
+};
+
+/// Every consuming service's queue.
+pub const QUEUES: [QueueSpec; 4] = [
+    ORDER_SERVICE,
+    PAYMENT_SERVICE,
+    DELIVERY_SERVICE,
+    TRACKING_SERVICE,
+];
+
+/// The names on one broker, all under one prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    prefix: String,
+}
+
+impl Topology {
+    /// Every name starts with `prefix` (empty in production).
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// What every name starts with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// An exchange's name on the broker.
+    pub fn exchange(&self, exchange: Exchange) -> String {
+        format!("{}{}", self.prefix, exchange.name())
+    }
+
+    /// A queue's name on the broker.
+    pub fn queue(&self, queue: &QueueSpec) -> String {
+        format!("{}{}", self.prefix, queue.name)
+    }
+
+    /// Where a queue's messages go when they cannot be handled.
+    pub fn dead_letters(&self, queue: &QueueSpec) -> String {
+        format!("{}{}.dead", self.prefix, queue.name)
+    }
+
+    /// Where a queue's messages wait `delay` before they are delivered again.
+    pub fn retry_queue(&self, queue: &QueueSpec, delay: Duration) -> String {
+        format!(
+            "{}{}.retry.{}",
+            self.prefix,
+            queue.name,
+            humantime::format_duration(delay)
+        )
+    }
+
+    /// Declares the exchanges and every consuming service's queue, bound, with its
+    /// dead-letter queue. Declaring what exists with the same settings changes nothing.
+    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+        for exchange in Exchange::ALL {
+            channel
+                .exchange_declare(
+                    &self.exchange(exchange),
+                    ExchangeKind::Topic,
+                    ExchangeDeclareOptions {
+                        durable: true,
+                        ..ExchangeDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        for queue in &QUEUES {
+            self.declare_queue(channel, queue).await?;
+        }
+        Ok(())
+    }
+
+    /// Declares `queue`, its bindings and its dead-letter queue.
+    pub async fn declare_queue(&self, channel: &Channel, queue: &QueueSpec) -> lapin::Result<()> {
+        let name = self.queue(queue);
+        durable(channel, &name, FieldTable::default()).await?;
+        durable(channel, &self.dead_letters(queue), FieldTable::default()).await?;
+        for (exchange, key) in queue.bindings {
+            channel
+                .queue_bind(
+                    &name,
+                    &self.exchange(*exchange),
+                    key,
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Declares one waiting queue per delay: a message put there expires after the delay and
+    /// is dead-lettered, through the default exchange, back onto `queue`.
+    pub async fn declare_retries(
+        &self,
+        channel: &Channel,
+        queue: &QueueSpec,
+        delays: &[Duration],
+    ) -> lapin::Result<()> {
+        for delay in delays {
+            let mut arguments = FieldTable::default();
+            let ttl = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+            arguments.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl));
+            arguments.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString(LongString::from("")),
+            );
+            arguments.insert(
+                ShortString::from("x-dead-letter-routing-key"),
+                AMQPValue::LongString(LongString::from(self.queue(queue))),
+            );
+            durable(channel, &self.retry_queue(queue, *delay), arguments).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn durable(channel: &Channel, name: &str, arguments: FieldTable) -> lapin::Result<()> {
+    channel
+        .queue_declare(
+            name,
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            arguments,
+        )
+        .await
+        .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_prefix_and_retry_queues_their_delay() {
+        let topology = Topology::new("t1.");
+        assert_eq!(
+            topology.exchange(Exchange::SagaCommands),
+            "t1.saga.commands"
+        );
+        assert_eq!(topology.queue(&PAYMENT_SERVICE), "t1.payment-service");
+        assert_eq!(
+            topology.dead_letters(&PAYMENT_SERVICE),
+            "t1.payment-service.dead"
+        );
+        assert_eq!(
+            topology.retry_queue(&PAYMENT_SERVICE, Duration::from_secs(30)),
+            "t1.payment-service.retry.30s"
+        );
+    }
+
+    #[test]
+    fn every_exchange_parses_back_from_its_name() {
+        for exchange in Exchange::ALL {
+            assert_eq!(Exchange::parse(exchange.name()), Some(exchange));
+        }
+        assert_eq!(Exchange::parse("amq.direct"), None);
+        assert!(!Exchange::DomainEvents.must_route());
+        assert!(Exchange::SagaCommands.must_route());
+    }
+}

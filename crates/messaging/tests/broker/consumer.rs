@@ -1,0 +1,254 @@
+//! Consumers: each message applied once, failures retried after delays and then
+//! dead-lettered with the reason, and nothing lost or applied twice when connections are cut.
+
+use std::time::{Duration, Instant};
+
+use lapin::BasicProperties;
+use messaging::{Broker, Envelope, topology::Exchange};
+use shared::testing::TcpProxy;
+use uuid::Uuid;
+
+use crate::helpers::{PROBE, Plan, Recorder, TestStores, header, int_header};
+
+fn envelope(kind: &str) -> (Uuid, Vec<u8>) {
+    let envelope = Envelope {
+        id: Uuid::now_v7(),
+        kind: kind.into(),
+        occurred_at: chrono::Utc::now(),
+        aggregate_id: "aggregate-1".into(),
+        payload: serde_json::json!({}),
+    };
+    (envelope.id, serde_json::to_vec(&envelope).expect("json"))
+}
+
+async fn consuming(stores: &TestStores, plan: Plan) -> (Recorder, messaging::Workers) {
+    let recorder = Recorder::new(&stores.outbox, plan);
+    let broker = Broker::start(&stores.broker.args(), "consumer-test");
+    let workers = broker.workers().consume(PROBE, recorder.clone());
+    stores.declare_probe().await;
+    (recorder, workers)
+}
+
+#[tokio::test]
+async fn a_message_delivered_twice_is_applied_once() {
+    let stores = TestStores::new().await;
+    let (recorder, workers) = consuming(&stores, Plan::Succeed).await;
+    let (id, body) = envelope("probe.happened");
+    for _ in 0..2 {
+        stores
+            .broker
+            .publish(
+                Exchange::DomainEvents,
+                "probe.happened",
+                &body,
+                BasicProperties::default(),
+            )
+            .await;
+    }
+    assert_eq!(
+        stores.wait_for_effects(1, Duration::from_secs(10)).await,
+        (1, 1)
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        stores.effects().await,
+        (1, 1),
+        "the second delivery changed nothing"
+    );
+    assert_eq!(
+        recorder.calls_of(id),
+        1,
+        "the handler never saw the duplicate"
+    );
+    let marked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM processed_messages WHERE message_id = $1")
+            .bind(id)
+            .fetch_one(&stores.pool)
+            .await
+            .expect("counted");
+    assert_eq!(marked, 1);
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_that_fails_once_is_applied_on_its_retry() {
+    let stores = TestStores::new().await;
+    let (recorder, workers) = consuming(&stores, Plan::FailFirst(1)).await;
+    let (id, body) = envelope("probe.happened");
+    stores
+        .broker
+        .publish(
+            Exchange::DomainEvents,
+            "probe.happened",
+            &body,
+            BasicProperties::default(),
+        )
+        .await;
+    assert_eq!(
+        stores.wait_for_effects(1, Duration::from_secs(10)).await,
+        (1, 1)
+    );
+    assert_eq!(recorder.calls_of(id), 2);
+    let dead = stores
+        .broker
+        .drain(
+            &stores.broker.topology().dead_letters(&PROBE),
+            1,
+            Duration::from_millis(300),
+        )
+        .await;
+    assert!(dead.is_empty());
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_is_dead_lettered_with_the_reason_after_every_delay() {
+    let stores = TestStores::new().await;
+    let (recorder, workers) = consuming(&stores, Plan::AlwaysRetry).await;
+    let (id, body) = envelope("probe.happened");
+    let started = Instant::now();
+    stores
+        .broker
+        .publish(
+            Exchange::DomainEvents,
+            "probe.happened",
+            &body,
+            BasicProperties::default(),
+        )
+        .await;
+    let dead = stores
+        .broker
+        .drain(
+            &stores.broker.topology().dead_letters(&PROBE),
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(dead.len(), 1, "dead-lettered");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "waited both delays (100 ms and 200 ms) first"
+    );
+    let message = &dead[0];
+    assert_eq!(
+        Envelope::decode(&message.delivery.data).expect("intact").id,
+        id
+    );
+    assert_eq!(
+        header(message, "x-dead-reason").as_deref(),
+        Some("attempts-exhausted")
+    );
+    assert!(
+        header(message, "x-dead-detail").is_some_and(|detail| detail.contains("always failing")),
+        "{:?}",
+        header(message, "x-dead-detail")
+    );
+    assert_eq!(int_header(message, "x-attempt"), Some(3));
+    assert_eq!(
+        header(message, "x-original-routing-key").as_deref(),
+        Some("probe.happened")
+    );
+    assert_eq!(
+        recorder.calls_of(id),
+        3,
+        "the first attempt and one after each delay"
+    );
+    assert_eq!(stores.effects().await, (0, 0));
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_that_can_never_be_handled_is_dead_lettered_at_once() {
+    let stores = TestStores::new().await;
+    let (recorder, workers) = consuming(&stores, Plan::Reject).await;
+    let (id, body) = envelope("probe.happened");
+    stores
+        .broker
+        .publish(
+            Exchange::DomainEvents,
+            "probe.happened",
+            &body,
+            BasicProperties::default(),
+        )
+        .await;
+    let dead = stores
+        .broker
+        .drain(
+            &stores.broker.topology().dead_letters(&PROBE),
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        header(&dead[0], "x-dead-reason").as_deref(),
+        Some("rejected")
+    );
+    assert_eq!(recorder.calls_of(id), 1, "no retry");
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_that_is_no_envelope_is_dead_lettered_at_once_and_never_handled() {
+    let stores = TestStores::new().await;
+    let (recorder, workers) = consuming(&stores, Plan::Succeed).await;
+    stores
+        .broker
+        .publish(
+            Exchange::DomainEvents,
+            "probe.garbage",
+            b"not json",
+            BasicProperties::default(),
+        )
+        .await;
+    let dead = stores
+        .broker
+        .drain(
+            &stores.broker.topology().dead_letters(&PROBE),
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].delivery.data, b"not json");
+    assert_eq!(
+        header(&dead[0], "x-dead-reason").as_deref(),
+        Some("undecodable")
+    );
+    assert!(recorder.calls.lock().expect("not poisoned").is_empty());
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn cut_broker_connections_lose_nothing_and_apply_nothing_twice() {
+    let stores = TestStores::new().await;
+    stores.declare_probe().await;
+    let proxy = TcpProxy::start("127.0.0.1:5672".parse().expect("an address")).await;
+    let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port());
+    let recorder = Recorder::new(&stores.outbox, Plan::Succeed);
+    let broker = Broker::start(&stores.broker.args_via(&url), "cut-test");
+    let workers = broker
+        .workers()
+        .relay(&stores.outbox)
+        .consume(PROBE, recorder.clone());
+    let total = 300;
+    for n in 0..total {
+        stores.announce(&format!("aggregate-{}", n % 7), n).await;
+        if n == 100 || n == 200 {
+            proxy.cut();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            proxy.restore();
+        }
+    }
+    let (applied, distinct) = stores
+        .wait_for_effects(total as i64, Duration::from_secs(60))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!((applied, distinct), (total as i64, total as i64));
+    assert_eq!(
+        stores.effects().await.0,
+        total as i64,
+        "nothing applied twice later"
+    );
+    workers.shutdown().await;
+}

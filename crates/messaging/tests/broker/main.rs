@@ -1,0 +1,4 @@
+mod consumer;
+mod helpers;
+mod relay;
+mod trace;

@@ -1,0 +1,176 @@
+//! The relay: what is committed is published, in order, confirmed and marked; what is rolled
+//! back is not; the backlog shows in the metrics while the broker is away.
+
+use std::time::{Duration, Instant};
+
+use messaging::{Broker, Envelope, Message, enqueue};
+use shared::testing::TcpProxy;
+
+use crate::helpers::{PROBE, TestStores};
+
+#[tokio::test]
+async fn committed_messages_are_published_in_order_and_marked_sent() {
+    let stores = TestStores::new().await;
+    stores.declare_probe().await;
+    let broker = Broker::start(&stores.broker.args(), "relay-test");
+    let workers = broker.workers().relay(&stores.outbox);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(stores.announce("aggregate-1", n).await);
+    }
+
+    let received = stores
+        .broker
+        .drain(
+            &stores.broker.topology().queue(&PROBE),
+            5,
+            Duration::from_secs(10),
+        )
+        .await;
+    let envelopes: Vec<Envelope> = received
+        .iter()
+        .map(|message| Envelope::decode(&message.delivery.data).expect("an envelope"))
+        .collect();
+    let order: Vec<i64> = envelopes
+        .iter()
+        .map(|envelope| envelope.payload["n"].as_i64().expect("n"))
+        .collect();
+    assert_eq!(order, [0, 1, 2, 3, 4]);
+    assert_eq!(envelopes.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+    let first = &received[0].delivery;
+    assert_eq!(envelopes[0].kind, "probe.happened");
+    assert_eq!(envelopes[0].aggregate_id, "aggregate-1");
+    assert_eq!(first.routing_key.as_str(), "probe.happened");
+    assert_eq!(
+        first
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|id| id.as_str().to_owned()),
+        Some(ids[0].to_string())
+    );
+    assert_eq!(*first.properties.delivery_mode(), Some(2), "persistent");
+
+    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        .fetch_one(&stores.pool)
+        .await
+        .expect("counted");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut unsent = unsent;
+    while unsent > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        unsent = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .fetch_one(&stores.pool)
+            .await
+            .expect("counted");
+    }
+    assert_eq!(unsent, 0, "every confirmed row is marked sent");
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_rolled_back_transaction_publishes_nothing() {
+    let stores = TestStores::new().await;
+    stores.declare_probe().await;
+    let broker = Broker::start(&stores.broker.args(), "relay-test");
+    let workers = broker.workers().relay(&stores.outbox);
+    let mut transaction = stores.pool.begin().await.expect("a transaction");
+    enqueue(
+        &mut transaction,
+        &Message::event("probe.rolled_back", "aggregate-1", serde_json::json!({})),
+    )
+    .await
+    .expect("enqueued");
+    transaction.rollback().await.expect("rolled back");
+    let marker = stores.announce("aggregate-1", 1).await;
+
+    let received = stores
+        .broker
+        .drain(
+            &stores.broker.topology().queue(&PROBE),
+            2,
+            Duration::from_secs(3),
+        )
+        .await;
+    let ids: Vec<_> = received
+        .iter()
+        .map(|message| {
+            Envelope::decode(&message.delivery.data)
+                .expect("an envelope")
+                .id
+        })
+        .collect();
+    assert_eq!(ids, [marker]);
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_backlog_and_its_age_show_in_the_metrics_while_the_broker_is_away() {
+    let stores = TestStores::new().await;
+    let proxy = TcpProxy::start("127.0.0.1:5672".parse().expect("an address")).await;
+    proxy.cut();
+    let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port());
+    let broker = Broker::start(&stores.broker.args_via(&url), "relay-test");
+    let workers = broker.workers().relay(&stores.outbox);
+    for n in 0..3 {
+        stores.announce("aggregate-1", n).await;
+    }
+    let wanted = format!(
+        "outbox_messages_pending{{outbox=\"{}\"}} 3",
+        stores.outbox.label()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut rendered = String::new();
+    while Instant::now() < deadline {
+        rendered = shared::metrics::handle().render();
+        if rendered.contains(&wanted) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(rendered.contains(&wanted), "{wanted} not in:\n{rendered}");
+    assert!(rendered.contains(&format!(
+        "outbox_oldest_message_age_seconds{{outbox=\"{}\"}}",
+        stores.outbox.label()
+    )));
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_sends_what_is_left_in_the_outbox() {
+    let stores = TestStores::new().await;
+    stores.declare_probe().await;
+    let broker = Broker::start(&stores.broker.args(), "relay-test");
+    let workers = broker.workers().relay(&stores.outbox);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while broker.connection().check().await.is_err() {
+        assert!(Instant::now() < deadline, "never connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Written without waking the relay, as by another instance: only a poll or the
+    // shutdown's last pass would find them.
+    for n in 0..20 {
+        let mut transaction = stores.pool.begin().await.expect("a transaction");
+        enqueue(
+            &mut transaction,
+            &Message::event(
+                "probe.happened",
+                "aggregate-1",
+                serde_json::json!({ "n": n }),
+            ),
+        )
+        .await
+        .expect("enqueued");
+        transaction.commit().await.expect("committed");
+    }
+    workers.shutdown().await;
+    let received = stores
+        .broker
+        .drain(
+            &stores.broker.topology().queue(&PROBE),
+            20,
+            Duration::from_secs(2),
+        )
+        .await;
+    assert_eq!(received.len(), 20);
+}

@@ -1,0 +1,219 @@
+//! Runs the state machine against the order's shard: every transition writes the saga, its
+//! log, the order and the commands and events it sends in the caller's transaction, so the
+//! saga's state, the order and what was asked of the participants never disagree.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use messaging::{
+    Message,
+    contracts::{OrderEvent, PaymentCommand, Point, ShippingCommand, StepReply, event},
+    enqueue,
+};
+use sqlx::PgConnection;
+
+use super::{
+    machine::{Ending, Outcome, Saga, SagaState, Step, Transition},
+    store::{self, SagaRow},
+};
+use crate::store::{self as orders, OrderRow};
+
+/// How long a step may stay silent, and how often a forward step is tried.
+#[derive(Debug, Clone, Copy)]
+pub struct SagaPolicy {
+    /// The first attempt's time to answer; each further attempt waits twice as long, up to
+    /// sixteen times this.
+    pub step_timeout: Duration,
+    /// Attempts at a forward step before its silence counts as failure.
+    pub attempts: u32,
+}
+
+impl SagaPolicy {
+    /// When attempt `attempt` (from 1) of a step sent now counts as unanswered.
+    pub fn deadline(&self, attempt: u32) -> DateTime<Utc> {
+        let factor = 2_u32.saturating_pow(attempt.saturating_sub(1).min(4));
+        let wait = self.step_timeout.saturating_mul(factor);
+        Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
+/// Starts the saga of a new order, in the order's transaction: its row, its log, the first
+/// command and the `order.created` event.
+pub async fn begin(
+    tx: &mut PgConnection,
+    order: &OrderRow,
+    policy: &SagaPolicy,
+) -> sqlx::Result<()> {
+    let saga = Saga::new();
+    store::save(tx, order.id, &saga, Some(policy.deadline(1))).await?;
+    store::open_step(tx, order.id, saga.step).await?;
+    send(tx, order, saga.step).await?;
+    announce(tx, event::ORDER_CREATED, order, None).await
+}
+
+/// Applies how the saga's current step ended (a reply, or its silence); returns the saga
+/// as it now stands.
+pub async fn advance(
+    tx: &mut PgConnection,
+    order: &OrderRow,
+    row: &SagaRow,
+    outcome: &Outcome,
+    reply: Option<&StepReply>,
+    policy: &SagaPolicy,
+) -> sqlx::Result<Saga> {
+    let Some(mut saga) = row.saga() else {
+        tracing::error!(order = %order.id, "unreadable saga state; left for an operator");
+        return Ok(Saga::new());
+    };
+    let step = saga.step;
+    let settled = store::settled(tx, order.id).await?;
+    if *outcome == Outcome::Succeeded
+        && step == Step::CreateShipment
+        && let Some(courier) = reply.and_then(|reply| reply.courier_id)
+    {
+        orders::set_courier(tx, order.id, courier).await?;
+    }
+    let transition = saga.apply(outcome, &settled, policy.attempts);
+    tracing::info!(order = %order.id, %step, ?outcome, ?transition, state = saga.state.as_str(), "saga step ended");
+    follow(tx, order, &mut saga, transition, Some(outcome), policy).await?;
+    Ok(saga)
+}
+
+/// The customer cancels: honoured when the running step ends, or at once by undoing a
+/// completed saga. Returns the saga as it now stands.
+pub async fn cancel(
+    tx: &mut PgConnection,
+    order: &OrderRow,
+    row: &SagaRow,
+    policy: &SagaPolicy,
+) -> sqlx::Result<Saga> {
+    let Some(mut saga) = row.saga() else {
+        return Ok(Saga::new());
+    };
+    match saga.cancel() {
+        Some(transition) => follow(tx, order, &mut saga, transition, None, policy).await?,
+        None => store::save(tx, order.id, &saga, row.deadline).await?,
+    }
+    Ok(saga)
+}
+
+/// Writes what `transition` means: the log, the next command, the order's end.
+async fn follow(
+    tx: &mut PgConnection,
+    order: &OrderRow,
+    saga: &mut Saga,
+    transition: Transition,
+    ended: Option<&Outcome>,
+    policy: &SagaPolicy,
+) -> sqlx::Result<()> {
+    let deadline = match transition {
+        Transition::Retry => {
+            let detail = format!("attempt {} got no answer", saga.attempt - 1);
+            store::retry_step(tx, order.id, saga.attempt, &detail).await?;
+            send(tx, order, saga.step).await?;
+            Some(policy.deadline(saga.attempt))
+        }
+        Transition::Start(next) => {
+            if let Some(outcome) = ended {
+                store::close_step(tx, order.id, outcome).await?;
+            }
+            store::open_step(tx, order.id, next).await?;
+            send(tx, order, next).await?;
+            Some(policy.deadline(1))
+        }
+        Transition::Finish => {
+            if let Some(outcome) = ended {
+                store::close_step(tx, order.id, outcome).await?;
+            }
+            finish(tx, order, saga).await?;
+            None
+        }
+    };
+    store::save(tx, order.id, saga, deadline).await
+}
+
+/// The order's end: its status and the event that announces it.
+async fn finish(tx: &mut PgConnection, order: &OrderRow, saga: &Saga) -> sqlx::Result<()> {
+    let ending = match (saga.state, saga.ending) {
+        (SagaState::Completed | SagaState::Compensated, Some(ending)) => ending,
+        _ => {
+            tracing::error!(order = %order.id, reason = ?saga.reason, "saga failed; an operator must look");
+            metrics::counter!("sagas_finished_total", "outcome" => "failed").increment(1);
+            return Ok(());
+        }
+    };
+    let from: &[&str] = match ending {
+        Ending::Confirmed => &["PENDING"],
+        Ending::Rejected | Ending::Cancelled => &["PENDING", "CONFIRMED", "ACCEPTED"],
+    };
+    let Some(ended) = orders::set_status(tx, order.id, from, ending.status()).await? else {
+        tracing::warn!(order = %order.id, status = %order.status, to = ending.status(), "the order moved on; its status is left as it is");
+        return Ok(());
+    };
+    let kind = match ending {
+        Ending::Confirmed => event::ORDER_CONFIRMED,
+        Ending::Rejected => event::ORDER_REJECTED,
+        Ending::Cancelled => event::ORDER_CANCELLED,
+    };
+    let outcome = ending.status().to_ascii_lowercase();
+    metrics::counter!("sagas_finished_total", "outcome" => outcome).increment(1);
+    let took = (Utc::now() - order.created_at).to_std().unwrap_or_default();
+    metrics::histogram!("saga_duration_seconds", "outcome" => ending.status())
+        .record(took.as_secs_f64());
+    announce(tx, kind, &ended, saga.reason.clone()).await
+}
+
+/// Sends `step`'s command with the order's terms.
+async fn send(tx: &mut PgConnection, order: &OrderRow, step: Step) -> sqlx::Result<()> {
+    let kind = step.command();
+    match step {
+        Step::CreateShipment | Step::CancelShipment => {
+            let pickup = Point {
+                lat: order.pickup_lat.unwrap_or_default(),
+                lon: order.pickup_lon.unwrap_or_default(),
+            };
+            let terms = ShippingCommand {
+                order_id: order.id,
+                customer_id: order.customer_id,
+                restaurant_id: order.restaurant_id.clone(),
+                pickup,
+                dropoff: order.delivery_address.0.location.map(|location| Point {
+                    lat: location.lat,
+                    lon: location.lon,
+                }),
+            };
+            enqueue(tx, &Message::command(kind, order.id, terms)).await?;
+        }
+        _ => {
+            let terms = PaymentCommand {
+                order_id: order.id,
+                customer_id: order.customer_id,
+                amount: order.total_amount,
+                currency: order.currency.clone(),
+                payment_method: order.payment_method.clone(),
+            };
+            enqueue(tx, &Message::command(kind, order.id, terms)).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn announce(
+    tx: &mut PgConnection,
+    kind: &'static str,
+    order: &OrderRow,
+    reason: Option<String>,
+) -> sqlx::Result<()> {
+    let event = OrderEvent {
+        order_id: order.id,
+        customer_id: order.customer_id,
+        restaurant_id: order.restaurant_id.clone(),
+        status: order.status.clone(),
+        amount: order.total_amount,
+        currency: order.currency.clone(),
+        reason,
+    };
+    enqueue(tx, &Message::event(kind, order.id, event))
+        .await
+        .map(drop)
+}

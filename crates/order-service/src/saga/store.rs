@@ -1,0 +1,205 @@
+//! The sagas and their step log on one shard.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::machine::{Ending, Outcome, Saga, SagaState, Step};
+
+/// A saga as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SagaRow {
+    pub order_id: Uuid,
+    pub state: String,
+    pub step: String,
+    pub attempt: i32,
+    pub deadline: Option<DateTime<Utc>>,
+    pub cancel_requested: bool,
+    pub pending: Vec<String>,
+    pub ending: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One entry of a saga's log.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StepRow {
+    pub step: String,
+    pub compensation: bool,
+    pub attempts: i32,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "order_id, state, step, attempt, deadline, cancel_requested, pending, ending, reason, created_at, updated_at";
+
+impl SagaRow {
+    /// The state machine's view of it; `None` if a name in it is unknown.
+    pub fn saga(&self) -> Option<Saga> {
+        Some(Saga {
+            state: SagaState::parse(&self.state)?,
+            step: Step::parse(&self.step)?,
+            attempt: u32::try_from(self.attempt).ok()?,
+            cancel_requested: self.cancel_requested,
+            pending: self
+                .pending
+                .iter()
+                .map(|name| Step::parse(name))
+                .collect::<Option<_>>()?,
+            ending: self.ending.as_deref().and_then(Ending::parse),
+            reason: self.reason.clone(),
+        })
+    }
+}
+
+/// Writes `saga` for `order`, new or changed, with the current attempt's deadline.
+pub async fn save(
+    tx: &mut PgConnection,
+    order: Uuid,
+    saga: &Saga,
+    deadline: Option<DateTime<Utc>>,
+) -> sqlx::Result<()> {
+    let pending: Vec<&str> = saga.pending.iter().map(|step| step.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO sagas (order_id, state, step, attempt, deadline, cancel_requested, pending, ending, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (order_id) DO UPDATE SET state = $2, step = $3, attempt = $4, deadline = $5,
+             cancel_requested = $6, pending = $7, ending = $8, reason = $9, updated_at = now()",
+    )
+    .bind(order)
+    .bind(saga.state.as_str())
+    .bind(saga.step.as_str())
+    .bind(i32::try_from(saga.attempt).unwrap_or(i32::MAX))
+    .bind(deadline)
+    .bind(saga.cancel_requested)
+    .bind(&pending)
+    .bind(saga.ending.map(Ending::status))
+    .bind(&saga.reason)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// The order's saga, locked until the transaction ends.
+pub async fn lock(tx: &mut PgConnection, order: Uuid) -> sqlx::Result<Option<SagaRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sagas WHERE order_id = $1 FOR UPDATE"
+    ))
+    .bind(order)
+    .fetch_optional(tx)
+    .await
+}
+
+/// The order's saga.
+pub async fn find(db: &PgPool, order: Uuid) -> sqlx::Result<Option<SagaRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM sagas WHERE order_id = $1"))
+        .bind(order)
+        .fetch_optional(db)
+        .await
+}
+
+/// Up to `limit` sagas whose current attempt is past its deadline, locked; those another
+/// transaction holds are skipped, so that several instances share the work.
+pub async fn due(tx: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<SagaRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sagas WHERE deadline <= now() ORDER BY deadline LIMIT $1 FOR UPDATE SKIP LOCKED"
+    ))
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+/// Newest first, older than `before`; in `state` if given.
+pub async fn page(
+    db: &PgPool,
+    state: Option<&str>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<SagaRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sagas WHERE ($1::text IS NULL OR state = $1) AND ($2::uuid IS NULL OR order_id < $2)
+         ORDER BY order_id DESC LIMIT $3"
+    ))
+    .bind(state)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Logs the start of `step`.
+pub async fn open_step(tx: &mut PgConnection, order: Uuid, step: Step) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO saga_steps (order_id, seq, step, compensation, attempts, outcome)
+         SELECT $1, COALESCE(max(seq), 0) + 1, $2, $3, 1, 'running' FROM saga_steps WHERE order_id = $1",
+    )
+    .bind(order)
+    .bind(step.as_str())
+    .bind(step.is_compensation())
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// Logs another attempt at the running step, and why.
+pub async fn retry_step(
+    tx: &mut PgConnection,
+    order: Uuid,
+    attempts: u32,
+    detail: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE saga_steps SET attempts = $2, detail = $3
+         WHERE order_id = $1 AND seq = (SELECT max(seq) FROM saga_steps WHERE order_id = $1)",
+    )
+    .bind(order)
+    .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+    .bind(detail)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// Logs how the running step ended.
+pub async fn close_step(tx: &mut PgConnection, order: Uuid, outcome: &Outcome) -> sqlx::Result<()> {
+    let (name, detail) = match outcome {
+        Outcome::Succeeded => ("succeeded", None),
+        Outcome::Failed(reason) => ("failed", Some(reason.as_str())),
+        Outcome::TimedOut => ("timed_out", Some("no answer")),
+    };
+    sqlx::query(
+        "UPDATE saga_steps SET outcome = $2, detail = COALESCE($3, detail), finished_at = now()
+         WHERE order_id = $1 AND seq = (SELECT max(seq) FROM saga_steps WHERE order_id = $1)",
+    )
+    .bind(order)
+    .bind(name)
+    .bind(detail)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// The forward steps that succeeded, in order.
+pub async fn settled(tx: &mut PgConnection, order: Uuid) -> sqlx::Result<Vec<Step>> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT step FROM saga_steps WHERE order_id = $1 AND NOT compensation AND outcome = 'succeeded' ORDER BY seq",
+    )
+    .bind(order)
+    .fetch_all(tx)
+    .await?;
+    Ok(names.iter().filter_map(|name| Step::parse(name)).collect())
+}
+
+/// The saga's log, oldest first.
+pub async fn log(db: &PgPool, order: Uuid) -> sqlx::Result<Vec<StepRow>> {
+    sqlx::query_as(
+        "SELECT step, compensation, attempts, outcome, detail, started_at, finished_at
+         FROM saga_steps WHERE order_id = $1 ORDER BY seq",
+    )
+    .bind(order)
+    .fetch_all(db)
+    .await
+}

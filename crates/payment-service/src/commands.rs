@@ -1,0 +1,194 @@
+//! The saga's payment step: commands from order-service, each answered with a reply.
+//!
+//! Every command is idempotent by its order as well as by its message id: a command sent
+//! again after a time-out finds the payment as the first one left it and gets the same
+//! answer. A void that overtakes its authorization records the payment as called off, so
+//! that the late authorization is refused instead of holding money for a dead order.
+
+use messaging::{
+    Envelope, Failure, Handler, Message, Outbox,
+    contracts::{PaymentCommand, StepReply, command, reply},
+    enqueue,
+};
+use sqlx::PgConnection;
+
+use crate::{
+    domain::{Authorization, TestCard},
+    error::PaymentError,
+    ledger,
+    store::{self, PaymentRow},
+};
+
+/// Handles the commands of the payment-service queue.
+#[derive(Debug, Clone)]
+pub struct PaymentCommands {
+    pub outbox: Outbox,
+}
+
+impl Handler for PaymentCommands {
+    fn outbox(&self, _message: &Envelope) -> Result<&Outbox, Failure> {
+        Ok(&self.outbox)
+    }
+
+    async fn handle(&self, tx: &mut PgConnection, message: &Envelope) -> Result<(), Failure> {
+        let (kind, answer) = match message.kind.as_str() {
+            command::AUTHORIZE_PAYMENT => authorize(tx, &message.payload()?).await?,
+            command::CAPTURE_PAYMENT => capture(tx, &message.payload()?).await?,
+            command::VOID_PAYMENT => void(tx, &message.payload()?).await?,
+            command::REFUND_PAYMENT => refund(tx, &message.payload()?).await?,
+            other => {
+                tracing::debug!(kind = other, "not a payment command; ignored");
+                return Ok(());
+            }
+        };
+        enqueue(tx, &Message::reply(kind, answer.order_id, answer)).await?;
+        Ok(())
+    }
+}
+
+type Answer = (&'static str, StepReply);
+
+async fn authorize(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer, Failure> {
+    let payment = match store::lock_by_order(tx, terms.order_id).await? {
+        Some(payment) => payment,
+        None => {
+            let authorization = authorization(terms)?;
+            ledger::authorize(tx, &authorization, terms.customer_id)
+                .await
+                .map_err(failure)?
+                .payment
+        }
+    };
+    Ok(match payment.status.as_str() {
+        "declined" | "cancelled" => (
+            reply::PAYMENT_DECLINED,
+            refused(
+                &payment,
+                payment.decline_reason.as_deref().unwrap_or("cancelled"),
+            ),
+        ),
+        _ => (
+            reply::PAYMENT_AUTHORIZED,
+            done(&payment, payment.authorized_amount),
+        ),
+    })
+}
+
+async fn capture(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer, Failure> {
+    let Some(payment) = store::lock_by_order(tx, terms.order_id).await? else {
+        return Ok((reply::PAYMENT_CAPTURE_FAILED, missing(terms)));
+    };
+    let payment = match payment.status.as_str() {
+        "authorized" => {
+            ledger::capture(tx, terms.order_id, Some(terms.amount))
+                .await
+                .map_err(failure)?
+                .payment
+        }
+        _ => payment,
+    };
+    Ok(match payment.status.as_str() {
+        "captured" | "partially_refunded" | "refunded" => (
+            reply::PAYMENT_CAPTURED,
+            done(&payment, payment.captured_amount),
+        ),
+        status => (
+            reply::PAYMENT_CAPTURE_FAILED,
+            refused(
+                &payment,
+                if status == "capture_failed" {
+                    "capture_failed"
+                } else {
+                    status
+                },
+            ),
+        ),
+    })
+}
+
+async fn void(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer, Failure> {
+    let payment = match store::lock_by_order(tx, terms.order_id).await? {
+        None => ledger::call_off(tx, &authorization(terms)?, terms.customer_id)
+            .await
+            .map_err(failure)?,
+        Some(payment) if matches!(payment.status.as_str(), "authorized" | "capture_failed") => {
+            ledger::void(tx, terms.order_id)
+                .await
+                .map_err(failure)?
+                .payment
+        }
+        Some(payment) => payment,
+    };
+    Ok(match payment.status.as_str() {
+        "voided" | "declined" | "cancelled" => (reply::PAYMENT_VOIDED, done(&payment, 0)),
+        status => (reply::PAYMENT_VOID_FAILED, refused(&payment, status)),
+    })
+}
+
+async fn refund(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer, Failure> {
+    let Some(payment) = store::lock_by_order(tx, terms.order_id).await? else {
+        return Ok((reply::PAYMENT_REFUND_FAILED, missing(terms)));
+    };
+    let payment = match payment.status.as_str() {
+        "captured" | "partially_refunded" => {
+            let rest = payment.captured_amount - payment.refunded_amount;
+            ledger::refund(tx, terms.order_id, rest)
+                .await
+                .map_err(failure)?
+                .payment
+        }
+        _ => payment,
+    };
+    Ok(match payment.status.as_str() {
+        "refunded" => (
+            reply::PAYMENT_REFUNDED,
+            done(&payment, payment.refunded_amount),
+        ),
+        status => (reply::PAYMENT_REFUND_FAILED, refused(&payment, status)),
+    })
+}
+
+fn authorization(terms: &PaymentCommand) -> Result<Authorization, Failure> {
+    let card = TestCard::parse(&terms.payment_method).unwrap_or(TestCard::Unknown);
+    Ok(Authorization {
+        order_id: terms.order_id,
+        amount: terms.amount,
+        currency: terms.currency.clone(),
+        payment_method: terms.payment_method.clone(),
+        card,
+    })
+}
+
+fn done(payment: &PaymentRow, amount: i64) -> StepReply {
+    StepReply {
+        order_id: payment.order_id,
+        payment_id: Some(payment.id),
+        amount: Some(amount),
+        ..StepReply::default()
+    }
+}
+
+fn refused(payment: &PaymentRow, reason: &str) -> StepReply {
+    StepReply {
+        order_id: payment.order_id,
+        payment_id: Some(payment.id),
+        reason: Some(reason.to_owned()),
+        ..StepReply::default()
+    }
+}
+
+fn missing(terms: &PaymentCommand) -> StepReply {
+    StepReply {
+        order_id: terms.order_id,
+        reason: Some("no_payment".into()),
+        ..StepReply::default()
+    }
+}
+
+/// A rule's refusal is the step's answer, not a reason to try again; anything else is.
+fn failure(err: PaymentError) -> Failure {
+    match err {
+        PaymentError::Database(err) => err.into(),
+        other => Failure::Reject(other.to_string()),
+    }
+}
