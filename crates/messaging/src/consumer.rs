@@ -120,6 +120,8 @@ impl<H: Handler> Consumer<H> {
         loop {
             match self.consume(&stop, &mut backoff).await {
                 Ok(()) => return,
+                // Waiting for the connection's supervisor: it says when it connects.
+                Err(ConsumeError::NotConnected) => {}
                 Err(err) => {
                     tracing::warn!(queue = self.queue.name, error = %err, "consumer interrupted")
                 }

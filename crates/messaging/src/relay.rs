@@ -89,6 +89,8 @@ impl Relay {
         loop {
             match self.lead(&stop, &mut backoff).await {
                 Ok(()) => return,
+                // Waiting for the connection's supervisor: it says when it connects.
+                Err(RelayError::NotConnected) => {}
                 Err(err) => {
                     metrics::counter!("outbox_relay_failures_total", "outbox" => self.outbox.label().to_owned())
                         .increment(1);

@@ -50,6 +50,17 @@ pub fn standard_layers(router: Router, request_timeout: Duration) -> Router {
     )
 }
 
+/// Marks a response `Cache-Control: no-store` unless it says otherwise: for resources that
+/// change on their own (an order moved by its saga, a shipment by its courier), which no
+/// shared cache may keep. Use with `axum::middleware::map_response`.
+pub async fn not_stored(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(http::header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
 /// Answers 404 problem+json for a path no route matches.
 pub async fn not_found(uri: Uri) -> Problem {
     Problem::not_found(format!("No resource is at {}.", uri.path()))

@@ -34,6 +34,8 @@ pub fn router(state: AppState) -> Router {
             "/delivery/{order_id}/cancel",
             post(shipments::cancel_shipment),
         )
+        // Their state changes on its own (a saga, a courier): never served from a cache.
+        .layer(axum::middleware::map_response(shared::http::not_stored))
         .with_state(state)
 }
 

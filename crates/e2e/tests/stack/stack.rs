@@ -1,15 +1,15 @@
 //! The whole platform as processes: the seven binaries on their own stores, reached through
 //! the gateway.
 
-use std::{
-    collections::BTreeMap,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use shared::testing::{TestDatabase, amqp_url, assert_problem, mongodb_url, postgres_server_url};
+use shared::testing::{TestDatabase, assert_problem, postgres_server_url};
 
-use crate::processes::{Process, build_binaries, free_port};
+use crate::{
+    platform::{Options, Platform, env, wait_until_ready},
+    processes::{Process, build_binaries, free_port},
+};
 
 const BACKENDS: [(&str, &str); 6] = [
     ("auth-service", "/auth"),
@@ -19,157 +19,15 @@ const BACKENDS: [(&str, &str); 6] = [
     ("tracking-service", "/tracking"),
     ("payment-service", "/payments"),
 ];
-const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
-
-struct Stack {
-    gateway: Process,
-    backends: Vec<Process>,
-    _databases: Vec<TestDatabase>,
-}
-
-pub fn env(pairs: &[(&'static str, String)]) -> BTreeMap<&'static str, String> {
-    let mut env: BTreeMap<&str, String> = pairs.iter().cloned().collect();
-    env.insert("LOG_FORMAT", "json".into());
-    env.insert("RUST_LOG", "info".into());
-    env
-}
-
-impl Stack {
-    async fn start() -> Self {
-        build_binaries();
-        let server = postgres_server_url();
-        let auth = TestDatabase::create(&server, "e2e_auth").await;
-        let payments = TestDatabase::create(&server, "e2e_payments").await;
-        let delivery = TestDatabase::create(&server, "e2e_delivery").await;
-        let tracking = TestDatabase::create(&server, "e2e_tracking").await;
-        let mut databases = Vec::new();
-        let mut shards = Vec::new();
-        for (name, port) in [("a", 5433), ("b", 5434), ("c", 5435)] {
-            let shard = TestDatabase::create(
-                &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-                "e2e_orders",
-            )
-            .await;
-            shards.push(format!("{name}={}", shard.url()));
-            databases.push(shard);
-        }
-        let mongodb = mongodb_url();
-        let auth_port = free_port();
-        let jwks = format!("http://127.0.0.1:{auth_port}/.well-known/jwks.json");
-        let with_jwks = |mut pairs: Vec<(&'static str, String)>| {
-            pairs.push(("AUTH_JWKS_URL", jwks.clone()));
-            env(&pairs)
-        };
-        let backends = vec![
-            Process::start(
-                "auth-service",
-                auth_port,
-                &env(&[("DATABASE_URL", auth.url())]),
-            ),
-            Process::start(
-                "order-service",
-                free_port(),
-                &with_jwks(vec![
-                    ("ORDER_SHARDS", shards.join(",")),
-                    ("AMQP_URL", amqp_url()),
-                ]),
-            ),
-            Process::start(
-                "restaurant-service",
-                free_port(),
-                &with_jwks(vec![
-                    ("MONGODB_URL", mongodb),
-                    (
-                        "MONGODB_DATABASE",
-                        format!("e2e_restaurants_{}", free_port()),
-                    ),
-                ]),
-            ),
-            Process::start(
-                "delivery-service",
-                free_port(),
-                &with_jwks(vec![
-                    ("DATABASE_URL", delivery.url()),
-                    ("AMQP_URL", amqp_url()),
-                ]),
-            ),
-            Process::start(
-                "tracking-service",
-                free_port(),
-                &with_jwks(vec![
-                    ("DATABASE_URL", tracking.url()),
-                    ("AMQP_URL", amqp_url()),
-                ]),
-            ),
-            Process::start(
-                "payment-service",
-                free_port(),
-                &with_jwks(vec![
-                    ("DATABASE_URL", payments.url()),
-                    ("AMQP_URL", amqp_url()),
-                ]),
-            ),
-        ];
-        let gateway = Process::start(
-            "gateway",
-            free_port(),
-            &env(&[
-                ("AUTH_SERVICE_URL", backends[0].url()),
-                ("ORDER_SERVICE_URL", backends[1].url()),
-                ("RESTAURANT_SERVICE_URL", backends[2].url()),
-                ("DELIVERY_SERVICE_URL", backends[3].url()),
-                ("TRACKING_SERVICE_URL", backends[4].url()),
-                ("PAYMENT_SERVICE_URL", backends[5].url()),
-                ("UPSTREAM_TIMEOUT", "2s".into()),
-                ("AUTH_JWKS_URL", jwks.clone()),
-                ("REDIS_KEY_PREFIX", format!("e2e-gateway-{auth_port}")),
-            ]),
-        );
-        databases.extend([auth, payments, delivery, tracking]);
-        let stack = Self {
-            gateway,
-            backends,
-            _databases: databases,
-        };
-        for process in stack.backends.iter().chain([&stack.gateway]) {
-            wait_until_ready(process).await;
-        }
-        stack
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway.url())
-    }
-
-    fn backend(&mut self, name: &str) -> &mut Process {
-        self.backends
-            .iter_mut()
-            .find(|process| process.name == name)
-            .expect("a backend of that name")
-    }
-}
-
-pub async fn wait_until_ready(process: &Process) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let client = reqwest::Client::new();
-    while Instant::now() < deadline {
-        if let Ok(response) = client.get(format!("{}/ready", process.url())).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!(
-        "{} did not become ready; its log ends with:\n{}",
-        process.name,
-        process.log_tail()
-    );
-}
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn the_whole_platform_answers_through_the_gateway_and_survives_losing_a_backend() {
-    let mut stack = Stack::start().await;
+    let mut stack = Platform::start(Options {
+        rate_limits: true,
+        ..Options::default()
+    })
+    .await;
     let client = reqwest::Client::new();
 
     let health: Value = client

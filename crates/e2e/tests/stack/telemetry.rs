@@ -9,8 +9,8 @@ use axum::{Router, body::Bytes, extract::State, routing::post};
 use shared::testing::{TestDatabase, postgres_server_url};
 
 use crate::{
+    platform::{env, wait_until_ready},
     processes::{Process, build_binaries, free_port},
-    stack::{env, wait_until_ready},
 };
 
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";

@@ -28,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}/accept", post(transitions::accept_order))
         .route("/orders/{id}/preparing", post(transitions::prepare_order))
         .route("/orders/{id}/ready", post(transitions::mark_order_ready))
+        // Their state changes on its own (a saga, a courier): never served from a cache.
+        .layer(axum::middleware::map_response(shared::http::not_stored))
         .with_state(state)
 }
 
