@@ -1,4 +1,4 @@
-# Helpers shared by scripts/bench and scripts/pgo-build, which start a few processes on free
+# Helpers shared by scripts/bench, scripts/bench-saga and scripts/pgo-build, which start a few processes on free
 # loopback ports, wait until they answer, and stop them all on the way out. Sourced; the
 # script sets NAME (its name in messages) first, and before `clean_up_on_exit` WORK (its
 # run's directory), KEEP (1: keep it) and KEPT (what it holds, for the message).
@@ -82,12 +82,14 @@ wait_ready() { # name url log [seconds]
   done
 }
 
-# On the way out: stops what `start` started, and removes $WORK unless the script failed or
-# $KEEP is 1, then says where it is.
+# On the way out: stops what `start` started, runs $AT_EXIT if the script set it (to remove
+# what the run created elsewhere), and removes $WORK unless the script failed or $KEEP is 1,
+# then says where it is.
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
   stop_started
+  [ -z "${AT_EXIT:-}" ] || "$AT_EXIT" || note "$AT_EXIT failed"
   if [ "$status" -ne 0 ] || [ "${KEEP:-0}" = 1 ]; then
     note "$KEPT kept in $WORK"
   else

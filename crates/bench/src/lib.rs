@@ -12,6 +12,7 @@
 //! none of its features.
 
 pub mod bare_proxy;
+pub mod saga;
 
 use std::sync::{
     Arc,

@@ -71,16 +71,16 @@ pub async fn insert(
     .await
 }
 
-/// The free courier nearest `pickup`, taken (marked busy) until the transaction ends. `SKIP
-/// LOCKED` lets concurrent assignments take different couriers instead of waiting for each
-/// other.
+/// The free courier nearest `pickup`, taken (marked busy) until the transaction ends: found
+/// through the index of free couriers' positions, whatever their number. `SKIP LOCKED` lets
+/// concurrent assignments take different couriers instead of waiting for each other.
 pub async fn take_nearest_courier(
     tx: &mut PgConnection,
     pickup: Point,
 ) -> sqlx::Result<Option<Uuid>> {
     let courier: Option<Uuid> = sqlx::query_scalar(
-        "SELECT user_id FROM couriers WHERE available AND NOT busy AND lat IS NOT NULL
-         ORDER BY power(lat - $1, 2) + power((lon - $2) * cos(radians($1)), 2)
+        "SELECT user_id FROM couriers WHERE available AND NOT busy AND position IS NOT NULL
+         ORDER BY position <-> point($2 * cos(radians($1)), $1)
          LIMIT 1 FOR UPDATE SKIP LOCKED",
     )
     .bind(pickup.lat)

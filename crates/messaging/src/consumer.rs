@@ -6,9 +6,9 @@
 //! longer delay; when the delays are used up, or at once for a message that can never be
 //! handled, it goes to the queue's dead-letter queue with the reason in its headers.
 
-use std::{future::Future, sync::Arc, time::Instant};
+use std::{future::Future, panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use lapin::{
     BasicProperties, Channel,
     message::Delivery,
@@ -101,6 +101,8 @@ enum ConsumeError {
     NotConnected,
     #[error("the delivery stream ended")]
     Ended,
+    #[error("the consumer panicked")]
+    Panicked,
 }
 
 impl From<AmqpError> for ConsumeError {
@@ -118,7 +120,12 @@ impl<H: Handler> Consumer<H> {
     pub async fn run(self, stop: CancellationToken) {
         let mut backoff = Backoff::new();
         loop {
-            match self.consume(&stop, &mut backoff).await {
+            // A bug must not stop consuming for good: the queue would fill.
+            let consumed = AssertUnwindSafe(self.consume(&stop, &mut backoff))
+                .catch_unwind()
+                .await
+                .unwrap_or(Err(ConsumeError::Panicked));
+            match consumed {
                 Ok(()) => return,
                 // Waiting for the connection's supervisor: it says when it connects.
                 Err(ConsumeError::NotConnected) => {}
@@ -209,7 +216,22 @@ impl<H: Handler> Consumer<H> {
         let outcome = self.apply(&envelope).instrument(span.clone()).await;
         metrics::histogram!("message_handling_duration_seconds", "queue" => queue)
             .record(started.elapsed().as_secs_f64());
-        let _entered = span.enter();
+        // Instrumented, not entered: an entered span held across an await would stay current
+        // on the thread for whatever task it runs next.
+        self.settle(channel, &delivery, attempt, outcome)
+            .instrument(span)
+            .await;
+    }
+
+    /// Acknowledges the message, or moves it to a delay queue or the dead-letter queue.
+    async fn settle(
+        &self,
+        channel: &Channel,
+        delivery: &Delivery,
+        attempt: u32,
+        outcome: Result<Applied, Failure>,
+    ) {
+        let queue = self.queue.name;
         match outcome {
             Ok(applied) => {
                 let outcome = match applied {
@@ -218,7 +240,7 @@ impl<H: Handler> Consumer<H> {
                 };
                 metrics::counter!("messages_consumed_total", "queue" => queue, "outcome" => outcome)
                     .increment(1);
-                acknowledge(&delivery).await;
+                acknowledge(delivery).await;
             }
             Err(Failure::Retry(reason)) => {
                 let delay = usize::try_from(attempt - 1)
@@ -234,27 +256,21 @@ impl<H: Handler> Consumer<H> {
                             AMQPValue::LongLongInt(i64::from(attempt) + 1),
                         );
                         headers.insert("x-last-error".into(), text(&reason));
-                        origin(&delivery, &mut headers);
-                        if self.forward(channel, &delivery, &target, headers).await {
+                        origin(delivery, &mut headers);
+                        if self.forward(channel, delivery, &target, headers).await {
                             metrics::counter!("messages_retried_total", "queue" => queue)
                                 .increment(1);
                         }
                     }
                     None => {
                         let reason = format!("gave up after {attempt} attempts: {reason}");
-                        self.dead_letter(
-                            channel,
-                            &delivery,
-                            attempt,
-                            "attempts-exhausted",
-                            &reason,
-                        )
-                        .await;
+                        self.dead_letter(channel, delivery, attempt, "attempts-exhausted", &reason)
+                            .await;
                     }
                 }
             }
             Err(Failure::Reject(reason)) => {
-                self.dead_letter(channel, &delivery, attempt, "rejected", &reason)
+                self.dead_letter(channel, delivery, attempt, "rejected", &reason)
                     .await;
             }
         }

@@ -9,10 +9,12 @@
 
 use std::{
     collections::HashMap,
+    panic::AssertUnwindSafe,
     time::{Duration, Instant},
 };
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use lapin::{
     BasicProperties, Channel,
     options::{BasicPublishOptions, ConfirmSelectOptions},
@@ -38,10 +40,13 @@ const BATCH: i64 = 200;
 const POLL: Duration = Duration::from_millis(500);
 /// How often a relay that is not the leader asks again.
 const STANDBY_POLL: Duration = Duration::from_secs(2);
-/// How often the backlog gauges are refreshed while rows flow.
+/// How often the backlog gauges are refreshed.
 const GAUGE_EVERY: Duration = Duration::from_secs(1);
 /// How often sent rows and old processed-message marks are removed.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
+/// Longest wait for the broker to take a message or confirm it: past it the channel is
+/// taken for lost and opened again, and the message sent again.
+const BROKER_LIMIT: Duration = Duration::from_secs(5);
 /// The advisory lock that elects one relay per database: "outbox" in ASCII.
 const LEADER_LOCK: i64 = 0x6f75_7462_6f78;
 
@@ -68,6 +73,10 @@ enum RelayError {
     Refused(Uuid),
     #[error("message {0} reached no queue")]
     Unroutable(Uuid),
+    #[error("the broker did not answer a {0} in time")]
+    Stalled(&'static str),
+    #[error("the relay panicked")]
+    Panicked,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -87,7 +96,12 @@ impl Relay {
     pub async fn run(self, stop: CancellationToken) {
         let mut backoff = Backoff::new();
         loop {
-            match self.lead(&stop, &mut backoff).await {
+            // A bug must not stop the relay for good: every message behind it would wait.
+            let led = AssertUnwindSafe(self.lead(&stop, &mut backoff))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(RelayError::Panicked));
+            match led {
                 Ok(()) => return,
                 // Waiting for the connection's supervisor: it says when it connects.
                 Err(RelayError::NotConnected) => {}
@@ -145,7 +159,7 @@ impl Relay {
             .bind(BATCH)
             .fetch_all(&mut connection)
             .await?;
-            if gauges_at.is_none_or(|at| at.elapsed() >= GAUGE_EVERY) || rows.is_empty() {
+            if gauges_at.is_none_or(|at| at.elapsed() >= GAUGE_EVERY) {
                 self.gauges(&mut connection).await?;
                 gauges_at = Some(Instant::now());
             }
@@ -167,6 +181,7 @@ impl Relay {
                 continue;
             }
             let (sent, failure) = self.publish(&channel, &rows).await;
+            tracing::debug!(outbox = %self.outbox.label(), fetched = rows.len(), sent = sent.len(), "outbox rows relayed");
             if !sent.is_empty() {
                 sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
                     .bind(&sent)
@@ -183,6 +198,14 @@ impl Relay {
                 return Err(failure);
             }
             backoff.reset();
+            if rows.len() < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+                // Drained: what was committed meanwhile has woken the relay already.
+                tokio::select! {
+                    () = self.outbox.woken() => {}
+                    () = tokio::time::sleep(POLL) => {}
+                    () = stop.cancelled() => {}
+                }
+            }
         }
     }
 
@@ -192,21 +215,26 @@ impl Relay {
         let mut confirms = Vec::with_capacity(rows.len());
         let mut failure = None;
         for row in rows {
-            match self.send(channel, row).await {
-                Ok(confirm) => confirms.push(confirm),
-                Err(err) => {
+            match tokio::time::timeout(BROKER_LIMIT, self.send(channel, row)).await {
+                Ok(Ok(confirm)) => confirms.push(confirm),
+                Ok(Err(err)) => {
                     failure = Some(err.into());
+                    break;
+                }
+                Err(_) => {
+                    failure = Some(RelayError::Stalled("publish"));
                     break;
                 }
             }
         }
         let mut sent = Vec::with_capacity(confirms.len());
         for (row, confirm) in rows.iter().zip(confirms) {
-            let refused = match confirm.await {
-                Ok(Confirmation::Ack(None) | Confirmation::NotRequested) => None,
-                Ok(Confirmation::Ack(Some(_))) => Some(RelayError::Unroutable(row.id)),
-                Ok(Confirmation::Nack(_)) => Some(RelayError::Refused(row.id)),
-                Err(err) => Some(RelayError::Broker(err)),
+            let refused = match tokio::time::timeout(BROKER_LIMIT, confirm).await {
+                Ok(Ok(Confirmation::Ack(None) | Confirmation::NotRequested)) => None,
+                Ok(Ok(Confirmation::Ack(Some(_)))) => Some(RelayError::Unroutable(row.id)),
+                Ok(Ok(Confirmation::Nack(_))) => Some(RelayError::Refused(row.id)),
+                Ok(Err(err)) => Some(RelayError::Broker(err)),
+                Err(_) => Some(RelayError::Stalled("confirm")),
             };
             if let Some(refused) = refused {
                 failure = Some(refused);

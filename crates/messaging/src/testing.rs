@@ -50,6 +50,17 @@ impl TestBroker {
         }
     }
 
+    /// The namespace `prefix` on the shared broker, whose binaries retry after `delays`:
+    /// removed when this is dropped.
+    pub fn with_prefix(prefix: &str, delays: RetryDelays) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            url: amqp_url(),
+            delays,
+            extra_queues: Vec::new(),
+        }
+    }
+
     /// Also deletes `queue` (one the test declares itself) at the end.
     pub fn with_queue(mut self, queue: QueueSpec) -> Self {
         self.extra_queues.push(queue);

@@ -57,12 +57,14 @@ pub struct QueueSpec {
     pub bindings: &'static [(Exchange, &'static str)],
 }
 
-/// order-service: every saga reply, and the deliveries' progress.
+/// order-service: every saga reply, and the courier's steps (the assignment comes as the
+/// shipping step's reply).
 pub const ORDER_SERVICE: QueueSpec = QueueSpec {
     name: "order-service",
     bindings: &[
         (Exchange::SagaReplies, "#"),
-        (Exchange::DomainEvents, "delivery.*"),
+        (Exchange::DomainEvents, "delivery.picked_up"),
+        (Exchange::DomainEvents, "delivery.delivered"),
     ],
 };
 

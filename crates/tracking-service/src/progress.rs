@@ -43,8 +43,9 @@ impl Handler for DeliveryProgress {
         if status.is_some_and(|status| step.1.contains(&status)) {
             return Ok(());
         }
-        if status.is_none() && step.0 == Event::Cancelled {
-            // A shipment called off before it was ever assigned was never tracked.
+        if status.is_none() && step.0 == Event::Cancelled && progress.courier_id.is_none() {
+            // A shipment called off before a courier was assigned was never tracked; one
+            // with a courier waits for its assignment, which is on its way.
             return Ok(());
         }
         self.record(tx, progress.order_id, step.0).await

@@ -9,7 +9,7 @@ use axum::{Router, body::Bytes, extract::State, routing::post};
 use shared::testing::{TestDatabase, postgres_server_url};
 
 use crate::{
-    platform::{env, wait_until_ready},
+    platform::{Options, Platform, env, wait_until_ready},
     processes::{Process, build_binaries, free_port},
 };
 
@@ -85,5 +85,91 @@ async fn spans_are_exported_over_otlp_in_the_callers_trace_and_flushed_at_shutdo
             "no exported span carries the caller's trace id"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The protobuf bytes of an export's `service.name` resource attribute naming `service`.
+fn service_name(service: &str) -> Vec<u8> {
+    let name = service.as_bytes();
+    let length = |n: usize| u8::try_from(n).expect("a short name");
+    let mut bytes = vec![0x0a, length(12)];
+    bytes.extend_from_slice(b"service.name");
+    bytes.extend_from_slice(&[0x12, length(name.len() + 2), 0x0a, length(name.len())]);
+    bytes.extend_from_slice(name);
+    bytes
+}
+
+/// Whether some export carries `needle` and `also`.
+fn exported(received: &Mutex<Vec<Bytes>>, needle: &[u8], also: &[u8]) -> bool {
+    let has =
+        |body: &Bytes, wanted: &[u8]| body.windows(wanted.len()).any(|window| window == wanted);
+    received
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .any(|body| has(body, needle) && has(body, also))
+}
+
+// Several threads: the collector answers while the test waits for processes to stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_order_is_one_trace_from_the_gateway_through_the_broker_to_every_participant() {
+    let (collector, received) = spawn_collector().await;
+    let extra = crate::binaries::all()
+        .iter()
+        .map(|binary| {
+            (
+                binary.name,
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                collector.clone(),
+            )
+        })
+        .collect();
+    let mut platform = Platform::start(Options {
+        extra,
+        ..Options::default()
+    })
+    .await;
+    let admin = platform.admin().await;
+    let menu = platform.restaurant(&admin).await;
+    platform.courier(&admin, "rider@trace.test").await;
+    let customer = platform.customer("ada@trace.test").await;
+    let body = serde_json::json!({
+        "restaurant_id": menu.0,
+        "items": [{"menu_item_id": menu.1, "quantity": 1}],
+        "delivery_address": {"street": "2 Rue Y", "city": "Lyon", "postal_code": "69002", "country": "FR"},
+        "payment_method": "pm_card_ok",
+    });
+    let placed = reqwest::Client::new()
+        .post(platform.url("/orders"))
+        .bearer_auth(&customer)
+        .header("traceparent", format!("00-{TRACE_ID}-b7ad6b7169203331-01"))
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(placed.status().as_u16(), 201);
+    let order: serde_json::Value = placed.json().await.expect("json");
+    let id = order["id"].as_str().expect("an id");
+    let confirmed = platform
+        .wait_for(&customer, id, &["CONFIRMED"], Duration::from_secs(30))
+        .await;
+    assert_eq!(confirmed["status"], "CONFIRMED");
+
+    // Stopped, each binary flushes its spans.
+    for name in ["order-service", "payment-service", "delivery-service"] {
+        platform.backend(name).terminate(Duration::from_secs(15));
+    }
+    platform.gateway.terminate(Duration::from_secs(15));
+    let wanted = trace_id_bytes();
+    for service in [
+        "gateway",
+        "order-service",
+        "payment-service",
+        "delivery-service",
+    ] {
+        assert!(
+            exported(&received, &wanted, &service_name(service)),
+            "{service} exported spans in the order's trace"
+        );
     }
 }
