@@ -112,6 +112,12 @@ impl Relay {
                 }
             }
             if stop.is_cancelled() || !backoff.wait(&stop).await {
+                // Stopped between two attempts: one last pass while the broker is there,
+                // so that what is in the outbox leaves now rather than at the next start.
+                if self.amqp.check().await.is_ok() {
+                    let last = AssertUnwindSafe(self.lead(&stop, &mut backoff));
+                    let _ = last.catch_unwind().await;
+                }
                 return;
             }
         }

@@ -8,6 +8,8 @@ use lapin::{
     options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, QueueDeleteOptions},
 };
 
+use shared::testing::conformance::Guard;
+
 use crate::{
     Envelope,
     config::{BrokerArgs, RetryDelays},
@@ -219,6 +221,43 @@ impl TestBroker {
             .collect();
         (queues, exchanges)
     }
+}
+
+/// The flags a service under test gets, in order: its name, a loopback host and a free port,
+/// its database, the token issuer to trust, then `broker` (its namespace's flags).
+pub fn service_args(
+    binary: &str,
+    database_url: &str,
+    jwks_url: &str,
+    broker: Vec<String>,
+) -> Vec<String> {
+    let mut args: Vec<String> = [
+        binary,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--database-url",
+        database_url,
+        "--auth-jwks-url",
+        jwks_url,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(broker);
+    args
+}
+
+/// For the checks every service shares: starts a service with `start` (given the flags of a
+/// broker namespace of its own on `amqp_url`) and keeps the namespace as long as the check.
+pub async fn in_namespace<F, Fut>(amqp_url: String, start: F) -> (String, Guard)
+where
+    F: FnOnce(Vec<String>) -> Fut,
+    Fut: Future<Output = String>,
+{
+    let broker = TestBroker::new();
+    let address = start(broker.flags(&amqp_url)).await;
+    (address, Box::new(broker))
 }
 
 /// A new envelope of type `kind` about `aggregate`.

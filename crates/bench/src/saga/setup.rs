@@ -163,21 +163,8 @@ impl Call<'_> {
     }
 
     async fn restaurant(&self, admin: &str) -> Result<(String, String), String> {
-        let days = [
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-        ];
-        let body = json!({
-            "name": format!("Bench {}", Uuid::now_v7().simple()), "cuisine": "french",
-            "address": {"street": "1 Rue X", "city": "Lyon", "postal_code": "69001", "country": "FR"},
-            "location": {"lat": 45.76, "lon": 4.83},
-            "opening_hours": days.iter().map(|day| json!({"day": day, "opens": "00:00", "closes": "24:00"})).collect::<Vec<_>>(),
-        });
+        let body =
+            shared::testing::restaurant(&format!("Bench {}", Uuid::now_v7().simple()), "french");
         let restaurant = self.post("/restaurants", Some(admin), &body, 201).await?;
         let id = restaurant["id"].as_str().unwrap_or_default().to_owned();
         let menu = json!({"categories": [{"name": "Mains", "items": [

@@ -4,7 +4,7 @@ use clap::Parser;
 use delivery_service::{Application, Config};
 use messaging::{
     Envelope,
-    testing::{REPLIES, TestBroker, envelope},
+    testing::{REPLIES, TestBroker, envelope, in_namespace, service_args},
     topology::{Exchange, QueueSpec},
 };
 use shared::{
@@ -26,44 +26,18 @@ pub fn subject() -> Subject<Spawn> {
         prefix: "/delivery",
         database: "delivery",
         spawn: |database_url, amqp_url| {
-            Box::pin(async move {
-                let broker = TestBroker::new();
-                let address = spawn_trusting(
-                    database_url,
-                    &broker,
-                    &amqp_url,
-                    "http://127.0.0.1:1/jwks".to_owned(),
-                )
-                .await;
-                (address, Box::new(broker) as Guard)
-            })
+            Box::pin(in_namespace(amqp_url, |broker| {
+                spawn_trusting(database_url, broker, "http://127.0.0.1:1/jwks")
+            }))
         },
     }
 }
 
-/// Starts delivery-service on a free port against the given stores, trusting the tokens of
-/// the issuer at `jwks_url`; returns its base URL.
-pub async fn spawn_trusting(
-    database_url: String,
-    broker: &TestBroker,
-    amqp_url: &str,
-    jwks_url: String,
-) -> String {
+/// Starts delivery-service on a free port against the given database and broker namespace
+/// (`broker`: its flags), trusting the tokens of the issuer at `jwks_url`; returns its URL.
+pub async fn spawn_trusting(database_url: String, broker: Vec<String>, jwks_url: &str) -> String {
     shared::telemetry::init_for_tests();
-    let mut args: Vec<String> = [
-        "delivery-service",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--database-url",
-        &database_url,
-        "--auth-jwks-url",
-        &jwks_url,
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    args.extend(broker.flags(amqp_url));
+    let args = service_args("delivery-service", &database_url, jwks_url, broker);
     let config = Config::try_parse_from(args).expect("valid test configuration");
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -101,13 +75,7 @@ pub async fn spawn_app() -> TestApp {
     let mut broker = TestBroker::new();
     broker.declare(REPLIES).await;
     broker.declare(EVENTS).await;
-    let address = spawn_trusting(
-        database.url(),
-        &broker,
-        &amqp_url(),
-        issuer.jwks_url.clone(),
-    )
-    .await;
+    let address = spawn_trusting(database.url(), broker.flags(&amqp_url()), &issuer.jwks_url).await;
     TestApp {
         api: TestClient::new(address, issuer),
         broker,

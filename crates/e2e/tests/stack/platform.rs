@@ -9,7 +9,9 @@ use std::{
 
 use messaging::testing::TestBroker;
 use serde_json::{Value, json};
-use shared::testing::{TcpProxy, TestDatabase, mongodb_url, postgres_server_url};
+use shared::testing::{
+    TcpProxy, TestDatabase, menu_of_one, mongodb_url, postgres_server_url, restaurant,
+};
 use sqlx::PgPool;
 
 use crate::processes::{Process, build_binaries, free_port};
@@ -313,29 +315,16 @@ impl Api {
 
     /// A restaurant (the admin's) at Lyon with one dish; returns its id and the dish's id.
     pub async fn restaurant(&self, admin: &str) -> (String, String) {
-        let days = [
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-        ];
-        let body = json!({
-            "name": "Chez Saga", "cuisine": "french",
-            "address": {"street": "1 Rue X", "city": "Lyon", "postal_code": "69001", "country": "FR"},
-            "location": {"lat": 45.76, "lon": 4.83},
-            "opening_hours": days.iter().map(|day| json!({"day": day, "opens": "00:00", "closes": "24:00"})).collect::<Vec<_>>(),
-        });
+        let body = restaurant("Chez Saga", "french");
         let (status, restaurant) = self.post("/restaurants", Some(admin), &body).await;
         assert_eq!(status, 201, "{restaurant}");
         let id = restaurant["id"].as_str().expect("an id").to_owned();
-        let menu = json!({"categories": [{"name": "Mains", "items": [
-            {"name": "Quiche", "price": {"amount": 1250, "currency": "EUR"}, "available": true},
-        ]}]});
         let (status, menu) = self
-            .put(&format!("/restaurants/{id}/menu"), admin, &menu)
+            .put(
+                &format!("/restaurants/{id}/menu"),
+                admin,
+                &menu_of_one(1250),
+            )
             .await;
         assert_eq!(status, 200, "{menu}");
         let dish = menu["categories"][0]["items"][0]["id"]

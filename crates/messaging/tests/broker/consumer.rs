@@ -3,8 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use lapin::BasicProperties;
-use messaging::{Broker, Envelope, topology::Exchange};
+use messaging::{Broker, Envelope};
 use shared::testing::TcpProxy;
 use uuid::Uuid;
 
@@ -35,15 +34,7 @@ async fn a_message_delivered_twice_is_applied_once() {
     let (recorder, workers) = consuming(&stores, Plan::Succeed).await;
     let (id, body) = envelope("probe.happened");
     for _ in 0..2 {
-        stores
-            .broker
-            .publish(
-                Exchange::DomainEvents,
-                "probe.happened",
-                &body,
-                BasicProperties::default(),
-            )
-            .await;
+        stores.publish("probe.happened", &body).await;
     }
     assert_eq!(
         stores.wait_for_effects(1, Duration::from_secs(10)).await,
@@ -75,28 +66,13 @@ async fn a_message_that_fails_once_is_applied_on_its_retry() {
     let stores = TestStores::new().await;
     let (recorder, workers) = consuming(&stores, Plan::FailFirst(1)).await;
     let (id, body) = envelope("probe.happened");
-    stores
-        .broker
-        .publish(
-            Exchange::DomainEvents,
-            "probe.happened",
-            &body,
-            BasicProperties::default(),
-        )
-        .await;
+    stores.publish("probe.happened", &body).await;
     assert_eq!(
         stores.wait_for_effects(1, Duration::from_secs(10)).await,
         (1, 1)
     );
     assert_eq!(recorder.calls_of(id), 2);
-    let dead = stores
-        .broker
-        .drain(
-            &stores.broker.topology().dead_letters(&PROBE),
-            1,
-            Duration::from_millis(300),
-        )
-        .await;
+    let dead = stores.dead_letters(1, Duration::from_millis(300)).await;
     assert!(dead.is_empty());
     workers.shutdown().await;
 }
@@ -107,23 +83,8 @@ async fn a_message_that_keeps_failing_is_dead_lettered_with_the_reason_after_eve
     let (recorder, workers) = consuming(&stores, Plan::AlwaysRetry).await;
     let (id, body) = envelope("probe.happened");
     let started = Instant::now();
-    stores
-        .broker
-        .publish(
-            Exchange::DomainEvents,
-            "probe.happened",
-            &body,
-            BasicProperties::default(),
-        )
-        .await;
-    let dead = stores
-        .broker
-        .drain(
-            &stores.broker.topology().dead_letters(&PROBE),
-            1,
-            Duration::from_secs(10),
-        )
-        .await;
+    stores.publish("probe.happened", &body).await;
+    let dead = stores.dead_letters(1, Duration::from_secs(10)).await;
     assert_eq!(dead.len(), 1, "dead-lettered");
     assert!(
         started.elapsed() >= Duration::from_millis(300),
@@ -162,23 +123,8 @@ async fn a_message_that_can_never_be_handled_is_dead_lettered_at_once() {
     let stores = TestStores::new().await;
     let (recorder, workers) = consuming(&stores, Plan::Reject).await;
     let (id, body) = envelope("probe.happened");
-    stores
-        .broker
-        .publish(
-            Exchange::DomainEvents,
-            "probe.happened",
-            &body,
-            BasicProperties::default(),
-        )
-        .await;
-    let dead = stores
-        .broker
-        .drain(
-            &stores.broker.topology().dead_letters(&PROBE),
-            1,
-            Duration::from_secs(10),
-        )
-        .await;
+    stores.publish("probe.happened", &body).await;
+    let dead = stores.dead_letters(1, Duration::from_secs(10)).await;
     assert_eq!(dead.len(), 1);
     assert_eq!(
         header(&dead[0], "x-dead-reason").as_deref(),
@@ -192,23 +138,8 @@ async fn a_message_that_can_never_be_handled_is_dead_lettered_at_once() {
 async fn a_message_that_is_no_envelope_is_dead_lettered_at_once_and_never_handled() {
     let stores = TestStores::new().await;
     let (recorder, workers) = consuming(&stores, Plan::Succeed).await;
-    stores
-        .broker
-        .publish(
-            Exchange::DomainEvents,
-            "probe.garbage",
-            b"not json",
-            BasicProperties::default(),
-        )
-        .await;
-    let dead = stores
-        .broker
-        .drain(
-            &stores.broker.topology().dead_letters(&PROBE),
-            1,
-            Duration::from_secs(10),
-        )
-        .await;
+    stores.publish("probe.garbage", b"not json").await;
+    let dead = stores.dead_letters(1, Duration::from_secs(10)).await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].delivery.data, b"not json");
     assert_eq!(

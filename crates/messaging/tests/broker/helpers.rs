@@ -7,6 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use lapin::{BasicProperties, message::BasicGetMessage};
 use messaging::{
     Envelope, Failure, Handler, Message, Outbox, enqueue,
     testing::TestBroker,
@@ -69,6 +70,24 @@ impl TestStores {
             .declare_queue(&channel, &PROBE)
             .await
             .expect("the probe queue");
+    }
+
+    /// Publishes `body` as an event routed by `key`, as a foreign publisher would.
+    pub async fn publish(&self, key: &str, body: &[u8]) {
+        self.broker
+            .publish(
+                Exchange::DomainEvents,
+                key,
+                body,
+                BasicProperties::default(),
+            )
+            .await;
+    }
+
+    /// The messages in the probe queue's dead-letter queue, waiting up to `limit` for `count`.
+    pub async fn dead_letters(&self, count: usize, limit: Duration) -> Vec<BasicGetMessage> {
+        let queue = self.broker.topology().dead_letters(&PROBE);
+        self.broker.drain(&queue, count, limit).await
     }
 
     /// Writes one `probe.happened` event about `aggregate` in a transaction of its own.
@@ -189,14 +208,14 @@ impl Handler for Recorder {
 }
 
 /// A string header of a message taken from a queue.
-pub fn header(message: &lapin::message::BasicGetMessage, name: &str) -> Option<String> {
+pub fn header(message: &BasicGetMessage, name: &str) -> Option<String> {
     messaging::trace::from_amqp(message.delivery.properties.headers().as_ref())
         .get(name)
         .cloned()
 }
 
 /// An integer header of a message taken from a queue.
-pub fn int_header(message: &lapin::message::BasicGetMessage, name: &str) -> Option<i64> {
+pub fn int_header(message: &BasicGetMessage, name: &str) -> Option<i64> {
     match message
         .delivery
         .properties

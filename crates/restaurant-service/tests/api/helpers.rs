@@ -1,7 +1,7 @@
 use clap::Parser;
 use reqwest::Response;
 use restaurant_service::{Application, Config};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::{
     auth::Role,
     testing::{TestIssuer, TestMongo},
@@ -52,25 +52,7 @@ pub async fn spawn_with(url: &str, database: &str, jwks_url: &str) -> String {
     address
 }
 
-/// A restaurant body with the given name and cuisine, open every day all day.
-pub fn restaurant(name: &str, cuisine: &str) -> Value {
-    let days = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
-    json!({
-        "name": name,
-        "cuisine": cuisine,
-        "address": {"street": "1 Main St", "city": "Lyon", "postal_code": "69001", "country": "FR"},
-        "location": {"lat": 45.76, "lon": 4.83},
-        "opening_hours": days.iter().map(|day| json!({"day": day, "opens": "00:00", "closes": "24:00"})).collect::<Vec<_>>(),
-    })
-}
+pub use shared::testing::restaurant;
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {

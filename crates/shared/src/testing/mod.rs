@@ -4,12 +4,14 @@
 mod client;
 pub mod conformance;
 mod database;
+mod fixtures;
 mod issuer;
 mod mongo;
 mod proxy;
 
 pub use client::TestClient;
 pub use database::{TestDatabase, postgres_server_url};
+pub use fixtures::{menu_of_one, restaurant};
 pub use issuer::TestIssuer;
 pub use mongo::TestMongo;
 pub use proxy::TcpProxy;

@@ -1,7 +1,11 @@
 use std::ops::Deref;
 
 use clap::Parser;
-use messaging::{Envelope, testing::TestBroker, topology::Exchange};
+use messaging::{
+    Envelope,
+    testing::{TestBroker, in_namespace, service_args},
+    topology::Exchange,
+};
 use shared::testing::{
     TestClient, TestDatabase, TestIssuer, amqp_url,
     conformance::{Guard, Subject},
@@ -18,17 +22,9 @@ pub fn subject() -> Subject<Spawn> {
         prefix: "/tracking",
         database: "tracking",
         spawn: |database_url, amqp_url| {
-            Box::pin(async move {
-                let broker = TestBroker::new();
-                let address = spawn_trusting(
-                    database_url,
-                    &broker,
-                    &amqp_url,
-                    "http://127.0.0.1:1/jwks".to_owned(),
-                )
-                .await;
-                (address, Box::new(broker) as Guard)
-            })
+            Box::pin(in_namespace(amqp_url, |broker| {
+                spawn_trusting(database_url, broker, "http://127.0.0.1:1/jwks")
+            }))
         },
     }
 }
@@ -36,31 +32,12 @@ pub fn subject() -> Subject<Spawn> {
 /// Fewest events between two snapshots in tests, so that snapshots are exercised.
 pub const SNAPSHOT_EVERY: &str = "3";
 
-/// Starts tracking-service on a free port against the given stores, trusting the tokens of
-/// the issuer at `jwks_url`; returns its base URL.
-pub async fn spawn_trusting(
-    database_url: String,
-    broker: &TestBroker,
-    amqp_url: &str,
-    jwks_url: String,
-) -> String {
+/// Starts tracking-service on a free port against the given database and broker namespace
+/// (`broker`: its flags), trusting the tokens of the issuer at `jwks_url`; returns its URL.
+pub async fn spawn_trusting(database_url: String, broker: Vec<String>, jwks_url: &str) -> String {
     shared::telemetry::init_for_tests();
-    let mut args: Vec<String> = [
-        "tracking-service",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--database-url",
-        &database_url,
-        "--auth-jwks-url",
-        &jwks_url,
-        "--snapshot-every",
-        SNAPSHOT_EVERY,
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    args.extend(broker.flags(amqp_url));
+    let mut args = service_args("tracking-service", &database_url, jwks_url, broker);
+    args.extend(["--snapshot-every", SNAPSHOT_EVERY].map(str::to_owned));
     let config = Config::try_parse_from(args).expect("valid test configuration");
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -89,13 +66,7 @@ pub async fn spawn_app() -> TestApp {
     let database = TestDatabase::create(&postgres_server_url(), "tracking").await;
     let issuer = TestIssuer::start().await;
     let broker = TestBroker::new();
-    let address = spawn_trusting(
-        database.url(),
-        &broker,
-        &amqp_url(),
-        issuer.jwks_url.clone(),
-    )
-    .await;
+    let address = spawn_trusting(database.url(), broker.flags(&amqp_url()), &issuer.jwks_url).await;
     TestApp {
         api: TestClient::new(address, issuer),
         database,
