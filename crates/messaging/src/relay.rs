@@ -29,7 +29,7 @@ use crate::{
     connection::Amqp,
     envelope::Envelope,
     outbox::Outbox,
-    topology::{Exchange, Topology},
+    topology::{Exchange, QUEUES, Topology},
     trace,
     worker::Backoff,
 };
@@ -42,7 +42,7 @@ const POLL: Duration = Duration::from_millis(500);
 const STANDBY_POLL: Duration = Duration::from_secs(2);
 /// How often the backlog gauges are refreshed.
 const GAUGE_EVERY: Duration = Duration::from_secs(1);
-/// How often sent rows and old processed-message marks are removed.
+/// How often sent rows and old processed-message marks are removed (see `housekeeping`).
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 /// Longest wait for the broker to take a message or confirm it: past it the channel is
 /// taken for lost and opened again, and the message sent again.
@@ -320,14 +320,48 @@ impl Relay {
     }
 }
 
-/// Sent rows are kept a day for inspection; processed-message marks a week, far longer than
-/// any redelivery takes.
+/// How long sent rows are kept, for inspection.
+const KEEP_SENT: Duration = Duration::from_secs(3600);
+/// How long processed-message marks are kept: far longer than a redelivery takes (a
+/// delivery whose acknowledgement was lost comes back as soon as its channel closes).
+const KEEP_PROCESSED: Duration = Duration::from_secs(86_400);
+/// Rows removed per statement, so that no removal holds locks for long.
+const REMOVE_BATCH: i64 = 10_000;
+
+/// Removes sent rows and old processed-message marks. Both are found by their ids, UUIDv7
+/// and so ordered by time, through the primary keys: no scan of the tables however large.
 async fn housekeeping(connection: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM outbox WHERE published_at < now() - interval '1 day'")
+    let sent_before = uuid_at(KEEP_SENT);
+    loop {
+        let removed = sqlx::query(
+            "DELETE FROM outbox WHERE id IN
+               (SELECT id FROM outbox WHERE id < $1 AND published_at IS NOT NULL LIMIT $2)",
+        )
+        .bind(sent_before)
+        .bind(REMOVE_BATCH)
         .execute(&mut *connection)
-        .await?;
-    sqlx::query("DELETE FROM processed_messages WHERE processed_at < now() - interval '7 days'")
+        .await?
+        .rows_affected();
+        if removed < u64::try_from(REMOVE_BATCH).unwrap_or(u64::MAX) {
+            break;
+        }
+    }
+    let consumers: Vec<&str> = QUEUES.iter().map(|queue| queue.name).collect();
+    sqlx::query("DELETE FROM processed_messages WHERE consumer = ANY($1) AND message_id < $2")
+        .bind(&consumers)
+        .bind(uuid_at(KEEP_PROCESSED))
         .execute(connection)
         .await
         .map(drop)
+}
+
+/// A UUIDv7 of `ago` ago: every id made before then sorts below it.
+fn uuid_at(ago: Duration) -> Uuid {
+    let then = Utc::now() - chrono::Duration::from_std(ago).unwrap_or(chrono::Duration::zero());
+    let seconds = u64::try_from(then.timestamp()).unwrap_or_default();
+    Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        seconds,
+        then.timestamp_subsec_nanos(),
+    ))
 }

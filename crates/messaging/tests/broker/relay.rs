@@ -174,3 +174,88 @@ async fn shutdown_sends_what_is_left_in_the_outbox() {
         .await;
     assert_eq!(received.len(), 20);
 }
+
+/// A UUIDv7 made `seconds` ago.
+fn id_from(seconds: u64) -> uuid::Uuid {
+    let then = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        - seconds;
+    uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, then, 0))
+}
+
+#[tokio::test]
+async fn old_sent_rows_and_old_processed_marks_are_removed_and_nothing_unsent() {
+    let stores = TestStores::new().await;
+    let (old_sent, old_unsent, fresh_sent) = (id_from(7200), id_from(7200), id_from(10));
+    for (id, sent) in [(old_sent, true), (old_unsent, false), (fresh_sent, true)] {
+        sqlx::query(
+            "INSERT INTO outbox (id, exchange, routing_key, message_type, aggregate_id, payload, published_at)
+             VALUES ($1, 'domain.events', 'probe.kept', 'probe.kept', 'a', '{}', CASE WHEN $2 THEN now() END)",
+        )
+        .bind(id)
+        .bind(sent)
+        .execute(&stores.pool)
+        .await
+        .expect("a row");
+    }
+    let (old_mark, fresh_mark) = (id_from(3 * 86_400), id_from(60));
+    for id in [old_mark, fresh_mark] {
+        sqlx::query(
+            "INSERT INTO processed_messages (consumer, message_id) VALUES ('payment-service', $1)",
+        )
+        .bind(id)
+        .execute(&stores.pool)
+        .await
+        .expect("a mark");
+    }
+    stores.declare_probe().await;
+    let broker = Broker::start(&stores.broker.args(), "relay-test");
+    let workers = broker.workers().relay(&stores.outbox);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut rows: Vec<uuid::Uuid> = Vec::new();
+    while Instant::now() < deadline {
+        rows = sqlx::query_scalar("SELECT id FROM outbox ORDER BY id")
+            .fetch_all(&stores.pool)
+            .await
+            .expect("rows");
+        if !rows.contains(&old_sent) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        rows,
+        [fresh_sent],
+        "the old rows went once sent, the fresh one stays"
+    );
+    let sent = stores
+        .broker
+        .drain(
+            &stores.broker.topology().queue(&PROBE),
+            1,
+            Duration::from_secs(5),
+        )
+        .await;
+    let sent: Vec<_> = sent
+        .iter()
+        .map(|message| {
+            Envelope::decode(&message.delivery.data)
+                .expect("an envelope")
+                .id
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [old_unsent],
+        "the old unsent row was sent before it was removed"
+    );
+    let marks: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT message_id FROM processed_messages")
+        .fetch_all(&stores.pool)
+        .await
+        .expect("marks");
+    assert_eq!(marks, [fresh_mark]);
+    workers.shutdown().await;
+}
