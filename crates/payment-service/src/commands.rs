@@ -120,14 +120,22 @@ async fn void(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer, F
         Some(payment) => payment,
     };
     Ok(match payment.status.as_str() {
-        "voided" | "declined" | "cancelled" => (reply::PAYMENT_VOIDED, done(&payment, 0)),
+        // Nothing is held any more: released, never held, or given back in full.
+        "voided" | "declined" | "cancelled" | "refunded" => {
+            (reply::PAYMENT_VOIDED, done(&payment, 0))
+        }
+        // Money was taken: only a refund undoes that.
         status => (reply::PAYMENT_VOID_FAILED, refused(&payment, status)),
     })
 }
 
+/// Makes sure nothing is captured for the order: what was captured is given back, and an
+/// authorization never captured is released at once, so that a capture arriving late (its
+/// step was in doubt) finds nothing to take.
 async fn refund(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer, Failure> {
     let Some(payment) = store::lock_by_order(tx, terms.order_id).await? else {
-        return Ok((reply::PAYMENT_REFUND_FAILED, missing(terms)));
+        // No payment, so nothing captured; the void that follows calls the payment off.
+        return Ok((reply::PAYMENT_REFUNDED, missing(terms)));
     };
     let payment = match payment.status.as_str() {
         "captured" | "partially_refunded" => {
@@ -137,15 +145,18 @@ async fn refund(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer,
                 .map_err(failure)?
                 .payment
         }
+        "authorized" | "capture_failed" => {
+            ledger::void(tx, terms.order_id)
+                .await
+                .map_err(failure)?
+                .payment
+        }
         _ => payment,
     };
-    Ok(match payment.status.as_str() {
-        "refunded" => (
-            reply::PAYMENT_REFUNDED,
-            done(&payment, payment.refunded_amount),
-        ),
-        status => (reply::PAYMENT_REFUND_FAILED, refused(&payment, status)),
-    })
+    Ok((
+        reply::PAYMENT_REFUNDED,
+        done(&payment, payment.refunded_amount),
+    ))
 }
 
 fn authorization(terms: &PaymentCommand) -> Result<Authorization, Failure> {
@@ -177,6 +188,7 @@ fn refused(payment: &PaymentRow, reason: &str) -> StepReply {
     }
 }
 
+/// The answer about an order that has no payment.
 fn missing(terms: &PaymentCommand) -> StepReply {
     StepReply {
         order_id: terms.order_id,

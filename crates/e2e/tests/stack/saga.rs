@@ -209,7 +209,7 @@ async fn an_order_is_confirmed_paid_once_shipped_then_picked_up_delivered_and_tr
 }
 
 #[tokio::test]
-async fn a_declined_card_no_free_courier_and_a_failed_capture_each_leave_nothing_held() {
+async fn a_declined_card_no_free_courier_a_failed_capture_and_a_cancel_each_leave_nothing_held() {
     let platform = Platform::start(Options::default()).await;
     let admin = platform.admin().await;
     let menu = platform.restaurant(&admin).await;
@@ -274,7 +274,35 @@ async fn a_declined_card_no_free_courier_and_a_failed_capture_each_leave_nothing
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    for order in [&declined, &stranded, &failing, &paid] {
+    assert_consistent("CONFIRMED", &books(&platform, &paid).await, &paid);
+
+    // Cancelled once confirmed: refunded, the shipment cancelled, the courier free again.
+    let (status, _) = platform
+        .post(
+            &format!("/orders/{paid}/cancel"),
+            Some(&customer),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let body = platform
+        .wait_for(&customer, &paid, &["CANCELLED"], limit)
+        .await;
+    assert_eq!(body["status"], "CANCELLED", "{body}");
+    assert_eq!(
+        books(&platform, &paid).await.payment.as_deref(),
+        Some("refunded")
+    );
+    let again = platform
+        .order(&customer, &menu, "pm_card_ok")
+        .await
+        .expect("placed");
+    let body = platform
+        .wait_for(&customer, &again, &["CONFIRMED"], limit)
+        .await;
+    assert_eq!(body["courier_id"], courier, "the courier was freed");
+
+    for order in [&declined, &stranded, &failing, &paid, &again] {
         let (_, body) = platform.get(&format!("/orders/{order}"), &customer).await;
         let status = body["status"].as_str().unwrap_or_default();
         assert_consistent(status, &books(&platform, order).await, order);

@@ -170,3 +170,45 @@ async fn the_same_command_delivered_twice_is_applied_and_answered_once() {
     let payment = payment(&app, order).await;
     assert_eq!(payment["ledger"].as_array().expect("ledger").len(), 2);
 }
+
+#[tokio::test]
+async fn cancelling_a_confirmed_order_refunds_then_the_void_finds_nothing_held() {
+    let app = spawn_app().await;
+    let order = Uuid::now_v7();
+    let card = terms(order, Uuid::now_v7(), 2500, "pm_card_ok");
+    for (command, answer) in [
+        ("payment.authorize", "payment.authorized"),
+        ("payment.capture", "payment.captured"),
+        ("payment.refund", "payment.refunded"),
+        ("payment.void", "payment.voided"),
+    ] {
+        app.command(command, order, card.clone()).await;
+        assert_eq!(app.replies(1).await[0].kind, answer, "{command}");
+    }
+    let refunded = payment(&app, order).await;
+    assert_eq!(refunded["status"], "refunded");
+    assert_eq!(refunded["refunded_amount"], 2500);
+    assert_eq!(app.imbalance().await, 0);
+}
+
+#[tokio::test]
+async fn undoing_a_capture_in_doubt_releases_the_hold_so_a_late_capture_takes_nothing() {
+    let app = spawn_app().await;
+    let order = Uuid::now_v7();
+    let card = terms(order, Uuid::now_v7(), 1800, "pm_card_ok");
+    app.command("payment.authorize", order, card.clone()).await;
+    assert_eq!(app.replies(1).await[0].kind, "payment.authorized");
+    // The capture went unanswered: the saga undoes it before the capture arrives.
+    app.command("payment.refund", order, card.clone()).await;
+    let reply = &app.replies(1).await[0];
+    assert_eq!(reply.kind, "payment.refunded");
+    assert_eq!(reply.payload["amount"], 0, "nothing was captured");
+    app.command("payment.capture", order, card.clone()).await;
+    assert_eq!(app.replies(1).await[0].kind, "payment.capture_failed");
+    app.command("payment.void", order, card).await;
+    assert_eq!(app.replies(1).await[0].kind, "payment.voided");
+    let released = payment(&app, order).await;
+    assert_eq!(released["status"], "voided");
+    assert_eq!(released["captured_amount"], 0);
+    assert_eq!(app.imbalance().await, 0);
+}
