@@ -4,6 +4,7 @@
 pub mod machine;
 pub mod orchestrator;
 pub mod replies;
+mod step;
 pub mod store;
 pub mod timer;
 

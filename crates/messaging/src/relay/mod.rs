@@ -15,24 +15,16 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
-use lapin::{
-    BasicProperties, Channel,
-    options::{BasicPublishOptions, ConfirmSelectOptions},
-    publisher_confirm::Confirmation,
-    types::FieldTable,
-};
+use lapin::options::ConfirmSelectOptions;
 use sqlx::{Connection, PgConnection, types::Json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{
-    connection::Amqp,
-    envelope::Envelope,
-    outbox::Outbox,
-    topology::{Exchange, QUEUES, Topology},
-    trace,
-    worker::Backoff,
-};
+mod publish;
+mod upkeep;
+
+use self::upkeep::housekeeping;
+use crate::{connection::Amqp, outbox::Outbox, topology::Topology, worker::Backoff};
 
 /// Rows published per round trip to the database.
 const BATCH: i64 = 200;
@@ -214,154 +206,4 @@ impl Relay {
             }
         }
     }
-
-    /// Publishes `rows` in order without waiting between them, then waits for the broker's
-    /// confirms in order; returns the ids of the confirmed prefix, and why it ends early.
-    async fn publish(&self, channel: &Channel, rows: &[Row]) -> (Vec<Uuid>, Option<RelayError>) {
-        let mut confirms = Vec::with_capacity(rows.len());
-        let mut failure = None;
-        for row in rows {
-            match tokio::time::timeout(BROKER_LIMIT, self.send(channel, row)).await {
-                Ok(Ok(confirm)) => confirms.push(confirm),
-                Ok(Err(err)) => {
-                    failure = Some(err.into());
-                    break;
-                }
-                Err(_) => {
-                    failure = Some(RelayError::Stalled("publish"));
-                    break;
-                }
-            }
-        }
-        let mut sent = Vec::with_capacity(confirms.len());
-        for (row, confirm) in rows.iter().zip(confirms) {
-            let refused = match tokio::time::timeout(BROKER_LIMIT, confirm).await {
-                Ok(Ok(Confirmation::Ack(None) | Confirmation::NotRequested)) => None,
-                Ok(Ok(Confirmation::Ack(Some(_)))) => Some(RelayError::Unroutable(row.id)),
-                Ok(Ok(Confirmation::Nack(_))) => Some(RelayError::Refused(row.id)),
-                Ok(Err(err)) => Some(RelayError::Broker(err)),
-                Err(_) => Some(RelayError::Stalled("confirm")),
-            };
-            if let Some(refused) = refused {
-                failure = Some(refused);
-                break;
-            }
-            let delay = (Utc::now() - row.occurred_at).to_std().unwrap_or_default();
-            metrics::histogram!("outbox_relay_delay_seconds", "outbox" => self.outbox.label().to_owned())
-                .record(delay.as_secs_f64());
-            metrics::counter!("messages_published_total", "exchange" => row.exchange.clone(), "type" => row.message_type.clone())
-                .increment(1);
-            sent.push(row.id);
-        }
-        (sent, failure)
-    }
-
-    async fn send(
-        &self,
-        channel: &Channel,
-        row: &Row,
-    ) -> lapin::Result<lapin::publisher_confirm::PublisherConfirm> {
-        let span = tracing::info_span!(
-            "publish",
-            otel.kind = "producer",
-            messaging.system = "rabbitmq",
-            messaging.destination.name = %row.exchange,
-            messaging.message.type = %row.message_type,
-            messaging.message.id = %row.id,
-        );
-        trace::adopt(&span, &row.headers.0);
-        let mut headers = FieldTable::default();
-        trace::into_amqp(&mut headers, &span.in_scope(trace::current_headers));
-        let envelope = Envelope {
-            id: row.id,
-            kind: row.message_type.clone(),
-            occurred_at: row.occurred_at,
-            aggregate_id: row.aggregate_id.clone(),
-            payload: row.payload.0.clone(),
-        };
-        let body = serde_json::to_vec(&envelope).unwrap_or_default();
-        let properties = BasicProperties::default()
-            .with_message_id(row.id.to_string().into())
-            .with_type(row.message_type.as_str().into())
-            .with_content_type("application/json".into())
-            .with_delivery_mode(2)
-            .with_timestamp(u64::try_from(row.occurred_at.timestamp()).unwrap_or_default())
-            .with_app_id(self.service.as_str().into())
-            .with_headers(headers);
-        let mandatory = Exchange::parse(&row.exchange).is_none_or(Exchange::must_route);
-        let exchange = format!("{}{}", self.topology.prefix(), row.exchange);
-        channel
-            .basic_publish(
-                &exchange,
-                &row.message_type,
-                BasicPublishOptions {
-                    mandatory,
-                    ..BasicPublishOptions::default()
-                },
-                &body,
-                properties,
-            )
-            .await
-    }
-
-    async fn gauges(&self, connection: &mut PgConnection) -> sqlx::Result<()> {
-        let (pending, oldest): (i64, Option<f64>) = sqlx::query_as(
-            "SELECT count(*), EXTRACT(EPOCH FROM clock_timestamp() - min(occurred_at))::float8
-             FROM outbox WHERE published_at IS NULL",
-        )
-        .fetch_one(connection)
-        .await?;
-        let label = self.outbox.label().to_owned();
-        #[allow(clippy::cast_precision_loss)] // a backlog never nears 2^52 rows
-        metrics::gauge!("outbox_messages_pending", "outbox" => label.clone()).set(pending as f64);
-        metrics::gauge!("outbox_oldest_message_age_seconds", "outbox" => label)
-            .set(oldest.unwrap_or(0.0).max(0.0));
-        Ok(())
-    }
-}
-
-/// How long sent rows are kept, for inspection.
-const KEEP_SENT: Duration = Duration::from_secs(3600);
-/// How long processed-message marks are kept: far longer than a redelivery takes (a
-/// delivery whose acknowledgement was lost comes back as soon as its channel closes).
-const KEEP_PROCESSED: Duration = Duration::from_secs(86_400);
-/// Rows removed per statement, so that no removal holds locks for long.
-const REMOVE_BATCH: i64 = 10_000;
-
-/// Removes sent rows and old processed-message marks. Both are found by their ids, UUIDv7
-/// and so ordered by time, through the primary keys: no scan of the tables however large.
-async fn housekeeping(connection: &mut PgConnection) -> sqlx::Result<()> {
-    let sent_before = uuid_at(KEEP_SENT);
-    loop {
-        let removed = sqlx::query(
-            "DELETE FROM outbox WHERE id IN
-               (SELECT id FROM outbox WHERE id < $1 AND published_at IS NOT NULL LIMIT $2)",
-        )
-        .bind(sent_before)
-        .bind(REMOVE_BATCH)
-        .execute(&mut *connection)
-        .await?
-        .rows_affected();
-        if removed < u64::try_from(REMOVE_BATCH).unwrap_or(u64::MAX) {
-            break;
-        }
-    }
-    let consumers: Vec<&str> = QUEUES.iter().map(|queue| queue.name).collect();
-    sqlx::query("DELETE FROM processed_messages WHERE consumer = ANY($1) AND message_id < $2")
-        .bind(&consumers)
-        .bind(uuid_at(KEEP_PROCESSED))
-        .execute(connection)
-        .await
-        .map(drop)
-}
-
-/// A UUIDv7 of `ago` ago: every id made before then sorts below it.
-fn uuid_at(ago: Duration) -> Uuid {
-    let then = Utc::now() - chrono::Duration::from_std(ago).unwrap_or(chrono::Duration::zero());
-    let seconds = u64::try_from(then.timestamp()).unwrap_or_default();
-    Uuid::new_v7(uuid::Timestamp::from_unix(
-        uuid::NoContext,
-        seconds,
-        then.timestamp_subsec_nanos(),
-    ))
 }
