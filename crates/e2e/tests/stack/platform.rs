@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use messaging::testing::TestBroker;
+use messaging::{RetryDelays, testing::TestBroker};
 use serde_json::{Value, json};
 use shared::testing::{
     TcpProxy, TestDatabase, menu_of_one, mongodb_url, postgres_server_url, restaurant,
@@ -74,7 +74,8 @@ impl Platform {
             .zip(["a", "b", "c"])
             .map(|(shard, name)| format!("{name}={}", shard.url()))
             .collect();
-        let broker = TestBroker::new();
+        let mut broker = TestBroker::new();
+        broker.delays = RetryDelays([200, 1000, 2000].map(Duration::from_millis).to_vec());
         let broker_proxy = if options.broker_proxy {
             Some(TcpProxy::start("127.0.0.1:5672".parse().expect("an address")).await)
         } else {
@@ -87,7 +88,13 @@ impl Platform {
         let messaging = |mut pairs: Vec<(&'static str, String)>| {
             pairs.push(("AMQP_URL", amqp_url.clone()));
             pairs.push(("AMQP_PREFIX", broker.prefix.clone()));
-            pairs.push(("MESSAGE_RETRY_DELAYS", "200ms,1s,2s".into()));
+            let delays: Vec<String> = broker
+                .delays
+                .0
+                .iter()
+                .map(|delay| humantime::format_duration(*delay).to_string())
+                .collect();
+            pairs.push(("MESSAGE_RETRY_DELAYS", delays.join(",")));
             pairs
         };
         let ports: BTreeMap<&str, u16> = crate::binaries::all()
