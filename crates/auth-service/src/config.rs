@@ -1,7 +1,10 @@
 use std::time::Duration;
 
 use clap::{Args, Parser};
-use shared::config::{CommonArgs, PostgresArgs};
+use shared::{
+    config::{CommonArgs, PostgresArgs},
+    forwarded::{TrustedProxies, parse_trusted_proxies},
+};
 
 /// auth-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
@@ -27,6 +30,13 @@ pub struct Config {
     pub password: PasswordArgs,
     #[command(flatten)]
     pub admin: AdminArgs,
+    #[command(flatten)]
+    pub registrations: RegistrationArgs,
+    /// Proxies (the gateway) whose `X-Forwarded-For` names the client: networks or
+    /// addresses, comma-separated. Anyone else's is ignored, so that a client that reaches
+    /// this service directly cannot pose as many to escape the per-address limits.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "127.0.0.0/8, ::1", value_parser = parse_trusted_proxies)]
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Access and refresh tokens.
@@ -70,6 +80,17 @@ pub struct LockoutArgs {
     /// Failures from one client IP within the window before it gets 429.
     #[arg(long, env = "IP_FAILURE_LIMIT", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..))]
     pub ip_failure_limit: i64,
+}
+
+/// How many accounts one client address may create.
+#[derive(Debug, Clone, Args)]
+pub struct RegistrationArgs {
+    /// Registration attempts one client address may make within the window.
+    #[arg(long, env = "REGISTRATION_LIMIT", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..))]
+    pub registration_limit: i64,
+    /// The window registration attempts are counted in.
+    #[arg(long, env = "REGISTRATION_WINDOW", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub registration_window: Duration,
 }
 
 /// Password hashing (argon2id; the defaults are OWASP's).

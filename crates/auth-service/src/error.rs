@@ -22,6 +22,9 @@ pub enum AuthError {
     /// This client made too many failed attempts.
     #[error("too many failed attempts from this client")]
     TooManyAttempts { retry_after: Duration },
+    /// This client created too many accounts lately.
+    #[error("too many registrations from this client")]
+    TooManyRegistrations { retry_after: Duration },
     /// The refresh token is unknown, used, expired or its session revoked.
     #[error("invalid refresh token")]
     InvalidRefreshToken,
@@ -99,6 +102,16 @@ impl IntoResponse for AuthError {
                 "Too many attempts",
             )
             .with_detail("Too many failed attempts from this client.")
+            .with_header(header::RETRY_AFTER, retry_after(wait)),
+            Self::TooManyRegistrations { retry_after: wait } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-registrations",
+                "Too many registrations",
+            )
+            .with_detail(format!(
+                "Too many accounts were asked for from this client; try again in {} s.",
+                wait.as_secs().max(1)
+            ))
             .with_header(header::RETRY_AFTER, retry_after(wait)),
             Self::InvalidRefreshToken => Problem::new(
                 StatusCode::UNAUTHORIZED,

@@ -57,6 +57,8 @@ impl Application {
             hasher,
             tokens: Arc::new(config.tokens.clone()),
             lockout: Arc::new(config.lockout.clone()),
+            registrations: Arc::new(config.registrations.clone()),
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         };
         match state.keys.initialise().await {
             Ok(()) => ensure_admin(&state, &config.admin).await?,

@@ -2,10 +2,11 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use shared::auth::Verifier;
+use shared::forwarded::TrustedProxies;
 use sqlx::PgPool;
 
 use crate::{
-    config::{LockoutArgs, TokenArgs},
+    config::{LockoutArgs, RegistrationArgs, TokenArgs},
     keys::KeyRing,
     password::Hasher,
 };
@@ -19,6 +20,9 @@ pub struct AppState {
     pub hasher: Hasher,
     pub tokens: Arc<TokenArgs>,
     pub lockout: Arc<LockoutArgs>,
+    pub registrations: Arc<RegistrationArgs>,
+    /// Whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

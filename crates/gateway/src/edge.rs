@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use shared::Problem;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::forwarded::{TrustedProxies, parse_trusted_proxies};
+use shared::forwarded::{TrustedProxies, parse_trusted_proxies};
 
 /// Limits at the edge.
 #[derive(Debug, Clone, Args)]

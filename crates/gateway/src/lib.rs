@@ -11,7 +11,6 @@ mod cached;
 mod config;
 mod deadline;
 mod edge;
-mod forwarded;
 mod front;
 mod limit;
 mod openapi;

@@ -13,11 +13,12 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header, uri::PathAndQuery};
 use shared::upstream::PooledBody;
 
+use shared::forwarded::X_FORWARDED_FOR;
+
 use crate::{
     access::Caller,
     cache::Directives,
     cached,
-    forwarded::X_FORWARDED_FOR,
     state::GatewayState,
     upstream::{Added, Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit},
 };

@@ -2,10 +2,11 @@
 
 use std::{ops::Deref, sync::Arc, time::Duration};
 
+use shared::forwarded::TrustedProxies;
+
 use crate::{
     access::Access,
     cache::Cache,
-    forwarded::TrustedProxies,
     limit::InFlight,
     ratelimit::RateLimiter,
     upstream::{Backend, Caller},

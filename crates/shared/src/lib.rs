@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod boxed;
 pub mod config;
+pub mod forwarded;
 pub mod health;
 pub mod http;
 pub mod json;

@@ -6,10 +6,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    client::ClientInfo,
     domain::{NewUser, RegisterRequest},
     error::AuthError,
     state::AppState,
-    store::users,
+    store::{registrations, users},
 };
 
 /// An account as its owner sees it.
@@ -33,12 +34,25 @@ pub struct UserResponse {
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many registrations from this client (`Retry-After`)", body = Problem, content_type = "application/problem+json")))]
 pub async fn register_user(
     State(state): State<AppState>,
+    client: ClientInfo,
     JsonBody(request): JsonBody<RegisterRequest>,
 ) -> Result<impl IntoResponse, AuthError> {
     let user = NewUser::parse(request).map_err(AuthError::Validation)?;
+    let limits = &state.registrations;
+    if let Some(retry_after) = registrations::admit(
+        &state.db,
+        &client.ip,
+        limits.registration_limit,
+        limits.registration_window,
+    )
+    .await?
+    {
+        return Err(AuthError::TooManyRegistrations { retry_after });
+    }
     let password_hash = state
         .hasher
         .hash_blocking(user.password)

@@ -147,6 +147,17 @@ impl TestApp {
         .await
     }
 
+    /// `login`, as forwarded by a proxy that saw the client at `client`.
+    pub async fn login_from(&self, client: &str, email: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/auth/login"))
+            .header("x-forwarded-for", client)
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("sent")
+    }
+
     /// Registers and logs in; returns the token response.
     pub async fn signed_in(&self, email: &str) -> Value {
         self.register(email).await;

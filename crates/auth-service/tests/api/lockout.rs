@@ -92,6 +92,47 @@ async fn too_many_failures_from_one_ip_get_429_whatever_the_account() {
 }
 
 #[tokio::test]
+async fn a_client_that_is_no_trusted_proxy_cannot_pose_as_other_addresses() {
+    let app = spawn_app_with(&["--ip-failure-limit", "3", "--trusted-proxies", "10.0.0.0/8"]).await;
+    app.register("ada@example.com").await;
+    for (n, email) in ["x@example.com", "y@example.com", "z@example.com"]
+        .iter()
+        .enumerate()
+    {
+        let forged = format!("203.0.113.{n}");
+        assert_problem(app.login_from(&forged, email, WRONG).await, 401).await;
+    }
+    let blocked = app
+        .login_from("203.0.113.99", "ada@example.com", PASSWORD)
+        .await;
+    assert_problem(blocked, 429).await;
+}
+
+#[tokio::test]
+async fn the_gateway_s_forwarded_address_is_believed_so_clients_are_counted_apart() {
+    // The test client stands where the gateway does: on loopback, trusted by default.
+    let app = spawn_app_with(&["--ip-failure-limit", "3"]).await;
+    app.register("ada@example.com").await;
+    for email in ["x@example.com", "y@example.com", "z@example.com"] {
+        assert_problem(app.login_from("203.0.113.1", email, WRONG).await, 401).await;
+    }
+    assert_problem(
+        app.login_from("203.0.113.1", "ada@example.com", PASSWORD)
+            .await,
+        429,
+    )
+    .await;
+    let other = app
+        .login_from("203.0.113.2", "ada@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        other.status().as_u16(),
+        200,
+        "another client is not blocked"
+    );
+}
+
+#[tokio::test]
 async fn an_admin_unlocks_an_account_at_once() {
     let app = spawn_app_with(&[
         "--admin-email",

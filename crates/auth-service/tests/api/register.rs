@@ -150,3 +150,47 @@ async fn a_common_password_is_refused() {
     assert_eq!(body["errors"][0]["field"], "password");
     assert_eq!(app.count_users().await, 0);
 }
+
+#[tokio::test]
+async fn one_client_address_creates_only_so_many_accounts_and_others_are_not_held_back() {
+    let app = crate::helpers::spawn_app_with(&["--registration-limit", "2"]).await;
+    let attempt = |client: &'static str, n: usize| {
+        app.client
+            .post(app.url("/auth/register"))
+            .header("x-forwarded-for", client)
+            .json(&json!({
+                "email": format!("user{n}@example.com"),
+                "password": crate::helpers::PASSWORD,
+                "display_name": "Test",
+            }))
+            .send()
+    };
+    for n in 0..2 {
+        assert_eq!(
+            attempt("203.0.113.5", n)
+                .await
+                .expect("sent")
+                .status()
+                .as_u16(),
+            201
+        );
+    }
+    let refused = attempt("203.0.113.5", 2).await.expect("sent");
+    assert!(refused.headers().contains_key("retry-after"));
+    let problem = assert_problem(refused, 429).await;
+    assert_eq!(
+        problem["type"]
+            .as_str()
+            .map(|t| t.ends_with("too-many-registrations")),
+        Some(true)
+    );
+    assert_eq!(
+        attempt("203.0.113.6", 3)
+            .await
+            .expect("sent")
+            .status()
+            .as_u16(),
+        201,
+        "another address is not held back"
+    );
+}

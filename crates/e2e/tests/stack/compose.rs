@@ -118,10 +118,17 @@ fn every_binary_is_a_compose_service_with_its_command_and_port() {
             "the Dockerfile installs {}",
             binary.name
         );
-        let published = format!("{0}:{0}", binary.port);
-        assert!(
-            strings(field(service, "ports")).contains(&published),
-            "{} publishes {published}",
+        // Only the gateway faces the world; the backends answer on loopback alone, so that
+        // nobody reaches them around it.
+        let published = if binary.name == "gateway" {
+            format!("{0}:{0}", binary.port)
+        } else {
+            format!("127.0.0.1:{0}:{0}", binary.port)
+        };
+        assert_eq!(
+            strings(field(service, "ports")),
+            std::slice::from_ref(&published),
+            "{} publishes {published} alone",
             binary.name
         );
         let image = field(service, "image").as_str().unwrap_or_default();
@@ -235,6 +242,19 @@ fn every_service_waits_for_healthy_dependencies_and_has_a_healthcheck() {
             "the gateway waits for {}",
             binary.name
         );
+    }
+}
+
+#[test]
+fn no_store_or_management_port_faces_the_world() {
+    let services = services();
+    for store in STORES {
+        for port in strings(field(&services[*store], "ports")) {
+            assert!(
+                port.starts_with("127.0.0.1:"),
+                "{store} publishes {port} on every interface"
+            );
+        }
     }
 }
 

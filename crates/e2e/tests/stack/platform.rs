@@ -112,6 +112,8 @@ impl Platform {
                     ("ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
                     ("ARGON2_MEMORY_KIB", "1024".into()),
                     ("ARGON2_ITERATIONS", "1".into()),
+                    // Every test user signs up from loopback.
+                    ("REGISTRATION_LIMIT", "1000".into()),
                 ],
             ),
             (

@@ -1,5 +1,6 @@
 //! Rate limits per route, keyed by the user when the token is valid and by the client's IP
-//! otherwise. Counted in Redis so every gateway instance shares the quota; while Redis is
+//! otherwise; credential endpoints (`@ip` rules) by the client's IP always, so that a token
+//! cannot move their limit off the address. Counted in Redis so every gateway instance shares the quota; while Redis is
 //! away, counted in process (logged and counted in metrics) and the gateway keeps serving.
 
 mod gcra;
@@ -20,9 +21,10 @@ use crate::{
     upstream::whole_seconds,
 };
 
-/// Signing in and up is held to a few attempts a minute; reads get the most room.
-pub const DEFAULT_RATE_LIMITS: &str = "POST /auth/login=10/1m, POST /auth/register=10/1m, \
-    POST /auth/mfa/verify=10/1m, POST /auth/refresh=30/1m, GET /**=1200/1m, * /**=300/1m";
+/// Signing in and up is held to a few attempts a minute per client address, whoever the
+/// token says the caller is; reads get the most room.
+pub const DEFAULT_RATE_LIMITS: &str = "POST /auth/login=10/1m@ip, POST /auth/register=10/1m@ip, \
+    POST /auth/mfa/verify=10/1m@ip, POST /auth/refresh=30/1m@ip, GET /**=1200/1m, * /**=300/1m";
 
 /// How requests are limited.
 #[derive(Debug, Clone, Args)]
@@ -31,17 +33,30 @@ pub struct RateLimitArgs {
     #[arg(long = "rate-limit", env = "RATE_LIMIT", default_value_t = true, action = ArgAction::Set)]
     pub rate_limit_enabled: bool,
     /// Quotas: `METHOD /path=COUNT/PERIOD`, comma-separated, first match wins; a request no
-    /// pattern matches is not limited.
+    /// pattern matches is not limited. Counted per user when the token is valid, else per
+    /// client address; with `@ip` after the period, per client address always.
     #[arg(long, env = "RATE_LIMITS", default_value = DEFAULT_RATE_LIMITS, value_parser = parse_rate_limits)]
     pub rate_limits: RateLimits,
 }
 
-/// Route -> quota.
+/// Route -> rule.
 #[derive(Debug, Clone)]
-pub struct RateLimits(pub RouteTable<Quota>);
+pub struct RateLimits(pub RouteTable<Rule>);
+
+/// A route's quota, and whom it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub quota: Quota,
+    /// Counted per client address even for a caller with a valid token.
+    pub by_address: bool,
+}
 
 fn parse_rate_limits(text: &str) -> Result<RateLimits, String> {
     parse_table(text, |raw| {
+        let (raw, by_address) = match raw.trim().strip_suffix("@ip") {
+            Some(quota) => (quota, true),
+            None => (raw, false),
+        };
         let (limit, period) = raw
             .split_once('/')
             .ok_or_else(|| format!("`{raw}` is not `COUNT/PERIOD`"))?;
@@ -59,7 +74,7 @@ fn parse_rate_limits(text: &str) -> Result<RateLimits, String> {
                 "`{raw}` is more than one request per microsecond, finer than the limiter counts"
             ));
         }
-        Ok(quota)
+        Ok(Rule { quota, by_address })
     })
     .map(RateLimits)
 }
@@ -125,7 +140,8 @@ pub struct Verdict {
 
 impl RateLimiter {
     /// Counts a request against its route's quota, keyed by the user when `caller` has a
-    /// valid token and by the `client` address otherwise; `None` when no quota applies.
+    /// valid token and the rule allows it, and by the `client` address otherwise; `None`
+    /// when no quota applies.
     pub async fn count(
         &self,
         method: &Method,
@@ -136,10 +152,10 @@ impl RateLimiter {
         if !self.enabled {
             return None;
         }
-        let (rule, &quota) = self.rules.0.position(method, path)?;
+        let (rule, &Rule { quota, by_address }) = self.rules.0.position(method, path)?;
         let subject = match caller.claims() {
-            Some(claims) => format!("user:{}", claims.sub),
-            None => format!("ip:{client}"),
+            Some(claims) if !by_address => format!("user:{}", claims.sub),
+            _ => format!("ip:{client}"),
         };
         let key = self.store.key(&["rl", &rule.to_string(), &subject]);
         // Boxed: the Redis call is a large future that unlimited requests need not carry.
@@ -205,14 +221,18 @@ mod tests {
         let login = rules.0.find(&Method::POST, "/auth/login");
         assert_eq!(
             login,
-            Some(&Quota {
-                limit: 10,
-                period: Duration::from_secs(60)
+            Some(&Rule {
+                quota: Quota {
+                    limit: 10,
+                    period: Duration::from_secs(60)
+                },
+                by_address: true,
             })
         );
+        let reads = rules.0.find(&Method::GET, "/orders");
         assert_eq!(
-            rules.0.find(&Method::GET, "/orders").map(|q| q.limit),
-            Some(1200)
+            reads.map(|rule| (rule.quota.limit, rule.by_address)),
+            Some((1200, false))
         );
         for bad in [
             "GET /x=0/1m",
@@ -220,6 +240,7 @@ mod tests {
             "GET /x=10",
             "GET /x=10/soon",
             "GET /x=2000000/1s",
+            "GET /x=10/1m@user",
         ] {
             let err = parse_rate_limits(bad).expect_err(bad);
             assert!(err.contains("GET /x"), "{bad}: {err}");

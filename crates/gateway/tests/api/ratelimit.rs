@@ -238,3 +238,42 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_quota_and_othe
         "an untrusted peer cannot buy a fresh quota with a header"
     );
 }
+
+#[tokio::test]
+async fn credential_endpoints_count_per_client_address_whatever_token_the_caller_holds() {
+    let issuer = TestIssuer::start().await;
+    let auth = Scripted::start().await;
+    let gateway = GatewayBuilder::new(&issuer)
+        .backend("auth", &auth.url)
+        .arg("--rate-limits", "POST /auth/register=2/1m@ip, * /**=100/1m")
+        .spawn()
+        .await;
+    let client = Client::new();
+    let register = |token: String| {
+        client
+            .post(format!("{gateway}/auth/register"))
+            .bearer_auth(token)
+            .send()
+    };
+    for _ in 0..2 {
+        let token = issuer.token(Uuid::now_v7(), &[Role::Customer]);
+        assert_ne!(register(token).await.expect("sent").status().as_u16(), 429);
+    }
+    let fresh = issuer.token(Uuid::now_v7(), &[Role::Customer]);
+    let refused = register(fresh).await.expect("sent");
+    assert_eq!(
+        refused.status().as_u16(),
+        429,
+        "a new token does not buy a new quota"
+    );
+    let anonymous = client
+        .post(format!("{gateway}/auth/register"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        anonymous.status().as_u16(),
+        429,
+        "one quota for the address"
+    );
+}

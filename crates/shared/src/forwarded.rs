@@ -1,6 +1,6 @@
-//! Who the client is when the gateway stands behind proxies of its own (a load balancer, a
-//! CDN): their `X-Forwarded-For` is believed, anyone else's is not, since any client can
-//! send one. The rate limit keys anonymous callers on this address.
+//! Who the client is behind proxies: the `X-Forwarded-For` of a trusted proxy (the
+//! gateway's load balancer, or the gateway in front of a service) is believed, anyone else's
+//! is not, since any client can send one. Rate limits and lockouts key on this address.
 
 use std::net::IpAddr;
 
