@@ -25,6 +25,12 @@ pub enum AuthError {
     /// This client created too many accounts lately.
     #[error("too many registrations from this client")]
     TooManyRegistrations { retry_after: Duration },
+    /// The password asked again (step-up) is not the account's.
+    #[error("wrong password")]
+    WrongPassword,
+    /// The access token's session was revoked (logged out, or revoked from another one).
+    #[error("the session has ended")]
+    SessionEnded,
     /// The refresh token is unknown, used, expired or its session revoked.
     #[error("invalid refresh token")]
     InvalidRefreshToken,
@@ -113,6 +119,20 @@ impl IntoResponse for AuthError {
                 wait.as_secs().max(1)
             ))
             .with_header(header::RETRY_AFTER, retry_after(wait)),
+            Self::WrongPassword => {
+                Problem::new(StatusCode::FORBIDDEN, "wrong-password", "Wrong password")
+                    .with_detail("The password given to confirm this change is not the account's.")
+            }
+            Self::SessionEnded => {
+                Problem::new(StatusCode::UNAUTHORIZED, "session-ended", "Session ended")
+                    .with_detail("This token's session was revoked; sign in again.")
+                    .with_header(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static(
+                            r#"Bearer realm="food-delivery", error="invalid_token""#,
+                        ),
+                    )
+            }
             Self::InvalidRefreshToken => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid-refresh-token",

@@ -1,5 +1,6 @@
 //! auth-service: users, credentials, MFA, sessions, tokens, roles and permissions.
 
+mod account;
 mod client;
 mod config;
 mod domain;

@@ -4,14 +4,12 @@ use axum::{
     http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
-use shared::{
-    FieldError, JsonBody, Problem,
-    auth::{AuthUser, Permission, Role},
-};
+use shared::{FieldError, JsonBody, Problem, auth::Role};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    account::Administrator,
     error::AuthError,
     state::AppState,
     store::{lockout, users},
@@ -56,25 +54,24 @@ async fn roles_view(state: &AppState, user: Uuid) -> Result<Json<UserRoles>, Aut
     params(("id" = Uuid, Path, description = "User id")), request_body = RoleGrant,
     responses(
         (status = 200, description = "The user's roles", body = UserRoles),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator now", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a role", body = Problem, content_type = "application/problem+json")))]
 pub async fn grant_role(
     State(state): State<AppState>,
-    caller: AuthUser,
+    Administrator(caller): Administrator,
     Path(id): Path<Uuid>,
     JsonBody(request): JsonBody<RoleGrant>,
 ) -> Result<Json<UserRoles>, AuthError> {
-    caller.require(Permission::USERS_MANAGE)?;
     let role = parse_role(&request.role, "role")?;
     users::find_by_id(&state.db, id)
         .await?
         .ok_or(AuthError::NotFound("user"))?;
     let mut transaction = state.db.begin().await?;
-    users::grant(&mut transaction, id, role, Some(caller.0.sub)).await?;
+    users::grant(&mut transaction, id, role, Some(caller.claims.sub)).await?;
     transaction.commit().await?;
-    tracing::info!(user = %id, role = role.as_str(), by = %caller.0.sub, "role granted");
+    tracing::info!(user = %id, role = role.as_str(), by = %caller.claims.sub, "role granted");
     roles_view(&state, id).await
 }
 
@@ -83,19 +80,19 @@ pub async fn grant_role(
     params(("id" = Uuid, Path, description = "User id"), ("role" = String, Path, description = "Role")),
     responses(
         (status = 200, description = "The user's roles", body = UserRoles),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator now", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The user does not hold the role", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_role(
     State(state): State<AppState>,
-    caller: AuthUser,
+    Administrator(caller): Administrator,
     Path((id, role)): Path<(Uuid, String)>,
 ) -> Result<Json<UserRoles>, AuthError> {
-    caller.require(Permission::USERS_MANAGE)?;
     let role = parse_role(&role, "role")?;
     if !users::revoke(&state.db, id, role).await? {
         return Err(AuthError::NotFound("role of that user"));
     }
-    tracing::info!(user = %id, role = role.as_str(), by = %caller.0.sub, "role revoked");
+    tracing::info!(user = %id, role = role.as_str(), by = %caller.claims.sub, "role revoked");
     roles_view(&state, id).await
 }
 
@@ -104,14 +101,14 @@ pub async fn revoke_role(
     params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 204, description = "Unlocked"),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator now", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json")))]
 pub async fn unlock_user(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Administrator,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AuthError> {
-    caller.require(Permission::USERS_MANAGE)?;
     if lockout::unlock(&state.db, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -124,12 +121,12 @@ pub async fn unlock_user(
 #[utoipa::path(post, path = "/auth/admin/keys/rotate", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "The new key id", body = RotatedKey),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json")))]
+        (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator now", body = Problem, content_type = "application/problem+json")))]
 pub async fn rotate_keys(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Administrator,
 ) -> Result<Json<RotatedKey>, AuthError> {
-    caller.require(Permission::USERS_MANAGE)?;
     let kid = state
         .keys
         .rotate()

@@ -1,13 +1,14 @@
 use axum::{Json, extract::State};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::{
     JsonBody, Problem,
-    auth::{AuthUser, Role},
+    auth::{Permission, Role},
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{error::AuthError, state::AppState, store::users};
+use crate::{account::Account, error::AuthError, state::AppState, store::users};
 
 /// May `subject` do `permission` (on a resource owned by `resource_owner`)?
 #[derive(Debug, Deserialize, ToSchema)]
@@ -28,18 +29,27 @@ pub struct Decision {
     pub reason: String,
 }
 
-/// Decides from the subject's current roles (not from a token), for callers that need a
-/// decision about someone else or want it fresher than a token.
+/// Decides from the subject's current roles (not from a token), for a caller that wants a
+/// decision fresher than its token. About someone else only for `users:manage`: otherwise
+/// anyone could learn who holds which role.
 #[utoipa::path(post, path = "/auth/authorize", tag = "permissions", security(("bearer" = [])),
     request_body = AuthorizeRequest,
     responses(
         (status = 200, description = "The decision", body = Decision),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json")))]
+        (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A decision about someone else, without users:manage", body = Problem, content_type = "application/problem+json")))]
 pub async fn authorize(
     State(state): State<AppState>,
-    _caller: AuthUser,
+    caller: Account,
     JsonBody(request): JsonBody<AuthorizeRequest>,
 ) -> Result<Json<Decision>, AuthError> {
+    if request.subject != caller.claims.sub && !caller.has(Permission::USERS_MANAGE) {
+        return Err(AuthError::Problem(
+            Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").with_detail(
+                "Only `users:manage` may ask about another account; ask about yourself.",
+            ),
+        ));
+    }
     let roles = users::roles_of(&state.db, request.subject).await?;
     Ok(Json(decide(
         &roles,

@@ -1,15 +1,11 @@
 use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use shared::{Problem, auth::AuthUser};
+use shared::Problem;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{
-    error::AuthError,
-    state::AppState,
-    store::{sessions, users},
-};
+use crate::{account::Account, error::AuthError, state::AppState, store::users};
 
 /// The caller's account.
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,18 +21,16 @@ pub struct Me {
     pub created_at: DateTime<Utc>,
 }
 
-/// Who I am. Unlike other services, auth-service refuses a revoked session's token at once.
+/// Who I am. Unlike other services, auth-service refuses a revoked session's token at once,
+/// on this route as on every other.
 #[utoipa::path(get, path = "/auth/me", tag = "accounts", security(("bearer" = [])),
     responses(
         (status = 200, description = "The account", body = Me),
         (status = 401, description = "No valid token, or a revoked session", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_me(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
+    Account { claims, .. }: Account,
 ) -> Result<Json<Me>, AuthError> {
-    if !sessions::is_active(&state.db, claims.sub, claims.sid).await? {
-        return Err(AuthError::InvalidCredentials);
-    }
     let user = users::find_by_id(&state.db, claims.sub)
         .await?
         .ok_or(AuthError::InvalidCredentials)?;

@@ -1,11 +1,12 @@
 use axum::{Json, extract::State, response::IntoResponse};
 use serde::{Deserialize, Serialize};
-use shared::{FieldError, JsonBody, Problem, auth::AuthUser};
+use shared::{FieldError, JsonBody, Problem};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::login::MfaRequired;
 use crate::{
+    account::Account,
     client::ClientInfo,
     error::AuthError,
     state::AppState,
@@ -51,22 +52,40 @@ pub struct VerifyRequest {
     pub recovery_code: Option<String>,
 }
 
-/// Starts TOTP enrolment: a new secret, inactive until confirmed with a code.
+/// The account's password, asked again before a change to how it signs in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepUp {
+    pub password: String,
+}
+
+/// Starts TOTP enrolment: a new secret, inactive until confirmed with a code. The password
+/// is asked again, so that a stolen access token cannot enrol the thief's authenticator.
 #[utoipa::path(post, path = "/auth/mfa/totp/setup", tag = "mfa", security(("bearer" = [])),
+    request_body = StepUp,
     responses(
         (status = 200, description = "The secret", body = TotpSetup),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The password is wrong", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An authenticator is already active", body = Problem, content_type = "application/problem+json")))]
 pub async fn set_up_totp(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
+    Account { claims, .. }: Account,
+    JsonBody(step_up): JsonBody<StepUp>,
 ) -> Result<Json<TotpSetup>, AuthError> {
-    if users::has_mfa(&state.db, claims.sub).await? {
-        return Err(AuthError::Conflict("An authenticator is already active."));
-    }
     let user = users::find_by_id(&state.db, claims.sub)
         .await?
         .ok_or(AuthError::NotFound("user"))?;
+    let verified = state
+        .hasher
+        .verify_blocking(step_up.password, Some(user.password_hash.clone()))
+        .await;
+    if !verified {
+        return Err(AuthError::WrongPassword);
+    }
+    if users::has_mfa(&state.db, claims.sub).await? {
+        return Err(AuthError::Conflict("An authenticator is already active."));
+    }
     let secret = totp::new_secret().map_err(AuthError::internal)?;
     let generator = totp::generator(&secret, &state.tokens.totp_issuer, &user.email)
         .map_err(AuthError::internal)?;
@@ -89,13 +108,13 @@ pub async fn set_up_totp(
     request_body = TotpCode,
     responses(
         (status = 200, description = "Active; the recovery codes", body = RecoveryCodes),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No enrolment was started", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already active", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong code", body = Problem, content_type = "application/problem+json")))]
 pub async fn confirm_totp(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
+    Account { claims, .. }: Account,
     JsonBody(request): JsonBody<TotpCode>,
 ) -> Result<Json<RecoveryCodes>, AuthError> {
     let row: Option<(String, Option<chrono::DateTime<chrono::Utc>>)> =

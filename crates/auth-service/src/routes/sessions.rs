@@ -3,10 +3,11 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
-use shared::{Problem, auth::AuthUser};
+use shared::Problem;
 use uuid::Uuid;
 
 use crate::{
+    account::Account,
     error::AuthError,
     state::AppState,
     store::sessions::{self, SessionView},
@@ -16,10 +17,10 @@ use crate::{
 #[utoipa::path(get, path = "/auth/sessions", tag = "sessions", security(("bearer" = [])),
     responses(
         (status = 200, description = "Open sessions", body = [SessionView]),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json")))]
+        (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_sessions(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
+    Account { claims, .. }: Account,
 ) -> Result<Json<Vec<SessionView>>, AuthError> {
     Ok(Json(
         sessions::list(&state.db, claims.sub, claims.sid).await?,
@@ -31,11 +32,11 @@ pub async fn list_sessions(
     params(("id" = Uuid, Path, description = "Session id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such open session of mine", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_session(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
+    Account { claims, .. }: Account,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AuthError> {
     if sessions::revoke(&state.db, claims.sub, id, "revoked_by_user").await? {

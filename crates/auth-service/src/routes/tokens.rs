@@ -1,9 +1,10 @@
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
-use shared::{JsonBody, Problem, auth::AuthUser};
+use shared::{JsonBody, Problem};
 use utoipa::ToSchema;
 
 use crate::{
+    account::Account,
     error::AuthError,
     state::AppState,
     store::{
@@ -59,10 +60,10 @@ pub async fn refresh_tokens(
 #[utoipa::path(post, path = "/auth/logout", tag = "sessions", security(("bearer" = [])),
     responses(
         (status = 204, description = "Logged out"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json")))]
+        (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json")))]
 pub async fn log_out(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
+    Account { claims, .. }: Account,
 ) -> Result<StatusCode, AuthError> {
     sessions::revoke(&state.db, claims.sub, claims.sid, "logout").await?;
     Ok(StatusCode::NO_CONTENT)

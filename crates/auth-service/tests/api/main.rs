@@ -6,4 +6,5 @@ mod login;
 mod mfa;
 mod permissions;
 mod register;
+mod sessions_live;
 mod tokens;

@@ -18,7 +18,11 @@ fn now() -> u64 {
 async fn enrolled(app: &TestApp, email: &str) -> (TOTP, Vec<String>) {
     let tokens = app.signed_in(email).await;
     let setup: Value = app
-        .post_json_with("/auth/mfa/totp/setup", access(&tokens), &json!({}))
+        .post_json_with(
+            "/auth/mfa/totp/setup",
+            access(&tokens),
+            &json!({"password": PASSWORD}),
+        )
         .await
         .json()
         .await
@@ -151,8 +155,12 @@ async fn wrong_codes_count_as_failed_attempts_and_lock_the_account() {
 async fn confirming_with_a_wrong_code_names_the_field_and_leaves_mfa_off() {
     let app = spawn_app().await;
     let tokens = app.signed_in("ada@example.com").await;
-    app.post_json_with("/auth/mfa/totp/setup", access(&tokens), &json!({}))
-        .await;
+    app.post_json_with(
+        "/auth/mfa/totp/setup",
+        access(&tokens),
+        &json!({"password": PASSWORD}),
+    )
+    .await;
     let response = app
         .post_json_with(
             "/auth/mfa/totp/confirm",

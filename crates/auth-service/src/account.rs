@@ -1,0 +1,75 @@
+//! The caller of an authenticated route at auth-service. Other binaries trust a token until
+//! it expires; here, where sessions, credentials and roles are managed, a token is honoured
+//! only while its session is live, and what the caller may do is read from the roles the
+//! database holds now, not from the roles the token claims.
+
+use axum::extract::FromRequestParts;
+use http::{StatusCode, request::Parts};
+use shared::{
+    Problem,
+    auth::{AuthUser, Claims, Permission, Role},
+};
+
+use crate::{
+    error::AuthError,
+    state::AppState,
+    store::{sessions, users},
+};
+
+/// A valid token of a live session, with the account's current roles.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub claims: Claims,
+    pub roles: Vec<Role>,
+}
+
+impl Account {
+    /// Whether the account's current roles grant `permission`.
+    pub fn has(&self, permission: &str) -> bool {
+        Role::permissions_of(&self.roles)
+            .iter()
+            .any(|granted| granted == permission)
+    }
+}
+
+impl FromRequestParts<AppState> for Account {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let AuthUser(claims) = AuthUser::from_request_parts(parts, state).await?;
+        if !sessions::is_active(&state.db, claims.sub, claims.sid).await? {
+            return Err(AuthError::SessionEnded);
+        }
+        let roles = users::roles_of(&state.db, claims.sub).await?;
+        Ok(Self { claims, roles })
+    }
+}
+
+/// An account whose current roles grant `users:manage`. Checked before the request's body
+/// is read, so that someone else learns nothing from how a body would be judged.
+#[derive(Debug, Clone)]
+pub struct Administrator(pub Account);
+
+impl FromRequestParts<AppState> for Administrator {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let account = Account::from_request_parts(parts, state).await?;
+        if account.has(Permission::USERS_MANAGE) {
+            Ok(Self(account))
+        } else {
+            Err(AuthError::Problem(
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").with_detail(format!(
+                    "This action needs the permission `{}`.",
+                    Permission::USERS_MANAGE
+                )),
+            ))
+        }
+    }
+}
