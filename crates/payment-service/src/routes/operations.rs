@@ -113,6 +113,7 @@ pub async fn authorize_payment(
     let fingerprint = format!("{customer}|{:?}", request);
     run(
         &state,
+        &caller,
         key,
         Operation::Authorize {
             authorization,
@@ -144,6 +145,7 @@ pub async fn capture_payment(
     }
     run(
         &state,
+        &caller,
         key,
         Operation::Capture {
             order,
@@ -167,7 +169,14 @@ pub async fn void_payment(
     Path(order): Path<Uuid>,
 ) -> Result<Response, PaymentError> {
     caller.require(Permission::PAYMENTS_MANAGE)?;
-    run(&state, key, Operation::Void { order }, &order.to_string()).await
+    run(
+        &state,
+        &caller,
+        key,
+        Operation::Void { order },
+        &order.to_string(),
+    )
+    .await
 }
 
 /// Refunds part or all of a captured payment (needs `payments:manage`); never more than was
@@ -193,6 +202,7 @@ pub async fn refund_payment(
     positive(amount)?;
     run(
         &state,
+        &caller,
         key,
         Operation::Refund { order, amount },
         &format!("{order}|{amount}"),
@@ -210,16 +220,20 @@ fn positive(amount: i64) -> Result<(), PaymentError> {
     }
 }
 
-/// Runs `operation` once per key: a retry with the same request gets the stored answer.
+/// Runs `operation` once per caller and key: a retry with the same request gets the stored
+/// answer.
 async fn run(
     state: &AppState,
+    caller: &AuthUser,
     key: IdempotencyKey,
     operation: Operation,
     fingerprint: &str,
 ) -> Result<Response, PaymentError> {
     let request_hash = Sha256::digest(format!("{}|{fingerprint}", operation.name())).to_vec();
     let mut tx = state.db.begin().await?;
-    if let Some(stored) = store::claim_key(&mut tx, &key.0).await? {
+    // Keys are the caller's own: one caller's key never answers another's request.
+    let key = format!("{}:{}", caller.0.sub, key.0);
+    if let Some(stored) = store::claim_key(&mut tx, &key).await? {
         if stored.operation != operation.name() || stored.request_hash != request_hash {
             return Err(PaymentError::KeyReused);
         }
@@ -233,7 +247,7 @@ async fn run(
         status_code: i16::try_from(status.as_u16()).unwrap_or(500),
         response: body,
     };
-    store::remember(&mut tx, &key.0, &stored).await?;
+    store::remember(&mut tx, &key, &stored).await?;
     tx.commit().await?;
     state.outbox.committed();
     Ok(respond(stored.status_code, stored.response))

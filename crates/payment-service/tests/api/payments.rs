@@ -297,3 +297,25 @@ async fn openapi_documents_every_endpoint_with_its_errors() {
     }
     assert!(document["paths"]["/payments/authorize"]["post"]["responses"]["402"].is_object());
 }
+
+#[tokio::test]
+async fn idempotency_keys_are_each_caller_s_own() {
+    let app = spawn_app().await;
+    let (_, first) = app.user(&[Role::Admin]);
+    let (_, second) = app.user(&[Role::Admin]);
+    for operator in [&first, &second] {
+        let response = app
+            .post(
+                "/payments/authorize",
+                operator,
+                "same-key",
+                &authorization(Uuid::now_v7(), 900, "pm_card_ok"),
+            )
+            .await;
+        assert_eq!(
+            response.status().as_u16(),
+            201,
+            "another caller's key answers nothing of mine"
+        );
+    }
+}
