@@ -25,6 +25,12 @@ pub struct Config {
     /// A stream's state is snapshotted every this many events.
     #[arg(long, env = "SNAPSHOT_EVERY", default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..))]
     pub snapshot_every: i32,
+    /// Live streams (`/tracking/{id}/stream`) one user may hold open at once.
+    #[arg(long, env = "STREAMS_PER_USER", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    pub streams_per_user: u16,
+    /// How long a live stream may go without a change before it is closed.
+    #[arg(long, env = "STREAM_IDLE_TIMEOUT", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub stream_idle_timeout: std::time::Duration,
 }
 
 #[cfg(test)]

@@ -19,6 +19,9 @@ pub enum TrackingError {
     /// Another writer appended first.
     #[error("stale version: expected {expected}, the stream is at {actual}")]
     Stale { expected: i32, actual: i32 },
+    /// The caller holds as many live streams as allowed.
+    #[error("too many live streams")]
+    TooManyStreams,
     /// A problem decided elsewhere (authentication, permission).
     #[error("{}", .0.title)]
     Problem(Problem),
@@ -60,6 +63,12 @@ impl IntoResponse for TrackingError {
                 "Expected version {expected}, but the delivery is at {actual}; reload and retry."
             ))
             .with_extension("current_version", actual),
+            Self::TooManyStreams => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-streams",
+                "Too many live streams",
+            )
+            .with_detail("Close one of your live streams before opening another."),
             Self::Problem(problem) => problem,
             Self::Database(err) => {
                 tracing::error!(error = %err, "tracking store failed");

@@ -4,6 +4,7 @@
 mod config;
 mod error;
 mod events;
+mod live;
 mod progress;
 mod projections;
 mod routes;

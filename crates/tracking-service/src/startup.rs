@@ -9,7 +9,9 @@ use shared::{
 use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
-use crate::{Config, SERVICE, progress::DeliveryProgress, routes, state::AppState};
+use crate::{
+    Config, SERVICE, live::StreamSlots, progress::DeliveryProgress, routes, state::AppState,
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/tracking");
 
@@ -31,6 +33,8 @@ impl Application {
             verifier: Arc::new(config.auth.verifier(http_client())),
             updates: tokio::sync::broadcast::channel(1024).0,
             snapshot_every: config.snapshot_every,
+            streams: StreamSlots::new(usize::from(config.streams_per_user)),
+            stream_idle: config.stream_idle_timeout,
         };
         let progress = DeliveryProgress {
             state: state.clone(),

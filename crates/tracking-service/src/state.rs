@@ -4,6 +4,8 @@ use axum::extract::FromRef;
 use shared::auth::Verifier;
 use sqlx::PgPool;
 use tokio::sync::broadcast;
+
+use crate::live::StreamSlots;
 use uuid::Uuid;
 
 /// What the handlers share.
@@ -14,6 +16,10 @@ pub struct AppState {
     /// Every appended event's delivery and its status view, for live streams.
     pub updates: broadcast::Sender<(Uuid, serde_json::Value)>,
     pub snapshot_every: i32,
+    /// Live streams held per user.
+    pub streams: StreamSlots,
+    /// How long a live stream may go without a change.
+    pub stream_idle: std::time::Duration,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

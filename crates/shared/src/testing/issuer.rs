@@ -62,6 +62,11 @@ impl TestIssuer {
 
     /// A valid 15-minute token for `user` with `roles`.
     pub fn token(&self, user: Uuid, roles: &[Role]) -> String {
+        self.token_lasting(user, roles, 900)
+    }
+
+    /// A token for `user` with `roles` that expires in `seconds`.
+    pub fn token_lasting(&self, user: Uuid, roles: &[Role], seconds: i64) -> String {
         let now = chrono_like_now();
         let claims = Claims {
             sub: user,
@@ -69,7 +74,7 @@ impl TestIssuer {
             roles: roles.iter().map(|role| role.as_str().to_owned()).collect(),
             perms: Role::permissions_of(roles),
             iat: now,
-            exp: now + 900,
+            exp: now + seconds,
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
         };

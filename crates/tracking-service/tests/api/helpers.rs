@@ -63,10 +63,17 @@ impl Deref for TestApp {
 
 /// tracking-service on a fresh database, trusting a test token issuer.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// As `spawn_app`, with more flags.
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let database = TestDatabase::create(&postgres_server_url(), "tracking").await;
     let issuer = TestIssuer::start().await;
     let broker = TestBroker::new();
-    let address = spawn_trusting(database.url(), broker.flags(&amqp_url()), &issuer.jwks_url).await;
+    let mut flags = broker.flags(&amqp_url());
+    flags.extend(extra.iter().map(|flag| (*flag).to_owned()));
+    let address = spawn_trusting(database.url(), flags, &issuer.jwks_url).await;
     TestApp {
         api: TestClient::new(address, issuer),
         database,

@@ -1,4 +1,5 @@
 mod health;
 mod helpers;
+mod live;
 mod progress;
 mod tracking;

@@ -7,15 +7,16 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, spawn_app};
 
-struct Delivery {
-    id: Uuid,
-    admin: String,
-    courier: String,
-    customer: String,
+pub struct Delivery {
+    pub id: Uuid,
+    pub admin: String,
+    pub courier: String,
+    pub customer: String,
+    pub customer_id: Uuid,
 }
 
 /// A delivery created for a customer and assigned to a courier (version 2).
-async fn assigned(app: &TestApp) -> Delivery {
+pub async fn assigned(app: &TestApp) -> Delivery {
     let (_, admin) = app.user(&[Role::Admin]);
     let (courier_id, courier) = app.user(&[Role::Courier]);
     let (customer_id, customer) = app.user(&[Role::Customer]);
@@ -43,10 +44,11 @@ async fn assigned(app: &TestApp) -> Delivery {
         admin,
         courier,
         customer,
+        customer_id,
     }
 }
 
-async fn append(
+pub async fn append(
     app: &TestApp,
     token: &str,
     id: Uuid,
