@@ -65,18 +65,17 @@ pub struct TokenArgs {
 /// Failed-login tracking.
 #[derive(Debug, Clone, Args)]
 pub struct LockoutArgs {
-    /// Failures within the window that lock an account.
+    /// Failures on one account from one client within the window, after which that client
+    /// is held back from that account (429 until they age out).
     #[arg(long, env = "LOCKOUT_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..))]
     pub lockout_threshold: i32,
-    /// The window failures are counted in, per account and per client IP.
+    /// Failures on one account from all clients within the window, after which it is held
+    /// back for everyone: high, so that no one address can lock anyone out.
+    #[arg(long, env = "ACCOUNT_LOCKOUT_THRESHOLD", default_value_t = 25, value_parser = clap::value_parser!(i64).range(1..))]
+    pub account_lockout_threshold: i64,
+    /// The window failures are counted in.
     #[arg(long, env = "LOCKOUT_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
     pub lockout_window: Duration,
-    /// The first lock's length; each further lock doubles it.
-    #[arg(long, env = "LOCKOUT_DURATION", default_value = "1m", value_parser = humantime::parse_duration)]
-    pub lockout_duration: Duration,
-    /// The longest a lock lasts.
-    #[arg(long, env = "LOCKOUT_MAX_DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
-    pub lockout_max_duration: Duration,
     /// Failures from one client IP within the window before it gets 429.
     #[arg(long, env = "IP_FAILURE_LIMIT", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..))]
     pub ip_failure_limit: i64,

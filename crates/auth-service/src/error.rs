@@ -16,11 +16,8 @@ pub enum AuthError {
     /// Wrong email, password, code or challenge: one answer for all, to reveal nothing.
     #[error("invalid credentials")]
     InvalidCredentials,
-    /// The account is locked after repeated failures.
-    #[error("the account is locked")]
-    Locked { retry_after: Duration },
-    /// This client made too many failed attempts.
-    #[error("too many failed attempts from this client")]
+    /// Too many failed attempts: this client's, this account's, or this address's.
+    #[error("too many failed attempts")]
     TooManyAttempts { retry_after: Duration },
     /// This client created too many accounts lately.
     #[error("too many registrations from this client")]
@@ -94,20 +91,15 @@ impl IntoResponse for AuthError {
                 "Invalid credentials",
             )
             .with_detail("The email, password or code is not right."),
-            Self::Locked { retry_after: wait } => {
-                Problem::new(StatusCode::LOCKED, "account-locked", "Account locked")
-                    .with_detail(format!(
-                        "Too many failed attempts; try again in {} s.",
-                        wait.as_secs().max(1)
-                    ))
-                    .with_header(header::RETRY_AFTER, retry_after(wait))
-            }
             Self::TooManyAttempts { retry_after: wait } => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-attempts",
                 "Too many attempts",
             )
-            .with_detail("Too many failed attempts from this client.")
+            .with_detail(format!(
+                "Too many failed attempts; try again in {} s.",
+                wait.as_secs().max(1)
+            ))
             .with_header(header::RETRY_AFTER, retry_after(wait)),
             Self::TooManyRegistrations { retry_after: wait } => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,

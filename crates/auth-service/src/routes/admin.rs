@@ -109,7 +109,7 @@ pub async fn unlock_user(
     _: Administrator,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AuthError> {
-    if lockout::unlock(&state.db, id).await? {
+    if lockout::reset(&state.db, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AuthError::NotFound("user"))

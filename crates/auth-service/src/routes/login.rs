@@ -41,15 +41,15 @@ pub struct MfaRequired {
 }
 
 /// Checks an email and password. Unknown emails and wrong passwords get the same answer in
-/// the same time; repeated failures lock the account (423) or the client IP (429).
+/// the same time; repeated failures hold back this client from the account, the account for
+/// everyone at a higher count, or the client IP (429 each, alike for unknown emails).
 #[utoipa::path(post, path = "/auth/login", tag = "sessions",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Tokens, or an MFA challenge", body = TokenResponse),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 423, description = "The account is locked; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failures from this client; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+        (status = 429, description = "Too many failures; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn log_in(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -80,6 +80,13 @@ pub async fn log_in(
         audit(None, Outcome::IpBlocked).await?;
         return Err(AuthError::TooManyAttempts { retry_after });
     }
+    // Held back alike whether the email has an account or not.
+    if let Some(retry_after) =
+        lockout::throttled(&state.db, &email, &client.ip, &state.lockout).await?
+    {
+        audit(None, Outcome::Throttled).await?;
+        return Err(AuthError::TooManyAttempts { retry_after });
+    }
     let user = users::find_by_email(&state.db, &email).await?;
     let hash = user.as_ref().map(|user| user.password_hash.clone());
     let matches = state.hasher.verify_blocking(request.password, hash).await;
@@ -87,12 +94,7 @@ pub async fn log_in(
         audit(None, Outcome::UnknownEmail).await?;
         return Err(AuthError::InvalidCredentials);
     };
-    if let Some(retry_after) = lockout::locked_for(user.locked_until) {
-        audit(Some(user.id), Outcome::Locked).await?;
-        return Err(AuthError::Locked { retry_after });
-    }
     if !matches {
-        lockout::record_failure(&state.db, user.id, &state.lockout).await?;
         audit(Some(user.id), Outcome::WrongPassword).await?;
         return Err(AuthError::InvalidCredentials);
     }

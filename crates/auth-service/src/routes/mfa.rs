@@ -186,17 +186,19 @@ pub async fn verify_mfa(
     let user = users::find_by_id(&state.db, user.ok_or(AuthError::InvalidCredentials)?)
         .await?
         .ok_or(AuthError::InvalidCredentials)?;
-    if let Some(retry_after) = lockout::locked_for(user.locked_until) {
+    if let Some(retry_after) =
+        lockout::throttled(&state.db, &user.email, &client.ip, &state.lockout).await?
+    {
         lockout::audit(
             &state.db,
             Some(user.id),
             &user.email,
             &client.ip,
             client.device.as_deref(),
-            Outcome::Locked,
+            Outcome::Throttled,
         )
         .await?;
-        return Err(AuthError::Locked { retry_after });
+        return Err(AuthError::TooManyAttempts { retry_after });
     }
     let accepted = match (&request.code, &request.recovery_code) {
         (Some(code), _) => accept_totp(&state, user.id, code).await?,
@@ -204,7 +206,6 @@ pub async fn verify_mfa(
         _ => false,
     };
     if !accepted {
-        lockout::record_failure(&state.db, user.id, &state.lockout).await?;
         lockout::audit(
             &state.db,
             Some(user.id),

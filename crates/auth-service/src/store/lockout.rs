@@ -1,4 +1,5 @@
-//! Failed-attempt tracking per account and per client IP, and the login audit log.
+//! Failed sign-ins, counted from the login audit log: per client IP, per (email, client IP)
+//! and per email.
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ pub enum Outcome {
     UnknownEmail,
     WrongPassword,
     WrongCode,
-    Locked,
+    Throttled,
     IpBlocked,
     RefreshTokenReuse,
 }
@@ -29,7 +30,7 @@ impl Outcome {
             Self::UnknownEmail => "unknown_email",
             Self::WrongPassword => "wrong_password",
             Self::WrongCode => "wrong_code",
-            Self::Locked => "locked",
+            Self::Throttled => "throttled",
             Self::IpBlocked => "ip_blocked",
             Self::RefreshTokenReuse => "refresh_token_reuse",
         }
@@ -64,7 +65,8 @@ pub async fn audit(
         .map(drop)
 }
 
-/// If `ip` has failed too often within the window: how long until it may try again.
+/// If `ip` has failed too often within the window, whatever the accounts: how long until it
+/// may try again.
 pub async fn ip_blocked(
     db: &PgPool,
     ip: &str,
@@ -80,87 +82,64 @@ pub async fn ip_blocked(
     .bind(settings.lockout_window.as_secs_f64())
     .fetch_one(db)
     .await?;
-    if count < settings.ip_failure_limit {
-        return Ok(None);
+    Ok((count >= settings.ip_failure_limit).then(|| free_at(oldest, settings)))
+}
+
+/// If sign-ins to `email` are held back now, for this client or for everyone: how long
+/// until they may be tried again. The same for an email that has no account, so that the
+/// answer tells nothing of which emails have one. Failures before the account's last
+/// success or unlock do not count.
+pub async fn throttled(
+    db: &PgPool,
+    email: &str,
+    ip: &str,
+    settings: &LockoutArgs,
+) -> sqlx::Result<Option<Duration>> {
+    let failures = IP_FAILURES.map(Outcome::as_str);
+    let (from_client, client_oldest, from_all, oldest): (
+        i64,
+        Option<DateTime<Utc>>,
+        i64,
+        Option<DateTime<Utc>>,
+    ) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE ip = $2), min(occurred_at) FILTER (WHERE ip = $2),
+                count(*), min(occurred_at)
+         FROM login_audit
+         WHERE email = $1 AND outcome = ANY($3)
+           AND occurred_at > greatest(now() - make_interval(secs => $4),
+                 COALESCE((SELECT failures_reset_at FROM users WHERE email = $1), '-infinity'))",
+    )
+    .bind(email)
+    .bind(ip)
+    .bind(&failures[..])
+    .bind(settings.lockout_window.as_secs_f64())
+    .fetch_one(db)
+    .await?;
+    if from_all >= settings.account_lockout_threshold {
+        return Ok(Some(free_at(oldest, settings)));
     }
+    Ok((from_client >= i64::from(settings.lockout_threshold))
+        .then(|| free_at(client_oldest, settings)))
+}
+
+/// A success, or an administrator's unlock: failures before now count no more.
+pub async fn reset(db: &PgPool, user: Uuid) -> sqlx::Result<bool> {
+    let result = sqlx::query("UPDATE users SET failures_reset_at = now() WHERE id = $1")
+        .bind(user)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// When the oldest counted failure leaves the window.
+fn free_at(oldest: Option<DateTime<Utc>>, settings: &LockoutArgs) -> Duration {
     let window =
         chrono::Duration::from_std(settings.lockout_window).unwrap_or(chrono::Duration::MAX);
-    Ok(oldest.map(|oldest| until(oldest + window)))
-}
-
-/// If the account is locked now: how long until it opens.
-pub fn locked_for(locked_until: Option<DateTime<Utc>>) -> Option<Duration> {
-    locked_until.filter(|until| *until > Utc::now()).map(until)
-}
-
-/// Counts a failure against the account; locks it when the threshold is reached within the
-/// window, each lock twice as long as the one before (up to the maximum).
-pub async fn record_failure(db: &PgPool, user: Uuid, settings: &LockoutArgs) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE users SET
-            failed_attempts = CASE WHEN first_failed_at IS NULL OR first_failed_at < now() - make_interval(secs => $2)
-                                   THEN 1 ELSE failed_attempts + 1 END,
-            first_failed_at = CASE WHEN first_failed_at IS NULL OR first_failed_at < now() - make_interval(secs => $2)
-                                   THEN now() ELSE first_failed_at END
-         WHERE id = $1",
-    )
-    .bind(user)
-    .bind(settings.lockout_window.as_secs_f64())
-    .execute(db)
-    .await?;
-    sqlx::query(
-        "UPDATE users SET
-            locked_until = now() + make_interval(secs => least($3 * power(2, lockouts), $4)),
-            lockouts = lockouts + 1,
-            failed_attempts = 0,
-            first_failed_at = NULL
-         WHERE id = $1 AND failed_attempts >= $2",
-    )
-    .bind(user)
-    .bind(settings.lockout_threshold)
-    .bind(settings.lockout_duration.as_secs_f64())
-    .bind(settings.lockout_max_duration.as_secs_f64())
-    .execute(db)
-    .await
-    .map(drop)
-}
-
-/// A success: the failure count and the lock history start again.
-pub async fn reset(db: &PgPool, user: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE users SET failed_attempts = 0, first_failed_at = NULL, lockouts = 0 WHERE id = $1",
-    )
-    .bind(user)
-    .execute(db)
-    .await
-    .map(drop)
-}
-
-/// An administrator opens the account at once.
-pub async fn unlock(db: &PgPool, user: Uuid) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE users SET locked_until = NULL, failed_attempts = 0, first_failed_at = NULL, lockouts = 0 WHERE id = $1",
-    )
-    .bind(user)
-    .execute(db)
-    .await?;
-    Ok(result.rows_affected() > 0)
+    oldest.map_or(settings.lockout_window, |oldest| until(oldest + window))
 }
 
 fn until(moment: DateTime<Utc>) -> Duration {
     (moment - Utc::now())
         .to_std()
         .unwrap_or(Duration::from_secs(1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_lock_in_the_past_is_no_lock() {
-        assert!(locked_for(Some(Utc::now() - chrono::Duration::seconds(5))).is_none());
-        assert!(locked_for(Some(Utc::now() + chrono::Duration::seconds(30))).is_some());
-        assert!(locked_for(None).is_none());
-    }
 }

@@ -11,10 +11,9 @@ pub struct UserRecord {
     pub display_name: String,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
-    pub locked_until: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, email, display_name, password_hash, created_at, locked_until";
+const COLUMNS: &str = "id, email, display_name, password_hash, created_at";
 
 pub async fn find_by_email(db: &PgPool, email: &str) -> sqlx::Result<Option<UserRecord>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))

@@ -45,11 +45,10 @@ pub async fn spawn_with_database_url(database_url: &str, extra: &[&str]) -> Stri
         "64",
         "--argon2-iterations",
         "1",
-        "--lockout-duration",
-        "2s",
-        "--lockout-window",
-        "1m",
     ];
+    if !extra.contains(&"--lockout-window") {
+        args.extend(["--lockout-window", "1m"]);
+    }
     args.extend_from_slice(extra);
     let config = Config::try_parse_from(args).expect("valid test configuration");
     let app = Application::build(config).await.expect("the app builds");
