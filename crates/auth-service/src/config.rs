@@ -32,6 +32,10 @@ pub struct Config {
     pub admin: AdminArgs,
     #[command(flatten)]
     pub registrations: RegistrationArgs,
+    /// The secret the signing keys are sealed with at rest: 32 bytes, base64. The default
+    /// is for local development only, and a start with it says so.
+    #[arg(long, env = "SIGNING_KEY_SECRET", default_value = crate::seal::DEVELOPMENT_SECRET, hide_default_value = true)]
+    pub signing_key_secret: String,
     /// Proxies (the gateway) whose `X-Forwarded-For` names the client: networks or
     /// addresses, comma-separated. Anyone else's is ignored, so that a client that reaches
     /// this service directly cannot pose as many to escape the per-address limits.

@@ -15,10 +15,13 @@ use ring::{
 use shared::auth::{Jwk, Jwks};
 use sqlx::PgPool;
 
+use crate::seal::{SealError, Sealer};
+
 /// The key tokens are signed with now, and the key set verifiers should accept.
 #[derive(Clone)]
 pub struct KeyRing {
     db: PgPool,
+    sealer: Sealer,
     /// Published keys stay valid this long after they stop signing.
     overlap: Duration,
     signing: Arc<RwLock<Option<(String, EncodingKey)>>>,
@@ -32,23 +35,38 @@ pub enum KeyError {
     Database(#[from] sqlx::Error),
     #[error("key generation or parsing failed")]
     Crypto,
+    #[error(transparent)]
+    Seal(#[from] SealError),
 }
 
 impl KeyRing {
-    /// An empty ring; `initialise` fills it.
-    pub fn new(db: PgPool, overlap: Duration) -> Self {
+    /// An empty ring whose keys are sealed by `sealer`; `initialise` fills it.
+    pub fn new(db: PgPool, sealer: Sealer, overlap: Duration) -> Self {
         Self {
             db,
+            sealer,
             overlap,
             signing: Arc::new(RwLock::new(None)),
             published: Arc::new(RwLock::new(Jwks::default())),
         }
     }
 
-    /// Loads the keys, creating the first one if there is none.
+    /// Seals the keys written unsealed, then loads them, creating the first one if there is
+    /// none.
     pub async fn initialise(&self) -> Result<(), KeyError> {
-        if newest(&self.db).await?.is_none() {
-            generate(&self.db).await?;
+        let unsealed: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT kid, private_der FROM signing_keys WHERE NOT sealed")
+                .fetch_all(&self.db)
+                .await?;
+        for (kid, der) in unsealed {
+            sqlx::query("UPDATE signing_keys SET private_der = $2, sealed = true WHERE kid = $1")
+                .bind(&kid)
+                .bind(self.sealer.seal(&kid, &der)?)
+                .execute(&self.db)
+                .await?;
+        }
+        if self.newest().await?.is_none() {
+            self.generate().await?;
         }
         self.reload().await
     }
@@ -70,14 +88,14 @@ impl KeyRing {
             .execute(&mut *transaction)
             .await?;
         transaction.commit().await?;
-        let (kid, _) = generate(&self.db).await?;
+        let (kid, _) = self.generate().await?;
         self.reload().await?;
         Ok(kid)
     }
 
     /// Re-reads the signing key and the published set (another instance may have rotated).
     pub async fn reload(&self) -> Result<(), KeyError> {
-        let signing = newest(&self.db).await?;
+        let signing = self.newest().await?;
         if let Ok(mut guard) = self.signing.write() {
             *guard = signing;
         }
@@ -107,29 +125,38 @@ impl KeyRing {
     }
 }
 
-async fn newest(db: &PgPool) -> Result<Option<(String, EncodingKey)>, KeyError> {
-    let row: Option<(String, Vec<u8>)> = sqlx::query_as(
-        "SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1",
-    )
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(|(kid, der)| (kid, EncodingKey::from_ed_der(&der))))
-}
-
-async fn generate(db: &PgPool) -> Result<(String, EncodingKey), KeyError> {
-    let pkcs8 =
-        Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Crypto)?;
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| KeyError::Crypto)?;
-    let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-    let kid = uuid::Uuid::now_v7().simple().to_string();
-    sqlx::query("INSERT INTO signing_keys (kid, private_der, public_x) VALUES ($1, $2, $3)")
-        .bind(&kid)
-        .bind(pkcs8.as_ref())
-        .bind(&x)
-        .execute(db)
+impl KeyRing {
+    async fn newest(&self) -> Result<Option<(String, EncodingKey)>, KeyError> {
+        let row: Option<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL AND sealed
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .fetch_optional(&self.db)
         .await?;
-    tracing::info!(kid, "new signing key");
-    Ok((kid, EncodingKey::from_ed_der(pkcs8.as_ref())))
+        let Some((kid, sealed)) = row else {
+            return Ok(None);
+        };
+        let der = self.sealer.open(&kid, &sealed)?;
+        Ok(Some((kid, EncodingKey::from_ed_der(&der))))
+    }
+
+    async fn generate(&self) -> Result<(String, EncodingKey), KeyError> {
+        let pkcs8 =
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Crypto)?;
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| KeyError::Crypto)?;
+        let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        let kid = uuid::Uuid::now_v7().simple().to_string();
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_der, public_x, sealed) VALUES ($1, $2, $3, true)",
+        )
+        .bind(&kid)
+        .bind(self.sealer.seal(&kid, pkcs8.as_ref())?)
+        .bind(&x)
+        .execute(&self.db)
+        .await?;
+        tracing::info!(kid, "new signing key");
+        Ok((kid, EncodingKey::from_ed_der(pkcs8.as_ref())))
+    }
 }
 
 impl std::fmt::Debug for KeyRing {

@@ -8,6 +8,7 @@ mod error;
 mod keys;
 mod password;
 mod routes;
+mod seal;
 mod startup;
 mod state;
 mod store;

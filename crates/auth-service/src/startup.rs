@@ -14,9 +14,10 @@ use crate::{
     Config, SERVICE,
     config::AdminArgs,
     domain::{NewUser, RegisterRequest},
-    keys::KeyRing,
+    keys::{KeyError, KeyRing},
     password::Hasher,
     routes,
+    seal::{DEVELOPMENT_SECRET, Sealer},
     state::AppState,
     store::users,
 };
@@ -40,7 +41,14 @@ impl Application {
         );
         database.migrate(&MIGRATOR).await?;
         let db = database.pool().clone();
-        let keys = KeyRing::new(db.clone(), config.tokens.access_token_ttl);
+        let sealer = Sealer::new(&config.signing_key_secret)
+            .map_err(|err| StartupError::Config(format!("SIGNING_KEY_SECRET: {err}")))?;
+        if config.signing_key_secret == DEVELOPMENT_SECRET {
+            tracing::warn!(
+                "signing keys are sealed with the development secret: set SIGNING_KEY_SECRET"
+            );
+        }
+        let keys = KeyRing::new(db.clone(), sealer, config.tokens.access_token_ttl);
         let verifier = Verifier::new(
             KeySource::Local(keys.published()),
             &config.tokens.token_issuer,
@@ -62,6 +70,9 @@ impl Application {
         };
         match state.keys.initialise().await {
             Ok(()) => ensure_admin(&state, &config.admin).await?,
+            Err(KeyError::Seal(err)) => {
+                return Err(StartupError::Config(format!("SIGNING_KEY_SECRET: {err}")));
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "signing keys not loaded; retrying in the background");
                 tokio::spawn(initialise_later(state.clone(), config.admin.clone()));

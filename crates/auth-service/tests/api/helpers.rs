@@ -31,6 +31,9 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
 }
 
 /// Starts auth-service against `database_url`; returns its base URL.
+/// The secret the tests' instances seal their signing keys with (32 bytes, base64).
+pub const SIGNING_KEY_SECRET: &str = "dGhlIHRlc3RzJyBzaWduaW5nLWtleSBzZWNyZXQhISE=";
+
 pub async fn spawn_with_database_url(database_url: &str, extra: &[&str]) -> String {
     shared::telemetry::init_for_tests();
     let mut args = vec![
@@ -45,6 +48,8 @@ pub async fn spawn_with_database_url(database_url: &str, extra: &[&str]) -> Stri
         "64",
         "--argon2-iterations",
         "1",
+        "--signing-key-secret",
+        SIGNING_KEY_SECRET,
     ];
     if !extra.contains(&"--lockout-window") {
         args.extend(["--lockout-window", "1m"]);

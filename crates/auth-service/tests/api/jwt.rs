@@ -3,16 +3,79 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use ring::{rand::SystemRandom, signature::Ed25519KeyPair};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, access, assert_problem, spawn_app, spawn_app_with};
+use clap::Parser;
 
-/// The service's current signing key, read from its database, to forge tokens with.
+use crate::helpers::{
+    PASSWORD, SIGNING_KEY_SECRET, TestApp, access, assert_problem, spawn_app, spawn_app_with,
+};
+
+/// The service's current signing key, read from its database and opened with the tests'
+/// secret, to forge tokens with.
 async fn signing_key(app: &TestApp) -> (String, EncodingKey) {
-    let (kid, der): (String, Vec<u8>) =
+    let (kid, sealed): (String, Vec<u8>) =
         sqlx::query_as("SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1")
             .fetch_one(&app.pool().await)
             .await
             .expect("a key");
-    (kid, EncodingKey::from_ed_der(&der))
+    (kid.clone(), EncodingKey::from_ed_der(&open(&kid, &sealed)))
+}
+
+/// Opens a sealed key: a 12-byte nonce, then ChaCha20-Poly1305 ciphertext and tag, the key id
+/// as associated data.
+fn open(kid: &str, sealed: &[u8]) -> Vec<u8> {
+    use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
+    let secret = base64::engine::general_purpose::STANDARD
+        .decode(SIGNING_KEY_SECRET)
+        .expect("base64");
+    let key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &secret).expect("a key"));
+    let (nonce, rest) = sealed.split_at(12);
+    let mut in_out = rest.to_vec();
+    key.open_in_place(
+        Nonce::try_assume_unique_for_key(nonce).expect("a nonce"),
+        Aad::from(kid.as_bytes()),
+        &mut in_out,
+    )
+    .expect("the key opens with the secret it was sealed with")
+    .to_vec()
+}
+
+#[tokio::test]
+async fn signing_keys_are_sealed_at_rest_and_another_secret_stops_start_up() {
+    let app = spawn_app().await;
+    let (kid, sealed): (String, Vec<u8>) =
+        sqlx::query_as("SELECT kid, private_der FROM signing_keys WHERE sealed LIMIT 1")
+            .fetch_one(&app.pool().await)
+            .await
+            .expect("a sealed key");
+    let plain = open(&kid, &sealed);
+    assert!(
+        !sealed
+            .windows(plain.len())
+            .any(|window| window == plain.as_slice()),
+        "the private key is not stored as it is"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM signing_keys WHERE NOT sealed")
+            .await,
+        0
+    );
+    let config = auth_service::Config::try_parse_from([
+        "auth-service",
+        "--port",
+        "0",
+        "--database-url",
+        &app.database.url(),
+        "--signing-key-secret",
+        "b3RoZXIgc2VjcmV0LCBvdGhlciBzZWNyZXQsIG90aGU=",
+    ])
+    .expect("valid flags");
+    let refused = auth_service::Application::build(config)
+        .await
+        .expect_err("the keys do not open");
+    assert!(
+        refused.to_string().contains("SIGNING_KEY_SECRET"),
+        "{refused}"
+    );
 }
 
 fn claims(tokens: &Value, change: impl FnOnce(&mut Value)) -> Value {
