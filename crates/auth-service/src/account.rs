@@ -11,9 +11,14 @@ use shared::{
 };
 
 use crate::{
+    client::ClientInfo,
     error::AuthError,
     state::AppState,
-    store::{sessions, users},
+    store::{
+        lockout::{self, Outcome},
+        sessions,
+        users::{self, UserRecord},
+    },
 };
 
 /// A valid token of a live session, with the account's current roles.
@@ -29,6 +34,48 @@ impl Account {
         Role::permissions_of(&self.roles)
             .iter()
             .any(|granted| granted == permission)
+    }
+}
+
+impl Account {
+    /// Asks for the account's password again before a change to how it signs in (step-up),
+    /// so that a stolen access token alone cannot take the account over. Wrong passwords
+    /// count as failed sign-ins: throttled and audited alike, so that the check cannot be
+    /// used to guess the password either.
+    pub async fn confirm_password(
+        &self,
+        state: &AppState,
+        client: &ClientInfo,
+        password: String,
+    ) -> Result<UserRecord, AuthError> {
+        let user = users::find_by_id(&state.db, self.claims.sub)
+            .await?
+            .ok_or(AuthError::SessionEnded)?;
+        let audit = |outcome| {
+            lockout::audit(
+                &state.db,
+                Some(user.id),
+                &user.email,
+                &client.ip,
+                client.device.as_deref(),
+                outcome,
+            )
+        };
+        if let Some(retry_after) =
+            lockout::throttled(&state.db, &user.email, &client.ip, &state.lockout).await?
+        {
+            audit(Outcome::Throttled).await?;
+            return Err(AuthError::TooManyAttempts { retry_after });
+        }
+        let verified = state
+            .hasher
+            .verify_blocking(password, Some(user.password_hash.clone()))
+            .await;
+        if !verified {
+            audit(Outcome::WrongPassword).await?;
+            return Err(AuthError::WrongPassword);
+        }
+        Ok(user)
     }
 }
 

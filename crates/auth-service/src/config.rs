@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser};
+use messaging::BrokerArgs;
 use shared::{
     config::{CommonArgs, PostgresArgs},
     forwarded::{TrustedProxies, parse_trusted_proxies},
@@ -32,6 +33,10 @@ pub struct Config {
     pub admin: AdminArgs,
     #[command(flatten)]
     pub registrations: RegistrationArgs,
+    #[command(flatten)]
+    pub resets: ResetArgs,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
     /// The secret the signing keys are sealed with at rest: 32 bytes, base64. The default
     /// is for local development only, and a start with it says so.
     #[arg(long, env = "SIGNING_KEY_SECRET", default_value = crate::seal::DEVELOPMENT_SECRET, hide_default_value = true)]
@@ -94,6 +99,29 @@ pub struct RegistrationArgs {
     /// The window registration attempts are counted in.
     #[arg(long, env = "REGISTRATION_WINDOW", default_value = "1h", value_parser = humantime::parse_duration)]
     pub registration_window: Duration,
+}
+
+/// Password resets by a single-use link.
+#[derive(Debug, Clone, Args)]
+pub struct ResetArgs {
+    /// The page a reset link opens; the token is appended to it, URL-encoded, as `token`.
+    #[arg(
+        long,
+        env = "PASSWORD_RESET_URL",
+        default_value = "http://localhost:3000/reset-password"
+    )]
+    pub password_reset_url: url::Url,
+    /// How long a reset link stays usable.
+    #[arg(long, env = "PASSWORD_RESET_TTL", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub password_reset_ttl: Duration,
+    /// Resets one account may be sent within the link's lifetime; further requests are
+    /// answered alike and send nothing, so that no one floods a mailbox.
+    #[arg(long, env = "PASSWORD_RESETS_PER_ACCOUNT", default_value_t = 3, value_parser = clap::value_parser!(i64).range(1..))]
+    pub password_resets_per_account: i64,
+    /// Also write each reset link to the log, for a local stack with no mailer. Never in
+    /// production: the link lets anyone who reads the log into the account.
+    #[arg(long, env = "LOG_RESET_LINKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub log_reset_links: bool,
 }
 
 /// Password hashing (argon2id; the defaults are OWASP's).

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use messaging::{Broker, Outbox};
 use shared::{
     auth::{KeySource, Role, Verifier},
     health::Checks,
@@ -58,6 +59,11 @@ impl Application {
             store: "argon2",
             message: err.to_string(),
         })?;
+        // The broker only carries account events here: while it is away they wait in the
+        // outbox, and sign-ins go on, so readiness does not depend on it.
+        let broker = Broker::start(&config.broker, SERVICE);
+        let outbox = Outbox::new(db.clone(), "auth");
+        let workers = broker.workers().relay(&outbox);
         let state = AppState {
             db,
             keys,
@@ -66,6 +72,8 @@ impl Application {
             tokens: Arc::new(config.tokens.clone()),
             lockout: Arc::new(config.lockout.clone()),
             registrations: Arc::new(config.registrations.clone()),
+            resets: Arc::new(config.resets.clone()),
+            outbox,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         };
         match state.keys.initialise().await {
@@ -83,7 +91,9 @@ impl Application {
             .api(routes::router(state), routes::ApiDoc::openapi())
             .readiness(Checks::new().with("postgres", database))
             .into_router();
-        let server = Server::bind_with(router, &config.common, config.port).await?;
+        let server = Server::bind_with(router, &config.common, config.port)
+            .await?
+            .after_serving(workers.shutdown());
         Ok(Self { server })
     }
 

@@ -1,12 +1,13 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use messaging::Outbox;
 use shared::auth::Verifier;
 use shared::forwarded::TrustedProxies;
 use sqlx::PgPool;
 
 use crate::{
-    config::{LockoutArgs, RegistrationArgs, TokenArgs},
+    config::{LockoutArgs, RegistrationArgs, ResetArgs, TokenArgs},
     keys::KeyRing,
     password::Hasher,
 };
@@ -21,6 +22,9 @@ pub struct AppState {
     pub tokens: Arc<TokenArgs>,
     pub lockout: Arc<LockoutArgs>,
     pub registrations: Arc<RegistrationArgs>,
+    pub resets: Arc<ResetArgs>,
+    /// Account events (reset links, changes to how an account signs in) leave through it.
+    pub outbox: Outbox,
     /// Whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<TrustedProxies>,
 }

@@ -54,8 +54,9 @@ pub fn access_token(
     encode(&header, &claims, &key).map_err(|err| AuthError::internal(err.to_string()))
 }
 
-/// A new opaque refresh token and the hash it is stored under.
-pub fn refresh_token() -> Result<(String, Vec<u8>), String> {
+/// A new opaque token (256 random bits, for refresh tokens and reset links) and the hash
+/// it is stored under.
+pub fn opaque_token() -> Result<(String, Vec<u8>), String> {
     let mut bytes = [0_u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)
@@ -65,7 +66,7 @@ pub fn refresh_token() -> Result<(String, Vec<u8>), String> {
     Ok((token, hash))
 }
 
-/// SHA-256, for values that are random already (refresh tokens, recovery codes).
+/// SHA-256, for values that are random already (opaque tokens, recovery codes).
 pub fn sha256(value: &str) -> Vec<u8> {
     Sha256::digest(value.as_bytes()).to_vec()
 }

@@ -43,6 +43,11 @@ pub fn matching_step(totp: &TOTP, code: &str, now: u64, last_step: u64) -> Optio
         .find(|step| totp.generate(step * STEP) == code.trim())
 }
 
+/// The Unix time now, in seconds.
+pub fn now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default()
+}
+
 /// Ten one-time recovery codes, `xxxxx-xxxxx`.
 pub fn recovery_codes() -> Result<Vec<String>, String> {
     let random = SystemRandom::new();

@@ -15,10 +15,11 @@ use shared::{
 
 use crate::routes::{RoutePattern, RouteTable, parse_patterns, parse_table};
 
-/// Routes anyone may call: signing up and in, the keys, restaurant browsing, the services'
-/// own descriptions, and the gateway's statistics.
+/// Routes anyone may call: signing up and in, resetting a forgotten password, the keys,
+/// restaurant browsing, the services' own descriptions, and the gateway's statistics.
 pub const DEFAULT_PUBLIC_ROUTES: &str = "POST /auth/register, POST /auth/login, \
-    POST /auth/mfa/verify, POST /auth/refresh, GET /.well-known/jwks.json, \
+    POST /auth/mfa/verify, POST /auth/refresh, POST /auth/password/reset, \
+    POST /auth/password/reset/confirm, GET /.well-known/jwks.json, \
     GET /auth/.well-known/jwks.json, GET /restaurants/**, HEAD /restaurants/**, \
     GET /*/openapi.json, GET /*/health, GET /*/ready, GET /stats/**";
 
@@ -207,6 +208,16 @@ mod tests {
                 .any(|r| r.matches(&Method::GET, "/restaurants/1/menu"))
         );
         assert!(!public.0.iter().any(|r| r.matches(&Method::GET, "/orders")));
+        for anyone in ["/auth/password/reset", "/auth/password/reset/confirm"] {
+            assert!(public.0.iter().any(|r| r.matches(&Method::POST, anyone)));
+        }
+        assert!(
+            !public
+                .0
+                .iter()
+                .any(|r| r.matches(&Method::POST, "/auth/password")),
+            "changing a password needs a token"
+        );
 
         let policy = parse_route_policy(DEFAULT_ROUTE_POLICY).expect("a policy");
         assert_eq!(

@@ -61,6 +61,12 @@ pub mod event {
     pub const DELIVERY_PICKED_UP: &str = "delivery.picked_up";
     pub const DELIVERY_DELIVERED: &str = "delivery.delivered";
     pub const DELIVERY_CANCELLED: &str = "delivery.cancelled";
+    /// Someone asked to reset an account's password: a link to deliver to its owner.
+    pub const PASSWORD_RESET_REQUESTED: &str = "account.password_reset_requested";
+    /// An account's password was changed (by its owner, or through a reset).
+    pub const PASSWORD_CHANGED: &str = "account.password_changed";
+    /// An account's second factor was turned off.
+    pub const MFA_DISABLED: &str = "account.mfa_disabled";
 }
 
 /// The payment commands' fields. Authorize and void carry the whole order's terms, so that
@@ -136,4 +142,23 @@ pub struct DeliveryEvent {
     pub customer_id: Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub courier_id: Option<Uuid>,
+}
+
+/// A password reset to deliver: the link holds the single-use token, so the message is for
+/// the mailer alone, and the outbox keeps it only until it is sent (and an hour after).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetRequested {
+    pub user_id: Uuid,
+    pub email: String,
+    pub reset_link: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A change to how an account signs in, so that its owner can be told of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSecurityEvent {
+    pub user_id: Uuid,
+    pub email: String,
+    /// `changed_by_owner`, `reset`, `disabled_by_owner`.
+    pub how: String,
 }

@@ -2,4 +2,4 @@
 
 mod new_user;
 
-pub use new_user::{NewUser, RegisterRequest};
+pub use new_user::{NewUser, RegisterRequest, check_password};

@@ -47,21 +47,8 @@ impl NewUser {
         if let Err(detail) = check_email(&email) {
             errors.push(FieldError::new("email", detail));
         }
-        let password_chars = request.password.chars().count();
-        if password_chars < MIN_PASSWORD {
-            errors.push(FieldError::new(
-                "password",
-                format!("must have at least {MIN_PASSWORD} characters"),
-            ));
-        } else if password_chars > MAX_PASSWORD {
-            errors.push(FieldError::new(
-                "password",
-                format!("must have at most {MAX_PASSWORD} characters"),
-            ));
-        } else if request.password.trim().to_lowercase() == email {
-            errors.push(FieldError::new("password", "must not be the email"));
-        } else if is_common(&request.password) {
-            errors.push(FieldError::new("password", "is too common; choose another"));
+        if let Err(detail) = check_password(&request.password, &email) {
+            errors.push(FieldError::new("password", detail));
         }
         let display_name = request.display_name.trim().to_owned();
         if display_name.is_empty() {
@@ -102,6 +89,23 @@ impl NewUser {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// The password policy, for every password an account is given: 12 to 128 characters, not
+/// the email, not a common password.
+pub fn check_password(password: &str, email: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD {
+        Err(format!("must have at least {MIN_PASSWORD} characters"))
+    } else if chars > MAX_PASSWORD {
+        Err(format!("must have at most {MAX_PASSWORD} characters"))
+    } else if password.trim().to_lowercase() == email {
+        Err("must not be the email".to_owned())
+    } else if is_common(password) {
+        Err("is too common; choose another".to_owned())
+    } else {
+        Ok(())
     }
 }
 

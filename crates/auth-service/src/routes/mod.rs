@@ -5,10 +5,12 @@ mod authorize;
 mod jwks;
 mod login;
 mod me;
-pub mod mfa;
+mod mfa;
+mod password;
 mod register;
 mod sessions;
 mod tokens;
+mod totp;
 
 use axum::{
     Router,
@@ -27,8 +29,22 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/register", post(register::register_user))
         .route("/auth/login", post(login::log_in))
         .route("/auth/mfa/verify", post(mfa::verify_mfa))
-        .route("/auth/mfa/totp/setup", post(mfa::set_up_totp))
-        .route("/auth/mfa/totp/confirm", post(mfa::confirm_totp))
+        .route("/auth/mfa/totp/setup", post(totp::set_up_totp))
+        .route("/auth/mfa/totp/confirm", post(totp::confirm_totp))
+        .route("/auth/mfa/totp/disable", post(totp::disable_totp))
+        .route(
+            "/auth/mfa/recovery-codes",
+            post(totp::regenerate_recovery_codes),
+        )
+        .route("/auth/password", post(password::change_password))
+        .route(
+            "/auth/password/reset",
+            post(password::request_password_reset),
+        )
+        .route(
+            "/auth/password/reset/confirm",
+            post(password::confirm_password_reset),
+        )
         .route("/auth/refresh", post(tokens::refresh_tokens))
         .route("/auth/logout", post(tokens::log_out))
         .route("/auth/me", get(me::get_me))
@@ -55,8 +71,13 @@ pub fn router(state: AppState) -> Router {
         register::register_user,
         login::log_in,
         mfa::verify_mfa,
-        mfa::set_up_totp,
-        mfa::confirm_totp,
+        totp::set_up_totp,
+        totp::confirm_totp,
+        totp::disable_totp,
+        totp::regenerate_recovery_codes,
+        password::change_password,
+        password::request_password_reset,
+        password::confirm_password_reset,
         tokens::refresh_tokens,
         tokens::log_out,
         me::get_me,
@@ -75,10 +96,15 @@ pub fn router(state: AppState) -> Router {
         login::LoginRequest,
         login::MfaRequired,
         crate::tokens::TokenResponse,
-        mfa::TotpSetup,
-        mfa::TotpCode,
-        mfa::RecoveryCodes,
+        totp::TotpSetup,
+        totp::TotpCode,
+        totp::RecoveryCodes,
+        totp::StepUp,
+        totp::DisableTotp,
         mfa::VerifyRequest,
+        password::ChangePassword,
+        password::ResetRequest,
+        password::ResetConfirmation,
         tokens::RefreshRequest,
         me::Me,
         crate::store::sessions::SessionView,

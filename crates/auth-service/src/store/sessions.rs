@@ -35,7 +35,7 @@ pub async fn start(
     client: &ClientInfo,
 ) -> Result<TokenResponse, AuthError> {
     let session = Uuid::now_v7();
-    let (refresh_token, hash) = tokens::refresh_token().map_err(AuthError::internal)?;
+    let (refresh_token, hash) = tokens::opaque_token().map_err(AuthError::internal)?;
     let mut transaction = state.db.begin().await?;
     sqlx::query("INSERT INTO sessions (id, user_id, device, ip) VALUES ($1, $2, $3, $4)")
         .bind(session)
@@ -90,7 +90,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Refreshed,
         .bind(session)
         .execute(&mut *transaction)
         .await?;
-    let (next, next_hash) = tokens::refresh_token().map_err(AuthError::internal)?;
+    let (next, next_hash) = tokens::opaque_token().map_err(AuthError::internal)?;
     insert_refresh_token(&mut transaction, session, &next_hash, state).await?;
     transaction.commit().await?;
     Ok(Refreshed::Tokens(
@@ -130,6 +130,25 @@ pub async fn revoke(db: &PgPool, user: Uuid, session: Uuid, why: &str) -> sqlx::
     .execute(db)
     .await?;
     Ok(result.rows_affected() > 0)
+}
+
+/// Revokes every open session of `user` but `except`: how many were.
+pub async fn revoke_all(
+    connection: &mut sqlx::PgConnection,
+    user: Uuid,
+    except: Option<Uuid>,
+    why: &str,
+) -> sqlx::Result<u64> {
+    let result = sqlx::query(
+        "UPDATE sessions SET revoked_at = now(), revoked_why = $3
+         WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2",
+    )
+    .bind(user)
+    .bind(except)
+    .bind(why)
+    .execute(connection)
+    .await?;
+    Ok(result.rows_affected())
 }
 
 /// Whether `session` of `user` is still open.

@@ -29,6 +29,20 @@ pub async fn find_by_id(db: &PgPool, id: Uuid) -> sqlx::Result<Option<UserRecord
         .await
 }
 
+/// Gives `user` a new password hash.
+pub async fn set_password(
+    connection: &mut sqlx::PgConnection,
+    user: Uuid,
+    password_hash: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(user)
+        .bind(password_hash)
+        .execute(connection)
+        .await
+        .map(drop)
+}
+
 /// The user's roles, in a stable order.
 pub async fn roles_of(db: &PgPool, user: Uuid) -> sqlx::Result<Vec<Role>> {
     let names: Vec<String> =

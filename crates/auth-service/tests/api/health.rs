@@ -1,6 +1,8 @@
 use serde_json::Value;
 
-use crate::helpers::{assert_problem, spawn_app, spawn_with_database_url};
+use messaging::testing::TestBroker;
+
+use crate::helpers::{assert_problem, spawn_app, spawn_with_stores};
 
 #[tokio::test]
 async fn health_answers_ok() {
@@ -26,7 +28,8 @@ async fn ready_names_postgres_as_up_and_is_served_under_the_prefix_too() {
 
 #[tokio::test]
 async fn with_postgres_unreachable_it_starts_and_ready_says_postgres_is_down() {
-    let address = spawn_with_database_url("postgres://postgres@127.0.0.1:1/auth", &[]).await;
+    let broker = TestBroker::new();
+    let address = spawn_with_stores("postgres://postgres@127.0.0.1:1/auth", &broker, &[]).await;
     let client = reqwest::Client::new();
     let health = client
         .get(format!("{address}/health"))

@@ -1,5 +1,12 @@
+use std::time::Duration;
+
 use auth_service::{Application, Config};
 use clap::Parser;
+use messaging::{
+    Envelope,
+    testing::{TestBroker, amqp_url},
+    topology::{Exchange, QueueSpec},
+};
 use reqwest::Response;
 use serde_json::{Value, json};
 pub use shared::testing::assert_problem;
@@ -7,10 +14,17 @@ use shared::testing::{TestDatabase, postgres_server_url};
 
 pub const PASSWORD: &str = "a long enough password";
 
+/// A queue of the tests' own that receives every account event.
+pub const ACCOUNT_EVENTS: QueueSpec = QueueSpec {
+    name: "test-account-events",
+    bindings: &[(Exchange::DomainEvents, "account.#")],
+};
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub database: TestDatabase,
+    pub broker: TestBroker,
 }
 
 /// Starts auth-service on a free port against a database of its own, with cheap password
@@ -22,20 +36,25 @@ pub async fn spawn_app() -> TestApp {
 /// As `spawn_app`, with more flags.
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let database = TestDatabase::create(&postgres_server_url(), "auth").await;
-    let address = spawn_with_database_url(&database.url(), extra).await;
+    let mut broker = TestBroker::new();
+    broker.declare(ACCOUNT_EVENTS).await;
+    let address = spawn_with_stores(&database.url(), &broker, extra).await;
     TestApp {
         address,
         client: reqwest::Client::new(),
         database,
+        broker,
     }
 }
 
-/// Starts auth-service against `database_url`; returns its base URL.
 /// The secret the tests' instances seal their signing keys with (32 bytes, base64).
 pub const SIGNING_KEY_SECRET: &str = "dGhlIHRlc3RzJyBzaWduaW5nLWtleSBzZWNyZXQhISE=";
 
-pub async fn spawn_with_database_url(database_url: &str, extra: &[&str]) -> String {
+/// Starts auth-service against `database_url` and the namespace of `broker`; returns its
+/// base URL.
+pub async fn spawn_with_stores(database_url: &str, broker: &TestBroker, extra: &[&str]) -> String {
     shared::telemetry::init_for_tests();
+    let broker_flags = broker.flags(&amqp_url());
     let mut args = vec![
         "auth-service",
         "--host",
@@ -54,6 +73,7 @@ pub async fn spawn_with_database_url(database_url: &str, extra: &[&str]) -> Stri
     if !extra.contains(&"--lockout-window") {
         args.extend(["--lockout-window", "1m"]);
     }
+    args.extend(broker_flags.iter().map(String::as_str));
     args.extend_from_slice(extra);
     let config = Config::try_parse_from(args).expect("valid test configuration");
     let app = Application::build(config).await.expect("the app builds");
@@ -63,6 +83,21 @@ pub async fn spawn_with_database_url(database_url: &str, extra: &[&str]) -> Stri
 }
 
 impl TestApp {
+    /// The account events of `kind` published so far, waiting up to five seconds for
+    /// `count` of them (others are taken off the queue too).
+    pub async fn account_events(&self, kind: &str, count: usize) -> Vec<Envelope> {
+        let mut found = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while found.len() < count && tokio::time::Instant::now() < deadline {
+            let taken = self
+                .broker
+                .envelopes(&ACCOUNT_EVENTS, 1, Duration::from_millis(500))
+                .await;
+            found.extend(taken.into_iter().filter(|event| event.kind == kind));
+        }
+        found
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -4,6 +4,8 @@ mod jwt;
 mod lockout;
 mod login;
 mod mfa;
+mod mfa_settings;
+mod password;
 mod permissions;
 mod register;
 mod sessions_live;

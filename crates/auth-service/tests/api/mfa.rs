@@ -3,19 +3,19 @@ use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::helpers::{PASSWORD, TestApp, access, assert_problem, spawn_app};
 
-fn generator(secret: &str) -> TOTP {
+pub fn generator(secret: &str) -> TOTP {
     let bytes = Secret::Encoded(secret.to_owned())
         .to_bytes()
         .expect("base32");
     TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "test".to_owned()).expect("a generator")
 }
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970")
 }
 
 /// Enrols a TOTP authenticator for a new user; returns the generator and recovery codes.
-async fn enrolled(app: &TestApp, email: &str) -> (TOTP, Vec<String>) {
+pub async fn enrolled(app: &TestApp, email: &str) -> (TOTP, Vec<String>) {
     let tokens = app.signed_in(email).await;
     let setup: Value = app
         .post_json_with(
@@ -51,7 +51,7 @@ async fn enrolled(app: &TestApp, email: &str) -> (TOTP, Vec<String>) {
     (totp, codes)
 }
 
-async fn open_challenge(app: &TestApp, email: &str) -> Value {
+pub async fn open_challenge(app: &TestApp, email: &str) -> Value {
     let response = app.login(email, PASSWORD).await;
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.expect("json");
@@ -63,7 +63,12 @@ async fn open_challenge(app: &TestApp, email: &str) -> Value {
     body["challenge"].clone()
 }
 
-async fn verify(app: &TestApp, challenge: &Value, field: &str, code: &str) -> reqwest::Response {
+pub async fn verify(
+    app: &TestApp,
+    challenge: &Value,
+    field: &str,
+    code: &str,
+) -> reqwest::Response {
     app.post_json(
         "/auth/mfa/verify",
         &json!({"challenge": challenge, field: code}),

@@ -1,3 +1,4 @@
+mod accounts;
 mod binaries;
 mod compose;
 mod platform;

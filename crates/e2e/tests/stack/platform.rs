@@ -106,7 +106,7 @@ impl Platform {
         let mut plans: Vec<(&'static str, Vec<(&'static str, String)>)> = vec![
             (
                 "auth-service",
-                vec![
+                messaging(vec![
                     ("DATABASE_URL", auth.url()),
                     ("ADMIN_EMAIL", ADMIN_EMAIL.into()),
                     ("ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
@@ -114,7 +114,7 @@ impl Platform {
                     ("ARGON2_ITERATIONS", "1".into()),
                     // Every test user signs up from loopback.
                     ("REGISTRATION_LIMIT", "1000".into()),
-                ],
+                ]),
             ),
             (
                 "order-service",

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use messaging::testing::TestBroker;
 use serde_json::{Value, json};
 use shared::testing::{TestDatabase, assert_problem, postgres_server_url};
 
@@ -185,10 +186,14 @@ async fn the_whole_platform_answers_through_the_gateway_and_survives_losing_a_ba
 async fn a_binary_stops_cleanly_on_sigterm() {
     let database = TestDatabase::create(&postgres_server_url(), "e2e_sigterm").await;
     build_binaries();
+    let broker = TestBroker::new();
     let mut process = Process::start(
         "auth-service",
         free_port(),
-        &env(&[("DATABASE_URL", database.url())]),
+        &env(&[
+            ("DATABASE_URL", database.url()),
+            ("AMQP_PREFIX", broker.prefix.clone()),
+        ]),
     );
     wait_until_ready(&process).await;
     let status = process

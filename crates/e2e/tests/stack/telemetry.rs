@@ -6,6 +6,7 @@ use std::{
 };
 
 use axum::{Router, body::Bytes, extract::State, routing::post};
+use messaging::testing::TestBroker;
 use shared::testing::{TestDatabase, postgres_server_url};
 
 use crate::{
@@ -48,11 +49,13 @@ async fn spans_are_exported_over_otlp_in_the_callers_trace_and_flushed_at_shutdo
     build_binaries();
     let (collector, received) = spawn_collector().await;
     let database = TestDatabase::create(&postgres_server_url(), "e2e_otlp").await;
+    let broker = TestBroker::new();
     let mut process = Process::start(
         "auth-service",
         free_port(),
         &env(&[
             ("DATABASE_URL", database.url()),
+            ("AMQP_PREFIX", broker.prefix.clone()),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", collector),
         ]),
     );

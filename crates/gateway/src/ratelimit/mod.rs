@@ -21,10 +21,12 @@ use crate::{
     upstream::whole_seconds,
 };
 
-/// Signing in and up is held to a few attempts a minute per client address, whoever the
-/// token says the caller is; reads get the most room.
+/// Signing in and up, and password resets, are held to a few attempts a minute per client
+/// address, whoever the token says the caller is; reads get the most room.
 pub const DEFAULT_RATE_LIMITS: &str = "POST /auth/login=10/1m@ip, POST /auth/register=10/1m@ip, \
-    POST /auth/mfa/verify=10/1m@ip, POST /auth/refresh=30/1m@ip, GET /**=1200/1m, * /**=300/1m";
+    POST /auth/mfa/verify=10/1m@ip, POST /auth/refresh=30/1m@ip, \
+    POST /auth/password/reset=5/1m@ip, POST /auth/password/reset/confirm=10/1m@ip, \
+    GET /**=1200/1m, * /**=300/1m";
 
 /// How requests are limited.
 #[derive(Debug, Clone, Args)]
@@ -228,6 +230,12 @@ mod tests {
                 },
                 by_address: true,
             })
+        );
+        let resets = rules.0.find(&Method::POST, "/auth/password/reset");
+        assert_eq!(
+            resets.map(|rule| (rule.quota.limit, rule.by_address)),
+            Some((5, true)),
+            "reset links are limited per client address"
         );
         let reads = rules.0.find(&Method::GET, "/orders");
         assert_eq!(
