@@ -2,11 +2,11 @@
 //! purge), each backend's prefix, and the errors the gateway itself adds. The backends' own
 //! operations are in their documents (`/<prefix>/openapi.json`).
 
+use shared::openapi::problem;
 use utoipa::{
     OpenApi as _,
     openapi::{
-        HttpMethod, OpenApi, OpenApiBuilder, PathItem, PathsBuilder, Ref, ResponseBuilder,
-        content::ContentBuilder,
+        HttpMethod, OpenApi, OpenApiBuilder, PathItem, PathsBuilder,
         path::{OperationBuilder, ParameterBuilder, ParameterIn},
     },
 };
@@ -74,16 +74,4 @@ pub fn document(backends: &[Backend]) -> OpenApi {
     let mut document = OpenApiBuilder::new().paths(paths).build();
     document.merge(Own::openapi());
     document
-}
-
-fn problem(description: &str) -> utoipa::openapi::Response {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/problem+json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .build(),
-        )
-        .build()
 }

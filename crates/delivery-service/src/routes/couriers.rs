@@ -92,6 +92,7 @@ pub async fn register_courier(
     request_body = Availability,
     responses(
         (status = 200, description = "Updated", body = CourierView),
+        (status = 403, description = "Not a courier", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No courier profile", body = Problem, content_type = "application/problem+json")))]
 pub async fn set_availability(
     State(state): State<AppState>,
@@ -115,6 +116,7 @@ pub async fn set_availability(
     request_body = Point,
     responses(
         (status = 200, description = "Updated", body = CourierView),
+        (status = 403, description = "Not a courier", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No courier profile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Out of range", body = Problem, content_type = "application/problem+json")))]
 pub async fn set_location(

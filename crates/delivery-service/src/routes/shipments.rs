@@ -143,6 +143,7 @@ async fn transition(
     params(("order_id" = Uuid, Path, description = "Order id")),
     responses(
         (status = 200, description = "Picked up", body = ShipmentView),
+        (status = 404, description = "No shipment of this order that the caller may see", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not its courier", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not assigned", body = Problem, content_type = "application/problem+json")))]
 pub async fn pick_up(
@@ -158,6 +159,7 @@ pub async fn pick_up(
     params(("order_id" = Uuid, Path, description = "Order id")),
     responses(
         (status = 200, description = "Delivered", body = ShipmentView),
+        (status = 404, description = "No shipment of this order that the caller may see", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not its courier", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not picked up", body = Problem, content_type = "application/problem+json")))]
 pub async fn deliver(
@@ -173,6 +175,7 @@ pub async fn deliver(
     params(("order_id" = Uuid, Path, description = "Order id")),
     responses(
         (status = 200, description = "Cancelled", body = ShipmentView),
+        (status = 404, description = "No shipment of this order that the caller may see", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs deliveries:manage", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already picked up or over", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_shipment(

@@ -1,6 +1,7 @@
 mod accounts;
 mod binaries;
 mod compose;
+mod openapi;
 mod platform;
 mod processes;
 mod readme;

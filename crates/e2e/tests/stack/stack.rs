@@ -20,6 +20,15 @@ const BACKENDS: [(&str, &str); 6] = [
     ("tracking-service", "/tracking"),
     ("payment-service", "/payments"),
 ];
+/// The path prefix `backend` serves under.
+pub fn prefix_of(backend: &str) -> &'static str {
+    BACKENDS
+        .iter()
+        .find(|(name, _)| *name == backend)
+        .map(|(_, prefix)| *prefix)
+        .unwrap_or_else(|| panic!("{backend} is not a backend"))
+}
+
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::test]

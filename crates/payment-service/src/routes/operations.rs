@@ -97,6 +97,7 @@ impl Operation {
     request_body = AuthorizeRequest,
     responses(
         (status = 201, description = "Authorized", body = PaymentView),
+        (status = 400, description = "No Idempotency-Key, or one longer than 255 characters", body = Problem, content_type = "application/problem+json"),
         (status = 402, description = "Declined (`decline_code`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs payments:manage", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The order already has a payment", body = Problem, content_type = "application/problem+json"),
@@ -130,8 +131,12 @@ pub async fn authorize_payment(
     request_body = AmountRequest,
     responses(
         (status = 200, description = "Captured", body = PaymentView),
+        (status = 400, description = "No Idempotency-Key, or one longer than 255 characters", body = Problem, content_type = "application/problem+json"),
         (status = 402, description = "The capture failed", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not authorized", body = Problem, content_type = "application/problem+json")))]
+        (status = 403, description = "Needs payments:manage", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The order has no payment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not authorized", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The amount is not positive, or the key was used for another request", body = Problem, content_type = "application/problem+json")))]
 pub async fn capture_payment(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -161,7 +166,11 @@ pub async fn capture_payment(
     params(("order_id" = Uuid, Path, description = "Order id"), ("Idempotency-Key" = String, Header, description = "Idempotency key")),
     responses(
         (status = 200, description = "Voided", body = PaymentView),
-        (status = 409, description = "Nothing to void", body = Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "No Idempotency-Key, or one longer than 255 characters", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs payments:manage", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The order has no payment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Nothing to void", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The key was used for another request", body = Problem, content_type = "application/problem+json")))]
 pub async fn void_payment(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -186,8 +195,11 @@ pub async fn void_payment(
     request_body = AmountRequest,
     responses(
         (status = 200, description = "Refunded", body = PaymentView),
+        (status = 400, description = "No Idempotency-Key, or one longer than 255 characters", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs payments:manage", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The order has no payment", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not captured", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "More than is refundable", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "No amount, more than is refundable, or the key was used for another request", body = Problem, content_type = "application/problem+json")))]
 pub async fn refund_payment(
     State(state): State<AppState>,
     caller: AuthUser,

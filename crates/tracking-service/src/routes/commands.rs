@@ -102,6 +102,7 @@ pub async fn append_event(
     responses(
         (status = 200, description = "The status after the update", body = StatusView),
         (status = 403, description = "Not the assigned courier", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No tracked delivery of that id", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Stale version, or the delivery is not under way", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Out of range, or earlier than the last position", body = Problem, content_type = "application/problem+json")))]
 pub async fn record_location(

@@ -1,0 +1,89 @@
+//! Every service's OpenAPI document, fuzzed against the service itself by Schemathesis: no
+//! answer may be a 5xx, and every status an operation answers must be in its document.
+
+use std::{path::PathBuf, process::Command};
+
+use crate::platform::{Options, Platform};
+
+/// Test cases per operation. Each run draws new ones; a failure prints the seed and a
+/// `curl` line that reproduces it.
+const EXAMPLES: &str = "40";
+
+/// Schemathesis, as `scripts/provision` installs it (`SCHEMATHESIS` overrides).
+fn schemathesis() -> PathBuf {
+    let path = std::env::var_os("SCHEMATHESIS").map_or_else(
+        || {
+            let data =
+                std::env::var("FD_DATA_DIR").unwrap_or_else(|_| "/var/tmp/food-delivery".into());
+            PathBuf::from(data).join("fuzz-venv/bin/st")
+        },
+        PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "Schemathesis is not at {}: run scripts/provision",
+        path.display()
+    );
+    path
+}
+
+/// Fuzzes the document at `document` against `base`, as `token`'s holder (and, where the
+/// fuzzer drops it, as nobody); `extra` goes to `st run`. Returns its report on failure.
+fn fuzz(document: &str, base: &str, token: &str, extra: &[&str]) -> Result<(), String> {
+    let output = Command::new(schemathesis())
+        .args(["run", document, "--url", base])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args(["--checks", "not_a_server_error,status_code_conformance"])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--max-examples", EXAMPLES, "--request-timeout", "10"])
+        // A live stream (Server-Sent Events) is an answer that does not end: its statuses
+        // are tested by the service's own tests instead.
+        .args(["--exclude-path-regex", "/stream$"])
+        .args([
+            "--continue-on-failure",
+            "--no-color",
+            "--output-truncate",
+            "false",
+        ])
+        .args(extra)
+        .output()
+        .expect("Schemathesis runs");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+#[tokio::test]
+async fn every_service_answers_only_what_its_openapi_document_lists_and_never_a_5xx() {
+    let platform = Platform::start(Options::default()).await;
+    let admin = platform.admin().await;
+    let mut failures = Vec::new();
+    for backend in &platform.backends {
+        let prefix = crate::stack::prefix_of(backend.name);
+        let document = format!("{}{prefix}/openapi.json", backend.url());
+        // The blocking run happens beside the runtime, which keeps serving nothing here but
+        // must not be starved of its thread.
+        let (base, token) = (backend.url(), admin.clone());
+        let result = tokio::task::spawn_blocking(move || fuzz(&document, &base, &token, &[])).await;
+        if let Err(report) = result.expect("the fuzzer's thread") {
+            failures.push(format!("{}:\n{report}", backend.name));
+        }
+    }
+    // The gateway's own operations; the forwarded prefixes are the backends' documents.
+    let gateway = platform.gateway.url();
+    let document = format!("{gateway}/openapi.json");
+    let result = tokio::task::spawn_blocking(move || {
+        fuzz(&document, &gateway, &admin, &["--exclude-tag", "routing"])
+    })
+    .await;
+    if let Err(report) = result.expect("the fuzzer's thread") {
+        failures.push(format!("gateway:\n{report}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
