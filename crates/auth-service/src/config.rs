@@ -63,6 +63,10 @@ pub struct TokenArgs {
     /// Lifetime of a refresh token (each use issues a new one).
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "30days", value_parser = humantime::parse_duration)]
     pub refresh_token_ttl: Duration,
+    /// Longest a session lasts from its sign-in, however often it is refreshed; then the
+    /// password (and second factor) are asked again.
+    #[arg(long, env = "SESSION_LIFETIME", default_value = "30days", value_parser = humantime::parse_duration)]
+    pub session_lifetime: Duration,
     /// Time allowed between the password and the second factor.
     #[arg(long, env = "MFA_CHALLENGE_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub mfa_challenge_ttl: Duration,

@@ -166,7 +166,12 @@ mod tests {
     use super::*;
 
     fn statuses(operation: &Operation) -> Vec<&str> {
-        operation.responses.responses.keys().map(String::as_str).collect()
+        operation
+            .responses
+            .responses
+            .keys()
+            .map(String::as_str)
+            .collect()
     }
 
     fn path_parameter(schema: ObjectBuilder) -> Parameter {
@@ -200,10 +205,16 @@ mod tests {
     #[test]
     fn only_a_parameter_that_must_parse_adds_a_400() {
         let mut free = OperationBuilder::new()
-            .parameter(path_parameter(ObjectBuilder::new().schema_type(Type::String)))
+            .parameter(path_parameter(
+                ObjectBuilder::new().schema_type(Type::String),
+            ))
             .build();
         document_shared_answers(&mut free);
-        assert_eq!(statuses(&free), ["500", "503"], "an open operation, a free string");
+        assert_eq!(
+            statuses(&free),
+            ["500", "503"],
+            "an open operation, a free string"
+        );
 
         let mut uuid = OperationBuilder::new()
             .parameter(path_parameter(

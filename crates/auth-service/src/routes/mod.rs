@@ -48,7 +48,10 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/refresh", post(tokens::refresh_tokens))
         .route("/auth/logout", post(tokens::log_out))
         .route("/auth/me", get(me::get_me))
-        .route("/auth/sessions", get(sessions::list_sessions))
+        .route(
+            "/auth/sessions",
+            get(sessions::list_sessions).delete(sessions::revoke_other_sessions),
+        )
         .route("/auth/sessions/{id}", delete(sessions::revoke_session))
         .route("/auth/authorize", post(authorize::authorize))
         .route("/auth/admin/users/{id}/roles", post(admin::grant_role))
@@ -83,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         me::get_me,
         sessions::list_sessions,
         sessions::revoke_session,
+        sessions::revoke_other_sessions,
         authorize::authorize,
         admin::grant_role,
         admin::revoke_role,

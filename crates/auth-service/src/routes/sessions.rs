@@ -45,3 +45,24 @@ pub async fn revoke_session(
         Err(AuthError::NotFound("session"))
     }
 }
+
+/// Revokes every one of my sessions but this one ("sign out everywhere else").
+#[utoipa::path(delete, path = "/auth/sessions", tag = "sessions", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The other sessions are revoked"),
+        (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json")))]
+pub async fn revoke_other_sessions(
+    State(state): State<AppState>,
+    Account { claims, .. }: Account,
+) -> Result<StatusCode, AuthError> {
+    let mut connection = state.db.acquire().await?;
+    let revoked = sessions::revoke_all(
+        &mut connection,
+        claims.sub,
+        Some(claims.sid),
+        "revoked_by_user",
+    )
+    .await?;
+    tracing::info!(user = %claims.sub, revoked, "other sessions revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -55,7 +55,8 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Refreshed,
     let hash = tokens::sha256(refresh_token);
     let mut transaction = state.db.begin().await?;
     let row: Option<RefreshRow> = sqlx::query_as(
-        "SELECT rt.session_id AS session, rt.used_at, rt.expires_at, s.user_id, s.revoked_at
+        "SELECT rt.session_id AS session, rt.used_at, rt.expires_at, s.user_id, s.revoked_at,
+                s.created_at AS session_started
          FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
          WHERE rt.token_hash = $1 FOR UPDATE OF rt, s",
     )
@@ -68,6 +69,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Refreshed,
         expires_at,
         user_id: user,
         revoked_at,
+        session_started,
     }) = row
     else {
         return Ok(Refreshed::Invalid);
@@ -80,6 +82,15 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Refreshed,
         return Ok(Refreshed::Reused { user, session });
     }
     if revoked_at.is_some() || expires_at <= Utc::now() {
+        return Ok(Refreshed::Invalid);
+    }
+    // However often it is refreshed, a session ends at its lifetime: then the password
+    // (and the second factor) are asked again.
+    let lifetime =
+        chrono::Duration::from_std(state.tokens.session_lifetime).unwrap_or(chrono::Duration::MAX);
+    if session_started + lifetime <= Utc::now() {
+        revoke_in(&mut transaction, session, "lifetime_reached").await?;
+        transaction.commit().await?;
         return Ok(Refreshed::Invalid);
     }
     sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1")
@@ -106,6 +117,7 @@ struct RefreshRow {
     expires_at: DateTime<Utc>,
     user_id: Uuid,
     revoked_at: Option<DateTime<Utc>>,
+    session_started: DateTime<Utc>,
 }
 
 /// What a refresh came to.

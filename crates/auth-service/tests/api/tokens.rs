@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, access, assert_problem, spawn_app};
+use crate::helpers::{PASSWORD, access, assert_problem, spawn_app, spawn_app_with};
 
 async fn refresh(app: &crate::helpers::TestApp, token: &Value) -> reqwest::Response {
     app.post_json("/auth/refresh", &json!({"refresh_token": token}))
@@ -140,4 +140,50 @@ async fn someone_elses_session_is_not_found() {
 async fn an_unknown_refresh_token_is_refused() {
     let app = spawn_app().await;
     assert_problem(refresh(&app, &json!("not-a-token")).await, 401).await;
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_else_keeps_only_this_session() {
+    let app = spawn_app().await;
+    let here = app.signed_in("ada@example.com").await;
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        let response = app.login("ada@example.com", PASSWORD).await;
+        others.push(response.json::<Value>().await.expect("json"));
+    }
+    let response = app
+        .client
+        .delete(app.url("/auth/sessions"))
+        .bearer_auth(access(&here))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 204);
+    for other in &others {
+        assert_problem(app.get_with("/auth/me", access(other)).await, 401).await;
+        assert_problem(refresh(&app, &other["refresh_token"]).await, 401).await;
+    }
+    assert_eq!(
+        refresh(&app, &here["refresh_token"])
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_lifetime_however_often_it_is_refreshed() {
+    let app = spawn_app_with(&["--session-lifetime", "2s"]).await;
+    let first = app.signed_in("ada@example.com").await;
+    let response = refresh(&app, &first["refresh_token"]).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let second: Value = response.json().await.expect("json");
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    assert_problem(refresh(&app, &second["refresh_token"]).await, 401).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM sessions WHERE revoked_why = 'lifetime_reached'")
+            .await,
+        1
+    );
 }
