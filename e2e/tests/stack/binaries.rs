@@ -9,7 +9,7 @@ pub struct Binary {
     pub command: fn() -> Command,
 }
 
-/// Every binary, with the port ARCHITECTURE.md gives it.
+/// Every binary, with its port as the README's table of services gives it.
 pub fn all() -> [Binary; 7] {
     [
         Binary {

@@ -9,38 +9,43 @@ use shared::{
 use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
-use crate::{Config, SERVICE, commands::ShippingCommands, routes, state::AppState};
+use crate::{
+    Config, SERVICE, live::StreamSlots, progress::DeliveryProgress, routes, state::AppState,
+};
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/delivery");
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/tracking");
 
-/// delivery-service, bound and ready to serve.
+/// tracking-service, bound and ready to serve.
 #[derive(Debug)]
 pub struct Application {
     server: Server,
 }
 
 impl Application {
-    /// Connects to PostgreSQL and RabbitMQ, applies the migrations, starts the outbox relay
-    /// and the consumer of the saga's shipping commands, and binds the port.
+    /// Connects to PostgreSQL and RabbitMQ, applies the migrations, starts consuming the
+    /// deliveries' events, and binds the port.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let stores =
             DatabaseAndBroker::connect(SERVICE, &config.database, &config.broker, &MIGRATOR)
                 .await?;
-        let commands = ShippingCommands {
+        let state = AppState {
+            db: stores.database.pool().clone(),
+            verifier: Arc::new(config.auth.verifier(http_client())),
+            updates: tokio::sync::broadcast::channel(1024).0,
+            snapshot_every: config.snapshot_every,
+            streams: StreamSlots::new(usize::from(config.streams_per_user)),
+            stream_idle: config.stream_idle_timeout,
+        };
+        let progress = DeliveryProgress {
+            state: state.clone(),
             outbox: stores.outbox.clone(),
         };
         let workers = stores
             .broker
             .workers()
-            .relay(&stores.outbox)
-            .consume(topology::DELIVERY_SERVICE, commands);
-        let state = AppState {
-            db: stores.database.pool().clone(),
-            outbox: stores.outbox.clone(),
-            verifier: Arc::new(config.auth.verifier(http_client())),
-        };
+            .consume(topology::TRACKING_SERVICE, progress);
         let router =
-            ServiceDefinition::new(SERVICE, Some("/delivery"), config.common.request_timeout)
+            ServiceDefinition::new(SERVICE, Some("/tracking"), config.common.request_timeout)
                 .api(routes::router(state), routes::ApiDoc::openapi())
                 .readiness(stores.readiness())
                 .into_router();

@@ -21,7 +21,7 @@ use crate::{
     state::AppState,
 };
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/orders");
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/orders");
 
 /// order-service, bound and ready to serve.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 
 use crate::{Config, SERVICE, commands::PaymentCommands, routes, state::AppState};
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/payments");
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/payments");
 
 /// payment-service, bound and ready to serve.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use crate::binaries;
 #[test]
 fn the_readme_documents_every_flag_and_variable_of_every_binary() {
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
             .expect("README.md exists");
     for binary in binaries::all() {
         for arg in (binary.command)().get_arguments() {

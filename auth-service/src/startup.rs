@@ -23,7 +23,7 @@ use crate::{
     store::users,
 };
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/auth");
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/auth");
 
 /// auth-service, bound and ready to serve.
 #[derive(Debug)]

@@ -43,7 +43,7 @@ impl TestStores {
             .await
             .expect("the test database");
         sqlx::raw_sql(include_str!(
-            "../../../../migrations/payments/0001_messaging.sql"
+            "../../../migrations/payments/0001_messaging.sql"
         ))
         .execute(&pool)
         .await
