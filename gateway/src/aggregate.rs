@@ -240,7 +240,19 @@ async fn fetch_part(
     }
 }
 
-/// `text` made safe as one path segment.
+/// `text` made safe as one path segment: every byte but letters and digits escaped (form
+/// encoding would write a space as `+`, which a path keeps as a plus).
 fn urlencoding(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::urlencoding;
+
+    #[test]
+    fn an_id_is_escaped_as_one_path_segment() {
+        assert_eq!(urlencoding("a b/c+d"), "a%20b%2Fc%2Bd");
+        assert_eq!(urlencoding("0190d4f8"), "0190d4f8");
+    }
 }

@@ -4,13 +4,12 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use axum::body::Body;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{HeaderMap, StatusCode};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use shared::{
+    http::inject_trace_context,
     resilience::{Breaker, BreakerConfig, RetryPolicy},
-    upstream::HttpClient,
 };
 
 use crate::domain::input::Location;
@@ -46,7 +45,7 @@ pub enum CatalogError {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     base_url: String,
-    client: HttpClient,
+    client: reqwest::Client,
     timeout: Duration,
     retry: RetryPolicy,
     breaker: Arc<Breaker>,
@@ -90,7 +89,7 @@ enum Failure {
 
 impl Catalog {
     /// restaurant-service at `base_url`.
-    pub fn new(base_url: &str, client: HttpClient, timeout: Duration) -> Self {
+    pub fn new(base_url: &str, client: reqwest::Client, timeout: Duration) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
             client,
@@ -102,7 +101,7 @@ impl Catalog {
 
     /// The restaurant's owner and menu.
     pub async fn menu(&self, restaurant: &str) -> Result<RestaurantMenu, CatalogError> {
-        let id = urlencode(restaurant);
+        let id = utf8_percent_encode(restaurant, NON_ALPHANUMERIC);
         let (restaurant_path, menu_path) = (
             format!("/restaurants/{id}"),
             format!("/restaurants/{id}/menu"),
@@ -156,13 +155,17 @@ impl Catalog {
     }
 
     async fn fetch<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
-        let request = Request::get(format!("{}{path}", self.base_url))
-            .body(Body::empty())
-            .map_err(|err| Failure::Permanent(err.to_string()))?;
-        let response = tokio::time::timeout(self.timeout, self.client.request(request))
+        // restaurant-service's spans join the order's trace.
+        let mut headers = HeaderMap::new();
+        inject_trace_context(&mut headers);
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .headers(headers)
+            .timeout(self.timeout)
+            .send()
             .await
-            .map_err(|_| Failure::Retryable("timed out".into()))?
-            .map_err(|err| Failure::Retryable(err.to_string()))?;
+            .map_err(|err| Failure::Retryable(describe(&err)))?;
         match response.status() {
             StatusCode::OK => {}
             StatusCode::NOT_FOUND => return Err(Failure::NotFound),
@@ -171,24 +174,19 @@ impl Catalog {
             }
             status => return Err(Failure::Permanent(format!("answered {status}"))),
         }
-        let body = tokio::time::timeout(self.timeout, response.into_body().collect())
+        let body = response
+            .bytes()
             .await
-            .map_err(|_| Failure::Retryable("timed out reading the body".into()))?
-            .map_err(|err| Failure::Retryable(err.to_string()))?
-            .to_bytes();
+            .map_err(|err| Failure::Retryable(describe(&err)))?;
         serde_json::from_slice(&body)
             .map_err(|err| Failure::Permanent(format!("unexpected body: {err}")))
     }
 }
 
-fn urlencode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|byte| match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(byte).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+fn describe(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        err.to_string()
+    }
 }

@@ -82,7 +82,7 @@ impl Application {
             shards,
             catalog: Catalog::new(
                 &config.restaurant_service_url,
-                client.clone(),
+                reqwest::Client::new(),
                 config.upstream_timeout,
             ),
             verifier: Arc::new(config.auth.verifier(client)),

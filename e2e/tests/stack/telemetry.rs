@@ -159,14 +159,21 @@ async fn one_order_is_one_trace_from_the_gateway_through_the_broker_to_every_par
     assert_eq!(confirmed["status"], "CONFIRMED");
 
     // Stopped, each binary flushes its spans.
-    for name in ["order-service", "payment-service", "delivery-service"] {
+    for name in [
+        "order-service",
+        "restaurant-service",
+        "payment-service",
+        "delivery-service",
+    ] {
         platform.backend(name).terminate(Duration::from_secs(15));
     }
     platform.gateway.terminate(Duration::from_secs(15));
     let wanted = trace_id_bytes();
+    // order-service prices the order at restaurant-service over HTTP, with the trace context.
     for service in [
         "gateway",
         "order-service",
+        "restaurant-service",
         "payment-service",
         "delivery-service",
     ] {
