@@ -21,6 +21,10 @@ pub struct CommonArgs {
     /// OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`); traces are exported when set.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = parse_http_url)]
     pub otlp_endpoint: Option<String>,
+    /// Which spans are exported, as `RUST_LOG` directives; apart from `RUST_LOG`, so that
+    /// quiet logs (`RUST_LOG=warn`) still export whole traces.
+    #[arg(long, env = "OTEL_TRACES_FILTER", default_value = "info")]
+    pub traces_filter: String,
     /// Longest time one request may take inside this binary.
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,

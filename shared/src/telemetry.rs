@@ -1,8 +1,9 @@
 //! Logs and traces: one `init` per binary.
 //!
-//! `RUST_LOG` filters (default `info`); logs are JSON lines or pretty text; spans are
-//! exported over OTLP/HTTP when an endpoint is configured, and W3C `traceparent` is the
-//! propagation format on HTTP and AMQP.
+//! `RUST_LOG` filters the logs (default `info`), JSON lines or pretty text; spans are
+//! exported over OTLP/HTTP when an endpoint is configured, filtered on their own
+//! (`OTEL_TRACES_FILTER`, default `info`); W3C `traceparent` is the propagation format on
+//! HTTP and AMQP.
 
 use std::io::IsTerminal;
 
@@ -63,7 +64,8 @@ pub fn init(service: &'static str, args: &CommonArgs) -> Result<Telemetry, Telem
             .compact()
             .with_ansi(std::io::stdout().is_terminal())
             .boxed(),
-    };
+    }
+    .with_filter(filter);
     let provider = args
         .otlp_endpoint
         .as_deref()
@@ -71,10 +73,11 @@ pub fn init(service: &'static str, args: &CommonArgs) -> Result<Telemetry, Telem
         .transpose()?;
     let otel = provider.as_ref().map(|provider| {
         global::set_tracer_provider(provider.clone());
-        tracing_opentelemetry::layer().with_tracer(provider.tracer(service))
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(service))
+            .with_filter(EnvFilter::builder().parse_lossy(&args.traces_filter))
     });
     tracing_subscriber::registry()
-        .with(filter)
         .with(fmt)
         .with(otel)
         .try_init()?;

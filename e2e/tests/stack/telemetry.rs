@@ -50,15 +50,14 @@ async fn spans_are_exported_over_otlp_in_the_callers_trace_and_flushed_at_shutdo
     let (collector, received) = spawn_collector().await;
     let database = TestDatabase::create(&postgres_server_url(), "e2e_otlp").await;
     let broker = TestBroker::new();
-    let mut process = Process::start(
-        "auth-service",
-        free_port(),
-        &env(&[
-            ("DATABASE_URL", database.url()),
-            ("AMQP_PREFIX", broker.prefix.clone()),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", collector),
-        ]),
-    );
+    let mut variables = env(&[
+        ("DATABASE_URL", database.url()),
+        ("AMQP_PREFIX", broker.prefix.clone()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector),
+    ]);
+    // Quiet logs do not silence the traces.
+    variables.insert("RUST_LOG", "warn".into());
+    let mut process = Process::start("auth-service", free_port(), &variables);
     wait_until_ready(&process).await;
     let response = reqwest::Client::new()
         .get(format!("{}/health", process.url()))
