@@ -40,6 +40,7 @@ pub struct NewShipment {
 }
 
 /// The order's shipment, locked until the transaction ends.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn by_order(tx: &mut PgConnection, order: Uuid) -> sqlx::Result<Option<ShipmentView>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM shipments WHERE order_id = $1 FOR UPDATE"
@@ -50,6 +51,7 @@ pub async fn by_order(tx: &mut PgConnection, order: Uuid) -> sqlx::Result<Option
 }
 
 /// Inserts the shipment in `status` unless the order has one; returns its id if inserted.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn insert(
     tx: &mut PgConnection,
     shipment: &NewShipment,
@@ -74,6 +76,7 @@ pub async fn insert(
 /// The free courier nearest `pickup`, taken (marked busy) until the transaction ends: found
 /// through the index of free couriers' positions, whatever their number. `SKIP LOCKED` lets
 /// concurrent assignments take different couriers instead of waiting for each other.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn take_nearest_courier(
     tx: &mut PgConnection,
     pickup: Point,
@@ -97,6 +100,7 @@ pub async fn take_nearest_courier(
 }
 
 /// Gives shipment `id` to `courier` and announces it.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn assign(tx: &mut PgConnection, id: Uuid, courier: Uuid) -> sqlx::Result<ShipmentView> {
     let shipment: ShipmentView = sqlx::query_as(&format!(
         "UPDATE shipments SET courier_id = $2, status = 'ASSIGNED', updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
@@ -110,6 +114,7 @@ pub async fn assign(tx: &mut PgConnection, id: Uuid, courier: Uuid) -> sqlx::Res
 }
 
 /// Moves the shipment to `to`, frees its courier when it ends, and announces it.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn advance(
     tx: &mut PgConnection,
     shipment: &ShipmentView,

@@ -67,6 +67,7 @@ impl Store {
     }
 
     /// Runs `call` on a connection, or answers `None` when Redis is paused, fails or is slow.
+    #[tracing::instrument(name = "redis", skip_all, fields(otel.kind = "client", db.system = "redis", db.operation = what))]
     pub async fn run<T, F, Fut>(&self, what: &'static str, call: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,

@@ -133,6 +133,7 @@ impl Catalog {
         })
     }
 
+    #[tracing::instrument(name = "restaurant-service", skip_all, fields(otel.kind = "client", http.method = "GET", url.path = path))]
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, CatalogError> {
         let permit = self.breaker.try_acquire().map_err(|open| {
             CatalogError::Unavailable(format!(

@@ -53,6 +53,7 @@ impl From<&OrderRow> for OrderView {
     }
 }
 
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn insert(
     tx: &mut PgConnection,
     order: &OrderRow,
@@ -82,6 +83,7 @@ pub async fn insert(
     .map(drop)
 }
 
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn find(db: &PgPool, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM orders WHERE id = $1"))
         .bind(id)
@@ -89,6 +91,7 @@ pub async fn find(db: &PgPool, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
         .await
 }
 
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn find_by_key(db: &PgPool, customer: Uuid, key: &str) -> sqlx::Result<Option<OrderRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM orders WHERE customer_id = $1 AND idempotency_key = $2"
@@ -100,6 +103,7 @@ pub async fn find_by_key(db: &PgPool, customer: Uuid, key: &str) -> sqlx::Result
 }
 
 /// Newest first, older than `before`; of `customer` if given, else all.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn page(
     db: &PgPool,
     customer: Option<Uuid>,
@@ -121,6 +125,7 @@ pub async fn page(
 }
 
 /// The order, locked until the transaction ends.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn lock(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM orders WHERE id = $1 FOR UPDATE"
@@ -131,6 +136,7 @@ pub async fn lock(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<OrderR
 }
 
 /// Moves the order to `to` from any status in `from`; `None` if it was in none of them.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn set_status(
     tx: &mut PgConnection,
     id: Uuid,
@@ -148,6 +154,7 @@ pub async fn set_status(
 }
 
 /// Records the order's courier.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn set_courier(tx: &mut PgConnection, id: Uuid, courier: Uuid) -> sqlx::Result<()> {
     sqlx::query("UPDATE orders SET courier_id = $2, updated_at = now() WHERE id = $1")
         .bind(id)
@@ -158,6 +165,7 @@ pub async fn set_courier(tx: &mut PgConnection, id: Uuid, courier: Uuid) -> sqlx
 }
 
 /// Moves the order from `from` to `to`; `None` if it was not in `from` any more.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn transition(
     db: &PgPool,
     id: Uuid,

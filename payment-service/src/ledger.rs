@@ -38,6 +38,7 @@ impl Applied {
 }
 
 /// Holds the amount on the customer's payment method, or records the decline.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn authorize(
     tx: &mut PgConnection,
     authorization: &Authorization,
@@ -85,6 +86,7 @@ pub async fn authorize(
 /// Records that the order's payment is called off before any authorization was seen: an
 /// authorization that arrives later finds it and is refused, so nothing is ever held for an
 /// order that was given up on.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn call_off(
     tx: &mut PgConnection,
     authorization: &Authorization,
@@ -96,6 +98,7 @@ pub async fn call_off(
 }
 
 /// Takes `amount` (by default all) of what was authorized and releases the rest.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn capture(
     tx: &mut PgConnection,
     order: Uuid,
@@ -133,6 +136,7 @@ pub async fn capture(
 }
 
 /// Releases an authorization that will not be captured.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn void(tx: &mut PgConnection, order: Uuid) -> Result<Applied, PaymentError> {
     let payment = locked(tx, order).await?;
     if !matches!(payment.status.as_str(), "authorized" | "capture_failed") {
@@ -149,6 +153,7 @@ pub async fn void(tx: &mut PgConnection, order: Uuid) -> Result<Applied, Payment
 }
 
 /// Gives back `amount` of what was captured, never more than is left.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn refund(
     tx: &mut PgConnection,
     order: Uuid,

@@ -48,6 +48,7 @@ pub type Tx<'a> = Transaction<'a, Postgres>;
 const COLUMNS: &str = "id, order_id, customer_id, currency, payment_method, status, authorized_amount, \
                        captured_amount, refunded_amount, decline_reason, created_at, updated_at";
 
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn find_by_order(db: &PgPool, order: Uuid) -> sqlx::Result<Option<PaymentRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM payments WHERE order_id = $1"
@@ -58,6 +59,7 @@ pub async fn find_by_order(db: &PgPool, order: Uuid) -> sqlx::Result<Option<Paym
 }
 
 /// The order's payment, locked until the transaction ends.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn lock_by_order(tx: &mut PgConnection, order: Uuid) -> sqlx::Result<Option<PaymentRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM payments WHERE order_id = $1 FOR UPDATE"
@@ -67,6 +69,7 @@ pub async fn lock_by_order(tx: &mut PgConnection, order: Uuid) -> sqlx::Result<O
     .await
 }
 
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn insert(tx: &mut PgConnection, payment: &PaymentRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO payments (id, order_id, customer_id, currency, payment_method, status, authorized_amount, decline_reason)
@@ -86,6 +89,7 @@ pub async fn insert(tx: &mut PgConnection, payment: &PaymentRow) -> sqlx::Result
 }
 
 /// Writes the payment's new status and amounts; returns it as stored.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn update(
     tx: &mut PgConnection,
     id: Uuid,
@@ -106,6 +110,7 @@ pub async fn update(
 }
 
 /// Moves `amount` from `from` (debit) to `to` (credit): two lines, so the ledger balances.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn post(
     tx: &mut PgConnection,
     payment: &PaymentRow,
@@ -132,6 +137,7 @@ pub async fn post(
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn ledger_of(db: &PgPool, payment: Uuid) -> sqlx::Result<Vec<LedgerEntry>> {
     sqlx::query_as(
         "SELECT operation, account, direction, amount, currency, created_at FROM ledger_entries
@@ -144,6 +150,7 @@ pub async fn ledger_of(db: &PgPool, payment: Uuid) -> sqlx::Result<Vec<LedgerEnt
 
 /// Serialises requests that share `key` until the transaction ends, then returns what was
 /// stored under it, if anything.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn claim_key(tx: &mut PgConnection, key: &str) -> sqlx::Result<Option<StoredResponse>> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(key)
@@ -155,6 +162,7 @@ pub async fn claim_key(tx: &mut PgConnection, key: &str) -> sqlx::Result<Option<
         .await
 }
 
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn remember(
     tx: &mut PgConnection,
     key: &str,

@@ -16,6 +16,7 @@ use crate::{
 
 /// Appends `event` to `delivery`'s stream if `check` and the stream's rules allow it, and
 /// projects it; with `expected`, only if the stream is at that version.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn record(
     tx: &mut PgConnection,
     delivery: Uuid,
@@ -43,6 +44,7 @@ pub async fn record(
 }
 
 /// Sends the delivery's committed status to its live streams; returns it.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn publish(state: &AppState, delivery: Uuid) -> Result<StatusView, TrackingError> {
     let view = status_of(&state.db, delivery)
         .await?

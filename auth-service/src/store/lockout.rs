@@ -45,6 +45,7 @@ const IP_FAILURES: [Outcome; 3] = [
 ];
 
 /// Writes one attempt to the audit log.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn audit(
     db: &PgPool,
     user: Option<Uuid>,
@@ -67,6 +68,7 @@ pub async fn audit(
 
 /// If `ip` has failed too often within the window, whatever the accounts: how long until it
 /// may try again.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn ip_blocked(
     db: &PgPool,
     ip: &str,
@@ -89,6 +91,7 @@ pub async fn ip_blocked(
 /// until they may be tried again. The same for an email that has no account, so that the
 /// answer tells nothing of which emails have one. Failures before the account's last
 /// success or unlock do not count.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn throttled(
     db: &PgPool,
     email: &str,
@@ -123,6 +126,7 @@ pub async fn throttled(
 }
 
 /// A success, or an administrator's unlock: failures before now count no more.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn reset(db: &PgPool, user: Uuid) -> sqlx::Result<bool> {
     let result = sqlx::query("UPDATE users SET failures_reset_at = now() WHERE id = $1")
         .bind(user)

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::tokens::sha256;
 
 /// Starts (or restarts) an enrolment with `secret`, inactive until confirmed.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn begin_enrolment(db: &PgPool, user: Uuid, secret: &str) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO mfa_totp (user_id, secret) VALUES ($1, $2)
@@ -20,6 +21,7 @@ pub async fn begin_enrolment(db: &PgPool, user: Uuid, secret: &str) -> sqlx::Res
 }
 
 /// The user's authenticator secret and when it was confirmed, if one was enrolled.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn enrolment(
     db: &PgPool,
     user: Uuid,
@@ -31,6 +33,7 @@ pub async fn enrolment(
 }
 
 /// Activates the authenticator, `step` being the code's time step.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn activate(connection: &mut PgConnection, user: Uuid, step: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE mfa_totp SET confirmed_at = now(), last_step = $2 WHERE user_id = $1")
         .bind(user)
@@ -41,6 +44,7 @@ pub async fn activate(connection: &mut PgConnection, user: Uuid, step: i64) -> s
 }
 
 /// The active authenticator's secret and the last time step a code was accepted for.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn active_secret(db: &PgPool, user: Uuid) -> sqlx::Result<Option<(String, i64)>> {
     sqlx::query_as(
         "SELECT secret, last_step FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL",
@@ -51,6 +55,7 @@ pub async fn active_secret(db: &PgPool, user: Uuid) -> sqlx::Result<Option<(Stri
 }
 
 /// Moves the last accepted step to `step`, if it is later: whether it was.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn advance_step(db: &PgPool, user: Uuid, step: i64) -> sqlx::Result<bool> {
     let updated =
         sqlx::query("UPDATE mfa_totp SET last_step = $2 WHERE user_id = $1 AND last_step < $2")
@@ -62,6 +67,7 @@ pub async fn advance_step(db: &PgPool, user: Uuid, step: i64) -> sqlx::Result<bo
 }
 
 /// Replaces the user's recovery codes with `codes` (normalised already).
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn replace_recovery_codes(
     connection: &mut PgConnection,
     user: Uuid,
@@ -83,6 +89,7 @@ pub async fn replace_recovery_codes(
 }
 
 /// Uses up one recovery code (normalised): whether it was there unused.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn use_recovery_code(db: &PgPool, user: Uuid, code: &str) -> sqlx::Result<bool> {
     let used = sqlx::query(
         "UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
@@ -95,6 +102,7 @@ pub async fn use_recovery_code(db: &PgPool, user: Uuid, code: &str) -> sqlx::Res
 }
 
 /// Removes the authenticator and the recovery codes: whether there was an active one.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn disable(connection: &mut PgConnection, user: Uuid) -> sqlx::Result<bool> {
     let removed =
         sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL")
@@ -109,6 +117,7 @@ pub async fn disable(connection: &mut PgConnection, user: Uuid) -> sqlx::Result<
 }
 
 /// Opens a login challenge for `user` that expires after `ttl_secs`.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn open_challenge(
     db: &PgPool,
     challenge: Uuid,
@@ -131,6 +140,7 @@ pub async fn open_challenge(
 }
 
 /// The user an open, unexpired challenge is for.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn challenged_user(db: &PgPool, challenge: Uuid) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
         "SELECT user_id FROM mfa_challenges WHERE id = $1 AND used_at IS NULL AND expires_at > now()",
@@ -141,6 +151,7 @@ pub async fn challenged_user(db: &PgPool, challenge: Uuid) -> sqlx::Result<Optio
 }
 
 /// Closes the challenge: whether it was still open (a second use is refused).
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn close_challenge(db: &PgPool, challenge: Uuid) -> sqlx::Result<bool> {
     let consumed =
         sqlx::query("UPDATE mfa_challenges SET used_at = now() WHERE id = $1 AND used_at IS NULL")

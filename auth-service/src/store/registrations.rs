@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 /// Records an attempt from `ip` unless it already made `limit` within `window`; then
 /// returns how long until its oldest one leaves the window.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn admit(
     db: &PgPool,
     ip: &str,

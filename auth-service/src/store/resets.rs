@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 /// Records a reset token for `user` unless `limit` were issued to it within `ttl`; returns
 /// when the new one expires, or `None` when the account has had its share.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn issue(
     connection: &mut PgConnection,
     user: Uuid,
@@ -52,6 +53,7 @@ pub async fn issue(
 }
 
 /// Uses the token up: the account it resets, if it was issued, unused and unexpired.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn redeem(
     connection: &mut PgConnection,
     token_hash: &[u8],
@@ -67,6 +69,7 @@ pub async fn redeem(
 
 /// Voids every outstanding token of `user`: once the password is changed, an older link
 /// must not change it again.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn void_all(connection: &mut PgConnection, user: Uuid) -> sqlx::Result<()> {
     sqlx::query("UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL")
         .bind(user)

@@ -29,6 +29,7 @@ pub struct SessionView {
 }
 
 /// Opens a session for `user` and issues its first tokens.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn start(
     state: &AppState,
     user: Uuid,
@@ -51,6 +52,7 @@ pub async fn start(
 
 /// Exchanges a refresh token for new tokens. A token used before marks the session's tokens
 /// as stolen: the whole session is revoked.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Refreshed, AuthError> {
     let hash = tokens::sha256(refresh_token);
     let mut transaction = state.db.begin().await?;
@@ -132,6 +134,7 @@ pub enum Refreshed {
 }
 
 /// Revokes `session` of `user`; whether there was such an active session.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn revoke(db: &PgPool, user: Uuid, session: Uuid, why: &str) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "UPDATE sessions SET revoked_at = now(), revoked_why = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
@@ -145,6 +148,7 @@ pub async fn revoke(db: &PgPool, user: Uuid, session: Uuid, why: &str) -> sqlx::
 }
 
 /// Revokes every open session of `user` but `except`: how many were.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn revoke_all(
     connection: &mut sqlx::PgConnection,
     user: Uuid,
@@ -164,6 +168,7 @@ pub async fn revoke_all(
 }
 
 /// Whether `session` of `user` is still open.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn is_active(db: &PgPool, user: Uuid, session: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL)")
         .bind(session)
@@ -173,6 +178,7 @@ pub async fn is_active(db: &PgPool, user: Uuid, session: Uuid) -> sqlx::Result<b
 }
 
 /// The user's open sessions, newest first.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn list(db: &PgPool, user: Uuid, current: Uuid) -> sqlx::Result<Vec<SessionView>> {
     let mut sessions: Vec<SessionView> = sqlx::query_as(
         "SELECT id, device, ip, created_at, last_seen_at FROM sessions

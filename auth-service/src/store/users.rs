@@ -15,6 +15,7 @@ pub struct UserRecord {
 
 const COLUMNS: &str = "id, email, display_name, password_hash, created_at";
 
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn find_by_email(db: &PgPool, email: &str) -> sqlx::Result<Option<UserRecord>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
         .bind(email)
@@ -22,6 +23,7 @@ pub async fn find_by_email(db: &PgPool, email: &str) -> sqlx::Result<Option<User
         .await
 }
 
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn find_by_id(db: &PgPool, id: Uuid) -> sqlx::Result<Option<UserRecord>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
@@ -30,6 +32,7 @@ pub async fn find_by_id(db: &PgPool, id: Uuid) -> sqlx::Result<Option<UserRecord
 }
 
 /// Gives `user` a new password hash.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn set_password(
     connection: &mut sqlx::PgConnection,
     user: Uuid,
@@ -44,6 +47,7 @@ pub async fn set_password(
 }
 
 /// The user's roles, in a stable order.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn roles_of(db: &PgPool, user: Uuid) -> sqlx::Result<Vec<Role>> {
     let names: Vec<String> =
         sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
@@ -54,6 +58,7 @@ pub async fn roles_of(db: &PgPool, user: Uuid) -> sqlx::Result<Vec<Role>> {
 }
 
 /// Creates the account with the `customer` role, and records a request for `requested`.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn insert(
     transaction: &mut Transaction<'_, Postgres>,
     email: &str,
@@ -83,6 +88,7 @@ pub async fn insert(
 }
 
 /// Gives `user` the `role` (idempotent) and settles any request for it.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn grant(
     transaction: &mut Transaction<'_, Postgres>,
     user: Uuid,
@@ -104,6 +110,7 @@ pub async fn grant(
 }
 
 /// Takes `role` from `user`; whether it was held.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn revoke(db: &PgPool, user: Uuid, role: Role) -> sqlx::Result<bool> {
     let result = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
         .bind(user)
@@ -114,6 +121,7 @@ pub async fn revoke(db: &PgPool, user: Uuid, role: Role) -> sqlx::Result<bool> {
 }
 
 /// Roles the user asked for that await an admin.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn requested_roles(db: &PgPool, user: Uuid) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar("SELECT role FROM role_requests WHERE user_id = $1 ORDER BY role")
         .bind(user)
@@ -122,6 +130,7 @@ pub async fn requested_roles(db: &PgPool, user: Uuid) -> sqlx::Result<Vec<String
 }
 
 /// Whether the user has confirmed a TOTP authenticator.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn has_mfa(db: &PgPool, user: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL)",

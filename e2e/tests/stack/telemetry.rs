@@ -181,4 +181,9 @@ async fn one_order_is_one_trace_from_the_gateway_through_the_broker_to_every_par
             "{service} exported spans in the order's trace"
         );
     }
+    // Below each hop, the calls it made: its database statements as child spans.
+    assert!(
+        exported(&received, &wanted, b"postgresql"),
+        "database calls are spans of the order's trace"
+    );
 }
