@@ -49,7 +49,7 @@ impl Application {
         let backends = upstream::from_config(&config, &client)?;
         let state = GatewayState::new(Parts {
             access: Arc::new(Access {
-                verifier: config.access.auth.verifier(client.clone()),
+                verifier: config.access.auth.verifier(),
                 public: config.access.public_routes.clone(),
                 policy: config.access.route_policy.clone(),
             }),

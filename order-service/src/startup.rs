@@ -7,7 +7,6 @@ use shared::{
     postgres::Database,
     server::{Server, StartupError},
     service::ServiceDefinition,
-    upstream::http_client,
 };
 use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
@@ -77,7 +76,6 @@ impl Application {
                 checks.with(format!("shard-{}", shard.name), shard.database.clone())
             })
             .with("rabbitmq", broker.connection().clone());
-        let client = http_client();
         let state = AppState {
             shards,
             catalog: Catalog::new(
@@ -85,7 +83,7 @@ impl Application {
                 reqwest::Client::new(),
                 config.upstream_timeout,
             ),
-            verifier: Arc::new(config.auth.verifier(client)),
+            verifier: Arc::new(config.auth.verifier()),
             saga: policy,
         };
         let router =

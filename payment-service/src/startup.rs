@@ -4,7 +4,6 @@ use messaging::{DatabaseAndBroker, topology};
 use shared::{
     server::{Server, StartupError},
     service::ServiceDefinition,
-    upstream::http_client,
 };
 use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
@@ -37,7 +36,7 @@ impl Application {
         let state = AppState {
             db: stores.database.pool().clone(),
             outbox: stores.outbox.clone(),
-            verifier: Arc::new(config.auth.verifier(http_client())),
+            verifier: Arc::new(config.auth.verifier()),
         };
         let router =
             ServiceDefinition::new(SERVICE, Some("/payments"), config.common.request_timeout)

@@ -4,7 +4,6 @@ use shared::{
     health::Checks,
     server::{Server, StartupError},
     service::ServiceDefinition,
-    upstream::http_client,
 };
 use utoipa::OpenApi;
 
@@ -34,7 +33,7 @@ impl Application {
         }
         let state = AppState {
             restaurants,
-            verifier: Arc::new(config.auth.verifier(http_client())),
+            verifier: Arc::new(config.auth.verifier()),
         };
         let router =
             ServiceDefinition::new(SERVICE, Some("/restaurants"), config.common.request_timeout)

@@ -69,12 +69,12 @@ pub struct AuthArgs {
 }
 
 impl AuthArgs {
-    /// A verifier for these settings, fetching keys with `client`.
-    pub fn verifier(&self, client: crate::upstream::HttpClient) -> crate::auth::Verifier {
+    /// A verifier for these settings.
+    pub fn verifier(&self) -> crate::auth::Verifier {
         crate::auth::Verifier::new(
             crate::auth::KeySource::Remote {
                 url: self.auth_jwks_url.clone(),
-                client,
+                client: reqwest::Client::new(),
             },
             &self.token_issuer,
             &self.token_audience,

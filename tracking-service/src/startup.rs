@@ -4,7 +4,6 @@ use messaging::{DatabaseAndBroker, topology};
 use shared::{
     server::{Server, StartupError},
     service::ServiceDefinition,
-    upstream::http_client,
 };
 use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
@@ -30,7 +29,7 @@ impl Application {
                 .await?;
         let state = AppState {
             db: stores.database.pool().clone(),
-            verifier: Arc::new(config.auth.verifier(http_client())),
+            verifier: Arc::new(config.auth.verifier()),
             updates: tokio::sync::broadcast::channel(1024).0,
             snapshot_every: config.snapshot_every,
             streams: StreamSlots::new(usize::from(config.streams_per_user)),

@@ -7,15 +7,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::body::Body;
-use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use utoipa::ToSchema;
 
 use super::Claims;
-use crate::upstream::HttpClient;
 
 /// Fewest seconds between two fetches of a remote key set, so that tokens naming unknown
 /// keys cannot make this binary hammer auth-service.
@@ -56,7 +53,7 @@ pub enum KeySource {
         /// The JWKS URL.
         url: String,
         /// The client to fetch it with.
-        client: HttpClient,
+        client: reqwest::Client,
     },
     /// A key set held in this process (auth-service's own).
     Local(Arc<RwLock<Jwks>>),
@@ -175,19 +172,23 @@ impl Verifier {
     }
 }
 
-async fn fetch(url: &str, client: &HttpClient) -> Option<Jwks> {
-    let request = http::Request::get(url).body(Body::empty()).ok()?;
-    let response = tokio::time::timeout(Duration::from_secs(3), client.request(request))
+async fn fetch(url: &str, client: &reqwest::Client) -> Option<Jwks> {
+    let response = client
+        .get(url)
+        .timeout(Duration::from_secs(3))
+        .send()
         .await
-        .ok()?
         .inspect_err(|err| tracing::warn!(error = %err, url, "cannot fetch the signing keys"))
         .ok()?;
     if !response.status().is_success() {
         tracing::warn!(status = %response.status(), url, "cannot fetch the signing keys");
         return None;
     }
-    let body = response.into_body().collect().await.ok()?.to_bytes();
-    serde_json::from_slice(&body).ok()
+    response
+        .json()
+        .await
+        .inspect_err(|err| tracing::warn!(error = %err, url, "the signing keys do not parse"))
+        .ok()
 }
 
 impl std::fmt::Debug for Verifier {
@@ -210,7 +211,6 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::upstream::http_client;
 
     struct Key {
         kid: String,
@@ -297,7 +297,7 @@ mod tests {
         let verifier = Verifier::new(
             KeySource::Remote {
                 url,
-                client: http_client(),
+                client: reqwest::Client::new(),
             },
             "issuer",
             "audience",
@@ -338,7 +338,7 @@ mod tests {
         let verifier = Verifier::new(
             KeySource::Remote {
                 url,
-                client: http_client(),
+                client: reqwest::Client::new(),
             },
             "issuer",
             "audience",
@@ -376,7 +376,7 @@ mod tests {
         let unreachable = Verifier::new(
             KeySource::Remote {
                 url: "http://127.0.0.1:1/jwks".into(),
-                client: http_client(),
+                client: reqwest::Client::new(),
             },
             "issuer",
             "audience",
