@@ -7,6 +7,7 @@ mod events;
 mod live;
 mod progress;
 mod projections;
+mod read_models;
 mod routes;
 mod startup;
 mod state;

@@ -9,7 +9,7 @@ use crate::{
     error::TrackingError,
     events::{Delivery, Event},
     projections,
-    routes::queries::{StatusView, status_of},
+    read_models::{StatusView, status_of},
     state::AppState,
     store,
 };

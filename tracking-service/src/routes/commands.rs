@@ -11,7 +11,7 @@ use shared::{
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::queries::StatusView;
+use crate::read_models::StatusView;
 use crate::{error::TrackingError, events::Event, projections, state::AppState, streams};
 
 /// An event to append, with the version the writer last saw.

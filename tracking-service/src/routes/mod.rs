@@ -58,9 +58,9 @@ pub fn router(state: AppState) -> Router {
         commands::AppendRequest,
         commands::LocationRequest,
         commands::Rebuilt,
-        queries::StatusView,
-        queries::TimelineEntry,
-        queries::ActiveDelivery,
+        crate::read_models::StatusView,
+        crate::read_models::TimelineEntry,
+        crate::read_models::ActiveDelivery,
     )),
     modifiers(&BearerAuth),
     tags((name = "tracking", description = "Event-sourced delivery tracking with read models and live updates"))

@@ -8,60 +8,22 @@ use axum::{
     extract::{Path, State},
     response::sse::{Event as SseEvent, KeepAlive, Sse},
 };
-use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::{
     FieldError, Problem, QueryParams,
     auth::{AuthUser, Permission},
 };
-use sqlx::PgPool;
 use tokio_stream::wrappers::BroadcastStream;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::{error::TrackingError, live, state::AppState};
-
-/// Where a delivery stands, from the status read model.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct StatusView {
-    pub delivery_id: Uuid,
-    pub customer_id: Option<Uuid>,
-    pub courier_id: Option<Uuid>,
-    pub status: String,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-    pub last_location_at: Option<DateTime<Utc>>,
-    pub version: i32,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// One entry of a delivery's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
-pub struct TimelineEntry {
-    pub version: i32,
-    pub event_type: String,
-    pub occurred_at: DateTime<Utc>,
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
-}
-
-/// A delivery a courier has under way.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct ActiveDelivery {
-    pub delivery_id: Uuid,
-    pub since: DateTime<Utc>,
-}
-
-pub async fn status_of(db: &PgPool, delivery: Uuid) -> sqlx::Result<Option<StatusView>> {
-    sqlx::query_as(
-        "SELECT delivery_id, customer_id, courier_id, status, lat, lon, last_location_at, version, updated_at
-         FROM delivery_status WHERE delivery_id = $1",
-    )
-    .bind(delivery)
-    .fetch_optional(db)
-    .await
-}
+use crate::{
+    error::TrackingError,
+    live,
+    read_models::{self, ActiveDelivery, StatusView, TimelineEntry, status_of},
+    state::AppState,
+};
 
 /// The status, if `caller` may see it: its customer, its courier, or `deliveries:manage`.
 async fn visible_status(
@@ -127,15 +89,8 @@ pub async fn get_timeline(
         )]));
     }
     visible_status(&state, &caller, delivery).await?;
-    let entries = sqlx::query_as(
-        "SELECT version, event_type, occurred_at, details FROM delivery_timeline
-         WHERE delivery_id = $1 AND version > $2 ORDER BY version LIMIT $3",
-    )
-    .bind(delivery)
-    .bind(query.after.unwrap_or(0))
-    .bind(limit)
-    .fetch_all(&state.db)
-    .await?;
+    let entries =
+        read_models::timeline(&state.db, delivery, query.after.unwrap_or(0), limit).await?;
     Ok(Json(entries))
 }
 
@@ -153,14 +108,9 @@ pub async fn get_active_deliveries(
     if courier != caller.0.sub && !caller.0.has(Permission::DELIVERIES_MANAGE) {
         return Err(TrackingError::NotFound);
     }
-    // A courier carries a handful at once; the bound only guards against a runaway list.
-    let active = sqlx::query_as(
-        "SELECT delivery_id, since FROM courier_active_deliveries WHERE courier_id = $1 ORDER BY since LIMIT 100",
-    )
-        .bind(courier)
-        .fetch_all(&state.db)
-        .await?;
-    Ok(Json(active))
+    Ok(Json(
+        read_models::active_deliveries(&state.db, courier).await?,
+    ))
 }
 
 /// Live updates (Server-Sent Events): the current status first, then one `status` event per
