@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 
 use crate::{
     geo::Point,
-    shipments::{self, NewShipment, ShipmentView},
+    shipments::{self, NewShipment, ShipmentStatus, ShipmentView},
 };
 
 /// Handles the commands of the delivery-service queue.
@@ -49,13 +49,13 @@ async fn create(tx: &mut PgConnection, terms: &ShippingCommand) -> Result<Answer
         Some(existing) => existing,
         None => match shipments::take_nearest_courier(tx, new.pickup).await? {
             Some(courier) => {
-                let id = shipments::insert(tx, &new, "CREATED")
+                let id = shipments::insert(tx, &new, ShipmentStatus::Created)
                     .await?
                     .ok_or_else(|| Failure::Retry("created concurrently".into()))?;
                 shipments::assign(tx, id, courier).await?
             }
             None => {
-                shipments::insert(tx, &new, "CANCELLED").await?;
+                shipments::insert(tx, &new, ShipmentStatus::Cancelled).await?;
                 return Ok((
                     reply::SHIPMENT_FAILED,
                     refused(terms, "no_courier_available"),
@@ -63,10 +63,12 @@ async fn create(tx: &mut PgConnection, terms: &ShippingCommand) -> Result<Answer
             }
         },
     };
-    Ok(match shipment.status.as_str() {
-        "ASSIGNED" | "PICKED_UP" | "DELIVERED" => (reply::SHIPMENT_CREATED, done(&shipment)),
-        "CANCELLED" => (reply::SHIPMENT_FAILED, refused(terms, "cancelled")),
-        _ => (
+    Ok(match shipment.status {
+        ShipmentStatus::Assigned | ShipmentStatus::PickedUp | ShipmentStatus::Delivered => {
+            (reply::SHIPMENT_CREATED, done(&shipment))
+        }
+        ShipmentStatus::Cancelled => (reply::SHIPMENT_FAILED, refused(terms, "cancelled")),
+        ShipmentStatus::Created => (
             reply::SHIPMENT_FAILED,
             refused(terms, "no_courier_available"),
         ),
@@ -75,18 +77,18 @@ async fn create(tx: &mut PgConnection, terms: &ShippingCommand) -> Result<Answer
 
 async fn cancel(tx: &mut PgConnection, terms: &ShippingCommand) -> Result<Answer, Failure> {
     let Some(shipment) = shipments::by_order(tx, terms.order_id).await? else {
-        shipments::insert(tx, &shipment(terms), "CANCELLED").await?;
+        shipments::insert(tx, &shipment(terms), ShipmentStatus::Cancelled).await?;
         return Ok((reply::SHIPMENT_CANCELLED, refused(terms, "never_created")));
     };
-    Ok(match shipment.status.as_str() {
-        "CREATED" | "ASSIGNED" => {
-            let cancelled = shipments::advance(tx, &shipment, "CANCELLED").await?;
+    Ok(match shipment.status {
+        ShipmentStatus::Created | ShipmentStatus::Assigned => {
+            let cancelled = shipments::advance(tx, &shipment, ShipmentStatus::Cancelled).await?;
             (reply::SHIPMENT_CANCELLED, done(&cancelled))
         }
-        "CANCELLED" => (reply::SHIPMENT_CANCELLED, done(&shipment)),
-        status => (
+        ShipmentStatus::Cancelled => (reply::SHIPMENT_CANCELLED, done(&shipment)),
+        status @ (ShipmentStatus::PickedUp | ShipmentStatus::Delivered) => (
             reply::SHIPMENT_CANCEL_FAILED,
-            refused(terms, &status.to_ascii_lowercase()),
+            refused(terms, &status.as_str().to_ascii_lowercase()),
         ),
     })
 }

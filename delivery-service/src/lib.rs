@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod couriers;
 mod error;
 mod geo;
 mod routes;

@@ -15,6 +15,59 @@ use uuid::Uuid;
 
 use crate::geo::Point;
 
+/// Where a shipment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ShipmentStatus {
+    /// No courier was free yet.
+    Created,
+    Assigned,
+    PickedUp,
+    Delivered,
+    Cancelled,
+}
+
+impl ShipmentStatus {
+    /// As stored and as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Assigned => "ASSIGNED",
+            Self::PickedUp => "PICKED_UP",
+            Self::Delivered => "DELIVERED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Whether the shipment is over, its courier free again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Delivered | Self::Cancelled)
+    }
+}
+
+impl TryFrom<String> for ShipmentStatus {
+    type Error = String;
+
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        [
+            Self::Created,
+            Self::Assigned,
+            Self::PickedUp,
+            Self::Delivered,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == stored)
+        .ok_or_else(|| format!("unknown shipment status {stored}"))
+    }
+}
+
+impl std::fmt::Display for ShipmentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A shipment as its customer, its courier and operators see it.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ShipmentView {
@@ -22,8 +75,8 @@ pub struct ShipmentView {
     pub order_id: Uuid,
     pub customer_id: Uuid,
     pub courier_id: Option<Uuid>,
-    /// `CREATED` (no courier free yet), `ASSIGNED`, `PICKED_UP`, `DELIVERED`, `CANCELLED`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ShipmentStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -55,7 +108,7 @@ pub async fn by_order(tx: &mut PgConnection, order: Uuid) -> sqlx::Result<Option
 pub async fn insert(
     tx: &mut PgConnection,
     shipment: &NewShipment,
-    status: &str,
+    status: ShipmentStatus,
 ) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
         "INSERT INTO shipments (id, order_id, customer_id, status, pickup_lat, pickup_lon, dropoff_lat, dropoff_lon)
@@ -64,7 +117,7 @@ pub async fn insert(
     .bind(Uuid::now_v7())
     .bind(shipment.order_id)
     .bind(shipment.customer_id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(shipment.pickup.lat)
     .bind(shipment.pickup.lon)
     .bind(shipment.dropoff.map(|point| point.lat))
@@ -118,16 +171,16 @@ pub async fn assign(tx: &mut PgConnection, id: Uuid, courier: Uuid) -> sqlx::Res
 pub async fn advance(
     tx: &mut PgConnection,
     shipment: &ShipmentView,
-    to: &str,
+    to: ShipmentStatus,
 ) -> sqlx::Result<ShipmentView> {
     let updated: ShipmentView = sqlx::query_as(&format!(
         "UPDATE shipments SET status = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(shipment.id)
-    .bind(to)
+    .bind(to.as_str())
     .fetch_one(&mut *tx)
     .await?;
-    if matches!(to, "DELIVERED" | "CANCELLED")
+    if to.is_final()
         && let Some(courier) = shipment.courier_id
     {
         sqlx::query("UPDATE couriers SET busy = false WHERE user_id = $1")
@@ -136,8 +189,8 @@ pub async fn advance(
             .await?;
     }
     let kind = match to {
-        "PICKED_UP" => event::DELIVERY_PICKED_UP,
-        "DELIVERED" => event::DELIVERY_DELIVERED,
+        ShipmentStatus::PickedUp => event::DELIVERY_PICKED_UP,
+        ShipmentStatus::Delivered => event::DELIVERY_DELIVERED,
         _ => event::DELIVERY_CANCELLED,
     };
     announce(tx, kind, &updated).await?;
@@ -158,4 +211,30 @@ async fn announce(
     enqueue(tx, &Message::event(kind, shipment.order_id, event))
         .await
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ShipmentStatus;
+
+    #[test]
+    fn every_status_reads_back_as_stored_and_an_unknown_one_is_refused() {
+        for status in [
+            ShipmentStatus::Created,
+            ShipmentStatus::Assigned,
+            ShipmentStatus::PickedUp,
+            ShipmentStatus::Delivered,
+            ShipmentStatus::Cancelled,
+        ] {
+            assert_eq!(
+                ShipmentStatus::try_from(status.as_str().to_owned()),
+                Ok(status)
+            );
+            assert_eq!(
+                serde_json::to_value(status).expect("serialises"),
+                status.as_str()
+            );
+        }
+        assert!(ShipmentStatus::try_from("LOST".to_owned()).is_err());
+    }
 }

@@ -1,13 +1,17 @@
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::{
     FieldError, JsonBody, Problem,
     auth::{AuthUser, Permission},
 };
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use crate::{error::DeliveryError, geo::Point, state::AppState};
+use crate::{
+    couriers::{self, CourierView},
+    error::DeliveryError,
+    geo::Point,
+    state::AppState,
+};
 
 const VEHICLES: [&str; 4] = ["bicycle", "scooter", "car", "foot"];
 
@@ -26,20 +30,6 @@ pub struct CourierProfile {
 pub struct Availability {
     pub available: bool,
 }
-
-/// A courier as they see themselves.
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
-pub struct CourierView {
-    pub user_id: Uuid,
-    pub name: String,
-    pub vehicle: String,
-    pub available: bool,
-    pub busy: bool,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-}
-
-const COLUMNS: &str = "user_id, name, vehicle, available, busy, lat, lon";
 
 /// Registers my courier profile (needs the courier role).
 #[utoipa::path(post, path = "/delivery/couriers", tag = "couriers", security(("bearer" = [])),
@@ -70,20 +60,14 @@ pub async fn register_courier(
     if !errors.is_empty() {
         return Err(DeliveryError::Validation(errors));
     }
-    let courier: CourierView = sqlx::query_as(&format!(
-        "INSERT INTO couriers (user_id, name, vehicle) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
-    ))
-    .bind(caller.0.sub)
-    .bind(name)
-    .bind(&vehicle)
-    .fetch_one(&state.db)
-    .await
-    .map_err(|err| match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            DeliveryError::Conflict("You are registered already.".into())
-        }
-        _ => err.into(),
-    })?;
+    let courier = couriers::register(&state.db, caller.0.sub, name, &vehicle)
+        .await
+        .map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                DeliveryError::Conflict("You are registered already.".into())
+            }
+            _ => err.into(),
+        })?;
     Ok((StatusCode::CREATED, Json(courier)))
 }
 
@@ -100,15 +84,10 @@ pub async fn set_availability(
     JsonBody(change): JsonBody<Availability>,
 ) -> Result<Json<CourierView>, DeliveryError> {
     caller.require(Permission::COURIERS_MANAGE_OWN)?;
-    sqlx::query_as(&format!(
-        "UPDATE couriers SET available = $2 WHERE user_id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(caller.0.sub)
-    .bind(change.available)
-    .fetch_optional(&state.db)
-    .await?
-    .map(Json)
-    .ok_or(DeliveryError::NotFound("courier profile"))
+    couriers::set_availability(&state.db, caller.0.sub, change.available)
+        .await?
+        .map(Json)
+        .ok_or(DeliveryError::NotFound("courier profile"))
 }
 
 /// Reports where I am.
@@ -130,14 +109,8 @@ pub async fn set_location(
     if !errors.is_empty() {
         return Err(DeliveryError::Validation(errors));
     }
-    sqlx::query_as(&format!(
-        "UPDATE couriers SET lat = $2, lon = $3, located_at = now() WHERE user_id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(caller.0.sub)
-    .bind(point.lat)
-    .bind(point.lon)
-    .fetch_optional(&state.db)
-    .await?
-    .map(Json)
-    .ok_or(DeliveryError::NotFound("courier profile"))
+    couriers::set_location(&state.db, caller.0.sub, &point)
+        .await?
+        .map(Json)
+        .ok_or(DeliveryError::NotFound("courier profile"))
 }

@@ -55,10 +55,11 @@ pub fn router(state: AppState) -> Router {
     components(schemas(
         couriers::CourierProfile,
         couriers::Availability,
-        couriers::CourierView,
+        crate::couriers::CourierView,
         crate::geo::Point,
         shipments::NewShipment,
         crate::shipments::ShipmentView,
+        crate::shipments::ShipmentStatus,
     )),
     modifiers(&BearerAuth),
     tags(

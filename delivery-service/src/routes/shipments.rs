@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::{
     error::DeliveryError,
     geo::Point,
-    shipments::{self, ShipmentView},
+    shipments::{self, ShipmentStatus, ShipmentView},
     state::AppState,
 };
 
@@ -57,7 +57,7 @@ pub async fn create_shipment(
         dropoff: Some(request.dropoff),
     };
     let mut tx = state.db.begin().await?;
-    let status = match shipments::insert(&mut tx, &new, "CREATED").await? {
+    let status = match shipments::insert(&mut tx, &new, ShipmentStatus::Created).await? {
         Some(id) => {
             if let Some(courier) = shipments::take_nearest_courier(&mut tx, new.pickup).await? {
                 shipments::assign(&mut tx, id, courier).await?;
@@ -106,8 +106,8 @@ async fn transition(
     state: &AppState,
     caller: &AuthUser,
     order: Uuid,
-    from: &[&str],
-    to: &str,
+    from: &[ShipmentStatus],
+    to: ShipmentStatus,
 ) -> Result<Json<ShipmentView>, DeliveryError> {
     let mut tx = state.db.begin().await?;
     let shipment = shipments::by_order(&mut tx, order)
@@ -117,7 +117,11 @@ async fn transition(
     let manager = caller.0.has(Permission::DELIVERIES_MANAGE);
     let courier =
         shipment.courier_id == Some(me) && caller.0.has(Permission::DELIVERIES_UPDATE_ASSIGNED);
-    let allowed = if to == "CANCELLED" { manager } else { courier };
+    let allowed = if to == ShipmentStatus::Cancelled {
+        manager
+    } else {
+        courier
+    };
     if !allowed {
         let visible = manager || shipment.customer_id == me || shipment.courier_id == Some(me);
         return Err(if visible {
@@ -126,7 +130,7 @@ async fn transition(
             DeliveryError::NotFound("shipment")
         });
     }
-    if !from.contains(&shipment.status.as_str()) {
+    if !from.contains(&shipment.status) {
         return Err(DeliveryError::Conflict(format!(
             "A shipment that is {} cannot become {to}.",
             shipment.status
@@ -151,7 +155,14 @@ pub async fn pick_up(
     caller: AuthUser,
     Path(order): Path<Uuid>,
 ) -> Result<Json<ShipmentView>, DeliveryError> {
-    transition(&state, &caller, order, &["ASSIGNED"], "PICKED_UP").await
+    transition(
+        &state,
+        &caller,
+        order,
+        &[ShipmentStatus::Assigned],
+        ShipmentStatus::PickedUp,
+    )
+    .await
 }
 
 /// The assigned courier has handed it over.
@@ -167,7 +178,14 @@ pub async fn deliver(
     caller: AuthUser,
     Path(order): Path<Uuid>,
 ) -> Result<Json<ShipmentView>, DeliveryError> {
-    transition(&state, &caller, order, &["PICKED_UP"], "DELIVERED").await
+    transition(
+        &state,
+        &caller,
+        order,
+        &[ShipmentStatus::PickedUp],
+        ShipmentStatus::Delivered,
+    )
+    .await
 }
 
 /// Calls the shipment off (the saga's compensation); frees its courier.
@@ -187,8 +205,8 @@ pub async fn cancel_shipment(
         &state,
         &caller,
         order,
-        &["CREATED", "ASSIGNED"],
-        "CANCELLED",
+        &[ShipmentStatus::Created, ShipmentStatus::Assigned],
+        ShipmentStatus::Cancelled,
     )
     .await
 }
