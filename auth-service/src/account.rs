@@ -11,11 +11,12 @@ use shared::{
 };
 
 use crate::{
+    attempt::Attempt,
     client::ClientInfo,
     error::AuthError,
     state::AppState,
     store::{
-        lockout::{self, Outcome},
+        lockout::Outcome,
         sessions,
         users::{self, UserRecord},
     },
@@ -51,28 +52,20 @@ impl Account {
         let user = users::find_by_id(&state.db, self.claims.sub)
             .await?
             .ok_or(AuthError::SessionEnded)?;
-        let audit = |outcome| {
-            lockout::audit(
-                &state.db,
-                Some(user.id),
-                &user.email,
-                &client.ip,
-                client.device.as_deref(),
-                outcome,
-            )
+        let attempt = Attempt {
+            db: &state.db,
+            email: &user.email,
+            client,
         };
-        if let Some(retry_after) =
-            lockout::throttled(&state.db, &user.email, &client.ip, &state.lockout).await?
-        {
-            audit(Outcome::Throttled).await?;
-            return Err(AuthError::TooManyAttempts { retry_after });
-        }
+        attempt.admit(Some(user.id), &state.lockout).await?;
         let verified = state
             .hasher
             .verify_blocking(password, Some(user.password_hash.clone()))
             .await;
         if !verified {
-            audit(Outcome::WrongPassword).await?;
+            attempt
+                .record(Some(user.id), Outcome::WrongPassword)
+                .await?;
             return Err(AuthError::WrongPassword);
         }
         Ok(user)

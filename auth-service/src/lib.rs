@@ -1,6 +1,8 @@
 //! auth-service: users, credentials, MFA, sessions, tokens, roles and permissions.
 
 mod account;
+mod account_events;
+mod attempt;
 mod client;
 mod config;
 mod domain;

@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    attempt::Attempt,
     client::ClientInfo,
     error::AuthError,
     routes::mfa,
@@ -62,50 +63,38 @@ pub async fn log_in(
         )]));
     }
     let email = request.email.trim().to_lowercase();
-    let audit = |user: Option<Uuid>, outcome| {
-        let (db, email, client) = (state.db.clone(), email.clone(), client.clone());
-        async move {
-            lockout::audit(
-                &db,
-                user,
-                &email,
-                &client.ip,
-                client.device.as_deref(),
-                outcome,
-            )
-            .await
-        }
+    let attempt = Attempt {
+        db: &state.db,
+        email: &email,
+        client: &client,
     };
     if let Some(retry_after) = lockout::ip_blocked(&state.db, &client.ip, &state.lockout).await? {
-        audit(None, Outcome::IpBlocked).await?;
+        attempt.record(None, Outcome::IpBlocked).await?;
         return Err(AuthError::TooManyAttempts { retry_after });
     }
     // Held back alike whether the email has an account or not.
-    if let Some(retry_after) =
-        lockout::throttled(&state.db, &email, &client.ip, &state.lockout).await?
-    {
-        audit(None, Outcome::Throttled).await?;
-        return Err(AuthError::TooManyAttempts { retry_after });
-    }
+    attempt.admit(None, &state.lockout).await?;
     let user = users::find_by_email(&state.db, &email).await?;
     let hash = user.as_ref().map(|user| user.password_hash.clone());
     let matches = state.hasher.verify_blocking(request.password, hash).await;
     let Some(user) = user else {
-        audit(None, Outcome::UnknownEmail).await?;
+        attempt.record(None, Outcome::UnknownEmail).await?;
         return Err(AuthError::InvalidCredentials);
     };
     if !matches {
-        audit(Some(user.id), Outcome::WrongPassword).await?;
+        attempt
+            .record(Some(user.id), Outcome::WrongPassword)
+            .await?;
         return Err(AuthError::InvalidCredentials);
     }
     // The count starts again only when the login is complete: with MFA, after the code.
     if users::has_mfa(&state.db, user.id).await? {
         let challenge = mfa::open_challenge(&state, user.id, &client).await?;
-        audit(Some(user.id), Outcome::MfaChallenge).await?;
+        attempt.record(Some(user.id), Outcome::MfaChallenge).await?;
         return Ok(Json(challenge).into_response());
     }
     lockout::reset(&state.db, user.id).await?;
     let tokens = sessions::start(&state, user.id, &client).await?;
-    audit(Some(user.id), Outcome::Success).await?;
+    attempt.record(Some(user.id), Outcome::Success).await?;
     Ok(Json(tokens).into_response())
 }

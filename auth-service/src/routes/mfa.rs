@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::login::MfaRequired;
 use crate::{
+    attempt::Attempt,
     client::ClientInfo,
     error::AuthError,
     state::AppState,
@@ -49,24 +50,14 @@ pub async fn verify_mfa(
     let user = users::find_by_id(&state.db, user.ok_or(AuthError::InvalidCredentials)?)
         .await?
         .ok_or(AuthError::InvalidCredentials)?;
-    let audit = |outcome| {
-        lockout::audit(
-            &state.db,
-            Some(user.id),
-            &user.email,
-            &client.ip,
-            client.device.as_deref(),
-            outcome,
-        )
+    let attempt = Attempt {
+        db: &state.db,
+        email: &user.email,
+        client: &client,
     };
-    if let Some(retry_after) =
-        lockout::throttled(&state.db, &user.email, &client.ip, &state.lockout).await?
-    {
-        audit(Outcome::Throttled).await?;
-        return Err(AuthError::TooManyAttempts { retry_after });
-    }
+    attempt.admit(Some(user.id), &state.lockout).await?;
     if !factor.accept(&state, user.id).await? {
-        audit(Outcome::WrongCode).await?;
+        attempt.record(Some(user.id), Outcome::WrongCode).await?;
         return Err(AuthError::InvalidCredentials);
     }
     if !mfa::close_challenge(&state.db, request.challenge).await? {
@@ -74,7 +65,7 @@ pub async fn verify_mfa(
     }
     lockout::reset(&state.db, user.id).await?;
     let tokens = sessions::start(&state, user.id, &client).await?;
-    audit(Outcome::Success).await?;
+    attempt.record(Some(user.id), Outcome::Success).await?;
     Ok(Json(tokens))
 }
 

@@ -1,15 +1,18 @@
 //! Changing a password, and resetting a forgotten one by a single-use link.
 
 use axum::{extract::State, http::StatusCode};
-use messaging::{Message, contracts, outbox};
+use messaging::{
+    Message,
+    contracts::{self, event},
+    outbox,
+};
 use serde::Deserialize;
 use shared::{FieldError, JsonBody, Problem};
-use sqlx::PgConnection;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::{
     account::Account,
+    account_events,
     client::ClientInfo,
     domain::check_password,
     error::AuthError,
@@ -80,7 +83,13 @@ pub async fn change_password(
     )
     .await?;
     resets::void_all(&mut transaction, user.id).await?;
-    announce_change(&mut transaction, user.id, user.email, "changed_by_owner").await?;
+    account_events::announce(
+        &mut transaction,
+        event::PASSWORD_CHANGED,
+        &user,
+        "changed_by_owner",
+    )
+    .await?;
     transaction.commit().await?;
     state.outbox.committed();
     tracing::info!(user = %user.id, revoked, "password changed");
@@ -147,7 +156,7 @@ pub async fn confirm_password_reset(
     users::set_password(&mut transaction, user.id, &hash).await?;
     resets::void_all(&mut transaction, user.id).await?;
     let revoked = sessions::revoke_all(&mut transaction, user.id, None, "password_reset").await?;
-    announce_change(&mut transaction, user.id, user.email, "reset").await?;
+    account_events::announce(&mut transaction, event::PASSWORD_CHANGED, &user, "reset").await?;
     transaction.commit().await?;
     state.outbox.committed();
     lockout::reset(&state.db, user.id).await?;
@@ -184,7 +193,7 @@ async fn issue_reset(state: &AppState, email: &str, client: &ClientInfo) -> Resu
         reset_link: link.to_string(),
         expires_at,
     };
-    let message = Message::event(contracts::event::PASSWORD_RESET_REQUESTED, user.id, event);
+    let message = Message::event(event::PASSWORD_RESET_REQUESTED, user.id, event);
     outbox::enqueue(&mut transaction, &message).await?;
     transaction.commit().await?;
     state.outbox.committed();
@@ -193,22 +202,6 @@ async fn issue_reset(state: &AppState, email: &str, client: &ClientInfo) -> Resu
     } else {
         tracing::info!(user = %user.id, "password reset link sent");
     }
-    Ok(())
-}
-
-async fn announce_change(
-    connection: &mut PgConnection,
-    user: Uuid,
-    email: String,
-    how: &str,
-) -> Result<(), AuthError> {
-    let event = contracts::AccountSecurityEvent {
-        user_id: user,
-        email,
-        how: how.to_owned(),
-    };
-    let message = Message::event(contracts::event::PASSWORD_CHANGED, user, event);
-    outbox::enqueue(connection, &message).await?;
     Ok(())
 }
 

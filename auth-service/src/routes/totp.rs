@@ -2,7 +2,7 @@
 //! change asks for the password again.
 
 use axum::{Json, extract::State, http::StatusCode};
-use messaging::{Message, contracts, outbox};
+use messaging::contracts::event;
 use serde::{Deserialize, Serialize};
 use shared::{FieldError, JsonBody, Problem};
 use utoipa::ToSchema;
@@ -10,13 +10,12 @@ use utoipa::ToSchema;
 use super::mfa::SecondFactor;
 use crate::{
     account::Account,
+    account_events,
+    attempt::Attempt,
     client::ClientInfo,
     error::AuthError,
     state::AppState,
-    store::{
-        lockout::{self, Outcome},
-        mfa,
-    },
+    store::{lockout::Outcome, mfa},
     totp,
 };
 
@@ -163,15 +162,12 @@ pub async fn disable_totp(
         return Err(AuthError::NotFound("active authenticator"));
     }
     if !factor.accept(&state, user.id).await? {
-        lockout::audit(
-            &state.db,
-            Some(user.id),
-            &user.email,
-            &client.ip,
-            client.device.as_deref(),
-            Outcome::WrongCode,
-        )
-        .await?;
+        let attempt = Attempt {
+            db: &state.db,
+            email: &user.email,
+            client: &client,
+        };
+        attempt.record(Some(user.id), Outcome::WrongCode).await?;
         return Err(AuthError::Validation(vec![FieldError::new(
             factor.field(),
             "is not right, or was used already",
@@ -179,13 +175,13 @@ pub async fn disable_totp(
     }
     let mut transaction = state.db.begin().await?;
     mfa::disable(&mut transaction, user.id).await?;
-    let event = contracts::AccountSecurityEvent {
-        user_id: user.id,
-        email: user.email,
-        how: "disabled_by_owner".to_owned(),
-    };
-    let message = Message::event(contracts::event::MFA_DISABLED, user.id, event);
-    outbox::enqueue(&mut transaction, &message).await?;
+    account_events::announce(
+        &mut transaction,
+        event::MFA_DISABLED,
+        &user,
+        "disabled_by_owner",
+    )
+    .await?;
     transaction.commit().await?;
     state.outbox.committed();
     tracing::info!(user = %user.id, "second factor turned off");

@@ -115,3 +115,67 @@ async fn every_response_carries_a_request_id_and_keeps_the_callers() {
         .expect("sent");
     assert_eq!(kept.headers()["x-request-id"], "abc-123");
 }
+
+#[tokio::test]
+async fn with_the_broker_down_it_is_ready_and_keeps_account_events_in_its_outbox() {
+    let database =
+        shared::testing::TestDatabase::create(&shared::testing::postgres_server_url(), "auth")
+            .await;
+    let broker = TestBroker::new();
+    let address = crate::helpers::spawn_with_broker_at(
+        &database.url(),
+        &broker,
+        "amqp://guest:guest@127.0.0.1:1/%2f",
+        &[],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("{address}/ready"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        ready.status().as_u16(),
+        200,
+        "the broker is not needed to sign in"
+    );
+    let registered = client
+        .post(format!("{address}/auth/register"))
+        .json(&serde_json::json!({
+            "email": "ada@example.com",
+            "password": crate::helpers::PASSWORD,
+            "display_name": "Ada"
+        }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(registered.status().as_u16(), 201);
+    let reset = client
+        .post(format!("{address}/auth/password/reset"))
+        .json(&serde_json::json!({"email": "ada@example.com"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(reset.status().as_u16(), 202);
+    let pool = sqlx::PgPool::connect_with(database.options())
+        .await
+        .expect("the test database");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE routing_key = 'account.password_reset_requested' AND published_at IS NULL",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+        if waiting == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reset link waits in the outbox"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

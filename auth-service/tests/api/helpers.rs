@@ -53,8 +53,18 @@ pub const SIGNING_KEY_SECRET: &str = "dGhlIHRlc3RzJyBzaWduaW5nLWtleSBzZWNyZXQhIS
 /// Starts auth-service against `database_url` and the namespace of `broker`; returns its
 /// base URL.
 pub async fn spawn_with_stores(database_url: &str, broker: &TestBroker, extra: &[&str]) -> String {
+    spawn_with_broker_at(database_url, broker, &amqp_url(), extra).await
+}
+
+/// As `spawn_with_stores`, reaching the broker at `broker_url` (one that is down, say).
+pub async fn spawn_with_broker_at(
+    database_url: &str,
+    broker: &TestBroker,
+    broker_url: &str,
+    extra: &[&str],
+) -> String {
     shared::telemetry::init_for_tests();
-    let broker_flags = broker.flags(&amqp_url());
+    let broker_flags = broker.flags(broker_url);
     let mut args = vec![
         "auth-service",
         "--host",
