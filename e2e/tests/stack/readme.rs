@@ -1,14 +1,15 @@
-//! The README's configuration tables cannot drift from the binaries.
+//! The configuration reference (docs/configuration.md) cannot drift from the binaries.
 
 use std::path::Path;
 
 use crate::binaries;
 
 #[test]
-fn the_readme_documents_every_flag_and_variable_of_every_binary() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .expect("README.md exists");
+fn the_configuration_reference_documents_every_flag_and_variable_of_every_binary() {
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md"),
+    )
+    .expect("docs/configuration.md exists");
     for binary in binaries::all() {
         for arg in (binary.command)().get_arguments() {
             let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
@@ -18,7 +19,7 @@ fn the_readme_documents_every_flag_and_variable_of_every_binary() {
             let row = format!("| `--{long}` | `{env}` |");
             assert!(
                 readme.contains(&row),
-                "README.md documents {}'s --{long} / {env}",
+                "docs/configuration.md documents {}'s --{long} / {env}",
                 binary.name
             );
         }
