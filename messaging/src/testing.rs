@@ -63,6 +63,12 @@ impl TestBroker {
         }
     }
 
+    /// Binaries given these settings retry after `delays` instead.
+    pub fn with_delays(mut self, delays: RetryDelays) -> Self {
+        self.delays = delays;
+        self
+    }
+
     /// Also deletes `queue` (one the test declares itself) at the end.
     pub fn with_queue(mut self, queue: QueueSpec) -> Self {
         self.extra_queues.push(queue);

@@ -8,7 +8,10 @@ use std::{
 
 use axum::{Json, Router, extract::Path, http::StatusCode, response::IntoResponse, routing::get};
 use clap::Parser;
-use messaging::testing::{TestBroker, amqp_url};
+use messaging::{
+    RetryDelays,
+    testing::{TestBroker, amqp_url},
+};
 use order_service::{Application, Config};
 use serde_json::{Value, json};
 use shared::{
@@ -211,7 +214,10 @@ pub async fn spawn_app_on(
 ) -> TestApp {
     let issuer = TestIssuer::start().await;
     let restaurants = FakeRestaurants::start().await;
-    let mut broker = TestBroker::new();
+    // Courier events that arrive before the saga has confirmed the order wait by retrying:
+    // a ladder of a few seconds keeps a slow confirmation from dead-lettering them.
+    let ladder = [100, 200, 400, 800, 1600, 3200].map(Duration::from_millis);
+    let mut broker = TestBroker::new().with_delays(RetryDelays(ladder.to_vec()));
     let participants = FakeParticipants::start(&mut broker).await;
     let address = spawn_full(
         &shard_map(urls),
