@@ -1,6 +1,6 @@
 //! The floor of the stack the gateway is built on: the same accept loop and HTTP/1.1 server
-//! (`shared::server`), a service of its own in place of a router, the same pooled client out
-//! (`shared::upstream::OriginPool`), one serving thread per core, and nothing else (no routes, limits, cache, breaker,
+//! (`gateway::server`), a service of its own in place of a router, the same pooled client out
+//! (`gateway::client::OriginPool`), one serving thread per core, and nothing else (no routes, limits, cache, breaker,
 //! metrics, request ids or forwarded headers). Measured beside the gateway and nginx, it
 //! shows how much of the gateway's cost is the HTTP stack itself and how much its features.
 
@@ -12,8 +12,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures::future::BoxFuture;
+use gateway::{client::OriginPool, server::Serve};
 use hyper::body::Incoming;
-use shared::{server::Serve, upstream::OriginPool};
 
 /// Forwards every request, whatever its path, to its upstream; cloning shares it.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ impl hyper::service::Service<Request<Incoming>> for BareProxy {
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let upstream = Arc::clone(&self.0);
-        shared::boxed::in_place(
+        gateway::boxed::in_place(
             move || async move { Ok(forward_request(&upstream, request).await) },
         )
     }
@@ -57,7 +57,7 @@ async fn forward_request(upstream: &OriginPool, request: Request<Incoming>) -> R
         .unwrap_or(PathAndQuery::from_static("/"));
     parts.uri = Uri::from(target);
     match upstream
-        .send(Request::from_parts(parts, shared::server::body_of(body)))
+        .send(Request::from_parts(parts, gateway::server::body_of(body)))
         .await
     {
         Ok(response) => response.map(Body::new),
@@ -73,7 +73,7 @@ mod tests {
     };
 
     use axum::body::to_bytes;
-    use shared::server::Server;
+    use gateway::server::Server;
 
     use super::*;
 
@@ -91,7 +91,7 @@ mod tests {
         let port = server.port();
         tokio::spawn(server.run_until_stopped());
 
-        let client = shared::upstream::http_client();
+        let client = gateway::client::http_client();
         let get = |path: &str| {
             let request = Request::get(format!("http://127.0.0.1:{port}{path}"))
                 .body(Body::empty())

@@ -153,7 +153,7 @@ pub async fn identify(access: &Access, headers: &HeaderMap) -> Caller {
     };
     // Boxed: the verification (which may fetch the keys) is a large future, and every
     // request's future would otherwise carry its size, token or not.
-    match shared::boxed::in_place(|| access.verifier.verify(token)).await {
+    match crate::boxed::in_place(|| access.verifier.verify(token)).await {
         Ok(claims) => Caller::Verified(Arc::new(claims)),
         Err(err) => Caller::Refused(err),
     }

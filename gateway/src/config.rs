@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use shared::config::{CommonArgs, parse_http_url, parse_redis_url};
+use shared::config::{CommonArgs, parse_http_url};
 
 use crate::{
     access::AccessArgs,
@@ -73,10 +73,16 @@ pub struct Config {
     pub edge: EdgeArgs,
 }
 
+/// Accepts a `redis://`, `rediss://` or `redis+unix://` URL.
+fn parse_redis_url(value: &str) -> Result<String, String> {
+    ::redis::Client::open(value).map_err(|err| err.to_string())?;
+    Ok(value.to_owned())
+}
+
 impl Config {
     /// The serving threads `WORKERS` asks for, at least one.
     pub fn worker_threads(&self) -> usize {
-        shared::server::workers_or_cores(self.workers)
+        crate::server::workers_or_cores(self.workers)
     }
 }
 
@@ -98,5 +104,11 @@ mod tests {
         );
         let three = Config::try_parse_from(["gateway", "--workers", "3"]).expect("parses");
         assert_eq!(three.worker_threads(), 3);
+    }
+
+    #[test]
+    fn a_redis_url_of_another_scheme_is_refused() {
+        assert!(parse_redis_url("redis://127.0.0.1:6379").is_ok());
+        assert!(parse_redis_url("memcached://x").is_err());
     }
 }

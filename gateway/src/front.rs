@@ -16,9 +16,8 @@ use std::{
 use axum::{Router, extract::Request, response::IntoResponse, response::Response};
 use futures::{FutureExt, future::BoxFuture};
 use hyper::body::Incoming;
-use shared::{
-    http::{REQUEST_ID, ensure_request_id, log_answer, panic_to_problem, request_span, timed_out},
-    server::{RouterConnection, Serve, body_of},
+use shared::http::{
+    REQUEST_ID, ensure_request_id, log_answer, panic_to_problem, request_span, timed_out,
 };
 use tokio::time::Instant;
 use tower::{Layer, ServiceExt};
@@ -28,6 +27,7 @@ use tracing::Instrument;
 use crate::{
     admission, deadline,
     proxy::{self, PeerIp},
+    server::{RouterConnection, Serve, body_of},
     state::GatewayState,
     upstream::Backend,
 };
@@ -105,7 +105,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
         let id = ensure_request_id(request.headers_mut());
         let connection = Arc::clone(&self.0);
         // Built in its allocation: the request's whole future is kilobytes (see `boxed`).
-        shared::boxed::in_place(move || async move {
+        crate::boxed::in_place(move || async move {
             let mut response = match &connection.cors {
                 None => connection.dispatch.answer(request).await,
                 Some(cors) => cors.clone().oneshot(request).await?,
@@ -152,7 +152,7 @@ impl tower::Service<Request> for Dispatch {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let dispatch = self.clone();
-        shared::boxed::in_place(move || async move { Ok(dispatch.answer(request).await) })
+        crate::boxed::in_place(move || async move { Ok(dispatch.answer(request).await) })
     }
 }
 
@@ -222,8 +222,8 @@ mod tests {
     fn a_path_belongs_to_the_backend_whose_prefix_it_is_or_is_under() {
         use clap::Parser;
         let config = crate::Config::try_parse_from(["gateway"]).expect("the defaults parse");
-        let backends = crate::upstream::from_config(&config, &shared::upstream::http_client())
-            .expect("backends");
+        let backends =
+            crate::upstream::from_config(&config, &crate::client::http_client()).expect("backends");
         let route = |path| route_of(&backends, path).map(|(backend, route)| (backend.name, route));
         assert_eq!(route("/orders"), Some(("order-service", "/orders")));
         assert_eq!(

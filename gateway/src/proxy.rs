@@ -4,6 +4,7 @@
 
 use std::{net::SocketAddr, time::Instant};
 
+use crate::client::PooledBody;
 use axum::{
     body::{Body, HttpBody as _},
     extract::Request,
@@ -11,7 +12,6 @@ use axum::{
 };
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header, uri::PathAndQuery};
-use shared::upstream::PooledBody;
 
 use shared::forwarded::X_FORWARDED_FOR;
 
@@ -61,7 +61,7 @@ pub async fn forward_request(
             started: Instant::now(),
         };
         // Boxed: the cache's future is large, and uncached requests need not carry it.
-        return shared::boxed::in_place(|| cached::serve(state, request)).await;
+        return crate::boxed::in_place(|| cached::serve(state, request)).await;
     }
 
     let method = parts.method;
@@ -92,7 +92,7 @@ pub async fn forward_request(
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
     if write && response.status().is_success() {
-        shared::boxed::in_place(|| state.cache.invalidate(&method, target.path())).await;
+        crate::boxed::in_place(|| state.cache.invalidate(&method, target.path())).await;
     }
     if matches!(method, Method::GET | Method::HEAD) {
         response

@@ -4,22 +4,20 @@ use axum::{
     Router, middleware,
     routing::{get, post},
 };
-use shared::{
-    health::Checks,
-    redis::Redis,
-    server::{Server, StartupError},
-    service::ServiceDefinition,
-    upstream::http_client,
-};
+use shared::{health::Checks, server::StartupError, service::ServiceDefinition};
 
 use crate::{
     Config, SERVICE,
     access::Access,
-    admission, aggregate, cache, edge,
+    admission, aggregate, cache,
+    client::http_client,
+    edge,
     front::Front,
     limit::InFlight,
     openapi,
     ratelimit::RateLimiter,
+    redis::Redis,
+    server::Server,
     state::{GatewayState, Parts},
     store::Store,
     upstream::{self, Caller},

@@ -11,8 +11,8 @@ use std::{
     time::Duration,
 };
 
+use crate::redis::Redis;
 use redis::{RedisResult, aio::ConnectionManager};
-use shared::redis::Redis;
 use tokio::time::Instant;
 
 /// How long Redis is skipped after a failed call.

@@ -7,6 +7,7 @@
 use std::{net::IpAddr, str::FromStr, time::Duration};
 
 use clap::{Args, Parser, ValueEnum, error::ContextKind};
+#[cfg(feature = "postgres")]
 use sqlx::postgres::PgConnectOptions;
 
 /// Settings every binary has: where it listens, how it logs and traces, its time limits.
@@ -43,6 +44,7 @@ pub enum LogFormat {
 }
 
 /// A PostgreSQL database. The binary sets the default URL with `mut_arg`.
+#[cfg(feature = "postgres")]
 #[derive(Debug, Clone, Args)]
 pub struct PostgresArgs {
     /// PostgreSQL connection URL.
@@ -131,6 +133,7 @@ pub fn explain(err: &clap::Error, command: &clap::Command) -> String {
     }
 }
 
+#[cfg(feature = "postgres")]
 fn parse_postgres_url(value: &str) -> Result<PgConnectOptions, String> {
     if !(value.starts_with("postgres://") || value.starts_with("postgresql://")) {
         return Err("expected a postgres:// URL".into());
@@ -156,13 +159,7 @@ pub fn parse_mongodb_url(value: &str) -> Result<String, String> {
     }
 }
 
-/// Accepts a `redis://`, `rediss://` or `redis+unix://` URL.
-pub fn parse_redis_url(value: &str) -> Result<String, String> {
-    ::redis::Client::open(value).map_err(|err| err.to_string())?;
-    Ok(value.to_owned())
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres"))]
 mod tests {
     use clap::CommandFactory;
 
@@ -237,7 +234,5 @@ mod tests {
         assert!(parse_http_url("auth-service:3001").is_err());
         assert!(parse_mongodb_url("mongodb://127.0.0.1:27017").is_ok());
         assert!(parse_mongodb_url("http://127.0.0.1").is_err());
-        assert!(parse_redis_url("redis://127.0.0.1:6379").is_ok());
-        assert!(parse_redis_url("memcached://x").is_err());
     }
 }

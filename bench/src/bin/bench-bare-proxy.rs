@@ -31,15 +31,15 @@ fn parse_upstream_url(value: &str) -> Result<String, String> {
     let url: Uri = shared::config::parse_http_url(value)?
         .parse()
         .map_err(|err: axum::http::uri::InvalidUri| err.to_string())?;
-    shared::upstream::dial_address(&url).ok_or_else(|| format!("`{value}` is not an http:// URL"))
+    gateway::client::dial_address(&url).ok_or_else(|| format!("`{value}` is not an http:// URL"))
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let workers = shared::server::workers_or_cores(args.workers);
+    let workers = gateway::server::workers_or_cores(args.workers);
     let proxy = bench::bare_proxy::BareProxy::new(args.upstream_url);
-    let served = match shared::server::Server::bind_workers(
+    let served = match gateway::server::Server::bind_workers(
         args.host,
         args.port,
         proxy,

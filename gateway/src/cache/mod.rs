@@ -12,11 +12,11 @@ pub(crate) mod stats;
 
 use std::{sync::Arc, time::Duration};
 
+use crate::per_runtime::PerRuntime;
 use bytes::Bytes;
 use clap::{ArgAction, Args};
 use http::Method;
 use redis::Script;
-use shared::per_runtime::PerRuntime;
 
 pub use self::{
     control::{Directives, Scope, storable},
@@ -108,8 +108,8 @@ pub mod flight_result {
 
     use std::sync::Mutex;
 
+    use crate::client::PooledBody;
     use axum::response::Response;
-    use shared::upstream::PooledBody;
 
     use super::Entry;
     use crate::upstream::Failure;

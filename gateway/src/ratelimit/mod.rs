@@ -161,7 +161,7 @@ impl RateLimiter {
         };
         let key = self.store.key(&["rl", &rule.to_string(), &subject]);
         // Boxed: the Redis call is a large future that unlimited requests need not carry.
-        let decision = shared::boxed::in_place(|| self.check(key, quota)).await;
+        let decision = crate::boxed::in_place(|| self.check(key, quota)).await;
         Some(Verdict { quota, decision })
     }
 }

@@ -9,11 +9,13 @@ use shared::{
     health::Checks,
     resilience::{Breaker, BreakerConfig},
     server::StartupError,
-    upstream::{HttpClient, OriginPool, Upstream},
 };
 
 use super::{budget::RetryBudget, origin::Origin};
-use crate::Config;
+use crate::{
+    Config,
+    client::{HttpClient, OriginPool, Upstream},
+};
 
 /// One service behind the gateway; cloning shares it.
 #[derive(Debug, Clone)]
@@ -145,7 +147,7 @@ mod tests {
         let config =
             Config::try_parse_from(["gateway", "--order-service-url", "https://orders:3002"])
                 .expect("the syntax is accepted");
-        let refused = from_config(&config, &shared::upstream::http_client())
+        let refused = from_config(&config, &crate::client::http_client())
             .expect_err("an https backend is refused");
         let message = refused.to_string();
         assert!(message.contains("order-service"), "{message}");

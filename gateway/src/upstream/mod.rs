@@ -21,13 +21,15 @@ use http::{
 };
 use shared::{
     Problem,
-    resilience::{BreakerState, RetryPolicy},
-    upstream::{PoolError, PooledBody},
+    resilience::{Attempt, BreakerState, RetryPolicy},
 };
 use smallvec::SmallVec;
 use tokio::time::Instant;
 
-use crate::deadline;
+use crate::{
+    client::{PoolError, PooledBody},
+    deadline,
+};
 
 pub use self::{
     backends::{Backend, checks, from_config},
@@ -211,101 +213,132 @@ impl Caller {
             OutboundBody::Streaming(body) => (None, Some(body)),
         };
         backend.budget.deposit();
-        let mut attempt = 0;
-        loop {
-            let permit = backend
-                .breaker
-                .try_acquire()
-                .map_err(|open| Failure::Open {
-                    retry_after: open.retry_after,
-                })?;
-            let body = match (&replay, once.take()) {
-                // An empty body is not boxed.
-                (Some(bytes), _) if bytes.is_empty() => Body::empty(),
-                (Some(bytes), _) => Body::from(bytes.clone()),
-                (None, Some(body)) => body,
-                (None, None) => Body::empty(),
-            };
-            // The headers are copied only while another attempt may need them.
-            let last = replay.is_none() || attempt + 1 >= self.retry.max_attempts;
-            let headers = if last {
-                headers.take().unwrap_or_default()
-            } else {
-                headers.clone().unwrap_or_default()
-            };
-            let mut request = Request::new(body);
-            *request.method_mut() = method.clone();
-            *request.headers_mut() = headers;
-            *request.uri_mut() = uri.clone();
-            let started = Instant::now();
-            let outcome = deadline::within(
-                started + self.timeout,
-                backend.pool.send_with(request, &added),
-            )
-            .await;
-            let calls = &backend.metrics;
-            let result = match outcome {
-                Ok(Ok(response)) => {
-                    if response.status().is_server_error() {
-                        calls.server_error.increment(1);
-                    } else {
-                        calls.response.increment(1);
-                    }
-                    Ok(response)
+        let (added, replay) = (&added, &replay);
+        self.retry
+            .run_attempts(|attempt, last| {
+                let permit = backend.breaker.try_acquire();
+                let body = match (replay, once.take()) {
+                    // An empty body is not boxed.
+                    (Some(bytes), _) if bytes.is_empty() => Body::empty(),
+                    (Some(bytes), _) => Body::from(bytes.clone()),
+                    (None, Some(body)) => body,
+                    (None, None) => Body::empty(),
+                };
+                // The headers are copied only while another attempt may need them.
+                let headers = if replay.is_none() || last {
+                    headers.take().unwrap_or_default()
+                } else {
+                    headers.clone().unwrap_or_default()
+                };
+                let mut request = Request::new(body);
+                *request.method_mut() = method.clone();
+                *request.headers_mut() = headers;
+                *request.uri_mut() = uri.clone();
+                async move {
+                    let permit = match permit {
+                        Ok(permit) => permit,
+                        Err(open) => {
+                            return Attempt::Done(Err(Failure::Open {
+                                retry_after: open.retry_after,
+                            }));
+                        }
+                    };
+                    let (result, elapsed) = match self.call(backend, request, added).await {
+                        Ok(called) => called,
+                        // Not the backend's doing: the breaker's permit goes unrecorded.
+                        Err(body_failed) => return Attempt::Done(Err(body_failed)),
+                    };
+                    let slow = self.slow_call.is_some_and(|limit| elapsed > limit);
+                    let failed = slow
+                        || result
+                            .as_ref()
+                            .map_or(true, |r| r.status().is_server_error());
+                    permit.record(!failed);
+                    let may_retry = replay.is_some() && !last;
+                    self.judge(backend, result, attempt, may_retry)
                 }
-                Ok(Err(PoolError::Body(err))) => {
-                    // Not the backend's doing: the breaker's permit goes unrecorded.
-                    return Err(Failure::RequestBody {
-                        too_large: over_limit(&err),
-                    });
-                }
-                Ok(Err(err)) => {
-                    tracing::warn!(service = backend.name, error = %err, "backend unreachable");
-                    calls.unreachable.increment(1);
-                    Err(Failure::Unreachable)
-                }
-                Err(_) => {
-                    tracing::warn!(service = backend.name, timeout = ?self.timeout, "backend timed out");
-                    calls.timeout.increment(1);
-                    Err(Failure::Timeout)
-                }
-            };
-            let elapsed = started.elapsed();
-            calls.duration.record(elapsed.as_secs_f64());
-            let slow = self.slow_call.is_some_and(|limit| elapsed > limit);
-            let failed = slow
-                || result
-                    .as_ref()
-                    .map_or(true, |r| r.status().is_server_error());
-            permit.record(!failed);
+            })
+            .await
+    }
 
-            let asked = match &result {
-                Ok(response) if is_retryable_status(response.status()) => {
-                    match retry_after(response.headers()) {
-                        Some(asked) if asked > self.retry.cap => return result,
-                        asked => asked.unwrap_or_default(),
-                    }
+    /// One call to `backend`, bounded by the upstream time-out: its outcome and how long it
+    /// took, or the failure to read the client's body (which is not the backend's doing).
+    async fn call(
+        &self,
+        backend: &Backend,
+        request: Request<Body>,
+        added: &Added,
+    ) -> Result<(Result<Response<PooledBody>, Failure>, Duration), Failure> {
+        let started = Instant::now();
+        let outcome = deadline::within(
+            started + self.timeout,
+            backend.pool.send_with(request, added),
+        )
+        .await;
+        let calls = &backend.metrics;
+        let result = match outcome {
+            Ok(Ok(response)) => {
+                if response.status().is_server_error() {
+                    calls.server_error.increment(1);
+                } else {
+                    calls.response.increment(1);
                 }
-                Ok(_) => return result,
-                Err(_) => Duration::ZERO,
-            };
-            let may_retry = replay.is_some()
-                && attempt + 1 < self.retry.max_attempts
-                && backend.breaker.state() != BreakerState::Open;
-            if !may_retry {
-                return result;
+                Ok(response)
             }
-            if !backend.budget.try_withdraw() {
-                metrics::counter!("gateway_retry_budget_exhausted_total", "service" => backend.name)
-                    .increment(1);
-                return result;
+            Ok(Err(PoolError::Body(err))) => {
+                return Err(Failure::RequestBody {
+                    too_large: over_limit(&err),
+                });
             }
-            drop(result);
-            let backoff = self.retry.backoff(attempt).max(asked);
-            metrics::counter!("gateway_retries_total", "service" => backend.name).increment(1);
-            tracing::debug!(service = backend.name, attempt, ?backoff, "retrying");
-            tokio::time::sleep(backoff).await;
-            attempt += 1;
+            Ok(Err(err)) => {
+                tracing::warn!(service = backend.name, error = %err, "backend unreachable");
+                calls.unreachable.increment(1);
+                Err(Failure::Unreachable)
+            }
+            Err(_) => {
+                tracing::warn!(service = backend.name, timeout = ?self.timeout, "backend timed out");
+                calls.timeout.increment(1);
+                Err(Failure::Timeout)
+            }
+        };
+        let elapsed = started.elapsed();
+        calls.duration.record(elapsed.as_secs_f64());
+        Ok((result, elapsed))
+    }
+
+    /// Whether `result` is worth another attempt: a retryable status or no answer, for a
+    /// request whose body can be sent again, while attempts, the breaker and the retry
+    /// budget allow, and not when the backend asks for a longer pause than the cap.
+    fn judge(
+        &self,
+        backend: &Backend,
+        result: Result<Response<PooledBody>, Failure>,
+        attempt: u32,
+        may_retry: bool,
+    ) -> Attempt<Result<Response<PooledBody>, Failure>> {
+        let asked = match &result {
+            Ok(response) if is_retryable_status(response.status()) => {
+                match retry_after(response.headers()) {
+                    Some(asked) if asked > self.retry.cap => return Attempt::Done(result),
+                    asked => asked.unwrap_or_default(),
+                }
+            }
+            Ok(_) => return Attempt::Done(result),
+            Err(_) => Duration::ZERO,
+        };
+        if !may_retry || backend.breaker.state() == BreakerState::Open {
+            return Attempt::Done(result);
+        }
+        if !backend.budget.try_withdraw() {
+            metrics::counter!("gateway_retry_budget_exhausted_total", "service" => backend.name)
+                .increment(1);
+            return Attempt::Done(result);
+        }
+        metrics::counter!("gateway_retries_total", "service" => backend.name).increment(1);
+        tracing::debug!(service = backend.name, attempt, ?asked, "retrying");
+        Attempt::Again {
+            outcome: result,
+            after: asked,
         }
     }
 }

@@ -7,4 +7,4 @@ mod breaker;
 mod retry;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerOpen, BreakerSnapshot, BreakerState, Permit};
-pub use retry::RetryPolicy;
+pub use retry::{Attempt, RetryPolicy};

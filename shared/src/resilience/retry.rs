@@ -48,18 +48,61 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut attempt = 0;
-        loop {
-            match call().await {
-                Ok(value) => return Ok(value),
-                Err(err) if attempt + 1 < self.max_attempts && retryable(&err) => {
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                    attempt += 1;
+        let retryable = &retryable;
+        self.run_attempts(|_, _| {
+            let call = call();
+            async move {
+                match call.await {
+                    Err(err) if retryable(&err) => Attempt::Again {
+                        outcome: Err(err),
+                        after: Duration::ZERO,
+                    },
+                    outcome => Attempt::Done(outcome),
                 }
-                Err(err) => return Err(err),
+            }
+        })
+        .await
+    }
+
+    /// The loop under every retry: runs `attempt(n, last)` (`n` from 0, `last` when no
+    /// attempt may follow) until it is done or the attempts run out, waiting between two the
+    /// larger of a backoff and what the attempt asked for. The attempt judges its own
+    /// outcome, so that a caller with more to weigh (a retry budget, a breaker, a server's
+    /// `Retry-After`) shares the loop instead of writing its own.
+    pub async fn run_attempts<T, F, Fut>(&self, mut attempt: F) -> T
+    where
+        F: FnMut(u32, bool) -> Fut,
+        Fut: Future<Output = Attempt<T>>,
+    {
+        let mut done = 0;
+        loop {
+            let last = done + 1 >= self.max_attempts;
+            match attempt(done, last).await {
+                Attempt::Done(outcome) => return outcome,
+                Attempt::Again { outcome, .. } if last => return outcome,
+                Attempt::Again { outcome, after } => {
+                    drop(outcome);
+                    tokio::time::sleep(self.backoff(done).max(after)).await;
+                    done += 1;
+                }
             }
         }
     }
+}
+
+/// What one attempt came to, as its caller judges it.
+#[derive(Debug)]
+pub enum Attempt<T> {
+    /// The outcome to return, a success or a failure not worth another attempt.
+    Done(T),
+    /// A failure worth another attempt, no sooner than `after`; returned as it is when no
+    /// attempt is left.
+    Again {
+        /// What this attempt came to.
+        outcome: T,
+        /// The least wait before the next (what the other side asked for, or zero).
+        after: Duration,
+    },
 }
 
 #[cfg(test)]
@@ -128,5 +171,51 @@ mod tests {
             (result, calls.load(Ordering::SeqCst)),
             (Err("bad request"), 1)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_may_ask_for_a_longer_wait_and_stop_the_loop_itself() {
+        let policy = RetryPolicy {
+            max_attempts: 4,
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(10),
+        };
+        let started = tokio::time::Instant::now();
+        let mut seen = Vec::new();
+        let outcome = policy
+            .run_attempts(|attempt, last| {
+                seen.push((attempt, last));
+                async move {
+                    if attempt == 2 {
+                        Attempt::Done("given up")
+                    } else {
+                        Attempt::Again {
+                            outcome: "busy",
+                            after: Duration::from_secs(1),
+                        }
+                    }
+                }
+            })
+            .await;
+        assert_eq!(outcome, "given up");
+        assert_eq!(seen, [(0, false), (1, false), (2, false)]);
+        assert!(
+            started.elapsed() >= Duration::from_secs(2),
+            "waited what was asked"
+        );
+
+        let mut attempts = 0;
+        let outcome = policy
+            .run_attempts(|_, _| {
+                attempts += 1;
+                async {
+                    Attempt::Again {
+                        outcome: "busy",
+                        after: Duration::ZERO,
+                    }
+                }
+            })
+            .await;
+        assert_eq!((outcome, attempts), ("busy", 4));
     }
 }

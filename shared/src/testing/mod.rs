@@ -2,17 +2,22 @@
 //! cut a server with, problem+json assertions, and the checks every service shares.
 
 mod client;
+#[cfg(feature = "postgres")]
 pub mod conformance;
+#[cfg(feature = "postgres")]
 mod database;
 mod fixtures;
 mod issuer;
+#[cfg(feature = "mongo")]
 mod mongo;
 mod proxy;
 
 pub use client::TestClient;
+#[cfg(feature = "postgres")]
 pub use database::{TestDatabase, postgres_server_url};
 pub use fixtures::{menu_of_one, restaurant};
 pub use issuer::TestIssuer;
+#[cfg(feature = "mongo")]
 pub use mongo::TestMongo;
 pub use proxy::TcpProxy;
 

@@ -1,6 +1,6 @@
 use std::{collections::HashSet, net::Ipv4Addr};
 
-use axum::routing::get;
+use axum::{Router, routing::get};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;

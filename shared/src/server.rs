@@ -1,8 +1,5 @@
-//! Binding, serving and graceful shutdown.
-
-mod accept;
-mod connections;
-mod worker;
+//! Binding, serving and graceful shutdown of a service's router, and the body of every
+//! binary's `main`.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -11,21 +8,18 @@ use std::{
 };
 
 use axum::Router;
-use socket2::{Domain, Protocol, Socket, Type};
-use tokio::sync::{mpsc, watch};
-
-pub use self::connections::{RouterConnection, Serve, body_of};
-use self::{accept::Share, connections::Open, worker::Worker};
 use futures::future::BoxFuture;
+use tokio::{net::TcpListener, sync::watch};
 
-use crate::{config::CommonArgs, postgres::MigrationError};
+use crate::config::CommonArgs;
 
 /// Why a binary could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// Its migrations were rejected.
+    #[cfg(feature = "postgres")]
     #[error(transparent)]
-    Migration(#[from] MigrationError),
+    Migration(#[from] crate::postgres::MigrationError),
     /// A store's settings were refused by its driver.
     #[error("{store}: {message}")]
     Store {
@@ -67,22 +61,11 @@ where
     }
 }
 
-/// The serving threads a `WORKERS` setting asks for: `0` means one per core.
-pub fn workers_or_cores(workers: usize) -> usize {
-    match workers {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
-        workers => workers,
-    }
-}
-
-/// The bound listener and what serves its connections: a router, or a service of the
-/// binary's own (see [`Serve`]).
+/// A bound listener and the router that serves it.
 #[derive(Debug)]
-pub struct Server<S = Router> {
-    listener: std::net::TcpListener,
-    /// Serving threads: the caller's, which also accepts, and as many more as this, less one.
-    workers: usize,
-    service: S,
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
     port: u16,
     shutdown_timeout: Duration,
     /// Work to finish once serving has stopped, in order (a message relay's last pass, the
@@ -107,7 +90,15 @@ impl Server {
         router: Router,
         shutdown_timeout: Duration,
     ) -> std::io::Result<Self> {
-        Self::bind_workers(host, port, router, shutdown_timeout, 1)
+        let listener = TcpListener::bind(SocketAddr::new(host, port)).await?;
+        let port = listener.local_addr()?.port();
+        Ok(Self {
+            listener,
+            router,
+            port,
+            shutdown_timeout,
+            after_serving: AfterServing::default(),
+        })
     }
 
     /// Binds `router` on the configured host and `port`.
@@ -117,32 +108,6 @@ impl Server {
         port: u16,
     ) -> std::io::Result<Self> {
         Self::bind(common.host, port, router, common.shutdown_timeout).await
-    }
-}
-
-impl<S: Serve> Server<S> {
-    /// Binds `host:port` for `workers` serving threads. The first is the caller's: it
-    /// accepts every connection and hands each to the thread serving the fewest (itself
-    /// included). Each other thread has a single-threaded runtime of its own: the model of
-    /// nginx's and Envoy's workers, where a connection and the work it causes stay on one
-    /// thread instead of waking others.
-    pub fn bind_workers(
-        host: IpAddr,
-        port: u16,
-        service: S,
-        shutdown_timeout: Duration,
-        workers: usize,
-    ) -> std::io::Result<Self> {
-        let listener = listen(SocketAddr::new(host, port))?;
-        let port = listener.local_addr()?.port();
-        Ok(Self {
-            listener,
-            workers: workers.max(1),
-            service,
-            port,
-            shutdown_timeout,
-            after_serving: AfterServing::default(),
-        })
     }
 
     /// Runs `work` once serving has stopped, when in-flight requests are done and before the
@@ -160,72 +125,40 @@ impl<S: Serve> Server<S> {
     /// Serves until SIGINT or SIGTERM (or until this future is dropped), then stops
     /// accepting and lets in-flight requests finish for up to the shutdown time-out.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
-        let (stopping_tx, stopping_rx) = watch::channel(false);
-        tracing::info!(port = self.port, workers = self.workers, "listening");
-        let open = Open::new(self.workers);
-        let mut hand_to = Vec::new();
-        let mut workers = Vec::new();
-        for index in 1..self.workers {
-            let (handing, handed) = mpsc::unbounded_channel();
-            hand_to.push(handing);
-            let worker = Worker {
-                share: Share {
-                    index,
-                    service: self.service.clone(),
-                    open: open.clone(),
-                },
-                stopping: stopping_rx.clone(),
-                shutdown_timeout: self.shutdown_timeout,
-            };
-            workers.push(worker.spawn(handed)?);
-        }
-        // The sender stays in this future: when it is dropped, every worker stops too.
-        let acceptor = Worker {
-            share: Share {
-                index: 0,
-                service: self.service,
-                open,
-            },
-            stopping: stopping_rx,
-            shutdown_timeout: self.shutdown_timeout,
-        };
-        let serving = acceptor.accept(self.listener, hand_to);
-        tokio::pin!(serving);
-        let served = tokio::select! {
-            served = &mut serving => served,
-            () = shutdown_signal() => {
+        tracing::info!(port = self.port, "listening");
+        let (stopping_tx, mut stopping) = watch::channel(false);
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let serving = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
                 tracing::info!("shutting down: finishing in-flight requests");
                 let _ = stopping_tx.send(true);
-                serving.await
+            })
+            .into_future();
+        let overdue = async {
+            if stopping.wait_for(|stopping| *stopping).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(self.shutdown_timeout).await;
+        };
+        let served = tokio::select! {
+            served = serving => served,
+            () = overdue => {
+                tracing::warn!(timeout = ?self.shutdown_timeout, "requests still in flight at the shutdown time-out are dropped");
+                Ok(())
             }
         };
-        for worker in workers {
-            let _ = worker.await;
-        }
         for work in self.after_serving.0 {
             work.await;
         }
-        served
+        Ok(served?)
     }
 }
 
-/// A non-blocking listener on `address`.
-fn listen(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let socket = Socket::new(
-        Domain::for_address(address),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
-    // As tokio's own `TcpListener::bind`: a restart may bind while old connections linger.
-    #[cfg(unix)]
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&address.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
-}
-
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     let interrupt = async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %err, "cannot listen for SIGINT");
@@ -251,6 +184,3 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
-
-#[cfg(test)]
-mod tests;

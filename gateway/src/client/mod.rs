@@ -1,4 +1,5 @@
-//! The HTTP clients used to call other binaries of the platform.
+//! The gateway's HTTP clients: its own HTTP/1.1 client and connection pool for proxied
+//! requests (see `docs/adr/0001-own-http-client.md`), and hyper-util's for readiness probes.
 
 mod body;
 mod decode;
@@ -72,7 +73,7 @@ impl Upstream {
     }
 }
 
-impl crate::health::HealthCheck for Upstream {
+impl shared::health::HealthCheck for Upstream {
     fn check(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
         Box::pin(Upstream::check(self))
     }

@@ -66,7 +66,7 @@ impl Redis {
     }
 }
 
-impl crate::health::HealthCheck for Redis {
+impl shared::health::HealthCheck for Redis {
     fn check(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
         Box::pin(Redis::check(self))
     }
