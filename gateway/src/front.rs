@@ -25,7 +25,7 @@ use tower_http::cors::{Cors, CorsLayer};
 use tracing::Instrument;
 
 use crate::{
-    admission, deadline,
+    admission,
     proxy::{self, PeerIp},
     server::{RouterConnection, Serve, body_of},
     state::GatewayState,
@@ -193,7 +193,7 @@ async fn proxy_request(
             proxy::forward_request(state, backend, &connection.peer_ip, request, caller)
         },
     ));
-    let answer = deadline::within(
+    let answer = tokio::time::timeout_at(
         started + parts.request_timeout,
         AssertUnwindSafe(admitted).catch_unwind(),
     );

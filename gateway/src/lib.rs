@@ -11,7 +11,6 @@ mod cache;
 mod cached;
 pub mod client;
 mod config;
-mod deadline;
 mod edge;
 mod front;
 mod limit;

@@ -19,6 +19,17 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        // As in JSON bodies: no store of the platform keeps U+0000.
+        if query.contains("%00")
+            && let Some((name, _)) = form_urlencoded_parse(query)
+                .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        {
+            let detail = "must not contain the NUL character (U+0000)";
+            return Err(Problem::bad_request(format!(
+                "The query parameter {name} is invalid: {detail}."
+            ))
+            .with_errors(vec![FieldError::new(name.into_owned(), detail)]));
+        }
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
         serde_path_to_error::deserialize(deserializer)
             .map(QueryParams)
@@ -75,5 +86,16 @@ mod tests {
         let problem = extract("/r?limit=many").await.expect_err("invalid");
         assert_eq!(problem.status, 400);
         assert_eq!(problem.errors[0].field, "limit");
+    }
+
+    #[tokio::test]
+    async fn a_parameter_holding_nul_is_refused_and_named() {
+        let problem = extract("/r?limit=5&cuisine=thai%00")
+            .await
+            .expect_err("invalid");
+        assert_eq!(
+            (problem.status, problem.errors[0].field.as_str()),
+            (400, "cuisine")
+        );
     }
 }

@@ -105,6 +105,17 @@ async fn malformed_and_incomplete_logins_are_problems() {
     )
     .await;
     assert_eq!(body["errors"][0]["field"], "email");
+    // PostgreSQL keeps no NUL: refused before it is looked up, not a 500.
+    let body = assert_problem(
+        app.post_json(
+            "/auth/login",
+            &json!({"email": "a\u{0}@example.com", "password": "x"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "email");
 }
 
 #[tokio::test]

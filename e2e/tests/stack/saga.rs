@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -376,15 +376,22 @@ async fn two_hundred_concurrent_orders_end_consistent_with_the_broker_cut_mid_bu
     let customers = customers(&platform, 20).await;
     let placed = Arc::new(AtomicUsize::new(0));
     let proxy = platform.broker_proxy.as_ref().expect("a broker proxy");
+    let finished = AtomicBool::new(false);
     let cut = async {
-        while placed.load(Ordering::SeqCst) < 50 {
+        // Should fewer than fifty be placed at all, the burst's end is the cue instead.
+        while placed.load(Ordering::SeqCst) < 50 && !finished.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         proxy.cut();
         tokio::time::sleep(Duration::from_millis(1500)).await;
         proxy.restore();
     };
-    let (orders, ()) = tokio::join!(burst(&platform, &customers, &menu, 200, &placed), cut);
+    let orders = async {
+        let orders = burst(&platform, &customers, &menu, 200, &placed).await;
+        finished.store(true, Ordering::SeqCst);
+        orders
+    };
+    let (orders, ()) = tokio::join!(orders, cut);
     assert!(
         orders.len() >= 150,
         "most orders are taken even with the broker cut: {}",

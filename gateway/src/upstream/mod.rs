@@ -26,10 +26,7 @@ use shared::{
 use smallvec::SmallVec;
 use tokio::time::Instant;
 
-use crate::{
-    client::{PoolError, PooledBody},
-    deadline,
-};
+use crate::client::{PoolError, PooledBody};
 
 pub use self::{
     backends::{Backend, checks, from_config},
@@ -270,7 +267,7 @@ impl Caller {
         added: &Added,
     ) -> Result<(Result<Response<PooledBody>, Failure>, Duration), Failure> {
         let started = Instant::now();
-        let outcome = deadline::within(
+        let outcome = tokio::time::timeout_at(
             started + self.timeout,
             backend.pool.send_with(request, added),
         )

@@ -1,0 +1,148 @@
+//! `scripts/dev` on ports and stores of its own: it starts the seven binaries, keeps the others
+//! running when one is stopped or dies, brings one back, and stops them all on Ctrl-C.
+
+mod harness;
+mod stores;
+
+use std::{net::TcpListener, process::Command, time::Duration};
+
+use serde_json::Value;
+use shared::testing::assert_problem;
+
+use self::{harness::Dev, stores::Stores};
+use crate::{binaries, stack::prefix_of};
+
+async fn get(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    client.get(url).send().await.expect("the gateway answers")
+}
+
+#[tokio::test]
+async fn the_dev_script_keeps_the_rest_running_when_one_stops_or_dies_and_stops_all_on_ctrl_c() {
+    let stores = Stores::new();
+    let mut dev = Dev::start(&stores);
+    dev.await_output("Every service is ready.", Duration::from_secs(240));
+    dev.assert_status(&[]);
+    let client = reqwest::Client::new();
+    let health: Value = get(&client, &dev.url("/health"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health["status"], "ok", "{health}");
+    for expected in ["MISS", "HIT"] {
+        let browse = get(&client, &dev.url("/restaurants")).await;
+        assert_eq!(browse.status().as_u16(), 200);
+        assert_eq!(browse.headers()["x-cache"], expected);
+    }
+
+    let (stopped, text) = dev.run(&["stop", "restaurant-service"]);
+    assert!(stopped, "{text}");
+    dev.await_output(
+        "dev: restaurant-service is stopped",
+        Duration::from_secs(10),
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let response = get(&client, &dev.url("/restaurants?cuisine=thai")).await;
+        let status = response.status().as_u16();
+        let body = assert_problem(response, status).await;
+        assert_eq!(body["service"], "restaurant-service", "{body}");
+        statuses.push(status);
+    }
+    assert!(
+        statuses.first() == Some(&502)
+            && statuses.last() == Some(&503)
+            && statuses.is_sorted()
+            && statuses.iter().all(|status| [502, 503].contains(status)),
+        "the first failures, then the open breaker: {statuses:?}"
+    );
+    let cached = get(&client, &dev.url("/restaurants")).await;
+    assert_eq!(cached.status().as_u16(), 200, "still served from the cache");
+    assert_eq!(cached.headers()["x-cache"], "HIT");
+    let table: Value = get(&client, &dev.url("/stats/circuit-breakers"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let breakers = table["breakers"].as_array().expect("one row per backend");
+    for row in breakers {
+        let expected = if row["service"] == "restaurant-service" {
+            "OPEN"
+        } else {
+            "CLOSED"
+        };
+        assert_eq!(row["state"], expected, "{table}");
+    }
+    assert_eq!(breakers.len(), 6, "{table}");
+    for binary in binaries::all() {
+        if binary.name == "gateway" || binary.name == "restaurant-service" {
+            continue;
+        }
+        let ready = get(
+            &client,
+            &dev.url(&format!("{}/ready", prefix_of(binary.name))),
+        )
+        .await;
+        assert_eq!(
+            ready.status().as_u16(),
+            200,
+            "{} still answers",
+            binary.name
+        );
+    }
+    dev.assert_status(&["restaurant-service"]);
+
+    let (restarted, text) = dev.run(&["restart", "restaurant-service"]);
+    assert!(restarted, "{text}");
+    assert!(text.contains("restaurant-service is ready again"), "{text}");
+    dev.await_output(
+        "dev: restaurant-service is running again",
+        Duration::from_secs(10),
+    );
+    dev.assert_status(&[]);
+
+    let crashed = dev.pid("delivery-service").expect("delivery-service's pid");
+    let killed = Command::new("kill")
+        .args(["-KILL", &crashed.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    dev.await_output(
+        "dev: delivery-service exited; the others keep running",
+        Duration::from_secs(10),
+    );
+    dev.assert_status(&["delivery-service"]);
+    let (restarted, text) = dev.run(&["restart", "delivery-service"]);
+    assert!(restarted, "{text}");
+    dev.assert_status(&[]);
+
+    for name in binaries::all().map(|binary| binary.name) {
+        dev.pid(name);
+    }
+    dev.signal_group("INT");
+    let status = dev
+        .await_exit(Duration::from_secs(60))
+        .expect("scripts/dev exits after Ctrl-C");
+    assert!(status.success(), "{status}:\n{}", dev.output());
+    assert!(dev.output().contains("dev: stopped"), "{}", dev.output());
+    assert_eq!(
+        dev.left_running(),
+        Vec::<u32>::new(),
+        "no binary outlives it"
+    );
+    for binary in binaries::all() {
+        let port = dev.port(binary.name);
+        assert!(
+            TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "{}'s port {port} is free",
+            binary.name
+        );
+    }
+    let pid_files: Vec<_> = std::fs::read_dir(dev.dir.join("run"))
+        .expect("the run directory")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "pid"))
+        .map(|entry| entry.file_name())
+        .collect();
+    assert!(pid_files.is_empty(), "pid files left: {pid_files:?}");
+}

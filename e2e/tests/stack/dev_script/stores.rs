@@ -1,0 +1,79 @@
+//! The stores of one `scripts/dev` run, named with its prefix and dropped afterwards.
+
+use std::time::Duration;
+
+use messaging::{RetryDelays, testing::TestBroker};
+use shared::testing::TestMongo;
+use sqlx::{Connection, Executor, PgConnection};
+
+/// Where `scripts/dev` finds the stores: their usual ports, since `command` passes on neither
+/// FD_SHARD_PORT nor FD_MONGO_PORT.
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const SHARD_PORTS: [u16; 3] = [5433, 5434, 5435];
+const MONGODB: &str = "mongodb://127.0.0.1:27017/?directConnection=true";
+/// The retry delays the script leaves at their default, which name the broker's retry queues.
+const RETRY_DELAYS: [u64; 3] = [1, 5, 30];
+
+/// The stores of one run, named with its prefix: dropped when this is dropped.
+pub(super) struct Stores {
+    pub(super) prefix: String,
+    _mongo: TestMongo,
+    _broker: TestBroker,
+}
+
+impl Stores {
+    pub(super) fn new() -> Self {
+        let prefix = format!("test_dev_{}_", uuid::Uuid::now_v7().simple());
+        Self {
+            _mongo: TestMongo {
+                url: MONGODB.to_owned(),
+                name: format!("{prefix}restaurants"),
+            },
+            _broker: TestBroker::with_prefix(
+                &prefix,
+                RetryDelays(RETRY_DELAYS.map(Duration::from_secs).to_vec()),
+            ),
+            prefix,
+        }
+    }
+}
+
+impl Drop for Stores {
+    fn drop(&mut self) {
+        let mut databases: Vec<(String, String)> = ["auth", "payments", "delivery", "tracking"]
+            .iter()
+            .map(|name| (POSTGRES.to_owned(), format!("{}{name}", self.prefix)))
+            .collect();
+        for port in SHARD_PORTS {
+            databases.push((
+                format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+                format!("{}orders", self.prefix),
+            ));
+        }
+        // Drop runs inside the test's runtime, which cannot block on async work; a thread
+        // with a runtime of its own can.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                for (server, name) in databases {
+                    let Ok(mut connection) = PgConnection::connect(&server).await else {
+                        eprintln!(
+                            "could not drop database {name}; it lingers until removed by hand"
+                        );
+                        continue;
+                    };
+                    let _ = connection
+                        .execute(
+                            format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str(),
+                        )
+                        .await;
+                }
+                Some(())
+            })
+        })
+        .join();
+    }
+}
