@@ -59,18 +59,19 @@ async fn authorize(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answ
                 .payment
         }
     };
-    Ok(match payment.status.as_str() {
-        "declined" | "cancelled" => (
+    Ok(if payment.status.is_refused() {
+        (
             reply::PAYMENT_DECLINED,
             refused(
                 &payment,
                 payment.decline_reason.as_deref().unwrap_or("cancelled"),
             ),
-        ),
-        _ => (
+        )
+    } else {
+        (
             reply::PAYMENT_AUTHORIZED,
             done(&payment, payment.authorized_amount),
-        ),
+        )
     })
 }
 
@@ -78,31 +79,24 @@ async fn capture(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer
     let Some(payment) = store::lock_by_order(tx, terms.order_id).await? else {
         return Ok((reply::PAYMENT_CAPTURE_FAILED, missing(terms)));
     };
-    let payment = match payment.status.as_str() {
-        "authorized" => {
-            ledger::capture(tx, terms.order_id, Some(terms.amount))
-                .await
-                .map_err(failure)?
-                .payment
-        }
-        _ => payment,
+    let payment = if payment.status.can_capture() {
+        ledger::capture(tx, terms.order_id, Some(terms.amount))
+            .await
+            .map_err(failure)?
+            .payment
+    } else {
+        payment
     };
-    Ok(match payment.status.as_str() {
-        "captured" | "partially_refunded" | "refunded" => (
+    Ok(if payment.status.was_captured() {
+        (
             reply::PAYMENT_CAPTURED,
             done(&payment, payment.captured_amount),
-        ),
-        status => (
+        )
+    } else {
+        (
             reply::PAYMENT_CAPTURE_FAILED,
-            refused(
-                &payment,
-                if status == "capture_failed" {
-                    "capture_failed"
-                } else {
-                    status
-                },
-            ),
-        ),
+            refused(&payment, payment.status.as_str()),
+        )
     })
 }
 
@@ -111,7 +105,7 @@ async fn void(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer, F
         None => ledger::call_off(tx, &authorization(terms)?, terms.customer_id)
             .await
             .map_err(failure)?,
-        Some(payment) if matches!(payment.status.as_str(), "authorized" | "capture_failed") => {
+        Some(payment) if payment.status.can_void() => {
             ledger::void(tx, terms.order_id)
                 .await
                 .map_err(failure)?
@@ -119,13 +113,14 @@ async fn void(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer, F
         }
         Some(payment) => payment,
     };
-    Ok(match payment.status.as_str() {
-        // Nothing is held any more: released, never held, or given back in full.
-        "voided" | "declined" | "cancelled" | "refunded" => {
-            (reply::PAYMENT_VOIDED, done(&payment, 0))
-        }
+    Ok(if payment.status.holds_nothing() {
+        (reply::PAYMENT_VOIDED, done(&payment, 0))
+    } else {
         // Money was taken: only a refund undoes that.
-        status => (reply::PAYMENT_VOID_FAILED, refused(&payment, status)),
+        (
+            reply::PAYMENT_VOID_FAILED,
+            refused(&payment, payment.status.as_str()),
+        )
     })
 }
 
@@ -137,21 +132,19 @@ async fn refund(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer,
         // No payment, so nothing captured; the void that follows calls the payment off.
         return Ok((reply::PAYMENT_REFUNDED, missing(terms)));
     };
-    let payment = match payment.status.as_str() {
-        "captured" | "partially_refunded" => {
-            let rest = payment.captured_amount - payment.refunded_amount;
-            ledger::refund(tx, terms.order_id, rest)
-                .await
-                .map_err(failure)?
-                .payment
-        }
-        "authorized" | "capture_failed" => {
-            ledger::void(tx, terms.order_id)
-                .await
-                .map_err(failure)?
-                .payment
-        }
-        _ => payment,
+    let payment = if payment.status.can_refund() {
+        let rest = payment.captured_amount - payment.refunded_amount;
+        ledger::refund(tx, terms.order_id, rest)
+            .await
+            .map_err(failure)?
+            .payment
+    } else if payment.status.can_void() {
+        ledger::void(tx, terms.order_id)
+            .await
+            .map_err(failure)?
+            .payment
+    } else {
+        payment
     };
     Ok((
         reply::PAYMENT_REFUNDED,

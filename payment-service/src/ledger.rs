@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::{
     domain::{Authorization, TestCard},
     error::PaymentError,
+    status::PaymentStatus,
     store::{self, PaymentRow},
 };
 
@@ -54,9 +55,9 @@ pub async fn authorize(
     }
     let decline = authorization.card.decline();
     let status = if decline.is_some() {
-        "declined"
+        PaymentStatus::Declined
     } else {
-        "authorized"
+        PaymentStatus::Authorized
     };
     let payment = new_payment(authorization, customer, status, decline);
     store::insert(tx, &payment).await?;
@@ -92,7 +93,7 @@ pub async fn call_off(
     authorization: &Authorization,
     customer: Uuid,
 ) -> Result<PaymentRow, PaymentError> {
-    let payment = new_payment(authorization, customer, "cancelled", None);
+    let payment = new_payment(authorization, customer, PaymentStatus::Cancelled, None);
     store::insert(tx, &payment).await?;
     Ok(payment)
 }
@@ -105,7 +106,7 @@ pub async fn capture(
     amount: Option<i64>,
 ) -> Result<Applied, PaymentError> {
     let payment = locked(tx, order).await?;
-    if payment.status != "authorized" {
+    if !payment.status.can_capture() {
         return Err(PaymentError::Conflict(format!(
             "A payment that is {} cannot be captured.",
             payment.status
@@ -119,7 +120,7 @@ pub async fn capture(
         )]));
     }
     if TestCard::parse(&payment.payment_method) == Some(TestCard::CaptureFails) {
-        let failed = store::update(tx, payment.id, "capture_failed", 0, 0).await?;
+        let failed = store::update(tx, payment.id, PaymentStatus::CaptureFailed, 0, 0).await?;
         return Ok(Applied {
             payment: failed,
             refusal: Some("capture_failed"),
@@ -130,7 +131,7 @@ pub async fn capture(
         let rest = payment.authorized_amount - amount;
         store::post(tx, &payment, "release", HOLDS, CUSTOMER_FUNDS, rest).await?;
     }
-    let captured = store::update(tx, payment.id, "captured", amount, 0).await?;
+    let captured = store::update(tx, payment.id, PaymentStatus::Captured, amount, 0).await?;
     announce(tx, event::PAYMENT_CAPTURED, &captured, amount).await?;
     Ok(Applied::done(captured))
 }
@@ -139,7 +140,7 @@ pub async fn capture(
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn void(tx: &mut PgConnection, order: Uuid) -> Result<Applied, PaymentError> {
     let payment = locked(tx, order).await?;
-    if !matches!(payment.status.as_str(), "authorized" | "capture_failed") {
+    if !payment.status.can_void() {
         return Err(PaymentError::Conflict(format!(
             "A payment that is {} cannot be voided.",
             payment.status
@@ -147,7 +148,7 @@ pub async fn void(tx: &mut PgConnection, order: Uuid) -> Result<Applied, Payment
     }
     let held = payment.authorized_amount;
     store::post(tx, &payment, "void", HOLDS, CUSTOMER_FUNDS, held).await?;
-    let voided = store::update(tx, payment.id, "voided", 0, 0).await?;
+    let voided = store::update(tx, payment.id, PaymentStatus::Voided, 0, 0).await?;
     announce(tx, event::PAYMENT_VOIDED, &voided, held).await?;
     Ok(Applied::done(voided))
 }
@@ -160,7 +161,7 @@ pub async fn refund(
     amount: i64,
 ) -> Result<Applied, PaymentError> {
     let payment = locked(tx, order).await?;
-    if !matches!(payment.status.as_str(), "captured" | "partially_refunded") {
+    if !payment.status.can_refund() {
         return Err(PaymentError::Conflict(format!(
             "A payment that is {} cannot be refunded.",
             payment.status
@@ -175,11 +176,7 @@ pub async fn refund(
     }
     store::post(tx, &payment, "refund", REVENUE, CUSTOMER_FUNDS, amount).await?;
     let refunded = payment.refunded_amount + amount;
-    let status = if refunded == payment.captured_amount {
-        "refunded"
-    } else {
-        "partially_refunded"
-    };
+    let status = PaymentStatus::after_refund(refunded, payment.captured_amount);
     let updated = store::update(tx, payment.id, status, payment.captured_amount, refunded).await?;
     announce(tx, event::PAYMENT_REFUNDED, &updated, amount).await?;
     Ok(Applied::done(updated))
@@ -195,7 +192,7 @@ async fn locked(tx: &mut PgConnection, order: Uuid) -> Result<PaymentRow, Paymen
 fn new_payment(
     authorization: &Authorization,
     customer: Uuid,
-    status: &str,
+    status: PaymentStatus,
     decline: Option<&str>,
 ) -> PaymentRow {
     PaymentRow {
@@ -204,7 +201,7 @@ fn new_payment(
         customer_id: customer,
         currency: authorization.currency.clone(),
         payment_method: authorization.payment_method.clone(),
-        status: status.to_owned(),
+        status,
         authorized_amount: authorization.amount,
         captured_amount: 0,
         refunded_amount: 0,
@@ -224,7 +221,7 @@ async fn announce(
         order_id: payment.order_id,
         payment_id: payment.id,
         customer_id: payment.customer_id,
-        status: payment.status.clone(),
+        status: payment.status.to_string(),
         amount,
         currency: payment.currency.clone(),
     };

@@ -8,6 +8,7 @@ mod ledger;
 mod routes;
 mod startup;
 mod state;
+mod status;
 mod store;
 
 pub use config::Config;

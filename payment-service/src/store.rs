@@ -6,6 +6,8 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::status::PaymentStatus;
+
 /// A payment as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PaymentRow {
@@ -14,7 +16,8 @@ pub struct PaymentRow {
     pub customer_id: Uuid,
     pub currency: String,
     pub payment_method: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: PaymentStatus,
     pub authorized_amount: i64,
     pub captured_amount: i64,
     pub refunded_amount: i64,
@@ -80,7 +83,7 @@ pub async fn insert(tx: &mut PgConnection, payment: &PaymentRow) -> sqlx::Result
     .bind(payment.customer_id)
     .bind(&payment.currency)
     .bind(&payment.payment_method)
-    .bind(&payment.status)
+    .bind(payment.status.as_str())
     .bind(payment.authorized_amount)
     .bind(&payment.decline_reason)
     .execute(&mut *tx)
@@ -93,7 +96,7 @@ pub async fn insert(tx: &mut PgConnection, payment: &PaymentRow) -> sqlx::Result
 pub async fn update(
     tx: &mut PgConnection,
     id: Uuid,
-    status: &str,
+    status: PaymentStatus,
     captured: i64,
     refunded: i64,
 ) -> sqlx::Result<PaymentRow> {
@@ -102,7 +105,7 @@ pub async fn update(
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(captured)
     .bind(refunded)
     .fetch_one(&mut *tx)

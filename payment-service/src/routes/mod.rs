@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         crate::domain::AuthorizeRequest,
         operations::AmountRequest,
         views::PaymentView,
+        crate::status::PaymentStatus,
         views::PaymentDetails,
         crate::store::LedgerEntry,
     )),

@@ -3,7 +3,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::store::{LedgerEntry, PaymentRow};
+use crate::{
+    status::PaymentStatus,
+    store::{LedgerEntry, PaymentRow},
+};
 
 /// A payment as its customer sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -11,8 +14,7 @@ pub struct PaymentView {
     pub id: Uuid,
     pub order_id: Uuid,
     pub customer_id: Uuid,
-    /// `authorized`, `declined`, `captured`, `capture_failed`, `voided`, `refunded`, `partially_refunded`.
-    pub status: String,
+    pub status: PaymentStatus,
     pub currency: String,
     /// Minor units.
     pub authorized_amount: i64,
@@ -31,7 +33,7 @@ impl From<&PaymentRow> for PaymentView {
             id: row.id,
             order_id: row.order_id,
             customer_id: row.customer_id,
-            status: row.status.clone(),
+            status: row.status,
             currency: row.currency.clone(),
             authorized_amount: row.authorized_amount,
             captured_amount: row.captured_amount,

@@ -296,6 +296,24 @@ async fn openapi_documents_every_endpoint_with_its_errors() {
         assert!(document["paths"][path].is_object(), "{path}");
     }
     assert!(document["paths"]["/payments/authorize"]["post"]["responses"]["402"].is_object());
+    let statuses = &document["components"]["schemas"]["PaymentStatus"]["enum"];
+    for status in [
+        "authorized",
+        "declined",
+        "cancelled",
+        "captured",
+        "capture_failed",
+        "voided",
+        "partially_refunded",
+        "refunded",
+    ] {
+        assert!(
+            statuses
+                .as_array()
+                .is_some_and(|values| values.contains(&Value::from(status))),
+            "{status} in {statuses}"
+        );
+    }
 }
 
 #[tokio::test]
