@@ -1,5 +1,5 @@
-//! Messaging over RabbitMQ for the binaries that use the broker (auth-service and
-//! restaurant-service do not link it).
+//! Messaging over RabbitMQ for the binaries that use the broker (restaurant-service does
+//! not link it).
 //!
 //! - [`topology`]: the exchanges `domain.events`, `saga.commands` and `saga.replies`, and
 //!   one durable queue per consuming service, each with delay queues and a dead-letter queue.
@@ -9,6 +9,8 @@
 //!   database publishes them with publisher confirms, in order, at least once.
 //! - [`Handler`]: idempotent consumers, acknowledging after the commit, retrying with growing
 //!   delays, dead-lettering what cannot be handled.
+//! - [`BrokeredService`]: the start-up of a service with one database that uses the broker:
+//!   its settings, its stores, its relay and consumer, its API bound.
 //! - [`contracts`]: the payloads of the saga's commands and replies and of the delivery
 //!   events, shared by the services that send and receive them.
 
@@ -20,6 +22,7 @@ pub mod contracts;
 mod envelope;
 pub mod outbox;
 mod relay;
+mod service;
 mod stores;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -33,4 +36,5 @@ pub use connection::{Amqp, AmqpError};
 pub use consumer::{Failure, Handler};
 pub use envelope::{Envelope, Message};
 pub use outbox::{Outbox, enqueue};
+pub use service::{BrokeredService, BrokeredServiceArgs};
 pub use stores::DatabaseAndBroker;

@@ -1,10 +1,7 @@
 use std::sync::Arc;
 
-use messaging::{DatabaseAndBroker, topology};
-use shared::{
-    server::{Server, StartupError},
-    service::ServiceDefinition,
-};
+use messaging::{BrokeredService, topology};
+use shared::server::{Server, StartupError};
 use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
@@ -22,30 +19,23 @@ impl Application {
     /// Connects to PostgreSQL and RabbitMQ, applies the migrations, starts the outbox relay
     /// and the consumer of the saga's payment commands, and binds the port.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let stores =
-            DatabaseAndBroker::connect(SERVICE, &config.database, &config.broker, &MIGRATOR)
-                .await?;
-        let commands = PaymentCommands {
-            outbox: stores.outbox.clone(),
-        };
-        let workers = stores
-            .broker
-            .workers()
-            .relay(&stores.outbox)
-            .consume(topology::PAYMENT_SERVICE, commands);
+        let service =
+            BrokeredService::connect(SERVICE, "/payments", &config.service, &MIGRATOR).await?;
+        let outbox = service.stores().outbox.clone();
         let state = AppState {
-            db: stores.database.pool().clone(),
-            outbox: stores.outbox.clone(),
-            verifier: Arc::new(config.auth.verifier()),
+            db: service.stores().database.pool().clone(),
+            outbox: outbox.clone(),
+            verifier: Arc::new(config.service.auth.verifier()),
         };
-        let router =
-            ServiceDefinition::new(SERVICE, Some("/payments"), config.common.request_timeout)
-                .api(routes::router(state), routes::ApiDoc::openapi())
-                .readiness(stores.readiness())
-                .into_router();
-        let server = Server::bind_with(router, &config.common, config.port)
-            .await?
-            .after_serving(workers.shutdown());
+        let server = service
+            .relay()
+            .consume(topology::PAYMENT_SERVICE, PaymentCommands { outbox })
+            .bind(
+                config.port,
+                routes::router(state),
+                routes::ApiDoc::openapi(),
+            )
+            .await?;
         Ok(Self { server })
     }
 
