@@ -1,6 +1,5 @@
 use clap::Parser;
-use messaging::BrokerArgs;
-use shared::config::{AuthArgs, CommonArgs, PostgresArgs};
+use messaging::BrokeredServiceArgs;
 
 /// tracking-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
@@ -15,13 +14,7 @@ pub struct Config {
     #[arg(long, env = "PORT", default_value_t = 3005)]
     pub port: u16,
     #[command(flatten)]
-    pub common: CommonArgs,
-    #[command(flatten)]
-    pub database: PostgresArgs,
-    #[command(flatten)]
-    pub broker: BrokerArgs,
-    #[command(flatten)]
-    pub auth: AuthArgs,
+    pub service: BrokeredServiceArgs,
     /// A stream's state is snapshotted every this many events.
     #[arg(long, env = "SNAPSHOT_EVERY", default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..))]
     pub snapshot_every: i32,
@@ -42,7 +35,7 @@ mod tests {
         let config = Config::try_parse_from(["tracking-service"]).expect("the defaults parse");
         assert_eq!(config.port, 3005);
         assert_eq!(
-            config.database.database_url.get_database(),
+            config.service.database.database_url.get_database(),
             Some("tracking")
         );
     }

@@ -1,10 +1,7 @@
 use std::sync::Arc;
 
-use messaging::{DatabaseAndBroker, topology};
-use shared::{
-    server::{Server, StartupError},
-    service::ServiceDefinition,
-};
+use messaging::{BrokeredService, topology};
+use shared::server::{Server, StartupError};
 use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
@@ -24,12 +21,11 @@ impl Application {
     /// Connects to PostgreSQL and RabbitMQ, applies the migrations, starts consuming the
     /// deliveries' events, and binds the port.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let stores =
-            DatabaseAndBroker::connect(SERVICE, &config.database, &config.broker, &MIGRATOR)
-                .await?;
+        let service =
+            BrokeredService::connect(SERVICE, "/tracking", &config.service, &MIGRATOR).await?;
         let state = AppState {
-            db: stores.database.pool().clone(),
-            verifier: Arc::new(config.auth.verifier()),
+            db: service.stores().database.pool().clone(),
+            verifier: Arc::new(config.service.auth.verifier()),
             updates: tokio::sync::broadcast::channel(1024).0,
             snapshot_every: config.snapshot_every,
             streams: StreamSlots::new(usize::from(config.streams_per_user)),
@@ -37,20 +33,18 @@ impl Application {
         };
         let progress = DeliveryProgress {
             state: state.clone(),
-            outbox: stores.outbox.clone(),
+            outbox: service.stores().outbox.clone(),
         };
-        let workers = stores
-            .broker
-            .workers()
-            .consume(topology::TRACKING_SERVICE, progress);
-        let router =
-            ServiceDefinition::new(SERVICE, Some("/tracking"), config.common.request_timeout)
-                .api(routes::router(state), routes::ApiDoc::openapi())
-                .readiness(stores.readiness())
-                .into_router();
-        let server = Server::bind_with(router, &config.common, config.port)
-            .await?
-            .after_serving(workers.shutdown());
+        // It publishes nothing, so its outbox is not relayed: the consumer only marks there
+        // what it has applied.
+        let server = service
+            .consume(topology::TRACKING_SERVICE, progress)
+            .bind(
+                config.port,
+                routes::router(state),
+                routes::ApiDoc::openapi(),
+            )
+            .await?;
         Ok(Self { server })
     }
 
