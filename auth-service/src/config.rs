@@ -5,6 +5,7 @@ use messaging::BrokerArgs;
 use shared::{
     config::{CommonArgs, PostgresArgs},
     forwarded::{TrustedProxies, parse_trusted_proxies},
+    registry::RegistryArgs,
 };
 
 /// auth-service's configuration: flags, each with an environment fallback.
@@ -37,6 +38,8 @@ pub struct Config {
     pub resets: ResetArgs,
     #[command(flatten)]
     pub broker: BrokerArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// The secret the signing keys are sealed with at rest: 32 bytes, base64. The default
     /// is for local development only, and a start with it says so.
     #[arg(long, env = "SIGNING_KEY_SECRET", default_value = crate::seal::DEVELOPMENT_SECRET, hide_default_value = true)]

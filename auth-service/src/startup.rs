@@ -93,6 +93,7 @@ impl Application {
             .into_router();
         let server = Server::bind_with(router, &config.common, config.port)
             .await?
+            .register(SERVICE, &config.registry)?
             .after_serving(workers.shutdown());
         Ok(Self { server })
     }

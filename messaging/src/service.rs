@@ -7,6 +7,7 @@ use axum::Router;
 use clap::Args;
 use shared::{
     config::{AuthArgs, CommonArgs, PostgresArgs},
+    registry::RegistryArgs,
     server::{Server, StartupError},
     service::ServiceDefinition,
 };
@@ -26,6 +27,8 @@ pub struct BrokeredServiceArgs {
     pub broker: BrokerArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// A service on a database and the broker, connected but not yet serving.
@@ -34,6 +37,7 @@ pub struct BrokeredService {
     name: &'static str,
     prefix: &'static str,
     common: CommonArgs,
+    registry: RegistryArgs,
     stores: DatabaseAndBroker,
     workers: Workers,
 }
@@ -53,6 +57,7 @@ impl BrokeredService {
             name,
             prefix,
             common: args.common.clone(),
+            registry: args.registry.clone(),
             workers: stores.broker.workers(),
             stores,
         })
@@ -91,6 +96,7 @@ impl BrokeredService {
                 .into_router();
         let server = Server::bind_with(router, &self.common, port)
             .await?
+            .register(self.name, &self.registry)?
             .after_serving(self.workers.shutdown());
         Ok(server)
     }

@@ -2,7 +2,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use messaging::BrokerArgs;
-use shared::config::{AuthArgs, CommonArgs, parse_http_url};
+use shared::{
+    config::{AuthArgs, CommonArgs, parse_http_url},
+    registry::RegistryArgs,
+};
 
 use crate::shards::{ShardMap, parse_shard_map};
 
@@ -33,6 +36,8 @@ pub struct Config {
     pub shard_max_connections: u32,
     #[command(flatten)]
     pub broker: BrokerArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// How long a saga step may go unanswered before it is tried again (each new attempt
     /// waits twice as long, up to sixteen times this); compensations are tried until they
     /// answer.

@@ -1,5 +1,8 @@
 use clap::Parser;
-use shared::config::{AuthArgs, CommonArgs, parse_mongodb_url};
+use shared::{
+    config::{AuthArgs, CommonArgs, parse_mongodb_url},
+    registry::RegistryArgs,
+};
 
 /// restaurant-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
@@ -14,6 +17,8 @@ pub struct Config {
     pub port: u16,
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// MongoDB connection string.
     #[arg(long, env = "MONGODB_URL", default_value = "mongodb://127.0.0.1:27017/?directConnection=true", value_parser = parse_mongodb_url)]
     pub mongodb_url: String,

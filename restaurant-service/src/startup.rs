@@ -40,7 +40,9 @@ impl Application {
                 .api(routes::router(state), routes::ApiDoc::openapi())
                 .readiness(Checks::new().with("mongodb", database))
                 .into_router();
-        let server = Server::bind_with(router, &config.common, config.port).await?;
+        let server = Server::bind_with(router, &config.common, config.port)
+            .await?
+            .register(SERVICE, &config.registry)?;
         Ok(Self { server })
     }
 

@@ -18,6 +18,8 @@ pub mod openapi;
 pub mod postgres;
 pub mod problem;
 pub mod query;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod resilience;
 pub mod server;
 pub mod service;

@@ -71,6 +71,9 @@ pub struct Server {
     /// Work to finish once serving has stopped, in order (a message relay's last pass, the
     /// broker connection's close).
     after_serving: AfterServing,
+    /// This instance in the service registry, while it serves.
+    #[cfg(feature = "registry")]
+    registration: Option<crate::registry::Registration>,
 }
 
 #[derive(Default)]
@@ -98,6 +101,8 @@ impl Server {
             port,
             shutdown_timeout,
             after_serving: AfterServing::default(),
+            #[cfg(feature = "registry")]
+            registration: None,
         })
     }
 
@@ -117,6 +122,23 @@ impl Server {
         self
     }
 
+    /// Registers the binary `service` in the registry `args` name, if any, while it serves:
+    /// from the start of serving, and withdrawn first thing on SIGTERM, so that readers stop
+    /// sending requests before the in-flight ones finish.
+    #[cfg(feature = "registry")]
+    pub fn register(
+        mut self,
+        service: &str,
+        args: &crate::registry::RegistryArgs,
+    ) -> Result<Self, StartupError> {
+        self.registration = crate::registry::Registration::from_args(args, service, self.port)
+            .map_err(|err| StartupError::Store {
+                store: "registry",
+                message: err.to_string(),
+            })?;
+        Ok(self)
+    }
+
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port
@@ -127,12 +149,18 @@ impl Server {
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         tracing::info!(port = self.port, "listening");
         let (stopping_tx, mut stopping) = watch::channel(false);
+        #[cfg(feature = "registry")]
+        let heartbeat = self.registration.map(crate::registry::Registration::start);
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let serving = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
+                #[cfg(feature = "registry")]
+                if let Some(heartbeat) = heartbeat {
+                    heartbeat.withdraw().await;
+                }
                 tracing::info!("shutting down: finishing in-flight requests");
                 let _ = stopping_tx.send(true);
             })

@@ -6,6 +6,7 @@ mod openapi;
 mod platform;
 mod processes;
 mod readme;
+mod registry;
 mod saga;
 mod stack;
 mod telemetry;

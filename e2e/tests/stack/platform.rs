@@ -10,7 +10,7 @@ use std::{
 use messaging::{RetryDelays, testing::TestBroker};
 use serde_json::{Value, json};
 use shared::testing::{
-    TcpProxy, TestDatabase, menu_of_one, mongodb_url, postgres_server_url, restaurant,
+    TcpProxy, TestDatabase, TestRegistry, menu_of_one, mongodb_url, postgres_server_url, restaurant,
 };
 use sqlx::PgPool;
 
@@ -43,6 +43,8 @@ pub struct Platform {
     pub broker_proxy: Option<TcpProxy>,
     pub payments: TestDatabase,
     pub delivery: TestDatabase,
+    /// The service registry every backend lists itself in.
+    pub registry: TestRegistry,
     /// Kept until the test ends, then dropped with their connections.
     _stores: Vec<TestDatabase>,
 }
@@ -164,9 +166,15 @@ impl Platform {
                 ],
             ),
         ];
+        let registry = TestRegistry::new();
         for (name, pairs) in &mut plans {
             if *name != "auth-service" {
                 pairs.push(("AUTH_JWKS_URL", jwks.clone()));
+            }
+            if *name != "gateway" {
+                pairs.push(("REGISTRY_URL", registry.url.clone()));
+                pairs.push(("REGISTRY_PREFIX", registry.prefix.clone()));
+                pairs.push(("REGISTRY_TTL", "2s".into()));
             }
             for (binary, key, value) in &options.extra {
                 if binary == name {
@@ -194,6 +202,7 @@ impl Platform {
             broker_proxy,
             payments,
             delivery,
+            registry,
             _stores: shards.into_iter().chain([tracking, auth]).collect(),
         };
         for process in platform.backends.iter().chain([&platform.gateway]) {

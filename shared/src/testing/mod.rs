@@ -11,6 +11,8 @@ mod issuer;
 #[cfg(feature = "mongo")]
 mod mongo;
 mod proxy;
+#[cfg(feature = "registry")]
+mod registry;
 
 pub use client::TestClient;
 #[cfg(feature = "postgres")]
@@ -20,6 +22,8 @@ pub use issuer::TestIssuer;
 #[cfg(feature = "mongo")]
 pub use mongo::TestMongo;
 pub use proxy::TcpProxy;
+#[cfg(feature = "registry")]
+pub use registry::{TestRegistry, redis_url};
 
 /// Asserts a problem+json answer with `status`; returns its body.
 pub async fn assert_problem(response: reqwest::Response, status: u16) -> serde_json::Value {

@@ -1,0 +1,57 @@
+//! A service registry of its own per test, cleared afterwards.
+
+use crate::registry::Registry;
+
+/// A registry under a fresh prefix on the test Redis (`TEST_REDIS_URL`, else the local one);
+/// its keys are removed when this is dropped.
+#[derive(Debug)]
+pub struct TestRegistry {
+    /// The Redis URL.
+    pub url: String,
+    /// The prefix of its keys (`REGISTRY_PREFIX` for binaries under test).
+    pub prefix: String,
+    /// The registry, to read.
+    pub registry: Registry,
+}
+
+impl TestRegistry {
+    /// A fresh prefix.
+    pub fn new() -> Self {
+        let url = redis_url();
+        let prefix = format!("test-{}:", uuid::Uuid::now_v7().simple());
+        let registry = Registry::new(&url, &prefix).expect("a Redis URL");
+        Self {
+            url,
+            prefix,
+            registry,
+        }
+    }
+}
+
+impl Default for TestRegistry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let (url, prefix) = (self.url.clone(), self.prefix.clone());
+        // Drop runs inside the test's runtime, which cannot block on async work: a thread
+        // with a runtime and a connection of its own can.
+        let _ = std::thread::spawn(move || {
+            let registry = Registry::new(&url, &prefix).expect("a Redis URL");
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(registry.clear())
+        })
+        .join();
+    }
+}
+
+/// The Redis tests use (`TEST_REDIS_URL`, else the local one).
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
