@@ -45,7 +45,8 @@ pub const DEFAULT_ROUTE_POLICY: &str = "POST /orders=orders:create, \
     POST /payments/**=payments:manage, \
     GET /payments/**=payments:read:own|payments:read:any, \
     * /auth/admin/**=users:manage, \
-    * /admin/**=cache:purge";
+    POST /admin/cache/**=cache:purge, \
+    * /admin/**=role:admin";
 
 /// How callers are identified and what they may call.
 #[derive(Debug, Clone, Args)]

@@ -71,10 +71,12 @@ pub struct Config {
     pub retry: RetryArgs,
     #[command(flatten)]
     pub edge: EdgeArgs,
+    #[command(flatten)]
+    pub discovery: crate::discovery::DiscoveryArgs,
 }
 
 /// Accepts a `redis://`, `rediss://` or `redis+unix://` URL.
-fn parse_redis_url(value: &str) -> Result<String, String> {
+pub(crate) fn parse_redis_url(value: &str) -> Result<String, String> {
     ::redis::Client::open(value).map_err(|err| err.to_string())?;
     Ok(value.to_owned())
 }

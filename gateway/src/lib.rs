@@ -11,6 +11,7 @@ mod cache;
 mod cached;
 pub mod client;
 mod config;
+mod discovery;
 mod edge;
 mod front;
 mod limit;

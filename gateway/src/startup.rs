@@ -11,6 +11,7 @@ use crate::{
     access::Access,
     admission, aggregate, cache,
     client::http_client,
+    discovery::{self, Discovery},
     edge,
     front::Front,
     limit::InFlight,
@@ -59,6 +60,13 @@ impl Application {
             body_limit: config.edge.body_limit,
             in_flight: InFlight::new(config.edge.max_concurrency),
             trusted_proxies: config.edge.trusted_proxies.clone(),
+            discovery: Discovery::start(
+                &config.discovery,
+                backends
+                    .iter()
+                    .map(|backend| (backend.name, backend.upstream.base_url.clone()))
+                    .collect(),
+            ),
         });
         let own = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
             .api(own_routes(state.clone()), openapi::document(&backends))
@@ -102,6 +110,7 @@ fn own_routes(state: GatewayState) -> Router {
             get(aggregate::get_order_details),
         )
         .route("/admin/cache/purge", post(cache::purge_cache))
+        .route("/admin/registry", get(discovery::get_registry))
         .route("/stats/cache", get(cache::get_cache_stats))
         .route(
             "/stats/circuit-breakers",

@@ -7,6 +7,7 @@ use shared::forwarded::TrustedProxies;
 use crate::{
     access::Access,
     cache::Cache,
+    discovery::Discovery,
     limit::InFlight,
     ratelimit::RateLimiter,
     upstream::{Backend, Caller},
@@ -48,6 +49,8 @@ pub struct Parts {
     pub in_flight: InFlight,
     /// Whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// Each backend's instances, as the service registry lists them.
+    pub discovery: Discovery,
 }
 
 impl Parts {

@@ -2,6 +2,7 @@ mod access;
 mod aggregate;
 mod breaker;
 mod cache;
+mod discovery;
 mod edge;
 mod health;
 mod helpers;

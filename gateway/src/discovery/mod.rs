@@ -1,0 +1,107 @@
+//! What the gateway knows of each backend's instances: the service registry, read every
+//! `REGISTRY_REFRESH` by one task (not per request), with the configured URL as the fallback.
+//!
+//! Losing the registry does not empty the view: while Redis does not answer, the last
+//! instances read are kept. And as Eureka's self-preservation does, when more than half of a
+//! service's instances vanish at once (a registry that lost its data, a network split rather
+//! than a mass shutdown), the last known list is kept for `REGISTRY_PRESERVATION` and the view
+//! says so.
+
+pub mod view;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use clap::Args;
+use shared::registry::{Instance, Registry};
+use tokio::sync::RwLock;
+
+pub use self::view::{RegistryView, get_registry};
+
+/// Where the gateway reads the service registry.
+#[derive(Debug, Clone, Args)]
+pub struct DiscoveryArgs {
+    /// Redis holding the service registry; unset, the gateway knows only the configured URLs.
+    #[arg(long, env = "REGISTRY_URL", value_parser = crate::config::parse_redis_url)]
+    pub registry_url: Option<String>,
+    /// The registry's key prefix, as the services were given it.
+    #[arg(long, env = "REGISTRY_PREFIX", default_value = "")]
+    pub registry_prefix: String,
+    /// How often the registry is read.
+    #[arg(long, env = "REGISTRY_REFRESH", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub registry_refresh: Duration,
+    /// How long the last known instances are kept when more than half vanish at once.
+    #[arg(long, env = "REGISTRY_PRESERVATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub registry_preservation: Duration,
+}
+
+/// The instances of every backend as the gateway sees them; cloning shares them.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    view: Arc<RwLock<RegistryView>>,
+}
+
+impl Discovery {
+    /// Starts from the configured URLs (`service` → URL) and, with a registry configured,
+    /// starts reading it.
+    pub fn start(args: &DiscoveryArgs, configured: BTreeMap<&'static str, String>) -> Self {
+        let registry = args
+            .registry_url
+            .as_deref()
+            .and_then(|url| Registry::new(url, &args.registry_prefix).ok());
+        let view = Arc::new(RwLock::new(RegistryView::configured(
+            registry.is_some(),
+            configured,
+        )));
+        if let Some(registry) = registry {
+            tokio::spawn(watch(
+                registry,
+                Arc::downgrade(&view),
+                args.registry_refresh,
+                args.registry_preservation,
+            ));
+        }
+        Self { view }
+    }
+
+    /// The view as it stands.
+    pub async fn view(&self) -> RegistryView {
+        self.view.read().await.clone()
+    }
+}
+
+/// Reads the registry every `refresh` until the view is dropped.
+async fn watch(
+    registry: Registry,
+    view: std::sync::Weak<RwLock<RegistryView>>,
+    refresh: Duration,
+    preservation: Duration,
+) {
+    let mut reachable = None;
+    loop {
+        let Some(view) = view.upgrade() else { return };
+        let read = registry.all().await;
+        match (&read, reachable) {
+            (Ok(_), Some(false)) => tracing::info!("the service registry answers again"),
+            (Err(err), None | Some(true)) => {
+                tracing::warn!(error = %err, "cannot read the service registry; keeping the instances last read");
+            }
+            _ => {}
+        }
+        reachable = Some(read.is_ok());
+        view.write().await.apply(read.ok(), preservation);
+        drop(view);
+        tokio::time::sleep(refresh).await;
+    }
+}
+
+/// Whether `now` lost more than half of `before` at once.
+fn most_vanished(before: &[Instance], now: &[Instance]) -> bool {
+    let kept = before
+        .iter()
+        .filter(|instance| now.iter().any(|listed| listed.id == instance.id))
+        .count();
+    before.len() >= 2 && kept * 2 < before.len()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,133 @@
+//! `GET /admin/registry`: each backend's instances as the gateway sees them, and where that
+//! view comes from.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use axum::{Json, extract::State};
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+use shared::registry::Instance;
+use tokio::time::Instant;
+use utoipa::ToSchema;
+
+use super::most_vanished;
+use crate::state::GatewayState;
+
+/// Every backend's instances.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RegistryView {
+    /// Whether a service registry is configured (`REGISTRY_URL`).
+    pub registry: bool,
+    /// Whether its last read answered; absent before the first read or without a registry.
+    pub reachable: Option<bool>,
+    /// When it last answered (RFC 3339).
+    pub read_at: Option<String>,
+    /// Each backend by name.
+    pub services: BTreeMap<String, ServiceView>,
+}
+
+/// One backend's instances.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ServiceView {
+    /// Where `instances` come from.
+    pub source: Source,
+    /// The URL from the configuration, used while the registry lists no instance.
+    pub configured_url: String,
+    /// The instances, as registered.
+    pub instances: Vec<Instance>,
+    /// Since when the last known instances are kept although most vanished at once
+    /// (RFC 3339).
+    pub preserving_since: Option<String>,
+    #[serde(skip)]
+    preserving: Option<Instant>,
+}
+
+/// Where a backend's instances come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// The registry's live instances.
+    Registry,
+    /// The instances last read, kept while the registry does not answer or while most of
+    /// them vanished at once.
+    LastKnown,
+    /// No instance is registered (or no registry is configured): the configured URL.
+    Configured,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl RegistryView {
+    /// The configured URLs alone, before any read.
+    pub fn configured(registry: bool, configured: BTreeMap<&'static str, String>) -> Self {
+        let services = configured
+            .into_iter()
+            .map(|(name, url)| {
+                let service = ServiceView {
+                    source: Source::Configured,
+                    configured_url: url,
+                    instances: Vec::new(),
+                    preserving_since: None,
+                    preserving: None,
+                };
+                (name.to_owned(), service)
+            })
+            .collect();
+        Self {
+            registry,
+            reachable: None,
+            read_at: None,
+            services,
+        }
+    }
+
+    /// Takes in one read of the registry (`None`: it did not answer).
+    pub fn apply(&mut self, read: Option<BTreeMap<String, Vec<Instance>>>, preservation: Duration) {
+        let Some(mut listed) = read else {
+            self.reachable = Some(false);
+            for service in self.services.values_mut() {
+                if !service.instances.is_empty() {
+                    service.source = Source::LastKnown;
+                }
+            }
+            return;
+        };
+        self.reachable = Some(true);
+        self.read_at = Some(now());
+        for (name, service) in &mut self.services {
+            let live = listed.remove(name).unwrap_or_default();
+            if most_vanished(&service.instances, &live) {
+                let since = *service.preserving.get_or_insert_with(Instant::now);
+                if since.elapsed() < preservation {
+                    if service.preserving_since.is_none() {
+                        tracing::warn!(service = %name, known = service.instances.len(), live = live.len(), "most instances vanished at once; keeping the last known (self-preservation)");
+                        service.preserving_since = Some(now());
+                    }
+                    service.source = Source::LastKnown;
+                    continue;
+                }
+            }
+            service.preserving = None;
+            service.preserving_since = None;
+            service.source = if live.is_empty() {
+                Source::Configured
+            } else {
+                Source::Registry
+            };
+            service.instances = live;
+        }
+    }
+}
+
+/// Each backend's instances as the gateway sees them (admins only).
+#[utoipa::path(get, path = "/admin/registry", tag = "discovery",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Each backend's instances and where they come from", body = RegistryView),
+        (status = 401, description = "No valid token", body = shared::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = shared::Problem, content_type = "application/problem+json")))]
+pub async fn get_registry(State(state): State<GatewayState>) -> Json<RegistryView> {
+    Json(state.discovery.view().await)
+}
