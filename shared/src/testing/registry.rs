@@ -17,8 +17,13 @@ pub struct TestRegistry {
 impl TestRegistry {
     /// A fresh prefix.
     pub fn new() -> Self {
+        Self::with_prefix(&format!("test-{}:", uuid::Uuid::now_v7().simple()))
+    }
+
+    /// The registry under `prefix` (one a test made unique), cleared when this is dropped.
+    pub fn with_prefix(prefix: &str) -> Self {
         let url = redis_url();
-        let prefix = format!("test-{}:", uuid::Uuid::now_v7().simple());
+        let prefix = prefix.to_owned();
         let registry = Registry::new(&url, &prefix).expect("a Redis URL");
         Self {
             url,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use messaging::{RetryDelays, testing::TestBroker};
-use shared::testing::TestMongo;
+use shared::testing::{TestMongo, TestRegistry};
 use sqlx::{Connection, Executor, PgConnection};
 
 /// Where `scripts/dev` finds the stores: their usual ports, since `command` passes on neither
@@ -19,6 +19,7 @@ pub(super) struct Stores {
     pub(super) prefix: String,
     _mongo: TestMongo,
     _broker: TestBroker,
+    _registry: TestRegistry,
 }
 
 impl Stores {
@@ -33,6 +34,7 @@ impl Stores {
                 &prefix,
                 RetryDelays(RETRY_DELAYS.map(Duration::from_secs).to_vec()),
             ),
+            _registry: TestRegistry::with_prefix(&prefix),
             prefix,
         }
     }
