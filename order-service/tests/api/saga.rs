@@ -135,8 +135,12 @@ async fn a_silent_step_is_tried_again_then_undone_with_the_steps_before_it() {
     app.participants.silence("shipping.create", true);
     let (id, token) = place_with(&app, "pm_card_ok").await;
     app.wait_for_status(&id, &token, "CANCELLED").await;
+    let mut commands = app.participants.commands_for(&id);
+    // A loaded machine may answer the authorization after its 300 ms too: that step is
+    // then tried again as well, which is not what this test is about.
+    commands.dedup_by(|later, earlier| later == earlier && *later == "payment.authorize");
     assert_eq!(
-        app.participants.commands_for(&id),
+        commands,
         [
             "payment.authorize",
             "shipping.create",
