@@ -16,6 +16,55 @@ async fn get(client: &reqwest::Client, url: &str) -> reqwest::Response {
     client.get(url).send().await.expect("the gateway answers")
 }
 
+/// Every backend lists itself in the run's registry, and the gateway reads it.
+async fn assert_every_service_is_registered(client: &reqwest::Client, dev: &Dev) {
+    let login: Value = client
+        .post(dev.url("/auth/login"))
+        .json(&serde_json::json!({
+            "email": "admin@food-delivery.local",
+            "password": "local admin password",
+        }))
+        .send()
+        .await
+        .expect("the gateway answers")
+        .json()
+        .await
+        .expect("json");
+    let admin = login["access_token"].as_str().expect("a token");
+    let backends: Vec<_> = binaries::all()
+        .into_iter()
+        .filter(|binary| binary.name != "gateway")
+        .collect();
+    let mut view = Value::Null;
+    for _ in 0..50 {
+        view = client
+            .get(dev.url("/admin/registry"))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .expect("the gateway answers")
+            .json()
+            .await
+            .expect("json");
+        if backends
+            .iter()
+            .all(|binary| view["services"][binary.name]["source"] == "registry")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for binary in &backends {
+        let listed = &view["services"][binary.name];
+        assert_eq!(listed["source"], "registry", "{}: {view}", binary.name);
+        assert_eq!(
+            listed["instances"][0]["url"],
+            format!("http://127.0.0.1:{}", dev.port(binary.name)),
+            "{view}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_dev_script_keeps_the_rest_running_when_one_stops_or_dies_and_stops_all_on_ctrl_c() {
     let stores = Stores::new();
@@ -34,6 +83,7 @@ async fn the_dev_script_keeps_the_rest_running_when_one_stops_or_dies_and_stops_
         assert_eq!(browse.status().as_u16(), 200);
         assert_eq!(browse.headers()["x-cache"], expected);
     }
+    assert_every_service_is_registered(&client, &dev).await;
 
     let (stopped, text) = dev.run(&["stop", "restaurant-service"]);
     assert!(stopped, "{text}");
