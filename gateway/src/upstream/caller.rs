@@ -1,0 +1,225 @@
+//! The rules every backend call follows: its breaker, the upstream time-out, and retries of
+//! what may be sent again, within the retry budget.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{HeaderMap, Request, Response, StatusCode, header};
+use shared::resilience::{Attempt, BreakerState, RetryPolicy};
+use tokio::time::Instant;
+
+use super::{Added, Backend, BreakerArgs, Failure, Outbound, OutboundBody, RetryArgs, over_limit};
+use crate::client::{PoolError, PooledBody};
+
+/// The rules every backend call follows.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub slow_call: Option<Duration>,
+}
+
+impl Caller {
+    /// The caller `retry` and `breaker` describe.
+    pub fn new(timeout: Duration, retry: &RetryArgs, breaker: &BreakerArgs) -> Self {
+        Self {
+            timeout,
+            retry: RetryPolicy {
+                max_attempts: retry.retry_attempts,
+                base: retry.retry_base,
+                cap: retry.retry_cap,
+            },
+            slow_call: (!breaker.breaker_slow_call.is_zero()).then_some(breaker.breaker_slow_call),
+        }
+    }
+
+    /// Sends `outbound` to `backend` through its breaker, retrying when allowed.
+    pub async fn send(
+        &self,
+        backend: &Backend,
+        outbound: Outbound,
+    ) -> Result<Response<PooledBody>, Failure> {
+        let Outbound {
+            method,
+            target,
+            headers,
+            mut added,
+            body,
+        } = outbound;
+        let uri = backend.origin.target(&target).ok_or(Failure::Unreachable)?;
+        // From the parsed origin, so that the client need not format it per call.
+        added.push((header::HOST, backend.origin.host().clone()));
+        let mut headers = Some(headers);
+        let (replay, mut once) = match body {
+            OutboundBody::Replayable(bytes) => (Some(bytes), None),
+            OutboundBody::Streaming(body) => (None, Some(body)),
+        };
+        backend.budget.deposit();
+        let (added, replay) = (&added, &replay);
+        self.retry
+            .run_attempts(|attempt, last| {
+                let permit = backend.breaker.try_acquire();
+                let body = match (replay, once.take()) {
+                    // An empty body is not boxed.
+                    (Some(bytes), _) if bytes.is_empty() => Body::empty(),
+                    (Some(bytes), _) => Body::from(bytes.clone()),
+                    (None, Some(body)) => body,
+                    (None, None) => Body::empty(),
+                };
+                // The headers are copied only while another attempt may need them.
+                let headers = if replay.is_none() || last {
+                    headers.take().unwrap_or_default()
+                } else {
+                    headers.clone().unwrap_or_default()
+                };
+                let mut request = Request::new(body);
+                *request.method_mut() = method.clone();
+                *request.headers_mut() = headers;
+                *request.uri_mut() = uri.clone();
+                async move {
+                    let permit = match permit {
+                        Ok(permit) => permit,
+                        Err(open) => {
+                            return Attempt::Done(Err(Failure::Open {
+                                retry_after: open.retry_after,
+                            }));
+                        }
+                    };
+                    let (result, elapsed) = match self.call(backend, request, added).await {
+                        Ok(called) => called,
+                        // Not the backend's doing: the breaker's permit goes unrecorded.
+                        Err(body_failed) => return Attempt::Done(Err(body_failed)),
+                    };
+                    let slow = self.slow_call.is_some_and(|limit| elapsed > limit);
+                    let failed = slow
+                        || result
+                            .as_ref()
+                            .map_or(true, |r| r.status().is_server_error());
+                    permit.record(!failed);
+                    let may_retry = replay.is_some() && !last;
+                    self.judge(backend, result, attempt, may_retry)
+                }
+            })
+            .await
+    }
+
+    /// One call to `backend`, bounded by the upstream time-out: its outcome and how long it
+    /// took, or the failure to read the client's body (which is not the backend's doing).
+    async fn call(
+        &self,
+        backend: &Backend,
+        request: Request<Body>,
+        added: &Added,
+    ) -> Result<(Result<Response<PooledBody>, Failure>, Duration), Failure> {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout_at(
+            started + self.timeout,
+            backend.pool.send_with(request, added),
+        )
+        .await;
+        let calls = &backend.metrics;
+        let result = match outcome {
+            Ok(Ok(response)) => {
+                if response.status().is_server_error() {
+                    calls.server_error.increment(1);
+                } else {
+                    calls.response.increment(1);
+                }
+                Ok(response)
+            }
+            Ok(Err(PoolError::Body(err))) => {
+                return Err(Failure::RequestBody {
+                    too_large: over_limit(&err),
+                });
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(service = backend.name, error = %err, "backend unreachable");
+                calls.unreachable.increment(1);
+                Err(Failure::Unreachable)
+            }
+            Err(_) => {
+                tracing::warn!(service = backend.name, timeout = ?self.timeout, "backend timed out");
+                calls.timeout.increment(1);
+                Err(Failure::Timeout)
+            }
+        };
+        let elapsed = started.elapsed();
+        calls.duration.record(elapsed.as_secs_f64());
+        Ok((result, elapsed))
+    }
+
+    /// Whether `result` is worth another attempt: a retryable status or no answer, for a
+    /// request whose body can be sent again, while attempts, the breaker and the retry
+    /// budget allow, and not when the backend asks for a longer pause than the cap.
+    fn judge(
+        &self,
+        backend: &Backend,
+        result: Result<Response<PooledBody>, Failure>,
+        attempt: u32,
+        may_retry: bool,
+    ) -> Attempt<Result<Response<PooledBody>, Failure>> {
+        let asked = match &result {
+            Ok(response) if is_retryable_status(response.status()) => {
+                match retry_after(response.headers()) {
+                    Some(asked) if asked > self.retry.cap => return Attempt::Done(result),
+                    asked => asked.unwrap_or_default(),
+                }
+            }
+            Ok(_) => return Attempt::Done(result),
+            Err(_) => Duration::ZERO,
+        };
+        if !may_retry || backend.breaker.state() == BreakerState::Open {
+            return Attempt::Done(result);
+        }
+        if !backend.budget.try_withdraw() {
+            metrics::counter!("gateway_retry_budget_exhausted_total", "service" => backend.name)
+                .increment(1);
+            return Attempt::Done(result);
+        }
+        metrics::counter!("gateway_retries_total", "service" => backend.name).increment(1);
+        tracing::debug!(service = backend.name, attempt, ?asked, "retrying");
+        Attempt::Again {
+            outcome: result,
+            after: asked,
+        }
+    }
+}
+
+fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
+/// A `Retry-After` in seconds (the HTTP-date form is not waited for).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), None);
+    }
+}
