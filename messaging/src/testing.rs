@@ -287,33 +287,24 @@ impl Drop for TestBroker {
     fn drop(&mut self) {
         let (queues, exchanges) = self.names();
         let url = self.url.clone();
-        // Drop runs inside the test's runtime, which cannot block on async work; a thread
-        // with a runtime of its own can.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        shared::testing::run_to_end(async move {
+            let connection = Connection::connect(&url, ConnectionProperties::default())
+                .await
                 .ok()?;
-            runtime.block_on(async {
-                let connection = Connection::connect(&url, ConnectionProperties::default())
-                    .await
-                    .ok()?;
-                for queue in &queues {
-                    // A delete of what does not exist closes the channel: one each.
-                    if let Ok(channel) = connection.create_channel().await {
-                        let _ = channel
-                            .queue_delete(queue, QueueDeleteOptions::default())
-                            .await;
-                    }
+            for queue in &queues {
+                // A delete of what does not exist closes the channel: one each.
+                if let Ok(channel) = connection.create_channel().await {
+                    let _ = channel
+                        .queue_delete(queue, QueueDeleteOptions::default())
+                        .await;
                 }
-                for exchange in &exchanges {
-                    if let Ok(channel) = connection.create_channel().await {
-                        let _ = channel.exchange_delete(exchange, Default::default()).await;
-                    }
+            }
+            for exchange in &exchanges {
+                if let Ok(channel) = connection.create_channel().await {
+                    let _ = channel.exchange_delete(exchange, Default::default()).await;
                 }
-                connection.close(200, "test over").await.ok()
-            })
-        })
-        .join();
+            }
+            connection.close(200, "test over").await.ok()
+        });
     }
 }

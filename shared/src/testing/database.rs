@@ -52,23 +52,14 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let server = self.server.clone();
         let name = std::mem::take(&mut self.name);
-        // Drop runs inside the test's runtime, which cannot block on async work; a thread
-        // with a runtime of its own can.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let mut connection = PgConnection::connect_with(&server).await.ok()?;
-                connection
-                    .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(_))) {
+        let dropped = super::run_to_end(async move {
+            let mut connection = PgConnection::connect_with(&server).await.ok()?;
+            connection
+                .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+                .await
+                .ok()
+        });
+        if dropped.flatten().is_none() {
             eprintln!("could not drop a test database; it will linger until removed by hand");
         }
     }

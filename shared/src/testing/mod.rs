@@ -25,6 +25,24 @@ pub use proxy::TcpProxy;
 #[cfg(feature = "registry")]
 pub use registry::{TestRegistry, redis_url};
 
+/// Runs `cleanup` to its end from a `Drop`, which runs inside the test's runtime and cannot
+/// block on async work there: a thread with a runtime of its own can. `None` when it could
+/// not run.
+pub fn run_to_end<T: Send + 'static>(
+    cleanup: impl Future<Output = T> + Send + 'static,
+) -> Option<T> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        Some(runtime.block_on(cleanup))
+    })
+    .join()
+    .ok()
+    .flatten()
+}
+
 /// Asserts a problem+json answer with `status`; returns its body.
 pub async fn assert_problem(response: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(

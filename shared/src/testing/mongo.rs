@@ -24,17 +24,9 @@ impl TestMongo {
 impl Drop for TestMongo {
     fn drop(&mut self) {
         let (url, name) = (self.url.clone(), self.name.clone());
-        // Dropped inside the test's runtime, which cannot block; a thread with its own can.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let database = crate::mongo::connect(&url, &name, "tests").await.ok()?;
-                database.drop().await.ok()
-            })
-        })
-        .join();
+        super::run_to_end(async move {
+            let database = crate::mongo::connect(&url, &name, "tests").await.ok()?;
+            database.drop().await.ok()
+        });
     }
 }

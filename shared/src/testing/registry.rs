@@ -42,17 +42,11 @@ impl Default for TestRegistry {
 impl Drop for TestRegistry {
     fn drop(&mut self) {
         let (url, prefix) = (self.url.clone(), self.prefix.clone());
-        // Drop runs inside the test's runtime, which cannot block on async work: a thread
-        // with a runtime and a connection of its own can.
-        let _ = std::thread::spawn(move || {
-            let registry = Registry::new(&url, &prefix).expect("a Redis URL");
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(registry.clear())
-        })
-        .join();
+        // A connection of its own: the test's is driven by the test's runtime, blocked here.
+        super::run_to_end(async move {
+            let registry = Registry::new(&url, &prefix).ok()?;
+            registry.clear().await.ok()
+        });
     }
 }
 

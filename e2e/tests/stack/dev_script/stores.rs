@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use messaging::{RetryDelays, testing::TestBroker};
-use shared::testing::{TestMongo, TestRegistry};
+use shared::testing::{TestMongo, TestRegistry, run_to_end};
 use sqlx::{Connection, Executor, PgConnection};
 
 /// Where `scripts/dev` finds the stores: their usual ports, since `command` passes on neither
@@ -52,30 +52,16 @@ impl Drop for Stores {
                 format!("{}orders", self.prefix),
             ));
         }
-        // Drop runs inside the test's runtime, which cannot block on async work; a thread
-        // with a runtime of its own can.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                for (server, name) in databases {
-                    let Ok(mut connection) = PgConnection::connect(&server).await else {
-                        eprintln!(
-                            "could not drop database {name}; it lingers until removed by hand"
-                        );
-                        continue;
-                    };
-                    let _ = connection
-                        .execute(
-                            format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str(),
-                        )
-                        .await;
-                }
-                Some(())
-            })
-        })
-        .join();
+        run_to_end(async move {
+            for (server, name) in databases {
+                let Ok(mut connection) = PgConnection::connect(&server).await else {
+                    eprintln!("could not drop database {name}; it lingers until removed by hand");
+                    continue;
+                };
+                let _ = connection
+                    .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+                    .await;
+            }
+        });
     }
 }
