@@ -70,6 +70,8 @@ pub struct Config {
     #[command(flatten)]
     pub retry: RetryArgs,
     #[command(flatten)]
+    pub outlier: crate::upstream::OutlierArgs,
+    #[command(flatten)]
     pub edge: EdgeArgs,
     #[command(flatten)]
     pub discovery: crate::discovery::DiscoveryArgs,

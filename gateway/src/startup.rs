@@ -60,13 +60,7 @@ impl Application {
             body_limit: config.edge.body_limit,
             in_flight: InFlight::new(config.edge.max_concurrency),
             trusted_proxies: config.edge.trusted_proxies.clone(),
-            discovery: Discovery::start(
-                &config.discovery,
-                backends
-                    .iter()
-                    .map(|backend| (backend.name, backend.upstream.base_url.clone()))
-                    .collect(),
-            ),
+            discovery: Discovery::start(&config.discovery, backends.clone()),
         });
         let own = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
             .api(own_routes(state.clone()), openapi::document(&backends))

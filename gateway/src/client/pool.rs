@@ -73,7 +73,8 @@ pub fn dial_address(url: &http::Uri) -> Option<String> {
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The connections of one origin (`host:port`); requests carry their path and query only.
-#[derive(Debug)]
+/// Clones share the idle connections.
+#[derive(Debug, Clone)]
 pub struct OriginPool {
     address: String,
     slot: Slot,

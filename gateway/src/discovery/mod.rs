@@ -9,13 +9,17 @@
 
 pub mod view;
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use clap::Args;
 use shared::registry::{Instance, Registry};
 use tokio::sync::RwLock;
 
 pub use self::view::{RegistryView, get_registry};
+use crate::upstream::Backend;
+
+/// The colour that takes traffic while both are registered.
+const LIVE_COLOUR: &str = "blue";
 
 /// Where the gateway reads the service registry.
 #[derive(Debug, Clone, Args)]
@@ -41,13 +45,17 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    /// Starts from the configured URLs (`service` → URL) and, with a registry configured,
-    /// starts reading it.
-    pub fn start(args: &DiscoveryArgs, configured: BTreeMap<&'static str, String>) -> Self {
+    /// Starts from the backends' configured URLs and, with a registry configured, starts
+    /// reading it and handing each backend's instances to its balancer.
+    pub fn start(args: &DiscoveryArgs, backends: Arc<[Backend]>) -> Self {
         let registry = args
             .registry_url
             .as_deref()
             .and_then(|url| Registry::new(url, &args.registry_prefix).ok());
+        let configured = backends
+            .iter()
+            .map(|backend| (backend.name, backend.upstream.base_url.clone()))
+            .collect();
         let view = Arc::new(RwLock::new(RegistryView::configured(
             registry.is_some(),
             configured,
@@ -56,6 +64,7 @@ impl Discovery {
             tokio::spawn(watch(
                 registry,
                 Arc::downgrade(&view),
+                backends,
                 args.registry_refresh,
                 args.registry_preservation,
             ));
@@ -73,6 +82,7 @@ impl Discovery {
 async fn watch(
     registry: Registry,
     view: std::sync::Weak<RwLock<RegistryView>>,
+    backends: Arc<[Backend]>,
     refresh: Duration,
     preservation: Duration,
 ) {
@@ -88,7 +98,13 @@ async fn watch(
             _ => {}
         }
         reachable = Some(read.is_ok());
-        view.write().await.apply(read.ok(), preservation);
+        let mut view = view.write().await;
+        view.apply(read.ok(), preservation);
+        for backend in backends.iter() {
+            if let Some(service) = view.services.get(backend.name) {
+                backend.balancer.update(&service.known, LIVE_COLOUR);
+            }
+        }
         drop(view);
         tokio::time::sleep(refresh).await;
     }

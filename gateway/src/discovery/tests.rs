@@ -31,7 +31,7 @@ fn read(instances: &[Instance]) -> Option<BTreeMap<String, Vec<Instance>>> {
 
 fn restaurants(view: &RegistryView) -> (Source, usize) {
     let service = &view.services["restaurant-service"];
-    (service.source, service.instances.len())
+    (service.source, service.known.len())
 }
 
 const KEEP: Duration = Duration::from_secs(30);

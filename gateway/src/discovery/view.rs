@@ -11,7 +11,10 @@ use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use super::most_vanished;
-use crate::state::GatewayState;
+use crate::{
+    state::GatewayState,
+    upstream::{Backend, EndpointHealth},
+};
 
 /// Every backend's instances.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -33,13 +36,29 @@ pub struct ServiceView {
     pub source: Source,
     /// The URL from the configuration, used while the registry lists no instance.
     pub configured_url: String,
-    /// The instances, as registered.
-    pub instances: Vec<Instance>,
+    /// The instances, as registered, and how their calls go.
+    pub instances: Vec<InstanceView>,
+    /// While the configured URL is used: how its calls go.
+    pub configured: Option<EndpointHealth>,
+    /// The instances as last read.
+    #[serde(skip)]
+    pub(super) known: Vec<Instance>,
     /// Since when the last known instances are kept although most vanished at once
     /// (RFC 3339).
     pub preserving_since: Option<String>,
     #[serde(skip)]
     preserving: Option<Instant>,
+}
+
+/// One registered instance and how its calls go.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InstanceView {
+    #[serde(flatten)]
+    pub instance: Instance,
+    /// Whether it takes traffic (it has the live colour, or no instance has).
+    pub routed: bool,
+    /// How its calls go; absent until the gateway has taken it in.
+    pub health: Option<EndpointHealth>,
 }
 
 /// Where a backend's instances come from.
@@ -69,6 +88,8 @@ impl RegistryView {
                     source: Source::Configured,
                     configured_url: url,
                     instances: Vec::new(),
+                    configured: None,
+                    known: Vec::new(),
                     preserving_since: None,
                     preserving: None,
                 };
@@ -88,7 +109,7 @@ impl RegistryView {
         let Some(mut listed) = read else {
             self.reachable = Some(false);
             for service in self.services.values_mut() {
-                if !service.instances.is_empty() {
+                if !service.known.is_empty() {
                     service.source = Source::LastKnown;
                 }
             }
@@ -98,11 +119,11 @@ impl RegistryView {
         self.read_at = Some(now());
         for (name, service) in &mut self.services {
             let live = listed.remove(name).unwrap_or_default();
-            if most_vanished(&service.instances, &live) {
+            if most_vanished(&service.known, &live) {
                 let since = *service.preserving.get_or_insert_with(Instant::now);
                 if since.elapsed() < preservation {
                     if service.preserving_since.is_none() {
-                        tracing::warn!(service = %name, known = service.instances.len(), live = live.len(), "most instances vanished at once; keeping the last known (self-preservation)");
+                        tracing::warn!(service = %name, known = service.known.len(), live = live.len(), "most instances vanished at once; keeping the last known (self-preservation)");
                         service.preserving_since = Some(now());
                     }
                     service.source = Source::LastKnown;
@@ -116,8 +137,36 @@ impl RegistryView {
             } else {
                 Source::Registry
             };
-            service.instances = live;
+            service.known = live;
         }
+    }
+
+    /// The view with each instance's calls as `backends` see them.
+    pub fn described(mut self, backends: &[Backend]) -> Self {
+        for backend in backends {
+            let Some(service) = self.services.get_mut(backend.name) else {
+                continue;
+            };
+            let pool = backend.balancer.pool();
+            let endpoint = |id: &str| {
+                pool.all
+                    .iter()
+                    .find(|endpoint| endpoint.instance.as_ref().is_some_and(|i| i.id == id))
+            };
+            service.instances = service
+                .known
+                .iter()
+                .map(|instance| InstanceView {
+                    instance: instance.clone(),
+                    routed: pool.routed.iter().any(|e| e.id() == instance.id),
+                    health: endpoint(&instance.id).map(|endpoint| endpoint.health()),
+                })
+                .collect();
+            service.configured = (service.source == Source::Configured)
+                .then(|| pool.routed.first().map(|endpoint| endpoint.health()))
+                .flatten();
+        }
+        self
     }
 }
 
@@ -129,5 +178,5 @@ impl RegistryView {
         (status = 401, description = "No valid token", body = shared::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = shared::Problem, content_type = "application/problem+json")))]
 pub async fn get_registry(State(state): State<GatewayState>) -> Json<RegistryView> {
-    Json(state.discovery.view().await)
+    Json(state.discovery.view().await.described(&state.backends))
 }

@@ -1,5 +1,5 @@
-//! The services behind the gateway, the path prefix each one serves, and each one's breaker
-//! and retry budget.
+//! The services behind the gateway, the path prefix each one serves, its instances, and each
+//! one's breaker and retry budget.
 
 use std::{ops::Deref, sync::Arc};
 
@@ -11,10 +11,10 @@ use shared::{
     server::StartupError,
 };
 
-use super::{budget::RetryBudget, origin::Origin};
+use super::{balance::Balancer, budget::RetryBudget, origin::Origin};
 use crate::{
     Config,
-    client::{HttpClient, OriginPool, Upstream},
+    client::{HttpClient, Upstream},
 };
 
 /// One service behind the gateway; cloning shares it.
@@ -38,13 +38,12 @@ pub struct BackendParts {
     pub prefix: &'static str,
     /// The route template of the paths under the prefix (`/orders/{*rest}`).
     pub subtree: String,
-    /// Where it is.
+    /// Its configured URL, for `/health`.
     pub upstream: Upstream,
-    /// Its URL, parsed once.
-    pub origin: Origin,
-    /// This gateway's connections to it.
-    pub pool: OriginPool,
-    /// Its circuit breaker.
+    /// Its instances and the choice between them.
+    pub balancer: Balancer,
+    /// Its circuit breaker: each call's while it has one instance (the configured URL),
+    /// each request's whole outcome while its registered instances have their own.
     pub breaker: Arc<Breaker>,
     /// Its retry budget.
     pub budget: Arc<RetryBudget>,
@@ -116,8 +115,7 @@ pub fn from_config(config: &Config, client: &HttpClient) -> Result<Arc<[Backend]
             prefix,
             subtree: format!("{prefix}/{{*rest}}"),
             upstream: Upstream::new(url, client.clone()),
-            pool: OriginPool::new(origin.address()),
-            origin,
+            balancer: Balancer::new(name, url, origin, breaker, config.outlier.clone()),
             breaker: Arc::new(Breaker::new(name, breaker)),
             budget: Arc::new(RetryBudget::new(
                 config.retry.retry_budget,

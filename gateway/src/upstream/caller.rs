@@ -1,14 +1,19 @@
 //! The rules every backend call follows: its breaker, the upstream time-out, and retries of
 //! what may be sent again, within the retry budget.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
 
 use axum::body::Body;
 use http::{HeaderMap, Request, Response, StatusCode, header};
-use shared::resilience::{Attempt, BreakerState, RetryPolicy};
+use shared::resilience::{Attempt, Breaker, BreakerState, RetryPolicy};
 use tokio::time::Instant;
 
-use super::{Added, Backend, BreakerArgs, Failure, Outbound, OutboundBody, RetryArgs, over_limit};
+use super::{
+    Backend, BreakerArgs, Endpoint, Failure, Outbound, OutboundBody, RetryArgs, over_limit,
+};
 use crate::client::{PoolError, PooledBody};
 
 /// The rules every backend call follows.
@@ -33,7 +38,8 @@ impl Caller {
         }
     }
 
-    /// Sends `outbound` to `backend` through its breaker, retrying when allowed.
+    /// Sends `outbound` to one of `backend`'s instances through its breaker, retrying (on
+    /// another instance where there is one) when allowed.
     pub async fn send(
         &self,
         backend: &Backend,
@@ -43,22 +49,37 @@ impl Caller {
             method,
             target,
             headers,
-            mut added,
+            added,
             body,
         } = outbound;
-        let uri = backend.origin.target(&target).ok_or(Failure::Unreachable)?;
-        // From the parsed origin, so that the client need not format it per call.
-        added.push((header::HOST, backend.origin.host().clone()));
+        // With registered instances, each attempt passes the instance's own breaker and the
+        // request as a whole its service's.
+        let whole = if backend.balancer.by_instance() {
+            Some(
+                backend
+                    .breaker
+                    .try_acquire()
+                    .map_err(|open| Failure::Open {
+                        retry_after: open.retry_after,
+                    })?,
+            )
+        } else {
+            None
+        };
         let mut headers = Some(headers);
+        let mut added = Some(added);
         let (replay, mut once) = match body {
             OutboundBody::Replayable(bytes) => (Some(bytes), None),
             OutboundBody::Streaming(body) => (None, Some(body)),
         };
         backend.budget.deposit();
-        let (added, replay) = (&added, &replay);
-        self.retry
+        let replay = &replay;
+        // The instance the last attempt went to, which a retry goes around.
+        let previous = Mutex::new(None::<Arc<Endpoint>>);
+        let previous = &previous;
+        let result = self
+            .retry
             .run_attempts(|attempt, last| {
-                let permit = backend.breaker.try_acquire();
                 let body = match (replay, once.take()) {
                     // An empty body is not boxed.
                     (Some(bytes), _) if bytes.is_empty() => Body::empty(),
@@ -67,17 +88,28 @@ impl Caller {
                     (None, None) => Body::empty(),
                 };
                 // The headers are copied only while another attempt may need them.
-                let headers = if replay.is_none() || last {
-                    headers.take().unwrap_or_default()
+                let keep = replay.is_some() && !last;
+                let (headers, mut added) = if keep {
+                    (
+                        headers.clone().unwrap_or_default(),
+                        added.clone().unwrap_or_default(),
+                    )
                 } else {
-                    headers.clone().unwrap_or_default()
+                    (
+                        headers.take().unwrap_or_default(),
+                        added.take().unwrap_or_default(),
+                    )
                 };
                 let mut request = Request::new(body);
                 *request.method_mut() = method.clone();
                 *request.headers_mut() = headers;
-                *request.uri_mut() = uri.clone();
+                let target = &target;
                 async move {
-                    let permit = match permit {
+                    let avoid = lock(previous).take();
+                    let endpoint = backend.balancer.pick(avoid.as_deref());
+                    *lock(previous) = Some(endpoint.clone());
+                    let breaker = endpoint.breaker.as_ref().unwrap_or(&backend.breaker);
+                    let permit = match breaker.try_acquire() {
                         Ok(permit) => permit,
                         Err(open) => {
                             return Attempt::Done(Err(Failure::Open {
@@ -85,22 +117,40 @@ impl Caller {
                             }));
                         }
                     };
-                    let (result, elapsed) = match self.call(backend, request, added).await {
-                        Ok(called) => called,
-                        // Not the backend's doing: the breaker's permit goes unrecorded.
-                        Err(body_failed) => return Attempt::Done(Err(body_failed)),
+                    let Some(uri) = endpoint.origin.target(target) else {
+                        return Attempt::Done(Err(Failure::Unreachable));
                     };
-                    let slow = self.slow_call.is_some_and(|limit| elapsed > limit);
-                    let failed = slow
-                        || result
-                            .as_ref()
-                            .map_or(true, |r| r.status().is_server_error());
+                    *request.uri_mut() = uri;
+                    // From the parsed origin, so that the client need not format it per call.
+                    added.push((header::HOST, endpoint.origin.host().clone()));
+                    let in_flight = endpoint.start();
+                    let (result, elapsed) =
+                        match self.call(backend, &endpoint, request, &added).await {
+                            Ok(called) => called,
+                            // Not the backend's doing: the breaker's permit goes unrecorded.
+                            Err(body_failed) => return Attempt::Done(Err(body_failed)),
+                        };
+                    drop(in_flight);
+                    let failed = self.failed(&result, elapsed);
                     permit.record(!failed);
+                    backend.balancer.record(&endpoint, !failed, elapsed);
                     let may_retry = replay.is_some() && !last;
-                    self.judge(backend, result, attempt, may_retry)
+                    self.judge(backend, breaker, result, attempt, may_retry)
                 }
             })
-            .await
+            .await;
+        if let Some(whole) = whole {
+            whole.record(result.as_ref().is_ok_and(|r| !r.status().is_server_error()));
+        }
+        result
+    }
+
+    /// Whether a call counts as failed: no answer, a 5xx, or slower than the slow-call limit.
+    fn failed(&self, result: &Result<Response<PooledBody>, Failure>, elapsed: Duration) -> bool {
+        let slow = self.slow_call.is_some_and(|limit| elapsed > limit);
+        slow || result
+            .as_ref()
+            .map_or(true, |r| r.status().is_server_error())
     }
 
     /// One call to `backend`, bounded by the upstream time-out: its outcome and how long it
@@ -108,13 +158,14 @@ impl Caller {
     async fn call(
         &self,
         backend: &Backend,
+        endpoint: &Endpoint,
         request: Request<Body>,
-        added: &Added,
+        added: &super::Added,
     ) -> Result<(Result<Response<PooledBody>, Failure>, Duration), Failure> {
         let started = Instant::now();
         let outcome = tokio::time::timeout_at(
             started + self.timeout,
-            backend.pool.send_with(request, added),
+            endpoint.pool.send_with(request, added),
         )
         .await;
         let calls = &backend.metrics;
@@ -133,12 +184,12 @@ impl Caller {
                 });
             }
             Ok(Err(err)) => {
-                tracing::warn!(service = backend.name, error = %err, "backend unreachable");
+                tracing::warn!(service = backend.name, url = %endpoint.url, error = %err, "backend unreachable");
                 calls.unreachable.increment(1);
                 Err(Failure::Unreachable)
             }
             Err(_) => {
-                tracing::warn!(service = backend.name, timeout = ?self.timeout, "backend timed out");
+                tracing::warn!(service = backend.name, url = %endpoint.url, timeout = ?self.timeout, "backend timed out");
                 calls.timeout.increment(1);
                 Err(Failure::Timeout)
             }
@@ -154,6 +205,7 @@ impl Caller {
     fn judge(
         &self,
         backend: &Backend,
+        breaker: &Breaker,
         result: Result<Response<PooledBody>, Failure>,
         attempt: u32,
         may_retry: bool,
@@ -168,7 +220,7 @@ impl Caller {
             Ok(_) => return Attempt::Done(result),
             Err(_) => Duration::ZERO,
         };
-        if !may_retry || backend.breaker.state() == BreakerState::Open {
+        if !may_retry || breaker.state() == BreakerState::Open {
             return Attempt::Done(result);
         }
         if !backend.budget.try_withdraw() {
@@ -183,6 +235,10 @@ impl Caller {
             after: asked,
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn is_retryable_status(status: StatusCode) -> bool {

@@ -4,9 +4,12 @@
 //! and never while the breaker is open.
 
 mod backends;
+mod balance;
 mod budget;
 mod caller;
+mod endpoint;
 mod origin;
+mod outlier;
 pub(crate) mod stats;
 
 use std::time::Duration;
@@ -24,6 +27,8 @@ use smallvec::SmallVec;
 pub use self::{
     backends::{Backend, checks, from_config},
     caller::Caller,
+    endpoint::{Endpoint, EndpointHealth},
+    outlier::OutlierArgs,
     stats::get_circuit_breakers,
 };
 

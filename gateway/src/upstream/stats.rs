@@ -1,4 +1,5 @@
-//! `GET /stats/circuit-breakers`: the dashboard's breaker table, one row per backend.
+//! `GET /stats/circuit-breakers`: the dashboard's breaker table, one row per backend with its
+//! instances' breakers.
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -6,6 +7,7 @@ use serde::Serialize;
 use shared::resilience::{BreakerSnapshot, BreakerState};
 use utoipa::ToSchema;
 
+use super::Backend;
 use crate::state::GatewayState;
 
 /// Every backend's breaker.
@@ -14,10 +16,29 @@ pub struct BreakerTable {
     pub breakers: Vec<BreakerRow>,
 }
 
-/// One backend's breaker.
+/// One backend's breaker, and its registered instances' own.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BreakerRow {
     pub service: &'static str,
+    #[serde(flatten)]
+    pub breaker: BreakerCounts,
+    /// Each registered instance's breaker (none while the configured URL is called).
+    pub instances: Vec<InstanceBreaker>,
+}
+
+/// One registered instance's breaker.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstanceBreaker {
+    /// The instance's id in the registry.
+    pub instance: String,
+    pub url: String,
+    #[serde(flatten)]
+    pub breaker: BreakerCounts,
+}
+
+/// A breaker's state and counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BreakerCounts {
     /// `CLOSED`, `OPEN` or `HALF_OPEN`.
     pub state: &'static str,
     /// Calls let through since start ("fires").
@@ -44,7 +65,7 @@ fn state_name(state: BreakerState) -> &'static str {
     }
 }
 
-fn row(service: &'static str, snapshot: BreakerSnapshot) -> BreakerRow {
+fn counts(snapshot: BreakerSnapshot) -> BreakerCounts {
     let rfc3339 = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
     #[allow(clippy::cast_precision_loss)] // counts far below 2^52
     let failure_percent = if snapshot.calls == 0 {
@@ -52,8 +73,7 @@ fn row(service: &'static str, snapshot: BreakerSnapshot) -> BreakerRow {
     } else {
         (snapshot.failures as f64 * 1000.0 / snapshot.calls as f64).round() / 10.0
     };
-    BreakerRow {
-        service,
+    BreakerCounts {
         state: state_name(snapshot.state),
         fires: snapshot.calls,
         failures: snapshot.failures,
@@ -69,14 +89,32 @@ fn row(service: &'static str, snapshot: BreakerSnapshot) -> BreakerRow {
     }
 }
 
-/// Each backend's breaker: state, calls, failures, failure rate, last change, next trial.
+fn row(backend: &Backend) -> BreakerRow {
+    let instances = backend
+        .balancer
+        .pool()
+        .all
+        .iter()
+        .filter_map(|endpoint| {
+            Some(InstanceBreaker {
+                instance: endpoint.id().to_owned(),
+                url: endpoint.url.clone(),
+                breaker: counts(endpoint.breaker.as_ref()?.snapshot()),
+            })
+        })
+        .collect();
+    BreakerRow {
+        service: backend.name,
+        breaker: counts(backend.breaker.snapshot()),
+        instances,
+    }
+}
+
+/// Each backend's breaker, and each of its registered instances': state, calls, failures,
+/// failure rate, last change, next trial.
 #[utoipa::path(get, path = "/stats/circuit-breakers", tag = "statistics",
     responses((status = 200, description = "One row per backend", body = BreakerTable)))]
 pub async fn get_circuit_breakers(State(state): State<GatewayState>) -> Json<BreakerTable> {
-    let breakers = state
-        .backends
-        .iter()
-        .map(|backend| row(backend.name, backend.breaker.snapshot()))
-        .collect();
+    let breakers = state.backends.iter().map(row).collect();
     Json(BreakerTable { breakers })
 }

@@ -16,7 +16,10 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use self::{heartbeat::Registration, store::Registry};
+pub use self::{
+    heartbeat::{Heartbeat, Registration},
+    store::Registry,
+};
 
 /// Where the registry is and how this instance describes itself there.
 #[derive(Debug, Clone, Args)]

@@ -191,6 +191,11 @@ impl Breaker {
         inner.state
     }
 
+    /// Whether it is closed, read without its lock (what most calls meet).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// Its state and counts.
     pub fn snapshot(&self) -> BreakerSnapshot {
         let mut inner = self.lock();
