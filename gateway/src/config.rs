@@ -72,6 +72,8 @@ pub struct Config {
     #[command(flatten)]
     pub outlier: crate::upstream::OutlierArgs,
     #[command(flatten)]
+    pub deploy: crate::deploy::DeployArgs,
+    #[command(flatten)]
     pub edge: EdgeArgs,
     #[command(flatten)]
     pub discovery: crate::discovery::DiscoveryArgs,

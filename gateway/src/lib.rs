@@ -11,6 +11,7 @@ mod cache;
 mod cached;
 pub mod client;
 mod config;
+mod deploy;
 mod discovery;
 mod edge;
 mod front;

@@ -11,7 +11,7 @@ use utoipa::{
     },
 };
 
-use crate::{aggregate, cache, discovery, upstream, upstream::Backend};
+use crate::{aggregate, cache, deploy, discovery, upstream, upstream::Backend};
 
 /// The gateway's own operations.
 #[derive(utoipa::OpenApi)]
@@ -19,6 +19,9 @@ use crate::{aggregate, cache, discovery, upstream, upstream::Backend};
     aggregate::get_order_details,
     cache::purge::purge_cache,
     cache::stats::get_cache_stats,
+    deploy::http::create_deployment,
+    deploy::http::get_deployment,
+    deploy::http::rollback_deployment,
     discovery::view::get_registry,
     upstream::stats::get_circuit_breakers,
 ))]

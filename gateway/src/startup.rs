@@ -11,6 +11,7 @@ use crate::{
     access::Access,
     admission, aggregate, cache,
     client::http_client,
+    deploy::{self, Deployments},
     discovery::{self, Discovery},
     edge,
     front::Front,
@@ -46,6 +47,7 @@ impl Application {
         shared::metrics::handle();
         let client = http_client();
         let backends = upstream::from_config(&config, &client)?;
+        let discovery = Discovery::start(&config.discovery, backends.clone());
         let state = GatewayState::new(Parts {
             access: Arc::new(Access {
                 verifier: config.access.auth.verifier(),
@@ -60,7 +62,13 @@ impl Application {
             body_limit: config.edge.body_limit,
             in_flight: InFlight::new(config.edge.max_concurrency),
             trusted_proxies: config.edge.trusted_proxies.clone(),
-            discovery: Discovery::start(&config.discovery, backends.clone()),
+            deployments: Deployments::new(
+                config.deploy.clone(),
+                discovery.clone(),
+                backends.clone(),
+                client.clone(),
+            ),
+            discovery,
         });
         let own = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
             .api(own_routes(state.clone()), openapi::document(&backends))
@@ -105,6 +113,14 @@ fn own_routes(state: GatewayState) -> Router {
         )
         .route("/admin/cache/purge", post(cache::purge_cache))
         .route("/admin/registry", get(discovery::get_registry))
+        .route(
+            "/admin/deployments/{service}",
+            get(deploy::http::get_deployment).post(deploy::http::create_deployment),
+        )
+        .route(
+            "/admin/deployments/{service}/rollback",
+            post(deploy::http::rollback_deployment),
+        )
         .route("/stats/cache", get(cache::get_cache_stats))
         .route(
             "/stats/circuit-breakers",

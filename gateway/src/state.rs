@@ -7,6 +7,7 @@ use shared::forwarded::TrustedProxies;
 use crate::{
     access::Access,
     cache::Cache,
+    deploy::Deployments,
     discovery::Discovery,
     limit::InFlight,
     ratelimit::RateLimiter,
@@ -51,6 +52,8 @@ pub struct Parts {
     pub trusted_proxies: TrustedProxies,
     /// Each backend's instances, as the service registry lists them.
     pub discovery: Discovery,
+    /// Blue-green deployments of the backends.
+    pub deployments: Deployments,
 }
 
 impl Parts {

@@ -16,10 +16,7 @@ use shared::registry::{Instance, Registry};
 use tokio::sync::RwLock;
 
 pub use self::view::{RegistryView, get_registry};
-use crate::upstream::Backend;
-
-/// The colour that takes traffic while both are registered.
-const LIVE_COLOUR: &str = "blue";
+use crate::{deploy::DeployStore, upstream::Backend};
 
 /// Where the gateway reads the service registry.
 #[derive(Debug, Clone, Args)]
@@ -42,6 +39,8 @@ pub struct DiscoveryArgs {
 #[derive(Debug, Clone)]
 pub struct Discovery {
     view: Arc<RwLock<RegistryView>>,
+    backends: Arc<[Backend]>,
+    store: Option<DeployStore>,
 }
 
 impl Discovery {
@@ -60,21 +59,59 @@ impl Discovery {
             registry.is_some(),
             configured,
         )));
+        let store = registry.clone().map(DeployStore::new);
         if let Some(registry) = registry {
             tokio::spawn(watch(
                 registry,
                 Arc::downgrade(&view),
-                backends,
+                backends.clone(),
                 args.registry_refresh,
                 args.registry_preservation,
             ));
         }
-        Self { view }
+        Self {
+            view,
+            backends,
+            store,
+        }
     }
 
     /// The view as it stands.
     pub async fn view(&self) -> RegistryView {
         self.view.read().await.clone()
+    }
+
+    /// Where deployments and live colours are kept; `None` without a registry.
+    pub fn store(&self) -> Option<&DeployStore> {
+        self.store.as_ref()
+    }
+
+    /// `service`'s instances as last read, and its live colour.
+    pub async fn instances(&self, service: &str) -> Option<(Vec<Instance>, String)> {
+        let view = self.view.read().await;
+        let known = view.services.get(service)?;
+        Some((known.known.clone(), known.live_colour.clone()))
+    }
+
+    /// Sends `service`'s traffic to its `colour` instances at once in this gateway (the
+    /// others follow at their next read of the live colour).
+    pub async fn switch(&self, service: &str, colour: &str) {
+        let mut view = self.view.write().await;
+        if let Some(known) = view.services.get_mut(service) {
+            colour.clone_into(&mut known.live_colour);
+        }
+        route(&view, &self.backends);
+    }
+}
+
+/// Hands each backend its instances and live colour.
+fn route(view: &RegistryView, backends: &[Backend]) {
+    for backend in backends {
+        if let Some(service) = view.services.get(backend.name) {
+            backend
+                .balancer
+                .update(&service.known, &service.live_colour);
+        }
     }
 }
 
@@ -86,6 +123,8 @@ async fn watch(
     refresh: Duration,
     preservation: Duration,
 ) {
+    let store = DeployStore::new(registry.clone());
+    let names: Vec<&str> = backends.iter().map(|backend| backend.name).collect();
     let mut reachable = None;
     loop {
         let Some(view) = view.upgrade() else { return };
@@ -98,13 +137,20 @@ async fn watch(
             _ => {}
         }
         reachable = Some(read.is_ok());
+        let live = match read {
+            Ok(_) => store.live_colours(&names).await.ok(),
+            Err(_) => None,
+        };
         let mut view = view.write().await;
         view.apply(read.ok(), preservation);
-        for backend in backends.iter() {
-            if let Some(service) = view.services.get(backend.name) {
-                backend.balancer.update(&service.known, LIVE_COLOUR);
+        if let Some(live) = live {
+            for (name, colour) in names.iter().zip(live) {
+                if let Some(service) = view.services.get_mut(*name) {
+                    service.live_colour = colour;
+                }
             }
         }
+        route(&view, &backends);
         drop(view);
         tokio::time::sleep(refresh).await;
     }

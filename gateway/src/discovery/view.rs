@@ -36,6 +36,8 @@ pub struct ServiceView {
     pub source: Source,
     /// The URL from the configuration, used while the registry lists no instance.
     pub configured_url: String,
+    /// The colour that takes traffic (all instances do while none has it).
+    pub live_colour: String,
     /// The instances, as registered, and how their calls go.
     pub instances: Vec<InstanceView>,
     /// While the configured URL is used: how its calls go.
@@ -87,6 +89,7 @@ impl RegistryView {
                 let service = ServiceView {
                     source: Source::Configured,
                     configured_url: url,
+                    live_colour: crate::deploy::DEFAULT_LIVE.to_owned(),
                     instances: Vec::new(),
                     configured: None,
                     known: Vec::new(),

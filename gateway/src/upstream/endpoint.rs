@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 use shared::{registry::Instance, resilience::Breaker};
 use tokio::time::Instant;
@@ -42,20 +43,43 @@ pub struct Endpoint {
     /// Its own breaker; the configured URL has none, its service's breaker is its own.
     pub breaker: Option<Breaker>,
     in_flight: AtomicU32,
-    latency: Mutex<Ewma>,
+    latency: Mutex<Latency>,
     requests: AtomicU64,
     failures: AtomicU64,
     consecutive_failures: AtomicU32,
     ejections: Mutex<Ejections>,
 }
 
-/// A moving average of latency, per call (so that it follows as fast at any rate), fading
-/// with the time since the last call, as tower's `PeakEwma` does.
-#[derive(Debug, Clone, Copy)]
-struct Ewma {
+/// Its calls' latency: a moving average per call (so that it follows as fast at any rate),
+/// fading with the time since the last call as tower's `PeakEwma` does, and every call's in
+/// a histogram (microseconds), from which a deployment reads the p99 since its switch.
+#[derive(Debug, Clone)]
+struct Latency {
     /// In seconds; zero before the first call, so that a new instance is tried soon.
-    seconds: f64,
+    average: f64,
     at: Instant,
+    histogram: Histogram<u64>,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self {
+            average: 0.0,
+            at: Instant::now(),
+            // 1 µs to an hour, two significant digits: a few kilobytes.
+            histogram: Histogram::new_with_bounds(1, 3_600_000_000, 2)
+                .unwrap_or_else(|_| unreachable!("the bounds are valid")),
+        }
+    }
+}
+
+/// What an endpoint's calls came to so far: counts and the latency histogram.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    pub requests: u64,
+    pub failures: u64,
+    /// Microseconds.
+    pub latencies: Histogram<u64>,
 }
 
 impl Endpoint {
@@ -76,10 +100,7 @@ impl Endpoint {
             pool,
             breaker,
             in_flight: AtomicU32::new(0),
-            latency: Mutex::new(Ewma {
-                seconds: 0.0,
-                at: Instant::now(),
-            }),
+            latency: Mutex::default(),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             consecutive_failures: AtomicU32::new(0),
@@ -96,12 +117,18 @@ impl Endpoint {
 
     /// What balancing weighs: the latency estimate times the requests it would then have.
     pub fn cost(&self) -> f64 {
-        let ewma = *lock(&self.latency);
-        let since = Instant::now()
-            .saturating_duration_since(ewma.at)
-            .as_secs_f64();
-        let latency = ewma.seconds * (-since / FADE.as_secs_f64()).exp();
+        let (average, at) = {
+            let latency = lock(&self.latency);
+            (latency.average, latency.at)
+        };
+        let since = Instant::now().saturating_duration_since(at).as_secs_f64();
+        let latency = average * (-since / FADE.as_secs_f64()).exp();
         latency * f64::from(self.in_flight.load(Ordering::Relaxed) + 1)
+    }
+
+    /// Its calls in flight.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// Counts a request in flight until the returned guard drops.
@@ -156,14 +183,28 @@ impl Endpoint {
     }
 
     fn observe(&self, elapsed: Duration) {
-        let mut ewma = lock(&self.latency);
+        let mut latency = lock(&self.latency);
         let sample = elapsed.as_secs_f64();
-        ewma.seconds = if ewma.seconds == 0.0 {
+        latency.average = if latency.average == 0.0 {
             sample
         } else {
-            ewma.seconds * (1.0 - WEIGHT) + sample * WEIGHT
+            latency.average * (1.0 - WEIGHT) + sample * WEIGHT
         };
-        ewma.at = Instant::now();
+        latency.at = Instant::now();
+        latency
+            .histogram
+            .saturating_record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// Its calls so far. The latencies are copied, so that a reader subtracts an earlier
+    /// record to learn what came since.
+    pub fn calls(&self) -> CallRecord {
+        let latencies = lock(&self.latency).histogram.clone();
+        CallRecord {
+            requests: self.requests.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            latencies,
+        }
     }
 
     /// What `/admin/registry` and the statistics show of it.
@@ -183,7 +224,7 @@ impl Endpoint {
         EndpointHealth {
             state,
             in_flight: self.in_flight.load(Ordering::Relaxed),
-            latency_ewma_ms: (lock(&self.latency).seconds * 1e4).round() / 10.0,
+            latency_ewma_ms: (lock(&self.latency).average * 1e4).round() / 10.0,
             requests: self.requests.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
             consecutive_failures: self.consecutive_failures.load(Ordering::Relaxed),

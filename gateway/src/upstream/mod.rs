@@ -27,7 +27,7 @@ use smallvec::SmallVec;
 pub use self::{
     backends::{Backend, checks, from_config},
     caller::Caller,
-    endpoint::{Endpoint, EndpointHealth},
+    endpoint::{CallRecord, Endpoint, EndpointHealth},
     outlier::OutlierArgs,
     stats::get_circuit_breakers,
 };

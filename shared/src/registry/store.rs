@@ -37,6 +37,10 @@ return redis.call('HMGET', KEYS[2], unpack(live))
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 
+/// What readers keep per service beside its instances: the colour that takes traffic, and
+/// the latest deployment.
+pub const SERVICE_STATE: [&str; 2] = ["live", "deployment"];
+
 /// The registry in one Redis, under a key prefix. Cloning shares the connection, which is
 /// dialled on first use and re-established by the driver.
 #[derive(Clone)]
@@ -64,7 +68,9 @@ impl Registry {
         })
     }
 
-    async fn connection(&self) -> Result<ConnectionManager, RedisError> {
+    /// The registry's connection, for what readers keep beside it (the gateway's live colours
+    /// and deployments, under [`Registry::service_key`]).
+    pub async fn connection(&self) -> Result<ConnectionManager, RedisError> {
         self.connection
             .get_or_try_init(|| {
                 let config = ConnectionManagerConfig::new()
@@ -79,6 +85,13 @@ impl Registry {
 
     fn key(&self, service: &str, kind: &str) -> String {
         format!("{}registry:{service}:{kind}", self.prefix)
+    }
+
+    /// The key of `service`'s `kind` of state kept beside its instances; one of
+    /// [`SERVICE_STATE`], so that [`Registry::clear`] removes it too.
+    pub fn service_key(&self, service: &str, kind: &str) -> String {
+        debug_assert!(SERVICE_STATE.contains(&kind), "{kind} is not listed");
+        self.key(service, kind)
     }
 
     fn services_key(&self) -> String {
@@ -156,6 +169,9 @@ impl Registry {
         for service in services.keys() {
             pipe.del(self.key(service, "expiry"))
                 .del(self.key(service, "instances"));
+            for kind in SERVICE_STATE {
+                pipe.del(self.key(service, kind));
+            }
         }
         pipe.del(self.services_key())
             .query_async::<()>(&mut connection)

@@ -1,0 +1,311 @@
+//! `/admin/deployments/{service}`: start a deployment, follow it, roll it back.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use shared::{FieldError, JsonBody, Problem};
+use tokio::time::Instant;
+use utoipa::ToSchema;
+
+use super::{
+    DEFAULT_LIVE, Deployments,
+    record::{DeploySettings, DeployState, Deployment, SmokeCheck, millis},
+};
+use crate::state::GatewayState;
+
+/// A deployment asked for; every field but `colour` defaults to the gateway's `DEPLOY_*`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployRequest {
+    /// The colour to deploy, its instances already registered with it; by default the one
+    /// of `blue` and `green` that is not live.
+    pub colour: Option<String>,
+    pub smoke_checks: Option<Vec<SmokeCheck>>,
+    /// How long the new colour is watched after the switch (`30s`).
+    pub window: Option<String>,
+    /// The error rate, in percent, that switches back.
+    pub max_error_rate: Option<f64>,
+    /// The p99 latency that switches back (`500ms`).
+    pub max_p99: Option<String>,
+    /// Calls before either threshold is judged.
+    pub min_requests: Option<u64>,
+    /// How long the colour has to register and pass its smoke checks (`2m`).
+    pub promote_within: Option<String>,
+}
+
+/// A service's live colour and latest deployment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeploymentStatus {
+    pub service: String,
+    pub live_colour: String,
+    pub deployment: Option<Deployment>,
+}
+
+fn duration(field: &str, text: Option<&str>, default: Duration) -> Result<u64, FieldError> {
+    text.map_or(Ok(default), |text| {
+        humantime::parse_duration(text)
+            .ok()
+            .filter(|duration| !duration.is_zero())
+            .ok_or_else(|| FieldError::new(field, "must be a duration such as `30s` or `500ms`"))
+    })
+    .map(millis)
+}
+
+impl Deployments {
+    fn settings(&self, request: &DeployRequest) -> Result<DeploySettings, Problem> {
+        let args = &self.0.args;
+        let mut errors = Vec::new();
+        let mut take = |result: Result<u64, FieldError>| {
+            result
+                .map_err(|error| errors.push(error))
+                .unwrap_or_default()
+        };
+        let window_ms = take(duration(
+            "window",
+            request.window.as_deref(),
+            args.deploy_window,
+        ));
+        let max_p99_ms = take(duration(
+            "max_p99",
+            request.max_p99.as_deref(),
+            args.deploy_max_p99,
+        ));
+        let promote_within_ms = take(duration(
+            "promote_within",
+            request.promote_within.as_deref(),
+            args.deploy_promote_within,
+        ));
+        let max_error_rate = request.max_error_rate.unwrap_or(args.deploy_max_error_rate);
+        if !(0.0..=100.0).contains(&max_error_rate) {
+            errors.push(FieldError::new(
+                "max_error_rate",
+                "must be a percentage from 0 to 100",
+            ));
+        }
+        let smoke_checks = request
+            .smoke_checks
+            .clone()
+            .unwrap_or_else(|| args.deploy_smoke_checks.0.clone());
+        for (n, check) in smoke_checks.iter().enumerate() {
+            if !check.path.starts_with('/') || check.path.len() > 2048 {
+                errors.push(FieldError::new(
+                    format!("smoke_checks[{n}].path"),
+                    "must be a path starting with `/`",
+                ));
+            }
+            if !(100..=599).contains(&check.status) {
+                errors.push(FieldError::new(
+                    format!("smoke_checks[{n}].status"),
+                    "must be an HTTP status",
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Problem::validation(errors));
+        }
+        Ok(DeploySettings {
+            smoke_checks,
+            window_ms,
+            max_error_rate,
+            max_p99_ms,
+            min_requests: request.min_requests.unwrap_or(args.deploy_min_requests),
+            promote_within_ms,
+        })
+    }
+}
+
+fn unknown_service(service: &str) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "unknown-service", "Unknown service")
+        .with_detail(format!("No backend is named `{service}`."))
+}
+
+fn conflict(detail: String) -> Problem {
+    Problem::new(StatusCode::CONFLICT, "deployment-conflict", "Conflict").with_detail(detail)
+}
+
+fn store_unavailable() -> Problem {
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "registry-unavailable", "Service unavailable")
+        .with_detail("Deployments are kept in the service registry (REGISTRY_URL), which is not configured or does not answer.")
+}
+
+fn is_colour(text: &str) -> bool {
+    (1..=32).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Deploys the idle colour of `service`: smoke checks, switch, drain, watch (admins only).
+#[utoipa::path(post, path = "/admin/deployments/{service}", tag = "deployments",
+    request_body = DeployRequest, security(("bearer" = [])),
+    params(("service" = String, Path, description = "A backend's name (`restaurant-service`)")),
+    responses(
+        (status = 202, description = "Started; follow it at the same path", body = Deployment),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such backend", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The colour is live already, or another deployment is under way", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A setting is invalid (the field is named)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No service registry", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_deployment(
+    State(state): State<GatewayState>,
+    Path(service): Path<String>,
+    JsonBody(request): JsonBody<DeployRequest>,
+) -> Result<Response, Problem> {
+    let deployments = &state.deployments;
+    if deployments.backend(&service).is_none() {
+        return Err(unknown_service(&service));
+    }
+    let settings = deployments.settings(&request)?;
+    let store = deployments
+        .0
+        .discovery
+        .store()
+        .ok_or_else(store_unavailable)?;
+    let live = store
+        .live_colours(&[service.as_str()])
+        .await
+        .map_err(|_| store_unavailable())?
+        .pop()
+        .unwrap_or_else(|| DEFAULT_LIVE.to_owned());
+    let colour = match (request.colour.as_deref(), live.as_str()) {
+        (Some(colour), _) if is_colour(colour) => colour.to_owned(),
+        (Some(_), _) => {
+            return Err(Problem::validation(vec![FieldError::new(
+                "colour",
+                "must be 1 to 32 lowercase letters, digits or dashes",
+            )]));
+        }
+        (None, "blue") => "green".to_owned(),
+        (None, "green") => "blue".to_owned(),
+        (None, _) => {
+            return Err(Problem::validation(vec![FieldError::new(
+                "colour",
+                format!("the live colour is `{live}`: name the colour to deploy"),
+            )]));
+        }
+    };
+    if colour == live {
+        return Err(conflict(format!("{colour} is already live for {service}.")));
+    }
+    let deployment = Deployment::new(&service, &live, &colour, settings);
+    match store.save(&deployment, None).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(conflict(format!(
+                "A deployment of {service} is under way; roll it back or wait for its end."
+            )));
+        }
+        Err(_) => return Err(store_unavailable()),
+    }
+    tokio::spawn(deployments.clone().run(deployment.clone()));
+    let mut response = (StatusCode::ACCEPTED, Json(deployment)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/admin/deployments/{service}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// A service's live colour and its latest deployment, step by step (admins only).
+#[utoipa::path(get, path = "/admin/deployments/{service}", tag = "deployments",
+    security(("bearer" = [])),
+    params(("service" = String, Path, description = "A backend's name (`restaurant-service`)")),
+    responses(
+        (status = 200, description = "The live colour and the latest deployment, if any", body = DeploymentStatus),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such backend", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No service registry", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_deployment(
+    State(state): State<GatewayState>,
+    Path(service): Path<String>,
+) -> Result<Json<DeploymentStatus>, Problem> {
+    let deployments = &state.deployments;
+    if deployments.backend(&service).is_none() {
+        return Err(unknown_service(&service));
+    }
+    let store = deployments
+        .0
+        .discovery
+        .store()
+        .ok_or_else(store_unavailable)?;
+    let services = [service.as_str()];
+    let (live, deployment) =
+        tokio::try_join!(store.live_colours(&services), store.latest(&service))
+            .map_err(|_| store_unavailable())?;
+    let live_colour = live
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| DEFAULT_LIVE.to_owned());
+    Ok(Json(DeploymentStatus {
+        live_colour,
+        service,
+        deployment,
+    }))
+}
+
+/// Switches `service` back to the colour live before its latest deployment, at once; a
+/// deployment that has not switched yet is aborted (admins only).
+#[utoipa::path(post, path = "/admin/deployments/{service}/rollback", tag = "deployments",
+    security(("bearer" = [])),
+    params(("service" = String, Path, description = "A backend's name (`restaurant-service`)")),
+    responses(
+        (status = 200, description = "Switched back (or aborted before the switch)", body = Deployment),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such backend", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Nothing to roll back", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No service registry", body = Problem, content_type = "application/problem+json")))]
+pub async fn rollback_deployment(
+    State(state): State<GatewayState>,
+    Path(service): Path<String>,
+) -> Result<Json<Deployment>, Problem> {
+    let deployments = &state.deployments;
+    if deployments.backend(&service).is_none() {
+        return Err(unknown_service(&service));
+    }
+    let store = deployments
+        .0
+        .discovery
+        .store()
+        .ok_or_else(store_unavailable)?;
+    let mut deployment = store
+        .latest(&service)
+        .await
+        .map_err(|_| store_unavailable())?
+        .filter(|d| !d.state.is_final() || d.state == DeployState::Promoted)
+        .ok_or_else(|| conflict(format!("{service} has no deployment to roll back.")))?;
+    let decided = Instant::now();
+    let from = deployment.from.clone();
+    if deployment.state.switched() {
+        deployment.step(
+            DeployState::RolledBack,
+            "rolled-back",
+            format!("on request; {from} takes the traffic again"),
+        );
+    } else {
+        deployment.step(
+            DeployState::Aborted,
+            "aborted",
+            "on request, before the switch",
+        );
+    }
+    store
+        .overwrite(&deployment, &from)
+        .await
+        .map_err(|_| store_unavailable())?;
+    deployments.0.discovery.switch(&service, &from).await;
+    if deployment.state == DeployState::RolledBack {
+        deployment.timings.time_to_revert_ms = Some(millis(decided.elapsed()));
+        if let Err(err) = store.overwrite(&deployment, &from).await {
+            tracing::warn!(%service, error = %err, "cannot record the rollback's timing");
+        }
+    }
+    Ok(Json(deployment))
+}
