@@ -271,3 +271,37 @@ fn every_binary_healthcheck_probes_its_own_port() {
         );
     }
 }
+
+#[test]
+fn a_green_restaurant_service_stands_beside_the_blue_one_under_its_own_profile() {
+    let services = services();
+    let green = &services["restaurant-service-green"];
+    assert_eq!(strings(field(green, "profiles")), ["green"]);
+    assert_eq!(strings(field(green, "command")), ["restaurant-service"]);
+    let variables = environment(green);
+    let value = |name: &str| {
+        variables
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    assert_eq!(value("INSTANCE_COLOUR"), Some("green"));
+    assert_eq!(
+        value("ADVERTISE_URL"),
+        Some("http://restaurant-service-green:3003"),
+        "reached at its own name"
+    );
+    assert_eq!(value("REGISTRY_URL"), Some("redis://redis:6379"));
+    let blue = environment(&services["restaurant-service"]);
+    assert_eq!(
+        value("MONGODB_DATABASE"),
+        blue.iter()
+            .find(|(key, _)| key == "MONGODB_DATABASE")
+            .map(|(_, value)| value.as_str()),
+        "the same data as the blue one"
+    );
+    assert!(
+        strings(field(green, "ports")).is_empty(),
+        "reached through the gateway only"
+    );
+}

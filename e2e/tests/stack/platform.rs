@@ -171,9 +171,11 @@ impl Platform {
             if *name != "auth-service" {
                 pairs.push(("AUTH_JWKS_URL", jwks.clone()));
             }
-            if *name != "gateway" {
-                pairs.push(("REGISTRY_URL", registry.url.clone()));
-                pairs.push(("REGISTRY_PREFIX", registry.prefix.clone()));
+            pairs.push(("REGISTRY_URL", registry.url.clone()));
+            pairs.push(("REGISTRY_PREFIX", registry.prefix.clone()));
+            if *name == "gateway" {
+                pairs.push(("REGISTRY_REFRESH", "200ms".into()));
+            } else {
                 pairs.push(("REGISTRY_TTL", "2s".into()));
             }
             for (binary, key, value) in &options.extra {
@@ -230,6 +232,18 @@ impl Platform {
         let process = Process::start(name, port, &variables);
         wait_until_ready(&process).await;
         *self.backend(name) = process;
+    }
+
+    /// Starts another instance of backend `name` on a port of its own, as the first was
+    /// started but for `overrides` (`INSTANCE_COLOUR`, a store's URL...).
+    pub fn start_instance(
+        &self,
+        name: &'static str,
+        overrides: &[(&'static str, String)],
+    ) -> Process {
+        let (_, mut variables) = self.started[name].clone();
+        variables.extend(overrides.iter().cloned());
+        Process::start(name, free_port(), &variables)
     }
 
     /// A pool on one of the platform's databases.

@@ -40,8 +40,6 @@ pub struct ServiceView {
     pub live_colour: String,
     /// The instances, as registered, and how their calls go.
     pub instances: Vec<InstanceView>,
-    /// While the configured URL is used: how its calls go.
-    pub configured: Option<EndpointHealth>,
     /// The instances as last read.
     #[serde(skip)]
     pub(super) known: Vec<Instance>,
@@ -91,7 +89,6 @@ impl RegistryView {
                     configured_url: url,
                     live_colour: crate::deploy::DEFAULT_LIVE.to_owned(),
                     instances: Vec::new(),
-                    configured: None,
                     known: Vec::new(),
                     preserving_since: None,
                     preserving: None,
@@ -165,9 +162,6 @@ impl RegistryView {
                     health: endpoint(&instance.id).map(|endpoint| endpoint.health()),
                 })
                 .collect();
-            service.configured = (service.source == Source::Configured)
-                .then(|| pool.routed.first().map(|endpoint| endpoint.health()))
-                .flatten();
         }
         self
     }

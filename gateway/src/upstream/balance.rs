@@ -12,7 +12,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -37,6 +40,8 @@ pub struct Balancer {
     /// The configured URL, called while no instance is registered.
     configured: Arc<Endpoint>,
     pool: ArcSwap<Pool>,
+    /// Whether the pool holds registered instances, read without loading it.
+    by_instance: AtomicBool,
     /// Connections by address, kept for an instance that comes back at the same address.
     connections: Mutex<HashMap<String, OriginPool>>,
     breaker: BreakerConfig,
@@ -78,6 +83,7 @@ impl Balancer {
                 routed: vec![configured.clone()],
             }),
             configured,
+            by_instance: AtomicBool::new(false),
             connections: Mutex::new(connections),
             breaker,
             outlier,
@@ -92,7 +98,12 @@ impl Balancer {
     /// Whether calls go to registered instances (each with its own breaker) rather than to
     /// the configured URL.
     pub fn by_instance(&self) -> bool {
-        self.pool.load().routed[0].instance.is_some()
+        self.by_instance.load(Ordering::Acquire)
+    }
+
+    /// The configured URL's endpoint.
+    pub fn configured(&self) -> &Endpoint {
+        &self.configured
     }
 
     /// The instance for the next call, other than `avoid` (the one a retry follows) where
@@ -189,7 +200,9 @@ impl Balancer {
                 routed = next.routed.len(),
                 "instances changed"
             );
+            let by_instance = next.routed[0].instance.is_some();
             self.pool.store(Arc::new(next));
+            self.by_instance.store(by_instance, Ordering::Release);
         }
     }
 

@@ -53,8 +53,11 @@ impl Caller {
             body,
         } = outbound;
         // With registered instances, each attempt passes the instance's own breaker and the
-        // request as a whole its service's.
-        let whole = if backend.balancer.by_instance() {
+        // request as a whole its service's. With the configured URL alone (most requests of a
+        // stack without a registry), there is nothing to choose or weigh: the attempts go to
+        // it through the service's breaker, as they did before instances existed.
+        let by_instance = backend.balancer.by_instance();
+        let whole = if by_instance {
             Some(
                 backend
                     .breaker
@@ -66,14 +69,19 @@ impl Caller {
         } else {
             None
         };
+        let configured = backend.balancer.configured();
+        let mut added = added;
+        if !by_instance {
+            // From the parsed origin, so that the client need not format it per call.
+            added.push((header::HOST, configured.origin.host().clone()));
+        }
         let mut headers = Some(headers);
-        let mut added = Some(added);
         let (replay, mut once) = match body {
             OutboundBody::Replayable(bytes) => (Some(bytes), None),
             OutboundBody::Streaming(body) => (None, Some(body)),
         };
         backend.budget.deposit();
-        let replay = &replay;
+        let (added, replay) = (&added, &replay);
         // The instance the last attempt went to, which a retry goes around.
         let previous = Mutex::new(None::<Arc<Endpoint>>);
         let previous = &previous;
@@ -88,26 +96,23 @@ impl Caller {
                     (None, None) => Body::empty(),
                 };
                 // The headers are copied only while another attempt may need them.
-                let keep = replay.is_some() && !last;
-                let (headers, mut added) = if keep {
-                    (
-                        headers.clone().unwrap_or_default(),
-                        added.clone().unwrap_or_default(),
-                    )
+                let headers = if replay.is_none() || last {
+                    headers.take().unwrap_or_default()
                 } else {
-                    (
-                        headers.take().unwrap_or_default(),
-                        added.take().unwrap_or_default(),
-                    )
+                    headers.clone().unwrap_or_default()
                 };
                 let mut request = Request::new(body);
                 *request.method_mut() = method.clone();
                 *request.headers_mut() = headers;
                 let target = &target;
                 async move {
-                    let avoid = lock(previous).take();
-                    let endpoint = backend.balancer.pick(avoid.as_deref());
-                    *lock(previous) = Some(endpoint.clone());
+                    let picked = by_instance.then(|| {
+                        let avoid = lock(previous).take();
+                        let endpoint = backend.balancer.pick(avoid.as_deref());
+                        *lock(previous) = Some(endpoint.clone());
+                        endpoint
+                    });
+                    let endpoint: &Endpoint = picked.as_deref().unwrap_or(configured);
                     let breaker = endpoint.breaker.as_ref().unwrap_or(&backend.breaker);
                     let permit = match breaker.try_acquire() {
                         Ok(permit) => permit,
@@ -121,19 +126,28 @@ impl Caller {
                         return Attempt::Done(Err(Failure::Unreachable));
                     };
                     *request.uri_mut() = uri;
-                    // From the parsed origin, so that the client need not format it per call.
-                    added.push((header::HOST, endpoint.origin.host().clone()));
-                    let in_flight = endpoint.start();
-                    let (result, elapsed) =
-                        match self.call(backend, &endpoint, request, &added).await {
-                            Ok(called) => called,
-                            // Not the backend's doing: the breaker's permit goes unrecorded.
-                            Err(body_failed) => return Attempt::Done(Err(body_failed)),
-                        };
+                    let with_host;
+                    let added = if by_instance {
+                        let mut own = added.clone();
+                        own.push((header::HOST, endpoint.origin.host().clone()));
+                        with_host = own;
+                        &with_host
+                    } else {
+                        added
+                    };
+                    let in_flight = by_instance.then(|| endpoint.start());
+                    let (result, elapsed) = match self.call(backend, endpoint, request, added).await
+                    {
+                        Ok(called) => called,
+                        // Not the backend's doing: the breaker's permit goes unrecorded.
+                        Err(body_failed) => return Attempt::Done(Err(body_failed)),
+                    };
                     drop(in_flight);
                     let failed = self.failed(&result, elapsed);
                     permit.record(!failed);
-                    backend.balancer.record(&endpoint, !failed, elapsed);
+                    if by_instance {
+                        backend.balancer.record(endpoint, !failed, elapsed);
+                    }
                     let may_retry = replay.is_some() && !last;
                     self.judge(backend, breaker, result, attempt, may_retry)
                 }

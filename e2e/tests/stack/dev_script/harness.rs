@@ -111,14 +111,23 @@ impl Dev {
             let [name, port, state @ ..] = words.as_slice() else {
                 continue;
             };
+            // Another instance (`scripts/dev add`) is NAME@PORT.
+            let expected = match name.split_once('@') {
+                Some((service, port)) => {
+                    assert!(self.port(service) > 0);
+                    port.parse().ok()
+                }
+                None => Some(self.port(name)),
+            };
             assert_eq!(
                 port.parse::<u16>().ok(),
-                Some(self.port(name)),
+                expected,
                 "the port of {name}: {line}"
             );
             states.insert((*name).to_owned(), state.join(" "));
         }
-        assert_eq!(states.len(), 7, "one line per service:\n{text}");
+        let services = states.keys().filter(|name| !name.contains('@')).count();
+        assert_eq!(services, 7, "one line per service:\n{text}");
         states
     }
 

@@ -16,8 +16,8 @@ async fn get(client: &reqwest::Client, url: &str) -> reqwest::Response {
     client.get(url).send().await.expect("the gateway answers")
 }
 
-/// Every backend lists itself in the run's registry, and the gateway reads it.
-async fn assert_every_service_is_registered(client: &reqwest::Client, dev: &Dev) {
+/// An admin's token for the run's gateway.
+async fn admin_token(client: &reqwest::Client, dev: &Dev) -> String {
     let login: Value = client
         .post(dev.url("/auth/login"))
         .json(&serde_json::json!({
@@ -30,30 +30,58 @@ async fn assert_every_service_is_registered(client: &reqwest::Client, dev: &Dev)
         .json()
         .await
         .expect("json");
-    let admin = login["access_token"].as_str().expect("a token");
-    let backends: Vec<_> = binaries::all()
-        .into_iter()
-        .filter(|binary| binary.name != "gateway")
-        .collect();
+    login["access_token"].as_str().expect("a token").to_owned()
+}
+
+/// The gateway's view of the registry once `accept` holds for it, or after five seconds.
+async fn registry_view(
+    client: &reqwest::Client,
+    dev: &Dev,
+    accept: impl Fn(&Value) -> bool,
+) -> Value {
+    let admin = admin_token(client, dev).await;
     let mut view = Value::Null;
     for _ in 0..50 {
         view = client
             .get(dev.url("/admin/registry"))
-            .bearer_auth(admin)
+            .bearer_auth(&admin)
             .send()
             .await
             .expect("the gateway answers")
             .json()
             .await
             .expect("json");
-        if backends
-            .iter()
-            .all(|binary| view["services"][binary.name]["source"] == "registry")
-        {
+        if accept(&view) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    view
+}
+
+/// The gateway lists `count` instances of `service`.
+async fn assert_instances_listed(client: &reqwest::Client, dev: &Dev, service: &str, count: usize) {
+    let listed = |view: &Value| {
+        view["services"][service]["instances"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let view = registry_view(client, dev, |view| listed(view) == count).await;
+    assert_eq!(listed(&view), count, "{view}");
+}
+
+/// Every backend lists itself in the run's registry, and the gateway reads it.
+async fn assert_every_service_is_registered(client: &reqwest::Client, dev: &Dev) {
+    let backends: Vec<_> = binaries::all()
+        .into_iter()
+        .filter(|binary| binary.name != "gateway")
+        .collect();
+    let view = registry_view(client, dev, |view| {
+        backends
+            .iter()
+            .all(|binary| view["services"][binary.name]["source"] == "registry")
+    })
+    .await;
     for binary in &backends {
         let listed = &view["services"][binary.name];
         assert_eq!(listed["source"], "registry", "{}: {view}", binary.name);
@@ -149,6 +177,21 @@ async fn the_dev_script_keeps_the_rest_running_when_one_stops_or_dies_and_stops_
         "dev: restaurant-service is running again",
         Duration::from_secs(10),
     );
+    dev.assert_status(&[]);
+
+    // Another instance beside the first, in green: registered, and the gateway reads it.
+    let (added, text) = dev.run(&["add", "restaurant-service", "green", "2.0.0"]);
+    assert!(added, "{text}");
+    let green_port = dev.port("restaurant-service") + 10;
+    assert!(
+        text.contains(&format!(
+            "restaurant-service (green) is ready on port {green_port}"
+        )),
+        "{text}"
+    );
+    let green = format!("restaurant-service@{green_port}");
+    dev.pid(&green).expect("its pid file");
+    assert_instances_listed(&client, &dev, "restaurant-service", 2).await;
     dev.assert_status(&[]);
 
     let crashed = dev.pid("delivery-service").expect("delivery-service's pid");
