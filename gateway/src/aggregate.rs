@@ -204,6 +204,7 @@ async fn fetch_part(
         headers: headers.clone(),
         added: Added::new(),
         body: OutboundBody::Replayable(Bytes::new()),
+        only: None,
     };
     let call = async {
         let response = state

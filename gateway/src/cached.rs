@@ -163,6 +163,7 @@ async fn own_call(state: &GatewayState, request: &CachedRequest) -> Response {
         headers: request.headers.clone(),
         added: request.added.clone(),
         body: OutboundBody::Replayable(Bytes::new()),
+        only: None,
     };
     match state.caller.send(&request.backend, outbound).await {
         Ok(response) => relay(response),
@@ -190,6 +191,7 @@ async fn fetch(
         headers: request.headers,
         added: request.added,
         body: OutboundBody::Replayable(Bytes::new()),
+        only: None,
     };
     let response = match state.caller.send(&request.backend, outbound).await {
         Ok(response) => response,

@@ -14,6 +14,7 @@ mod config;
 mod deploy;
 mod discovery;
 mod edge;
+mod experiment;
 mod front;
 mod limit;
 mod openapi;

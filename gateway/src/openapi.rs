@@ -11,7 +11,7 @@ use utoipa::{
     },
 };
 
-use crate::{aggregate, cache, deploy, discovery, upstream, upstream::Backend};
+use crate::{aggregate, cache, deploy, discovery, experiment, upstream, upstream::Backend};
 
 /// The gateway's own operations.
 #[derive(utoipa::OpenApi)]
@@ -23,6 +23,10 @@ use crate::{aggregate, cache, deploy, discovery, upstream, upstream::Backend};
     deploy::http::get_deployment,
     deploy::http::rollback_deployment,
     discovery::view::get_registry,
+    experiment::http::create_experiment,
+    experiment::http::get_experiment,
+    experiment::http::list_experiments,
+    experiment::http::stop_experiment,
     upstream::stats::get_circuit_breakers,
 ))]
 struct Own;

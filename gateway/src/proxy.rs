@@ -18,7 +18,7 @@ use shared::forwarded::X_FORWARDED_FOR;
 use crate::{
     access::Caller,
     cache::Directives,
-    cached,
+    cached, experiment,
     state::GatewayState,
     upstream::{Added, Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit},
 };
@@ -46,8 +46,20 @@ pub async fn forward_request(
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
     let added = forwarding(&mut parts.headers, peer);
     shared::http::inject_trace_context(&mut parts.headers);
+    // An experiment's route is not cached: each variant answers its own users.
+    let (assignment, subject) = if state.experiments.active() {
+        (
+            state
+                .experiments
+                .assign(target.path(), &caller, &parts.headers),
+            experiment::subject_of(&caller, &parts.headers),
+        )
+    } else {
+        (None, None)
+    };
 
-    if let Some(ttl) = state.cache.route_ttl(&parts.method, target.path())
+    if assignment.is_none()
+        && let Some(ttl) = state.cache.route_ttl(&parts.method, target.path())
         && !Directives::of(&parts.headers).no_store
     {
         let request = cached::CachedRequest {
@@ -81,6 +93,9 @@ pub async fn forward_request(
         headers: parts.headers,
         added,
         body,
+        only: assignment
+            .as_ref()
+            .map(|assignment| assignment.instances().clone()),
     };
     let mut response = match state.caller.send(backend, outbound).await {
         Ok(response) => relay(response),
@@ -98,6 +113,17 @@ pub async fn forward_request(
         response
             .headers_mut()
             .insert(X_CACHE, HeaderValue::from_static("BYPASS"));
+    }
+    if let Some(assignment) = assignment {
+        state.experiments.finish(assignment, &mut response);
+    }
+    if state.experiments.active() {
+        state.experiments.observe(
+            &method,
+            target.path(),
+            response.status(),
+            subject.as_deref(),
+        );
     }
     response
 }

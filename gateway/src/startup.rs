@@ -14,6 +14,7 @@ use crate::{
     deploy::{self, Deployments},
     discovery::{self, Discovery},
     edge,
+    experiment::{self, Experiments},
     front::Front,
     limit::InFlight,
     openapi,
@@ -55,7 +56,7 @@ impl Application {
                 policy: config.access.route_policy.clone(),
             }),
             limiter: RateLimiter::new(&config.rate_limit, store.clone()),
-            cache: cache::Cache::new(config.cache.clone(), store),
+            cache: cache::Cache::new(config.cache.clone(), store.clone()),
             backends: backends.clone(),
             caller: Caller::new(config.upstream_timeout, &config.retry, &config.breaker),
             part_timeout: config.edge.aggregate_part_timeout,
@@ -69,6 +70,7 @@ impl Application {
                 client.clone(),
             ),
             discovery,
+            experiments: Experiments::start(store),
         });
         let own = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
             .api(own_routes(state.clone()), openapi::document(&backends))
@@ -120,6 +122,18 @@ fn own_routes(state: GatewayState) -> Router {
         .route(
             "/admin/deployments/{service}/rollback",
             post(deploy::http::rollback_deployment),
+        )
+        .route(
+            "/admin/experiments",
+            get(experiment::http::list_experiments).post(experiment::http::create_experiment),
+        )
+        .route(
+            "/admin/experiments/{id}",
+            get(experiment::http::get_experiment),
+        )
+        .route(
+            "/admin/experiments/{id}/stop",
+            post(experiment::http::stop_experiment),
         )
         .route("/stats/cache", get(cache::get_cache_stats))
         .route(

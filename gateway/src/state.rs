@@ -9,6 +9,7 @@ use crate::{
     cache::Cache,
     deploy::Deployments,
     discovery::Discovery,
+    experiment::Experiments,
     limit::InFlight,
     ratelimit::RateLimiter,
     upstream::{Backend, Caller},
@@ -54,6 +55,8 @@ pub struct Parts {
     pub discovery: Discovery,
     /// Blue-green deployments of the backends.
     pub deployments: Deployments,
+    /// A/B experiments on the backends' routes.
+    pub experiments: Experiments,
 }
 
 impl Parts {

@@ -16,7 +16,7 @@ use std::{sync::Arc, time::Duration};
 use clap::Args;
 
 pub use self::{
-    record::SmokeCheck,
+    record::{SmokeCheck, now},
     store::{DEFAULT_LIVE, DeployStore},
 };
 use crate::{client::HttpClient, discovery::Discovery, upstream::Backend};

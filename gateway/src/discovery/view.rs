@@ -4,13 +4,13 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use axum::{Json, extract::State};
-use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use shared::registry::Instance;
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use super::most_vanished;
+use crate::deploy::now;
 use crate::{
     state::GatewayState,
     upstream::{Backend, EndpointHealth},
@@ -72,10 +72,6 @@ pub enum Source {
     LastKnown,
     /// No instance is registered (or no registry is configured): the configured URL.
     Configured,
-}
-
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl RegistryView {

@@ -21,14 +21,38 @@ use std::{
 
 use arc_swap::{ArcSwap, Guard};
 use rand::Rng as _;
+use serde::{Deserialize, Serialize};
 use shared::{
     registry::Instance,
     resilience::{Breaker, BreakerConfig},
 };
 use tokio::time::Instant;
+use utoipa::ToSchema;
 
 use super::{endpoint::Endpoint, origin::Origin, outlier::OutlierArgs};
 use crate::client::OriginPool;
+
+/// Which registered instances a call may go to: those of a colour, of a version, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Selector {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl Selector {
+    /// Whether `instance` is one of those it selects.
+    pub fn matches(&self, instance: &Instance) -> bool {
+        self.colour
+            .as_ref()
+            .is_none_or(|colour| *colour == instance.colour)
+            && self
+                .version
+                .as_ref()
+                .is_none_or(|version| *version == instance.version)
+    }
+}
 
 /// How much dearer the first drawn instance must be for the second to be chosen instead.
 const TIE: f64 = 1.25;
@@ -107,43 +131,28 @@ impl Balancer {
     }
 
     /// The instance for the next call, other than `avoid` (the one a retry follows) where
-    /// another can be had.
-    pub fn pick(&self, avoid: Option<&Endpoint>) -> Arc<Endpoint> {
+    /// another can be had; with `only`, one of those it selects (of any colour), if any is
+    /// registered.
+    pub fn pick(&self, avoid: Option<&Endpoint>, only: Option<&Selector>) -> Arc<Endpoint> {
         let pool = self.pool.load();
-        let routed = &pool.routed;
-        if let [only] = routed.as_slice() {
-            return only.clone();
-        }
-        let now = Instant::now();
-        let avoided =
-            |endpoint: &Endpoint| avoid.is_some_and(|avoid| std::ptr::eq(avoid, endpoint));
-        let usable = |endpoint: &Endpoint| {
-            !avoided(endpoint) && !endpoint.ejected(now) && !endpoint.breaker_open()
+        let selected: Vec<Arc<Endpoint>>;
+        let routed = match only {
+            Some(selector) => {
+                selected = pool
+                    .all
+                    .iter()
+                    .filter(|e| e.instance.as_ref().is_some_and(|i| selector.matches(i)))
+                    .cloned()
+                    .collect();
+                if selected.is_empty() {
+                    &pool.routed
+                } else {
+                    &selected
+                }
+            }
+            None => &pool.routed,
         };
-        let mut rng = rand::thread_rng();
-        let first = rng.gen_range(0..routed.len());
-        let mut second = rng.gen_range(0..routed.len() - 1);
-        if second >= first {
-            second += 1;
-        }
-        let (a, b) = (&routed[first], &routed[second]);
-        match (usable(a), usable(b)) {
-            (true, true) if b.cost() * TIE < a.cost() => return b.clone(),
-            (true, _) => return a.clone(),
-            (false, true) => return b.clone(),
-            (false, false) => {}
-        }
-        // Neither drawn one will do: the first that does from a random start, then one the
-        // retry meant to avoid, then (every instance out, as Envoy's panic mode) any whose
-        // breaker lets it through.
-        let start = rng.gen_range(0..routed.len());
-        let in_turn = || routed.iter().cycle().skip(start).take(routed.len());
-        in_turn()
-            .find(|endpoint| usable(endpoint))
-            .or_else(|| in_turn().find(|e| !e.ejected(now) && !e.breaker_open()))
-            .or_else(|| in_turn().find(|endpoint| !endpoint.breaker_open()))
-            .unwrap_or(a)
-            .clone()
+        choose(routed, avoid)
     }
 
     /// Records a call to `endpoint`, ejecting it after a run of failures if the pool can
@@ -228,6 +237,42 @@ impl Balancer {
             Some(breaker),
         )))
     }
+}
+
+/// Power of two choices among `routed`, passing over `avoid` where another can be had.
+fn choose(routed: &[Arc<Endpoint>], avoid: Option<&Endpoint>) -> Arc<Endpoint> {
+    if let [only] = routed {
+        return only.clone();
+    }
+    let now = Instant::now();
+    let avoided = |endpoint: &Endpoint| avoid.is_some_and(|avoid| std::ptr::eq(avoid, endpoint));
+    let usable = |endpoint: &Endpoint| {
+        !avoided(endpoint) && !endpoint.ejected(now) && !endpoint.breaker_open()
+    };
+    let mut rng = rand::thread_rng();
+    let first = rng.gen_range(0..routed.len());
+    let mut second = rng.gen_range(0..routed.len() - 1);
+    if second >= first {
+        second += 1;
+    }
+    let (a, b) = (&routed[first], &routed[second]);
+    match (usable(a), usable(b)) {
+        (true, true) if b.cost() * TIE < a.cost() => return b.clone(),
+        (true, _) => return a.clone(),
+        (false, true) => return b.clone(),
+        (false, false) => {}
+    }
+    // Neither drawn one will do: the first that does from a random start, then one the
+    // retry meant to avoid, then (every instance out, as Envoy's panic mode) any whose
+    // breaker lets it through.
+    let start = rng.gen_range(0..routed.len());
+    let in_turn = || routed.iter().cycle().skip(start).take(routed.len());
+    in_turn()
+        .find(|endpoint| usable(endpoint))
+        .or_else(|| in_turn().find(|e| !e.ejected(now) && !e.breaker_open()))
+        .or_else(|| in_turn().find(|endpoint| !endpoint.breaker_open()))
+        .unwrap_or(a)
+        .clone()
 }
 
 #[cfg(test)]

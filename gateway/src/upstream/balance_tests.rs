@@ -41,7 +41,7 @@ fn picked(balancer: &Balancer, times: usize) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for _ in 0..times {
         *counts
-            .entry(balancer.pick(None).id().to_owned())
+            .entry(balancer.pick(None, None).id().to_owned())
             .or_default() += 1;
     }
     counts
@@ -51,11 +51,11 @@ fn picked(balancer: &Balancer, times: usize) -> BTreeMap<String, usize> {
 fn without_instances_every_call_goes_to_the_configured_url() {
     let balancer = balancer(5);
     assert!(!balancer.by_instance());
-    assert_eq!(balancer.pick(None).url, "http://127.0.0.1:3003");
+    assert_eq!(balancer.pick(None, None).url, "http://127.0.0.1:3003");
     balancer.update(&[instance(1, "blue")], "blue");
     assert!(balancer.by_instance());
     balancer.update(&[], "blue");
-    assert_eq!(balancer.pick(None).id(), "configured");
+    assert_eq!(balancer.pick(None, None).id(), "configured");
 }
 
 #[test]
@@ -139,8 +139,8 @@ fn a_retry_goes_to_another_instance() {
     let balancer = balancer(5);
     balancer.update(&[instance(1, "blue"), instance(2, "blue")], "blue");
     for _ in 0..50 {
-        let first = balancer.pick(None);
-        let second = balancer.pick(Some(&first));
+        let first = balancer.pick(None, None);
+        let second = balancer.pick(Some(&first), None);
         assert_ne!(first.id(), second.id());
     }
 }

@@ -51,6 +51,7 @@ impl Caller {
             headers,
             added,
             body,
+            only,
         } = outbound;
         // With registered instances, each attempt passes the instance's own breaker and the
         // request as a whole its service's. With the configured URL alone (most requests of a
@@ -81,7 +82,7 @@ impl Caller {
             OutboundBody::Streaming(body) => (None, Some(body)),
         };
         backend.budget.deposit();
-        let (added, replay) = (&added, &replay);
+        let (added, replay, only) = (&added, &replay, &only);
         // The instance the last attempt went to, which a retry goes around.
         let previous = Mutex::new(None::<Arc<Endpoint>>);
         let previous = &previous;
@@ -108,7 +109,7 @@ impl Caller {
                 async move {
                     let picked = by_instance.then(|| {
                         let avoid = lock(previous).take();
-                        let endpoint = backend.balancer.pick(avoid.as_deref());
+                        let endpoint = backend.balancer.pick(avoid.as_deref(), only.as_ref());
                         *lock(previous) = Some(endpoint.clone());
                         endpoint
                     });

@@ -24,6 +24,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, uri::
 use shared::Problem;
 use smallvec::SmallVec;
 
+pub use self::balance::Selector;
 pub use self::{
     backends::{Backend, checks, from_config},
     caller::Caller,
@@ -85,6 +86,8 @@ pub struct Outbound {
     /// Fields written after `headers`, in place of any of the same name.
     pub added: Added,
     pub body: OutboundBody,
+    /// The instances it may go to (an experiment's variant); any routed one if `None`.
+    pub only: Option<Selector>,
 }
 
 /// Header fields the gateway adds to a forwarded request (`X-Forwarded-*`, the backend's

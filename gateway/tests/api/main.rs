@@ -5,6 +5,7 @@ mod cache;
 mod deployments;
 mod discovery;
 mod edge;
+mod experiments;
 mod health;
 mod helpers;
 mod proxy;

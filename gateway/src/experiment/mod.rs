@@ -1,0 +1,251 @@
+//! A/B comparison of two versions (or colours) of a service, as GrowthBook runs experiments:
+//! an experiment splits the users of one route between two variants, each a set of registered
+//! instances. A user's variant is a hash of the experiment and the user (the token's subject,
+//! or for anonymous callers a cookie the gateway sets), so that it is the same on every
+//! request and every gateway instance. Each gateway counts the traffic and adds it to Redis;
+//! `GET /admin/experiments/{id}` compares the variants on the goal set in advance.
+
+mod assign;
+pub mod http;
+mod model;
+mod report;
+mod stats;
+mod tally;
+
+use std::{
+    sync::{
+        Arc, Mutex, PoisonError, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use ::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use arc_swap::ArcSwap;
+use axum::response::Response;
+use tokio::time::Instant;
+
+pub use self::model::{Experiment, ExperimentState, Goal};
+use self::tally::Pending;
+use crate::{access::Caller, store::Store, upstream::Selector};
+
+/// How often counts are added to Redis and the experiments read again.
+const REFRESH: Duration = Duration::from_secs(1);
+
+/// The header naming a response's experiment and variant.
+const X_EXPERIMENT: HeaderName = HeaderName::from_static("x-experiment");
+
+/// The experiments, as every gateway reads them from Redis; cloning shares them.
+#[derive(Debug, Clone)]
+pub struct Experiments(Arc<Parts>);
+
+#[derive(Debug)]
+struct Parts {
+    store: Store,
+    all: ArcSwap<Vec<Arc<Experiment>>>,
+    /// Whether there is any, read on every request without loading them.
+    any: AtomicBool,
+    pending: Mutex<Pending>,
+}
+
+/// A request's place in an experiment.
+#[derive(Debug)]
+pub struct Assignment {
+    experiment: Arc<Experiment>,
+    variant: usize,
+    subject: String,
+    cookie: Option<HeaderValue>,
+    started: Instant,
+}
+
+impl Assignment {
+    /// The instances its variant's calls go to.
+    pub fn instances(&self) -> &Selector {
+        &self.experiment.variants[self.variant].instances
+    }
+}
+
+impl Experiments {
+    /// The experiments in `store`, read now and every second, with the counts added there.
+    pub fn start(store: Store) -> Self {
+        let experiments = Self(Arc::new(Parts {
+            store,
+            all: ArcSwap::from_pointee(Vec::new()),
+            any: AtomicBool::new(false),
+            pending: Mutex::default(),
+        }));
+        tokio::spawn(keep(Arc::downgrade(&experiments.0)));
+        experiments
+    }
+
+    /// Whether any experiment exists (most stacks have none: then nothing else is asked).
+    pub fn active(&self) -> bool {
+        self.0.any.load(Ordering::Acquire)
+    }
+
+    /// The experiment and variant of a request for `path`, if an experiment covers it.
+    pub fn assign(&self, path: &str, caller: &Caller, headers: &HeaderMap) -> Option<Assignment> {
+        let all = self.0.all.load();
+        let experiment = all
+            .iter()
+            .find(|experiment| experiment.covers(path))?
+            .clone();
+        let (subject, cookie) = match subject_of(caller, headers) {
+            Some(subject) => (subject, None),
+            None => {
+                let (subject, cookie) = assign::new_cookie();
+                (subject, Some(cookie))
+            }
+        };
+        let variant = match (&experiment.state, &experiment.winner) {
+            (ExperimentState::Stopped, Some(winner)) => experiment.variant_index(winner)?,
+            _ => assign::variant(&experiment.id, &subject, experiment.split),
+        };
+        Some(Assignment {
+            experiment,
+            variant,
+            subject,
+            cookie,
+            started: Instant::now(),
+        })
+    }
+
+    /// Counts the answer to an assigned request, and tells the client its variant.
+    pub fn finish(&self, assignment: Assignment, response: &mut Response) {
+        let experiment = &assignment.experiment;
+        if experiment.state == ExperimentState::Running {
+            lock(&self.0.pending).call(
+                &experiment.id,
+                assignment.variant,
+                &assignment.subject,
+                response.status().as_u16(),
+                assignment.started.elapsed(),
+            );
+        }
+        let named = format!(
+            "{}; variant={}",
+            experiment.name, experiment.variants[assignment.variant].name
+        );
+        if let Ok(value) = HeaderValue::from_str(&named) {
+            response.headers_mut().insert(X_EXPERIMENT, value);
+        }
+        if let Some(cookie) = assignment.cookie {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+
+    /// Counts a conversion if `method path`, answered `status`, is a running experiment's
+    /// goal; `subject` is the caller (as [`subject_of`] names it).
+    pub fn observe(&self, method: &Method, path: &str, status: StatusCode, subject: Option<&str>) {
+        let Some(subject) = subject.filter(|_| status.is_success()) else {
+            return;
+        };
+        let all = self.0.all.load();
+        for experiment in all.iter() {
+            let Goal::Conversion {
+                method: goal_method,
+                path: goal_path,
+            } = &experiment.goal
+            else {
+                continue;
+            };
+            if experiment.state == ExperimentState::Running
+                && goal_method.eq_ignore_ascii_case(method.as_str())
+                && path.starts_with(goal_path.as_str())
+            {
+                let variant = assign::variant(&experiment.id, subject, experiment.split);
+                lock(&self.0.pending).convert(&experiment.id, variant, subject);
+            }
+        }
+    }
+
+    fn key(&self) -> String {
+        self.0.store.key(&["experiments"])
+    }
+
+    /// Every experiment in Redis; `None` when it does not answer.
+    async fn load(&self) -> Option<Vec<Experiment>> {
+        let key = self.key();
+        let stored: Vec<String> = self
+            .0
+            .store
+            .run("experiments", |mut connection| async move {
+                redis::cmd("HVALS")
+                    .arg(key)
+                    .query_async(&mut connection)
+                    .await
+            })
+            .await?;
+        let mut experiments: Vec<Experiment> = stored
+            .iter()
+            .filter_map(|text| serde_json::from_str(text).ok())
+            .collect();
+        experiments.sort_by(|a, b| a.id.cmp(&b.id));
+        Some(experiments)
+    }
+
+    /// Writes `experiment` and takes it in at once (the other gateways within a second).
+    async fn save(&self, experiment: &Experiment) -> Option<()> {
+        let (key, id) = (self.key(), experiment.id.clone());
+        let text = serde_json::to_string(experiment).ok()?;
+        self.0
+            .store
+            .run("experiments", |mut connection| async move {
+                redis::cmd("HSET")
+                    .arg(key)
+                    .arg(id)
+                    .arg(text)
+                    .query_async::<()>(&mut connection)
+                    .await
+            })
+            .await?;
+        let mut all: Vec<Arc<Experiment>> = self
+            .0
+            .all
+            .load()
+            .iter()
+            .filter(|known| known.id != experiment.id)
+            .cloned()
+            .collect();
+        all.push(Arc::new(experiment.clone()));
+        self.take_in(all);
+        Some(())
+    }
+
+    fn take_in(&self, all: Vec<Arc<Experiment>>) {
+        self.0.any.store(!all.is_empty(), Ordering::Release);
+        self.0.all.store(Arc::new(all));
+    }
+}
+
+/// Who the caller is to experiments: the token's subject, else the cookie's.
+pub fn subject_of(caller: &Caller, headers: &HeaderMap) -> Option<String> {
+    caller
+        .claims()
+        .map(|claims| claims.sub.to_string())
+        .or_else(|| assign::cookie_subject(headers))
+}
+
+/// Adds the counts to Redis and reads the experiments again every second, until the
+/// experiments are dropped.
+async fn keep(parts: Weak<Parts>) {
+    loop {
+        let Some(parts) = parts.upgrade() else { return };
+        let experiments = Experiments(parts);
+        let pending = std::mem::take(&mut *lock(&experiments.0.pending));
+        if !pending.is_empty()
+            && let Err(unwritten) = pending.flush(&experiments.0.store).await
+        {
+            lock(&experiments.0.pending).absorb(unwritten);
+        }
+        if let Some(all) = experiments.load().await {
+            experiments.take_in(all.into_iter().map(Arc::new).collect());
+        }
+        drop(experiments);
+        tokio::time::sleep(REFRESH).await;
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,200 @@
+//! Each gateway counts its experiments' traffic in memory and adds it to Redis every second,
+//! where every gateway's counts meet: the users exposed and converted (sets, so that a user
+//! is counted once whichever gateway saw them), the calls and their failures, and the calls'
+//! latencies (a histogram's buckets, summed).
+
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
+
+use hdrhistogram::Histogram;
+use redis::Script;
+
+use crate::store::Store;
+
+/// Adds each subject to the converted set if it is in the exposed one.
+const CONVERT: &str = r"
+for _, subject in ipairs(ARGV) do
+  if redis.call('SISMEMBER', KEYS[1], subject) == 1 then
+    redis.call('SADD', KEYS[2], subject)
+  end
+end
+return 1
+";
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to an hour, two significant digits.
+    Histogram::new_with_bounds(1, 3_600_000_000, 2)
+        .unwrap_or_else(|_| unreachable!("the bounds are valid"))
+}
+
+/// One variant's traffic since the last flush.
+#[derive(Debug)]
+pub struct VariantCounts {
+    exposed: HashSet<String>,
+    converted: HashSet<String>,
+    requests: u64,
+    errors: u64,
+    latencies: Histogram<u64>,
+}
+
+impl Default for VariantCounts {
+    fn default() -> Self {
+        Self {
+            exposed: HashSet::new(),
+            converted: HashSet::new(),
+            requests: 0,
+            errors: 0,
+            latencies: histogram(),
+        }
+    }
+}
+
+/// Every experiment's traffic since the last flush, by experiment id and variant.
+#[derive(Debug, Default)]
+pub struct Pending(HashMap<String, [VariantCounts; 2]>);
+
+impl Pending {
+    /// One call of the route, by `subject`, in `variant`: a 5xx is an error, and only an
+    /// answer that is not one exposes the user to the variant.
+    pub fn call(&mut self, id: &str, variant: usize, subject: &str, status: u16, took: Duration) {
+        let counts = &mut self.0.entry(id.to_owned()).or_default()[variant];
+        counts.requests += 1;
+        if status >= 500 {
+            counts.errors += 1;
+        } else {
+            counts.exposed.insert(subject.to_owned());
+        }
+        counts
+            .latencies
+            .saturating_record(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// A goal reached by `subject`, who falls in `variant`; it counts if they were exposed.
+    pub fn convert(&mut self, id: &str, variant: usize, subject: &str) {
+        self.0.entry(id.to_owned()).or_default()[variant]
+            .converted
+            .insert(subject.to_owned());
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Adds everything to Redis; what could not be added is handed back.
+    pub async fn flush(self, store: &Store) -> Result<(), Self> {
+        let mut pipe = redis::pipe();
+        let mut conversions = Vec::new();
+        for (id, variants) in &self.0 {
+            for (index, counts) in variants.iter().enumerate() {
+                let key = |what: &str| store.key(&["experiment", id, &index.to_string(), what]);
+                if !counts.exposed.is_empty() {
+                    pipe.sadd(key("exposed"), counts.exposed.iter().collect::<Vec<_>>())
+                        .ignore();
+                }
+                if counts.requests > 0 {
+                    pipe.hincr(key("counts"), "requests", counts.requests)
+                        .ignore();
+                    pipe.hincr(key("counts"), "errors", counts.errors).ignore();
+                    for value in counts.latencies.iter_recorded() {
+                        pipe.hincr(
+                            key("latency"),
+                            value.value_iterated_to(),
+                            value.count_at_value(),
+                        )
+                        .ignore();
+                    }
+                }
+                if !counts.converted.is_empty() {
+                    conversions.push((
+                        key("exposed"),
+                        key("converted"),
+                        counts.converted.iter().cloned().collect::<Vec<_>>(),
+                    ));
+                }
+            }
+        }
+        let written = store
+            .run("experiment counts", |mut connection| async move {
+                pipe.query_async::<()>(&mut connection).await?;
+                // After the exposures: a view and an order in one second count together.
+                for (exposed, converted, subjects) in conversions {
+                    Script::new(CONVERT)
+                        .key(exposed)
+                        .key(converted)
+                        .arg(subjects)
+                        .invoke_async::<i64>(&mut connection)
+                        .await?;
+                }
+                Ok(())
+            })
+            .await;
+        written.ok_or(self)
+    }
+
+    /// Adds `other`'s counts to these (what a failed flush handed back).
+    pub fn absorb(&mut self, other: Self) {
+        for (id, variants) in other.0 {
+            let mine = self.0.entry(id).or_default();
+            for (mine, theirs) in mine.iter_mut().zip(variants) {
+                mine.exposed.extend(theirs.exposed);
+                mine.converted.extend(theirs.converted);
+                mine.requests += theirs.requests;
+                mine.errors += theirs.errors;
+                let _ = mine.latencies.add(&theirs.latencies);
+            }
+        }
+    }
+}
+
+/// What every gateway counted of one experiment.
+#[derive(Debug)]
+pub struct Totals {
+    pub users: [u64; 2],
+    pub converted: [u64; 2],
+    pub requests: [u64; 2],
+    pub errors: [u64; 2],
+    /// Microseconds.
+    pub latencies: [Histogram<u64>; 2],
+}
+
+type Counts = HashMap<String, u64>;
+
+/// The totals of experiment `id`; `None` when Redis does not answer.
+pub async fn totals(store: &Store, id: &str) -> Option<Totals> {
+    let key = |index: usize, what: &str| store.key(&["experiment", id, &index.to_string(), what]);
+    let mut pipe = redis::pipe();
+    for index in 0..2 {
+        pipe.scard(key(index, "exposed"))
+            .scard(key(index, "converted"))
+            .hgetall(key(index, "counts"))
+            .hgetall(key(index, "latency"));
+    }
+    #[allow(clippy::type_complexity)]
+    let read: (u64, u64, Counts, Counts, u64, u64, Counts, Counts) = store
+        .run("experiment totals", |mut connection| async move {
+            pipe.query_async(&mut connection).await
+        })
+        .await?;
+    let first = (read.0, read.1, read.2, read.3);
+    let second = (read.4, read.5, read.6, read.7);
+    let latencies = |buckets: &Counts| {
+        let mut all = histogram();
+        for (value, count) in buckets {
+            if let Ok(value) = value.parse::<u64>() {
+                let _ = all.record_n(value, *count);
+            }
+        }
+        all
+    };
+    let count = |counts: &Counts, name: &str| counts.get(name).copied().unwrap_or(0);
+    Some(Totals {
+        users: [first.0, second.0],
+        converted: [first.1, second.1],
+        requests: [count(&first.2, "requests"), count(&second.2, "requests")],
+        errors: [count(&first.2, "errors"), count(&second.2, "errors")],
+        latencies: [latencies(&first.3), latencies(&second.3)],
+    })
+}

@@ -1,0 +1,397 @@
+//! A/B experiments through the gateway: two versions of restaurant-service registered side by
+//! side, users split between them, conversions counted, a winner declared.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use futures::StreamExt as _;
+use serde_json::{Value, json};
+use shared::{
+    auth::Role,
+    registry::{Heartbeat, Instance, Registration},
+    testing::{TestIssuer, TestRegistry, assert_problem, redis_url},
+};
+use uuid::Uuid;
+
+use crate::helpers::{GatewayBuilder, Scripted};
+
+/// A gateway with restaurant-service at versions 1.0.0 and 2.0.0 (both live), and an
+/// order-service that takes every order.
+struct Lab {
+    gateway: String,
+    issuer: TestIssuer,
+    admin: String,
+    client: reqwest::Client,
+    v1: Scripted,
+    v2: Scripted,
+    _orders: Scripted,
+    _registry: TestRegistry,
+    _beats: Vec<Heartbeat>,
+}
+
+impl Lab {
+    async fn new() -> Self {
+        let registry = TestRegistry::new();
+        let issuer = TestIssuer::start().await;
+        let orders = Scripted::start().await;
+        let gateway = GatewayBuilder::new(&issuer)
+            .backend("order", &orders.url)
+            .arg("--registry-url", &redis_url())
+            .arg("--registry-prefix", &registry.prefix)
+            .arg("--registry-refresh", "100ms")
+            .arg("--rate-limit", "false")
+            // The breakers stay out of the way of a variant failing on purpose.
+            .arg("--breaker-minimum-calls", "100000")
+            .spawn()
+            .await;
+        let mut beats = Vec::new();
+        let mut upstreams = Vec::new();
+        for version in ["1.0.0", "2.0.0"] {
+            let upstream = Scripted::start().await;
+            let instance = Instance {
+                service: "restaurant-service".into(),
+                id: Uuid::now_v7().to_string(),
+                url: upstream.url.clone(),
+                version: version.into(),
+                colour: "blue".into(),
+                metadata: BTreeMap::new(),
+            };
+            beats.push(
+                Registration::new(registry.registry.clone(), instance, Duration::from_secs(30))
+                    .start(),
+            );
+            upstreams.push(upstream);
+        }
+        let admin = issuer.token(Uuid::now_v7(), &[Role::Admin]);
+        let v2 = upstreams.pop().expect("v2");
+        let v1 = upstreams.pop().expect("v1");
+        let lab = Self {
+            gateway,
+            issuer,
+            admin,
+            client: reqwest::Client::new(),
+            v1,
+            v2,
+            _orders: orders,
+            _registry: registry,
+            _beats: beats,
+        };
+        lab.until_both_registered().await;
+        lab
+    }
+
+    async fn until_both_registered(&self) {
+        for _ in 0..100 {
+            let view: Value = self
+                .client
+                .get(format!("{}/admin/registry", self.gateway))
+                .bearer_auth(&self.admin)
+                .send()
+                .await
+                .expect("sent")
+                .json()
+                .await
+                .expect("json");
+            if view["services"]["restaurant-service"]["instances"]
+                .as_array()
+                .is_some_and(|instances| instances.len() == 2)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the gateway never read both versions");
+    }
+
+    async fn start(&self, body: Value) -> String {
+        let response = self
+            .client
+            .post(format!("{}/admin/experiments", self.gateway))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 201);
+        let experiment: Value = response.json().await.expect("json");
+        experiment["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// `GET /restaurants` as `user`: the variant named in `X-Experiment`.
+    async fn view(&self, user: &str) -> String {
+        let response = self
+            .client
+            .get(format!("{}/restaurants?viewer={user}", self.gateway))
+            .bearer_auth(user)
+            .send()
+            .await
+            .expect("sent");
+        variant_of(&response)
+    }
+
+    /// Every user's token viewing once, sixteen at a time: the variants, in order.
+    async fn views(&self, tokens: &[String]) -> Vec<String> {
+        futures::stream::iter(tokens)
+            .map(|token| self.view(token))
+            .buffered(16)
+            .collect()
+            .await
+    }
+
+    /// The report once `accept` holds for it, or after ten seconds.
+    async fn report_until(&self, id: &str, accept: impl Fn(&Value) -> bool) -> Value {
+        let mut report = Value::Null;
+        for _ in 0..100 {
+            report = self
+                .client
+                .get(format!("{}/admin/experiments/{id}", self.gateway))
+                .bearer_auth(&self.admin)
+                .send()
+                .await
+                .expect("sent")
+                .json()
+                .await
+                .expect("json");
+            if accept(&report) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        report
+    }
+
+    fn users(&self, count: usize) -> Vec<String> {
+        (0..count)
+            .map(|_| self.issuer.token(Uuid::now_v7(), &[Role::Customer]))
+            .collect()
+    }
+}
+
+fn variant_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("x-experiment")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once("variant="))
+        .map(|(_, variant)| variant.to_owned())
+        .unwrap_or_default()
+}
+
+fn users_counted(report: &Value) -> u64 {
+    report["variants"]
+        .as_array()
+        .map(|variants| variants.iter().filter_map(|v| v["users"].as_u64()).sum())
+        .unwrap_or(0)
+}
+
+fn by_version() -> Value {
+    json!([
+        {"name": "control", "version": "1.0.0"},
+        {"name": "v2", "version": "2.0.0"}
+    ])
+}
+
+#[tokio::test]
+async fn a_fifty_fifty_split_of_two_thousand_users_lands_within_tolerance_and_sticks() {
+    let lab = Lab::new().await;
+    let id = lab
+        .start(json!({"name": "menu-v2", "route": "/restaurants", "variants": by_version()}))
+        .await;
+    let users = lab.users(2000);
+    let variants = lab.views(&users).await;
+    let treated = variants.iter().filter(|v| *v == "v2").count();
+    let control = variants.iter().filter(|v| *v == "control").count();
+    assert_eq!(treated + control, 2000, "every user is in one variant");
+    assert!((900..=1100).contains(&treated), "{treated} of 2000 in v2");
+    assert_eq!(
+        (lab.v1.calls() as usize, lab.v2.calls() as usize),
+        (control, treated),
+        "each variant's users reach its version"
+    );
+    for (user, first) in users.iter().zip(&variants).take(50) {
+        for _ in 0..3 {
+            assert_eq!(&lab.view(user).await, first, "the same variant every time");
+        }
+    }
+
+    let report = lab.report_until(&id, |r| users_counted(r) == 2000).await;
+    assert_eq!(users_counted(&report), 2000, "{report}");
+    assert_eq!(report["variants"][1]["users"], treated as u64, "{report}");
+    assert_eq!(report["sample_ratio"]["mismatch"], false, "{report}");
+    assert!(
+        report["variants"][0]["latency_ms"]["p99"].as_f64() > Some(0.0),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_variant_with_a_clearly_higher_conversion_wins_and_stopping_sends_everyone_to_it() {
+    let lab = Lab::new().await;
+    let id = lab
+        .start(json!({
+            "name": "menu-v2", "route": "/restaurants", "variants": by_version(),
+            "goal": {"kind": "conversion", "method": "POST", "path": "/orders"},
+            "min_sample": 200,
+        }))
+        .await;
+    let users = lab.users(800);
+    let variants = lab.views(&users).await;
+    // Three in ten of v2's users order, one in ten of the control's.
+    for (n, (user, variant)) in users.iter().zip(&variants).enumerate() {
+        let orders = if variant == "v2" {
+            n % 10 < 3
+        } else {
+            n % 10 < 1
+        };
+        if orders {
+            let placed = lab
+                .client
+                .post(format!("{}/orders", lab.gateway))
+                .bearer_auth(user)
+                .json(&json!({"restaurant_id": "r1"}))
+                .send()
+                .await
+                .expect("sent");
+            assert!(placed.status().is_success());
+        }
+    }
+    let report = lab
+        .report_until(&id, |r| r["verdict"]["status"] == "winner")
+        .await;
+    assert_eq!(report["verdict"]["status"], "winner", "{report}");
+    assert_eq!(report["verdict"]["winner"], "v2", "{report}");
+    let comparison = &report["comparison"];
+    assert_eq!(comparison["test"], "two-proportion z-test");
+    assert!(comparison["p_value"].as_f64() < Some(0.05), "{report}");
+    assert!(comparison["low"].as_f64() > Some(0.0), "{report}");
+    let v2 = &report["variants"][1]["conversion"];
+    assert!(v2["low"].as_f64() < v2["rate"].as_f64() && v2["rate"].as_f64() < v2["high"].as_f64());
+
+    let stopped = lab
+        .client
+        .post(format!("{}/admin/experiments/{id}/stop", lab.gateway))
+        .bearer_auth(&lab.admin)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(stopped.status(), 200);
+    let control_user = users
+        .iter()
+        .zip(&variants)
+        .find(|(_, variant)| *variant == "control")
+        .map(|(user, _)| user)
+        .expect("a control user");
+    assert_eq!(
+        lab.view(control_user).await,
+        "v2",
+        "everyone goes to the winner"
+    );
+}
+
+#[tokio::test]
+async fn a_split_that_loses_one_variants_users_is_flagged() {
+    let lab = Lab::new().await;
+    let id = lab
+        .start(json!({"name": "menu-v2", "route": "/restaurants", "variants": by_version(), "min_sample": 100}))
+        .await;
+    // v2 fails its first 400 calls: those users never see it.
+    lab.v2.fail_next(400, 503);
+    let users = lab.users(1000);
+    lab.views(&users).await;
+    let report = lab
+        .report_until(&id, |r| r["verdict"]["status"] == "sample-ratio-mismatch")
+        .await;
+    assert_eq!(
+        report["verdict"]["status"], "sample-ratio-mismatch",
+        "{report}"
+    );
+    assert_eq!(report["sample_ratio"]["mismatch"], true, "{report}");
+    assert!(
+        report["sample_ratio"]["p_value"].as_f64() < Some(0.001),
+        "{report}"
+    );
+    assert_eq!(report["verdict"]["winner"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_anonymous_caller_gets_a_cookie_that_keeps_its_variant() {
+    let lab = Lab::new().await;
+    lab.start(json!({"name": "menu-v2", "route": "/restaurants", "variants": by_version()}))
+        .await;
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let first = lab
+            .client
+            .get(format!("{}/restaurants", lab.gateway))
+            .send()
+            .await
+            .expect("sent");
+        let cookie = first
+            .headers()
+            .get("set-cookie")
+            .and_then(|value| value.to_str().ok())
+            .expect("a cookie")
+            .split(';')
+            .next()
+            .expect("name=value")
+            .to_owned();
+        assert!(cookie.starts_with("fd_subject="), "{cookie}");
+        let variant = variant_of(&first);
+        for _ in 0..3 {
+            let again = lab
+                .client
+                .get(format!("{}/restaurants", lab.gateway))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .expect("sent");
+            assert!(again.headers().get("set-cookie").is_none());
+            assert_eq!(variant_of(&again), variant);
+        }
+        seen.push(variant);
+    }
+    assert!(
+        seen.contains(&"control".to_owned()) && seen.contains(&"v2".to_owned()),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_experiment_is_refused_naming_the_field_and_one_route_holds_one_experiment() {
+    let lab = Lab::new().await;
+    let post = |body: Value| {
+        lab.client
+            .post(format!("{}/admin/experiments", lab.gateway))
+            .bearer_auth(&lab.admin)
+            .json(&body)
+            .send()
+    };
+    let refused = post(json!({
+        "name": "bad name!", "route": "/nowhere", "split": 100,
+        "variants": [{"name": "only", "version": "1.0.0"}],
+    }))
+    .await
+    .expect("sent");
+    let problem = assert_problem(refused, 422).await.to_string();
+    for field in ["name", "route", "split", "variants"] {
+        assert!(
+            problem.contains(&format!("\"{field}\"")),
+            "{field}: {problem}"
+        );
+    }
+    lab.start(json!({"name": "menu-v2", "route": "/restaurants", "variants": by_version()}))
+        .await;
+    let overlapping =
+        post(json!({"name": "again", "route": "/restaurants/r1", "variants": by_version()}))
+            .await
+            .expect("sent");
+    assert_problem(overlapping, 409).await;
+    let missing = lab
+        .client
+        .get(format!("{}/admin/experiments/nothing", lab.gateway))
+        .bearer_auth(&lab.admin)
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(missing, 404).await;
+}
