@@ -8,7 +8,9 @@
 mod analysis;
 pub mod http;
 mod record;
+mod request;
 mod run;
+mod smoke;
 mod store;
 
 use std::{sync::Arc, time::Duration};

@@ -2,23 +2,19 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use http::Request;
 use shared::registry::Instance;
 use tokio::time::Instant;
 
 use super::{
     Deployments,
     analysis::{Watch, verdict},
-    record::{DeployState, DeployedInstance, Deployment, SmokeCheck, millis},
+    record::{DeployState, DeployedInstance, Deployment, millis},
 };
 
 /// How often the new colour's calls are looked at while it is watched.
 const TICK: Duration = Duration::from_millis(50);
 /// How often the record is written while watching (and a rollback elsewhere noticed).
 const SAVE_EVERY: Duration = Duration::from_secs(1);
-/// How long one smoke check may take.
-const SMOKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Deployments {
     /// Runs `deployment` (already saved as pending) to its end.
@@ -106,42 +102,6 @@ impl Deployments {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Every check on every instance; what failed, if anything did.
-    async fn smoke(
-        &self,
-        instances: &[Instance],
-        checks: &[SmokeCheck],
-    ) -> Result<(), Vec<String>> {
-        let mut failures = Vec::new();
-        for instance in instances {
-            for check in checks {
-                let url = format!("{}{}", instance.url.trim_end_matches('/'), check.path);
-                let Ok(request) = Request::get(&url).body(Body::empty()) else {
-                    failures.push(format!("GET {url}: not a valid URL"));
-                    continue;
-                };
-                match tokio::time::timeout(SMOKE_TIMEOUT, self.0.client.request(request)).await {
-                    Ok(Ok(response)) if response.status().as_u16() == check.status => {}
-                    Ok(Ok(response)) => failures.push(format!(
-                        "GET {url} answered {}, expected {}",
-                        response.status().as_u16(),
-                        check.status
-                    )),
-                    Ok(Err(err)) => failures.push(format!("GET {url} failed: {err}")),
-                    Err(_) => failures.push(format!(
-                        "GET {url} did not answer within {}",
-                        humantime::format_duration(SMOKE_TIMEOUT)
-                    )),
-                }
-            }
-        }
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(failures)
         }
     }
 

@@ -8,6 +8,7 @@
 mod assign;
 pub mod http;
 mod model;
+mod new;
 mod report;
 mod stats;
 mod tally;

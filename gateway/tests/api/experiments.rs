@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 use shared::{
     auth::Role,
     registry::{Heartbeat, Instance, Registration},
-    testing::{TestIssuer, TestRegistry, assert_problem, redis_url},
+    testing::{TestIssuer, TestRegistry, assert_problem, redis_url, run_to_end},
 };
 use uuid::Uuid;
 
-use crate::helpers::{GatewayBuilder, Scripted};
+use crate::helpers::{GatewayBuilder, Scripted, unique_prefix};
 
 /// A gateway with restaurant-service at versions 1.0.0 and 2.0.0 (both live), and an
 /// order-service that takes every order.
@@ -26,6 +26,31 @@ struct Lab {
     _orders: Scripted,
     _registry: TestRegistry,
     _beats: Vec<Heartbeat>,
+    /// The gateway's Redis key prefix: experiments and their counts stay until removed.
+    prefix: String,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let pattern = format!("{}:*", self.prefix);
+        run_to_end(async move {
+            let client = redis::Client::open(redis_url()).ok()?;
+            let mut connection = client.get_multiplexed_async_connection().await.ok()?;
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(pattern)
+                .query_async(&mut connection)
+                .await
+                .ok()?;
+            if !keys.is_empty() {
+                redis::cmd("DEL")
+                    .arg(keys)
+                    .query_async::<()>(&mut connection)
+                    .await
+                    .ok()?;
+            }
+            Some(())
+        });
+    }
 }
 
 impl Lab {
@@ -33,7 +58,9 @@ impl Lab {
         let registry = TestRegistry::new();
         let issuer = TestIssuer::start().await;
         let orders = Scripted::start().await;
+        let prefix = unique_prefix();
         let gateway = GatewayBuilder::new(&issuer)
+            .arg("--redis-key-prefix", &prefix)
             .backend("order", &orders.url)
             .arg("--registry-url", &redis_url())
             .arg("--registry-prefix", &registry.prefix)
@@ -74,6 +101,7 @@ impl Lab {
             _orders: orders,
             _registry: registry,
             _beats: beats,
+            prefix,
         };
         lab.until_both_registered().await;
         lab
