@@ -110,7 +110,7 @@ impl Load {
                     while running.load(Ordering::SeqCst) {
                         n += 1;
                         let status = client
-                            .get(format!("{base}?limit=5&w={worker}&n={n}"))
+                            .get(format!("{base}?limit=5&q=w{worker}n{n}"))
                             .send()
                             .await
                             .map_or(0, |response| response.status().as_u16());
@@ -239,6 +239,6 @@ async fn a_green_restaurant_service_whose_errors_rise_after_the_switch_is_revert
     assert!(timings["time_to_detect_ms"].is_u64(), "{status}");
     assert!(timings["time_to_revert_ms"].is_u64(), "{status}");
     assert!(after.contains(&200), "blue answers again: {after:?}");
-    let (code, _) = platform.get("/restaurants?after=revert", &admin).await;
+    let (code, _) = platform.get("/restaurants?q=after-revert", &admin).await;
     assert_eq!(code, 200);
 }

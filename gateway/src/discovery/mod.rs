@@ -94,13 +94,17 @@ impl Discovery {
     }
 
     /// Sends `service`'s traffic to its `colour` instances at once in this gateway (the
-    /// others follow at their next read of the live colour).
+    /// others follow at their next read of the live colour). The service's breaker starts
+    /// afresh: what it counted was the other colour's doing.
     pub async fn switch(&self, service: &str, colour: &str) {
         let mut view = self.view.write().await;
         if let Some(known) = view.services.get_mut(service) {
             colour.clone_into(&mut known.live_colour);
         }
         route(&view, &self.backends);
+        if let Some(backend) = self.backends.iter().find(|backend| backend.name == service) {
+            backend.breaker.reset();
+        }
     }
 }
 
@@ -144,9 +148,13 @@ async fn watch(
         let mut view = view.write().await;
         view.apply(read.ok(), preservation);
         if let Some(live) = live {
-            for (name, colour) in names.iter().zip(live) {
-                if let Some(service) = view.services.get_mut(*name) {
+            for ((name, colour), backend) in names.iter().zip(live).zip(backends.iter()) {
+                if let Some(service) = view.services.get_mut(*name)
+                    && service.live_colour != colour
+                {
+                    // Switched by another gateway: as `Discovery::switch` does here.
                     service.live_colour = colour;
+                    backend.breaker.reset();
                 }
             }
         }

@@ -191,6 +191,16 @@ impl Breaker {
         inner.state
     }
 
+    /// Closes it and forgets its window, as resilience4j's `reset`: for when what it guards
+    /// was replaced (a service's traffic moved to other instances), so that the old ones'
+    /// failures do not keep the new ones from being called.
+    pub fn reset(&self) {
+        let mut inner = self.lock();
+        self.transition(&mut inner, BreakerState::Closed, Instant::now());
+        inner.window = Window::default();
+        inner.trials_in_flight = 0;
+    }
+
     /// Whether it is closed, read without its lock (what most calls meet).
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
@@ -343,6 +353,33 @@ impl Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reset_closes_an_open_breaker_and_forgets_its_window() {
+        let breaker = Breaker::new(
+            "reset",
+            BreakerConfig {
+                failure_rate: 0.5,
+                window: Duration::from_secs(10),
+                minimum_calls: 2,
+                open_for: Duration::from_secs(30),
+                half_open_trials: 1,
+            },
+        );
+        for _ in 0..2 {
+            breaker.try_acquire().expect("closed").record(false);
+        }
+        assert_eq!(breaker.state(), BreakerState::Open);
+        breaker.reset();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(breaker.snapshot().window_calls, 0);
+        breaker.try_acquire().expect("closed again").record(false);
+        assert_eq!(
+            breaker.state(),
+            BreakerState::Closed,
+            "one failure of a fresh window"
+        );
+    }
 
     fn breaker() -> Breaker {
         Breaker::new(
