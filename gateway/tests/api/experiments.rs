@@ -423,3 +423,31 @@ async fn a_bad_experiment_is_refused_naming_the_field_and_one_route_holds_one_ex
         .expect("sent");
     assert_problem(missing, 404).await;
 }
+
+#[tokio::test]
+async fn a_latency_goal_declares_the_faster_version_the_winner() {
+    let lab = Lab::new().await;
+    lab.v2.delay(Duration::from_millis(15));
+    let id = lab
+        .start(json!({
+            "name": "menu-v2", "route": "/restaurants", "variants": by_version(),
+            "goal": {"kind": "latency"}, "min_sample": 50,
+        }))
+        .await;
+    let users = lab.users(300);
+    lab.views(&users).await;
+    let report = lab
+        .report_until(&id, |r| r["verdict"]["status"] == "winner")
+        .await;
+    assert_eq!(report["verdict"]["winner"], "control", "{report}");
+    assert_eq!(
+        report["comparison"]["test"],
+        "Welch's t-test (normal approximation)"
+    );
+    assert!(
+        report["comparison"]["difference"].as_f64() > Some(10.0),
+        "{report}"
+    );
+    let slower = report["variants"][1]["latency_ms"]["p50"].as_f64();
+    assert!(slower > Some(15.0), "{report}");
+}
