@@ -79,7 +79,10 @@ async fn admit(
     let client = state.trusted_proxies.client(request.headers(), peer.ip());
     let verdict = state.limiter.count(method, path, &caller, client).await;
     let refused = match verdict.as_ref().and_then(|verdict| verdict.refusal()) {
-        Some(over_quota) => Some(over_quota),
+        Some(over_quota) => {
+            state.limiter.count_refusal();
+            Some(over_quota)
+        }
         None => access::refusal_of(&state.access, method, path, &caller),
     };
     let mut response = match refused {

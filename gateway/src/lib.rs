@@ -11,6 +11,7 @@ mod cache;
 mod cached;
 pub mod client;
 mod config;
+mod dashboard;
 mod deploy;
 mod discovery;
 mod edge;

@@ -11,7 +11,9 @@ use utoipa::{
     },
 };
 
-use crate::{aggregate, cache, deploy, discovery, experiment, upstream, upstream::Backend};
+use crate::{
+    aggregate, cache, dashboard, deploy, discovery, experiment, upstream, upstream::Backend,
+};
 
 /// The gateway's own operations.
 #[derive(utoipa::OpenApi)]
@@ -19,6 +21,11 @@ use crate::{aggregate, cache, deploy, discovery, experiment, upstream, upstream:
     aggregate::get_order_details,
     cache::purge::purge_cache,
     cache::stats::get_cache_stats,
+    dashboard::http::create_dashboard_session,
+    dashboard::http::delete_dashboard_session,
+    dashboard::http::get_dashboard,
+    dashboard::http::get_dashboard_snapshot,
+    dashboard::http::stream_dashboard,
     deploy::http::create_deployment,
     deploy::http::get_deployment,
     deploy::http::rollback_deployment,

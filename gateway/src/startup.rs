@@ -11,6 +11,7 @@ use crate::{
     access::Access,
     admission, aggregate, cache,
     client::http_client,
+    dashboard,
     deploy::{self, Deployments},
     discovery::{self, Discovery},
     edge,
@@ -115,6 +116,17 @@ fn own_routes(state: GatewayState) -> Router {
         )
         .route("/admin/cache/purge", post(cache::purge_cache))
         .route("/admin/registry", get(discovery::get_registry))
+        .route(
+            "/admin/dashboard",
+            get(dashboard::http::get_dashboard_snapshot),
+        )
+        .route("/dashboard", get(dashboard::http::get_dashboard))
+        .route("/dashboard/events", get(dashboard::http::stream_dashboard))
+        .route(
+            "/dashboard/session",
+            post(dashboard::http::create_dashboard_session)
+                .delete(dashboard::http::delete_dashboard_session),
+        )
         .route(
             "/admin/deployments/{service}",
             get(deploy::http::get_deployment).post(deploy::http::create_deployment),

@@ -24,7 +24,7 @@ pub use self::{
     flight::Flights,
     key::CacheKey,
     purge::purge_cache,
-    stats::{CacheStats, get_cache_stats},
+    stats::{CachePanel, CacheStats, cache_panel, get_cache_stats},
 };
 use crate::{
     routes::{RouteTable, parse_table},

@@ -105,6 +105,11 @@ fn ratio(part: u64, whole: u64, scale: f64) -> f64 {
 #[utoipa::path(get, path = "/stats/cache", tag = "statistics",
     responses((status = 200, description = "The cache panel", body = CachePanel)))]
 pub async fn get_cache_stats(State(state): State<GatewayState>) -> Json<CachePanel> {
+    Json(cache_panel(&state).await)
+}
+
+/// The cache's numbers, and Redis's memory.
+pub async fn cache_panel(state: &GatewayState) -> CachePanel {
     let stats = &state.cache.stats;
     let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
     let (hits, misses, stale) = (load(&stats.hits), load(&stats.misses), load(&stats.stale));
@@ -125,7 +130,7 @@ pub async fn get_cache_stats(State(state): State<GatewayState>) -> Json<CachePan
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
             .map(|value| value.trim().to_owned())
     };
-    Json(CachePanel {
+    CachePanel {
         requests,
         hits,
         misses,
@@ -137,5 +142,5 @@ pub async fn get_cache_stats(State(state): State<GatewayState>) -> Json<CachePan
         invalidated: load(&stats.invalidated),
         redis_memory_bytes: field("used_memory").and_then(|value| value.parse().ok()),
         redis_memory_human: field("used_memory_human"),
-    })
+    }
 }

@@ -18,6 +18,25 @@ use super::{
 };
 use crate::state::GatewayState;
 
+impl super::Deployments {
+    /// Every backend's live colour and latest deployment; `None` without a registry or
+    /// while it does not answer.
+    pub async fn statuses(&self) -> Option<Vec<DeploymentStatus>> {
+        let store = self.0.discovery.store()?;
+        let names: Vec<&str> = self.0.backends.iter().map(|backend| backend.name).collect();
+        let live = store.live_colours(&names).await.ok()?;
+        let mut statuses = Vec::with_capacity(names.len());
+        for (service, live_colour) in names.into_iter().zip(live) {
+            statuses.push(DeploymentStatus {
+                service: service.to_owned(),
+                live_colour,
+                deployment: store.latest(service).await.ok()?,
+            });
+        }
+        Some(statuses)
+    }
+}
+
 /// A service's live colour and latest deployment.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeploymentStatus {

@@ -18,6 +18,7 @@ use std::{sync::Arc, time::Duration};
 use clap::Args;
 
 pub use self::{
+    http::DeploymentStatus,
     record::{SmokeCheck, now},
     store::{DEFAULT_LIVE, DeployStore},
 };

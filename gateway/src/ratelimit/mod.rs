@@ -5,7 +5,14 @@
 
 mod gcra;
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    net::IpAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::response::{IntoResponse, Response};
 use clap::{ArgAction, Args};
@@ -89,9 +96,21 @@ pub struct RateLimiter {
     store: Store,
     script: Arc<Script>,
     local: Arc<LocalLimiter>,
+    /// Requests refused since start.
+    refused: Arc<AtomicU64>,
 }
 
 impl RateLimiter {
+    /// Counts a refused request.
+    pub fn count_refusal(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests refused since start.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
     /// A limiter for `args`, counting in `store`.
     pub fn new(args: &RateLimitArgs, store: Store) -> Self {
         Self {
@@ -100,6 +119,7 @@ impl RateLimiter {
             store,
             script: Arc::new(Script::new(gcra::SCRIPT)),
             local: Arc::new(LocalLimiter::default()),
+            refused: Arc::default(),
         }
     }
 

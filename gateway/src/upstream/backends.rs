@@ -1,7 +1,10 @@
 //! The services behind the gateway, the path prefix each one serves, its instances, and each
 //! one's breaker and retry budget.
 
-use std::{ops::Deref, sync::Arc};
+use std::{
+    ops::Deref,
+    sync::{Arc, atomic::AtomicU64},
+};
 
 use metrics::{Counter, Histogram};
 
@@ -47,6 +50,9 @@ pub struct BackendParts {
     pub breaker: Arc<Breaker>,
     /// Its retry budget.
     pub budget: Arc<RetryBudget>,
+    /// Retries made, and refused by the budget, since start.
+    pub retries: AtomicU64,
+    pub retries_refused: AtomicU64,
     /// Its calls' metrics, registered once rather than looked up by name on every call.
     pub metrics: CallMetrics,
 }
@@ -121,6 +127,8 @@ pub fn from_config(config: &Config, client: &HttpClient) -> Result<Arc<[Backend]
                 config.retry.retry_budget,
                 config.retry.retry_budget_floor,
             )),
+            retries: AtomicU64::new(0),
+            retries_refused: AtomicU64::new(0),
             metrics: CallMetrics::register(name),
         })))
     })

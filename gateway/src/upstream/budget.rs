@@ -8,6 +8,15 @@ use tokio::time::Instant;
 
 const BUCKETS: usize = 10;
 
+/// A budget's window: requests and retries over the last ten seconds, and the retries it
+/// allows.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct BudgetUsage {
+    pub requests: u32,
+    pub retries: u32,
+    pub allowed: u32,
+}
+
 /// Requests and retries per second over the last ten seconds.
 #[derive(Debug)]
 pub struct RetryBudget {
@@ -43,13 +52,7 @@ impl RetryBudget {
     pub fn try_withdraw(&self) -> bool {
         let second = self.second();
         let mut window = self.lock();
-        let live = window
-            .buckets
-            .iter()
-            .filter(|(at, _, _)| second.saturating_sub(*at) < BUCKETS as u64);
-        let (requests, retries) = live.fold((0_u32, 0_u32), |(req, ret), (_, r, t)| {
-            (req.saturating_add(*r), ret.saturating_add(*t))
-        });
+        let (requests, retries) = Self::sums(&window, second);
         let allowed = f64::from(requests) * self.ratio + f64::from(self.floor);
         if f64::from(retries) + 1.0 > allowed {
             return false;
@@ -57,6 +60,28 @@ impl RetryBudget {
         let bucket = Self::bucket(&mut window, second);
         bucket.2 = bucket.2.saturating_add(1);
         true
+    }
+
+    /// The requests and retries of the window, and the retries it allows.
+    pub fn usage(&self) -> BudgetUsage {
+        let (requests, retries) = Self::sums(&self.lock(), self.second());
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // small, positive
+        let allowed = (f64::from(requests) * self.ratio + f64::from(self.floor)) as u32;
+        BudgetUsage {
+            requests,
+            retries,
+            allowed,
+        }
+    }
+
+    fn sums(window: &Window, second: u64) -> (u32, u32) {
+        window
+            .buckets
+            .iter()
+            .filter(|(at, _, _)| second.saturating_sub(*at) < BUCKETS as u64)
+            .fold((0_u32, 0_u32), |(req, ret), (_, r, t)| {
+                (req.saturating_add(*r), ret.saturating_add(*t))
+            })
     }
 
     fn with_bucket(&self, update: impl FnOnce(&mut (u64, u32, u32))) {

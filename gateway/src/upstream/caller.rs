@@ -2,7 +2,7 @@
 //! what may be sent again, within the retry budget.
 
 use std::{
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, MutexGuard, PoisonError, atomic::Ordering::Relaxed},
     time::Duration,
 };
 
@@ -239,10 +239,12 @@ impl Caller {
             return Attempt::Done(result);
         }
         if !backend.budget.try_withdraw() {
+            backend.retries_refused.fetch_add(1, Relaxed);
             metrics::counter!("gateway_retry_budget_exhausted_total", "service" => backend.name)
                 .increment(1);
             return Attempt::Done(result);
         }
+        backend.retries.fetch_add(1, Relaxed);
         metrics::counter!("gateway_retries_total", "service" => backend.name).increment(1);
         tracing::debug!(service = backend.name, attempt, ?asked, "retrying");
         Attempt::Again {

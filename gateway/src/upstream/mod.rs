@@ -24,14 +24,14 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, uri::
 use shared::Problem;
 use smallvec::SmallVec;
 
-pub use self::balance::Selector;
 pub use self::{
     backends::{Backend, checks, from_config},
     caller::Caller,
     endpoint::{CallRecord, Endpoint, EndpointHealth},
     outlier::OutlierArgs,
-    stats::get_circuit_breakers,
+    stats::{BreakerTable, breaker_table, get_circuit_breakers},
 };
+pub use self::{balance::Selector, budget::BudgetUsage};
 
 /// When a backend's breaker opens and how it recovers.
 #[derive(Debug, Clone, Args)]

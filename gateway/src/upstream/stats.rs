@@ -115,6 +115,12 @@ fn row(backend: &Backend) -> BreakerRow {
 #[utoipa::path(get, path = "/stats/circuit-breakers", tag = "statistics",
     responses((status = 200, description = "One row per backend", body = BreakerTable)))]
 pub async fn get_circuit_breakers(State(state): State<GatewayState>) -> Json<BreakerTable> {
-    let breakers = state.backends.iter().map(row).collect();
-    Json(BreakerTable { breakers })
+    Json(breaker_table(&state.backends))
+}
+
+/// Every backend's breaker, and its instances'.
+pub fn breaker_table(backends: &[Backend]) -> BreakerTable {
+    BreakerTable {
+        breakers: backends.iter().map(row).collect(),
+    }
 }

@@ -1,0 +1,166 @@
+//! The dashboard's page, its live stream, its snapshot as JSON, and the session cookie that
+//! lets a browser's `EventSource` (which sends no `Authorization` header) open the stream.
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{
+        Html, IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use futures::Stream;
+use shared::{Problem, auth::Claims};
+
+use super::{Snapshot, snapshot};
+use crate::state::GatewayState;
+
+/// How often the stream sends a snapshot.
+const EVERY: Duration = Duration::from_secs(1);
+
+/// The cookie holding an admin's access token for the dashboard.
+const COOKIE: &str = "fd_dashboard";
+
+const PAGE: &str = include_str!("page.html");
+
+fn unauthorized() -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized").with_detail(
+        "Sign in as an administrator: a bearer token, or the dashboard's session cookie.",
+    )
+}
+
+fn token_of(headers: &HeaderMap, cookie: bool) -> Option<String> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    if bearer.is_some() || !cookie {
+        return bearer;
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, token)| token.to_owned())
+}
+
+/// The caller's claims, if they are an administrator's.
+async fn admin(state: &GatewayState, headers: &HeaderMap, cookie: bool) -> Result<Claims, Problem> {
+    let token = token_of(headers, cookie).ok_or_else(unauthorized)?;
+    let claims = state
+        .access
+        .verifier
+        .verify(&token)
+        .await
+        .map_err(|_| unauthorized())?;
+    if !claims.has_role("admin") {
+        return Err(
+            Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+                .with_detail("The dashboard is for administrators."),
+        );
+    }
+    Ok(claims)
+}
+
+/// The dashboard's page: it signs in, then shows the live stream.
+#[utoipa::path(get, path = "/dashboard", tag = "dashboard",
+    responses((status = 200, description = "The page (HTML); its data comes from `/dashboard/events`", content_type = "text/html")))]
+pub async fn get_dashboard() -> Response {
+    let mut response = Html(PAGE).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+        ),
+    );
+    response
+}
+
+/// What the dashboard shows, once, as JSON (admins only).
+#[utoipa::path(get, path = "/admin/dashboard", tag = "dashboard",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One snapshot", body = Snapshot),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_dashboard_snapshot(State(state): State<GatewayState>) -> Json<Snapshot> {
+    Json(snapshot(&state).await)
+}
+
+/// A snapshot every second as Server-Sent Events (`event: snapshot`), until the token
+/// expires; an admin's bearer token or the session cookie.
+#[utoipa::path(get, path = "/dashboard/events", tag = "dashboard",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stream (text/event-stream)", content_type = "text/event-stream"),
+        (status = 401, description = "No valid token or session cookie", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json")))]
+pub async fn stream_dashboard(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
+    let claims = admin(&state, &headers, true).await?;
+    let stream = futures::stream::unfold((state, true), move |(state, first)| async move {
+        if !first {
+            tokio::time::sleep(EVERY).await;
+        }
+        // The stream ends with the token: the page signs in again.
+        if chrono::Utc::now().timestamp() >= claims.exp {
+            return None;
+        }
+        let snapshot = snapshot(&state).await;
+        let event = Event::default()
+            .event("snapshot")
+            .json_data(&snapshot)
+            .unwrap_or_else(|_| Event::default().comment("a snapshot that did not serialise"));
+        Some((Ok(event), (state, false)))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Keeps an admin's bearer token in an `HttpOnly` cookie for the dashboard's stream, for as
+/// long as the token lasts.
+#[utoipa::path(post, path = "/dashboard/session", tag = "dashboard",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The cookie is set"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_dashboard_session(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let claims = admin(&state, &headers, false).await?;
+    let token = token_of(&headers, false).ok_or_else(unauthorized)?;
+    let lifetime = (claims.exp - chrono::Utc::now().timestamp()).max(0);
+    let cookie =
+        format!("{COOKIE}={token}; Path=/dashboard; Max-Age={lifetime}; HttpOnly; SameSite=Strict");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// Signs the dashboard out: the cookie is dropped.
+#[utoipa::path(delete, path = "/dashboard/session", tag = "dashboard",
+    responses((status = 204, description = "The cookie is dropped")))]
+pub async fn delete_dashboard_session() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "fd_dashboard=; Path=/dashboard; Max-Age=0; HttpOnly; SameSite=Strict",
+        ),
+    );
+    response
+}

@@ -1,0 +1,78 @@
+//! The monitoring dashboard: one snapshot of everything the gateway knows (breakers per
+//! service and instance, the cache, retries and their budgets, rate-limit refusals, each
+//! instance's health, deployments and experiments), pushed to the page every second over
+//! Server-Sent Events.
+
+pub mod http;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{
+    cache::{CachePanel, cache_panel},
+    deploy::DeploymentStatus,
+    discovery::RegistryView,
+    experiment::ExperimentSummary,
+    state::GatewayState,
+    upstream::{BreakerTable, BudgetUsage, breaker_table},
+};
+
+/// Everything the dashboard shows, at one time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Snapshot {
+    /// When it was taken (RFC 3339).
+    pub at: String,
+    pub breakers: BreakerTable,
+    pub cache: CachePanel,
+    pub retries: Vec<RetryRow>,
+    /// Requests refused by the rate limit since start.
+    pub rate_limited: u64,
+    /// Each backend's instances and their health.
+    pub registry: RegistryView,
+    /// Each backend's live colour and latest deployment (none without a registry).
+    pub deployments: Vec<DeploymentStatus>,
+    pub experiments: Vec<ExperimentSummary>,
+}
+
+/// One backend's retries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetryRow {
+    pub service: &'static str,
+    /// Retries made since start.
+    pub retries: u64,
+    /// Retries the budget refused since start.
+    pub refused_by_budget: u64,
+    /// The budget's last ten seconds.
+    pub budget: BudgetUsage,
+}
+
+/// What the gateway knows now.
+pub async fn snapshot(state: &GatewayState) -> Snapshot {
+    use std::sync::atomic::Ordering::Relaxed;
+    let retries = state
+        .backends
+        .iter()
+        .map(|backend| RetryRow {
+            service: backend.name,
+            retries: backend.retries.load(Relaxed),
+            refused_by_budget: backend.retries_refused.load(Relaxed),
+            budget: backend.budget.usage(),
+        })
+        .collect();
+    let (cache, registry, deployments, experiments) = tokio::join!(
+        cache_panel(state),
+        state.discovery.view(),
+        state.deployments.statuses(),
+        state.experiments.summaries(),
+    );
+    Snapshot {
+        at: crate::deploy::now(),
+        breakers: breaker_table(&state.backends),
+        cache,
+        retries,
+        rate_limited: state.limiter.refused(),
+        registry: registry.described(&state.backends),
+        deployments: deployments.unwrap_or_default(),
+        experiments: experiments.unwrap_or_default(),
+    }
+}
