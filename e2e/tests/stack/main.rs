@@ -1,6 +1,7 @@
 mod accounts;
 mod binaries;
 mod compose;
+mod dashboard;
 mod deployments;
 mod dev_script;
 mod openapi;
