@@ -59,7 +59,7 @@ pub struct FailedPart {
 
 /// What fetching one part gave.
 #[derive(Debug)]
-enum Part {
+pub(crate) enum Part {
     Found(Value),
     Absent,
     Failed(FailedPart),
@@ -178,7 +178,9 @@ fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
     headers
 }
 
-async fn fetch_part(
+/// One backend's JSON at `target`, fetched with `headers` through its breaker and retries,
+/// within the part time-out.
+pub(crate) async fn fetch_part(
     state: &GatewayState,
     part: &'static str,
     service: &'static str,

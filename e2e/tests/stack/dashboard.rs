@@ -103,6 +103,12 @@ async fn the_dashboard_shows_a_breaker_open_when_a_service_dies_and_closed_when_
     })
     .await;
     let admin = platform.admin().await;
+    let (status, snapshot) = platform.get("/admin/dashboard", &admin).await;
+    assert_eq!(status, 200, "{snapshot}");
+    assert!(
+        snapshot["sagas"]["counts"]["running"].is_i64(),
+        "order-service's sagas, asked as the admin: {snapshot}"
+    );
     let driver = Driver::start();
     let browser = driver.browser().await;
     browser

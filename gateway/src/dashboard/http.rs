@@ -92,8 +92,12 @@ pub async fn get_dashboard() -> Response {
         (status = 200, description = "One snapshot", body = Snapshot),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json")))]
-pub async fn get_dashboard_snapshot(State(state): State<GatewayState>) -> Json<Snapshot> {
-    Json(snapshot(&state).await)
+pub async fn get_dashboard_snapshot(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+) -> Json<Snapshot> {
+    let token = token_of(&headers, false).unwrap_or_default();
+    Json(snapshot(&state, &token).await)
 }
 
 /// A snapshot every second as Server-Sent Events (`event: snapshot`), until the token
@@ -109,20 +113,24 @@ pub async fn stream_dashboard(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
     let claims = admin(&state, &headers, true).await?;
-    let stream = futures::stream::unfold((state, true), move |(state, first)| async move {
-        if !first {
-            tokio::time::sleep(EVERY).await;
+    let token = token_of(&headers, true).unwrap_or_default();
+    let stream = futures::stream::unfold((state, true), move |(state, first)| {
+        let token = token.clone();
+        async move {
+            if !first {
+                tokio::time::sleep(EVERY).await;
+            }
+            // The stream ends with the token: the page signs in again.
+            if chrono::Utc::now().timestamp() >= claims.exp {
+                return None;
+            }
+            let snapshot = snapshot(&state, &token).await;
+            let event = Event::default()
+                .event("snapshot")
+                .json_data(&snapshot)
+                .unwrap_or_else(|_| Event::default().comment("a snapshot that did not serialise"));
+            Some((Ok(event), (state, false)))
         }
-        // The stream ends with the token: the page signs in again.
-        if chrono::Utc::now().timestamp() >= claims.exp {
-            return None;
-        }
-        let snapshot = snapshot(&state).await;
-        let event = Event::default()
-            .event("snapshot")
-            .json_data(&snapshot)
-            .unwrap_or_else(|_| Event::default().comment("a snapshot that did not serialise"));
-        Some((Ok(event), (state, false)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
+    aggregate::{Part, fetch_part},
     cache::{CachePanel, cache_panel},
     deploy::DeploymentStatus,
     discovery::RegistryView,
@@ -32,6 +33,9 @@ pub struct Snapshot {
     /// Each backend's live colour and latest deployment (none without a registry).
     pub deployments: Vec<DeploymentStatus>,
     pub experiments: Vec<ExperimentSummary>,
+    /// order-service's sagas by state and the last to end, or why they could not be read.
+    #[schema(value_type = Object)]
+    pub sagas: serde_json::Value,
 }
 
 /// One backend's retries.
@@ -46,8 +50,9 @@ pub struct RetryRow {
     pub budget: BudgetUsage,
 }
 
-/// What the gateway knows now.
-pub async fn snapshot(state: &GatewayState) -> Snapshot {
+/// What the gateway knows now; the sagas are asked of order-service as the admin whose
+/// `token` this is.
+pub async fn snapshot(state: &GatewayState, token: &str) -> Snapshot {
     use std::sync::atomic::Ordering::Relaxed;
     let retries = state
         .backends
@@ -59,11 +64,12 @@ pub async fn snapshot(state: &GatewayState) -> Snapshot {
             budget: backend.budget.usage(),
         })
         .collect();
-    let (cache, registry, deployments, experiments) = tokio::join!(
+    let (cache, registry, deployments, experiments, sagas) = tokio::join!(
         cache_panel(state),
         state.discovery.view(),
         state.deployments.statuses(),
         state.experiments.summaries(),
+        sagas(state, token),
     );
     Snapshot {
         at: crate::deploy::now(),
@@ -74,5 +80,20 @@ pub async fn snapshot(state: &GatewayState) -> Snapshot {
         registry: registry.described(&state.backends),
         deployments: deployments.unwrap_or_default(),
         experiments: experiments.unwrap_or_default(),
+        sagas,
+    }
+}
+
+/// order-service's saga summary, or `{"unavailable": reason}`.
+async fn sagas(state: &GatewayState, token: &str) -> serde_json::Value {
+    let mut headers = ::http::HeaderMap::new();
+    if let Ok(value) = ::http::HeaderValue::from_str(&format!("Bearer {token}")) {
+        headers.insert(::http::header::AUTHORIZATION, value);
+    }
+    let path = "/orders/admin/sagas/summary".to_owned();
+    match fetch_part(state, "sagas", "order-service", path, &headers).await {
+        Part::Found(summary) => summary,
+        Part::Absent => serde_json::json!({"unavailable": "order-service has no saga summary"}),
+        Part::Failed(failed) => serde_json::json!({"unavailable": failed.reason}),
     }
 }

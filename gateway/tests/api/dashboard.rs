@@ -117,6 +117,10 @@ async fn the_page_is_served_to_anyone_and_the_stream_to_admins_alone() {
         "{snapshot}"
     );
     assert!(snapshot["rate_limited"].is_u64(), "{snapshot}");
+    assert!(
+        snapshot["sagas"]["unavailable"].is_string(),
+        "order-service is not running here: {snapshot}"
+    );
 }
 
 #[tokio::test]

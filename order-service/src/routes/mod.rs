@@ -3,6 +3,7 @@
 mod create;
 mod read;
 mod saga;
+mod saga_summary;
 mod transitions;
 pub mod views;
 
@@ -22,6 +23,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/orders", get(read::list_orders).post(create::create_order))
         .route("/orders/admin/sagas", get(saga::list_sagas))
+        .route(
+            "/orders/admin/sagas/summary",
+            get(saga_summary::get_saga_summary),
+        )
         .route("/orders/{id}", get(read::get_order))
         .route("/orders/{id}/saga", get(saga::get_saga))
         .route("/orders/{id}/cancel", post(transitions::cancel_order))
@@ -42,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         read::list_orders,
         saga::get_saga,
         saga::list_sagas,
+        saga_summary::get_saga_summary,
         transitions::cancel_order,
         transitions::accept_order,
         transitions::prepare_order,
@@ -55,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         saga::SagaView,
         saga::StepView,
         saga::SagaPage,
+        saga_summary::SagaSummary,
         views::OrderView,
         views::OrderLine,
         views::OrderPage,

@@ -94,7 +94,7 @@ pub struct SagaQuery {
 }
 
 impl SagaView {
-    fn of(row: &SagaRow, steps: Option<Vec<StepRow>>) -> Self {
+    pub(super) fn of(row: &SagaRow, steps: Option<Vec<StepRow>>) -> Self {
         Self {
             order_id: row.order_id,
             state: row.state.clone(),

@@ -36,17 +36,18 @@ impl SagaState {
         }
     }
 
+    /// Every state.
+    pub const ALL: [Self; 5] = [
+        Self::Running,
+        Self::Compensating,
+        Self::Completed,
+        Self::Compensated,
+        Self::Failed,
+    ];
+
     /// The state stored as `name`.
     pub fn parse(name: &str) -> Option<Self> {
-        [
-            Self::Running,
-            Self::Compensating,
-            Self::Completed,
-            Self::Compensated,
-            Self::Failed,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == name)
+        Self::ALL.into_iter().find(|state| state.as_str() == name)
     }
 
     /// Whether steps still run.

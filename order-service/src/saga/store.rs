@@ -130,6 +130,24 @@ pub async fn page(
     .await
 }
 
+/// How many sagas are in each state.
+pub async fn counts(db: &PgPool) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as("SELECT state, count(*) FROM sagas GROUP BY state")
+        .fetch_all(db)
+        .await
+}
+
+/// The `limit` sagas that ended last, newest first.
+pub async fn recent_ends(db: &PgPool, limit: i64) -> sqlx::Result<Vec<SagaRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sagas WHERE state IN ('completed', 'compensated', 'failed')
+         ORDER BY updated_at DESC LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// Logs the start of `step`.
 pub async fn open_step(tx: &mut PgConnection, order: Uuid, step: Step) -> sqlx::Result<()> {
     sqlx::query(

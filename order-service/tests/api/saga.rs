@@ -312,6 +312,20 @@ async fn operators_list_failed_sagas_across_shards_and_customers_cannot() {
     assert_eq!(running["items"], json!([]));
     assert_problem(app.get("/orders/admin/sagas", &token).await, 403).await;
     assert_problem(app.get("/orders/admin/sagas?state=lost", &admin).await, 422).await;
+
+    let summary: Value = app
+        .get("/orders/admin/sagas/summary", &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        summary["counts"],
+        json!({"running": 0, "compensating": 0, "completed": 0, "compensated": 0, "failed": 1}),
+        "{summary}"
+    );
+    assert_eq!(summary["recent"][0]["order_id"], id, "{summary}");
+    assert_problem(app.get("/orders/admin/sagas/summary", &token).await, 403).await;
     let (_, stranger) = app.user(&[Role::Customer]);
     assert_problem(app.get(&format!("/orders/{id}/saga"), &stranger).await, 404).await;
 }
