@@ -144,8 +144,9 @@ impl Caller {
                         Err(body_failed) => return Attempt::Done(Err(body_failed)),
                     };
                     drop(in_flight);
-                    let failed = self.failed(&result, elapsed);
-                    permit.record(!failed);
+                    let slow = self.slow_call.is_some_and(|limit| elapsed > limit);
+                    let failed = slow || self.failed(&result);
+                    permit.record_call(!failed, slow);
                     if by_instance {
                         backend.balancer.record(endpoint, !failed, elapsed);
                     }
@@ -160,10 +161,9 @@ impl Caller {
         result
     }
 
-    /// Whether a call counts as failed: no answer, a 5xx, or slower than the slow-call limit.
-    fn failed(&self, result: &Result<Response<PooledBody>, Failure>, elapsed: Duration) -> bool {
-        let slow = self.slow_call.is_some_and(|limit| elapsed > limit);
-        slow || result
+    /// Whether a call's answer counts as failed: none, or a 5xx.
+    fn failed(&self, result: &Result<Response<PooledBody>, Failure>) -> bool {
+        result
             .as_ref()
             .map_or(true, |r| r.status().is_server_error())
     }

@@ -46,6 +46,10 @@ pub struct BreakerCounts {
     pub failures: u64,
     /// Failures in percent of fires, one decimal.
     pub failure_percent: f64,
+    /// Calls slower than `BREAKER_SLOW_CALL` (counted as failures too), and their percent of
+    /// fires.
+    pub slow: u64,
+    pub slow_percent: f64,
     /// Calls answered at once because the breaker was open.
     pub rejected: u64,
     /// Calls and failures in the current window, which restarts on every state change.
@@ -68,16 +72,20 @@ fn state_name(state: BreakerState) -> &'static str {
 fn counts(snapshot: BreakerSnapshot) -> BreakerCounts {
     let rfc3339 = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
     #[allow(clippy::cast_precision_loss)] // counts far below 2^52
-    let failure_percent = if snapshot.calls == 0 {
-        0.0
-    } else {
-        (snapshot.failures as f64 * 1000.0 / snapshot.calls as f64).round() / 10.0
+    let percent = |part: u64| {
+        if snapshot.calls == 0 {
+            0.0
+        } else {
+            (part as f64 * 1000.0 / snapshot.calls as f64).round() / 10.0
+        }
     };
     BreakerCounts {
         state: state_name(snapshot.state),
         fires: snapshot.calls,
         failures: snapshot.failures,
-        failure_percent,
+        failure_percent: percent(snapshot.failures),
+        slow: snapshot.slow,
+        slow_percent: percent(snapshot.slow),
         rejected: snapshot.rejected,
         window_calls: snapshot.window_calls,
         window_failures: snapshot.window_failures,

@@ -197,4 +197,10 @@ async fn with_a_slow_call_threshold_slow_successes_open_the_breaker_too() {
     );
     assert_eq!(statuses(&client, &url, 1).await, [503]);
     assert_eq!(restaurants.calls(), 2);
+    let row = breaker_row(&client, &gateway, "restaurant-service").await;
+    assert_eq!(
+        (row["slow"].clone(), row["slow_percent"].clone()),
+        (2.into(), 100.0.into()),
+        "{row}"
+    );
 }

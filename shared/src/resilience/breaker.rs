@@ -79,8 +79,17 @@ pub struct Permit<'a> {
 
 impl Permit<'_> {
     /// Reports how the permitted call went.
-    pub fn record(mut self, success: bool) {
+    pub fn record(self, success: bool) {
+        self.record_call(success, false);
+    }
+
+    /// Reports how the permitted call went, and whether it was slower than the caller's
+    /// slow-call limit (a slow call counts as failed too: `success` says so).
+    pub fn record_call(mut self, success: bool, slow: bool) {
         self.recorded = true;
+        if slow {
+            self.breaker.lock().totals.slow += 1;
+        }
         self.breaker.record(self.trial, success);
     }
 }
@@ -139,6 +148,7 @@ const BUCKETS: u32 = 10;
 struct Totals {
     calls: u64,
     failures: u64,
+    slow: u64,
     rejected: u64,
 }
 
@@ -149,8 +159,10 @@ pub struct BreakerSnapshot {
     pub state: BreakerState,
     /// Calls let through since start.
     pub calls: u64,
-    /// Of those, the ones that failed.
+    /// Of those, the ones that failed (slow ones included).
     pub failures: u64,
+    /// Of those, the ones slower than the slow-call limit (answered or not).
+    pub slow: u64,
     /// Calls refused because the breaker was open.
     pub rejected: u64,
     /// Calls in the current window.
@@ -216,6 +228,7 @@ impl Breaker {
             state: inner.state,
             calls: inner.totals.calls,
             failures: inner.totals.failures,
+            slow: inner.totals.slow,
             rejected: inner.totals.rejected,
             window_calls: inner.window.calls,
             window_failures: inner.window.failures,
