@@ -149,6 +149,18 @@ impl Caller {
     }
 }
 
+/// The value of the cookie `name`, if the request sent one.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(found, _)| *found == name)
+        .map(|(_, value)| value)
+}
+
 /// The caller `headers` name: verifies the bearer token, if any. The rate limit keys on
 /// the user; the policy and the cache need the claims.
 pub async fn identify(access: &Access, headers: &HeaderMap) -> Caller {

@@ -13,10 +13,13 @@ use axum::{
     },
 };
 use futures::Stream;
-use shared::{Problem, auth::Claims};
+use shared::{
+    Problem,
+    auth::{Claims, bearer_token},
+};
 
 use super::{Snapshot, snapshot};
-use crate::state::GatewayState;
+use crate::{access, state::GatewayState};
 
 /// How often the stream sends a snapshot.
 const EVERY: Duration = Duration::from_secs(1);
@@ -32,23 +35,11 @@ fn unauthorized() -> Problem {
     )
 }
 
+/// The bearer token, else (with `cookie`) the session cookie's.
 fn token_of(headers: &HeaderMap, cookie: bool) -> Option<String> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    if bearer.is_some() || !cookie {
-        return bearer;
-    }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, token)| token.to_owned())
+    bearer_token(headers)
+        .or_else(|| cookie.then(|| access::cookie(headers, COOKIE)).flatten())
+        .map(str::to_owned)
 }
 
 /// The caller's claims, if they are an administrator's.

@@ -12,13 +12,13 @@ use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use super::{
-    DEFAULT_LIVE,
+    DEFAULT_LIVE, DeployStore, Deployments,
     record::{DeployState, Deployment, millis},
     request::{DeployRequest, is_colour},
 };
 use crate::state::GatewayState;
 
-impl super::Deployments {
+impl Deployments {
     /// Every backend's live colour and latest deployment; `None` without a registry or
     /// while it does not answer.
     pub async fn statuses(&self) -> Option<Vec<DeploymentStatus>> {
@@ -54,6 +54,17 @@ fn conflict(detail: String) -> Problem {
     Problem::new(StatusCode::CONFLICT, "deployment-conflict", "Conflict").with_detail(detail)
 }
 
+impl Deployments {
+    /// Where `service`'s deployments are kept: 404 for no such backend, 503 without a
+    /// registry.
+    fn store_for(&self, service: &str) -> Result<&DeployStore, Problem> {
+        if self.backend(service).is_none() {
+            return Err(unknown_service(service));
+        }
+        self.0.discovery.store().ok_or_else(store_unavailable)
+    }
+}
+
 fn store_unavailable() -> Problem {
     Problem::new(StatusCode::SERVICE_UNAVAILABLE, "registry-unavailable", "Service unavailable")
         .with_detail("Deployments are kept in the service registry (REGISTRY_URL), which is not configured or does not answer.")
@@ -81,11 +92,7 @@ pub async fn create_deployment(
         return Err(unknown_service(&service));
     }
     let settings = deployments.settings(&request)?;
-    let store = deployments
-        .0
-        .discovery
-        .store()
-        .ok_or_else(store_unavailable)?;
+    let store = deployments.store_for(&service)?;
     let live = store
         .live_colours(&[service.as_str()])
         .await
@@ -145,14 +152,7 @@ pub async fn get_deployment(
     Path(service): Path<String>,
 ) -> Result<Json<DeploymentStatus>, Problem> {
     let deployments = &state.deployments;
-    if deployments.backend(&service).is_none() {
-        return Err(unknown_service(&service));
-    }
-    let store = deployments
-        .0
-        .discovery
-        .store()
-        .ok_or_else(store_unavailable)?;
+    let store = deployments.store_for(&service)?;
     let services = [service.as_str()];
     let (live, deployment) =
         tokio::try_join!(store.live_colours(&services), store.latest(&service))
@@ -185,14 +185,7 @@ pub async fn rollback_deployment(
     Path(service): Path<String>,
 ) -> Result<Json<Deployment>, Problem> {
     let deployments = &state.deployments;
-    if deployments.backend(&service).is_none() {
-        return Err(unknown_service(&service));
-    }
-    let store = deployments
-        .0
-        .discovery
-        .store()
-        .ok_or_else(store_unavailable)?;
+    let store = deployments.store_for(&service)?;
     let mut deployment = store
         .latest(&service)
         .await

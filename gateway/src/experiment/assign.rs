@@ -2,7 +2,7 @@
 //! the user, so that every request and every gateway instance gives the same answer without
 //! remembering anything. Callers without a token are known by a cookie the gateway sets.
 
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, HeaderValue};
 use sha2::{Digest as _, Sha256};
 
 /// The cookie that names an anonymous caller.
@@ -33,14 +33,8 @@ pub fn variant(experiment: &str, subject: &str, split: f64) -> usize {
 
 /// The anonymous caller's id from its cookie, if it sent a well-formed one.
 pub fn cookie_subject(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .and_then(|(_, value)| uuid::Uuid::parse_str(value).ok())
+    crate::access::cookie(headers, COOKIE)
+        .and_then(|value| uuid::Uuid::parse_str(value).ok())
         .map(|id| id.to_string())
 }
 
@@ -55,6 +49,8 @@ pub fn new_cookie() -> (String, HeaderValue) {
 
 #[cfg(test)]
 mod tests {
+    use http::header;
+
     use super::*;
 
     #[test]

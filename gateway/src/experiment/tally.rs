@@ -11,7 +11,7 @@ use std::{
 use hdrhistogram::Histogram;
 use redis::Script;
 
-use crate::store::Store;
+use crate::{store::Store, upstream::latency_histogram};
 
 /// Adds each subject to the converted set if it is in the exposed one.
 const CONVERT: &str = r"
@@ -22,12 +22,6 @@ for _, subject in ipairs(ARGV) do
 end
 return 1
 ";
-
-fn histogram() -> Histogram<u64> {
-    // 1 µs to an hour, two significant digits.
-    Histogram::new_with_bounds(1, 3_600_000_000, 2)
-        .unwrap_or_else(|_| unreachable!("the bounds are valid"))
-}
 
 /// One variant's traffic since the last flush.
 #[derive(Debug)]
@@ -46,7 +40,7 @@ impl Default for VariantCounts {
             converted: HashSet::new(),
             requests: 0,
             errors: 0,
-            latencies: histogram(),
+            latencies: latency_histogram(),
         }
     }
 }
@@ -181,7 +175,7 @@ pub async fn totals(store: &Store, id: &str) -> Option<Totals> {
     let first = (read.0, read.1, read.2, read.3);
     let second = (read.4, read.5, read.6, read.7);
     let latencies = |buckets: &Counts| {
-        let mut all = histogram();
+        let mut all = latency_histogram();
         for (value, count) in buckets {
             if let Ok(value) = value.parse::<u64>() {
                 let _ = all.record_n(value, *count);

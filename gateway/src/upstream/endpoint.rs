@@ -66,11 +66,16 @@ impl Default for Latency {
         Self {
             average: 0.0,
             at: Instant::now(),
-            // 1 µs to an hour, two significant digits: a few kilobytes.
-            histogram: Histogram::new_with_bounds(1, 3_600_000_000, 2)
-                .unwrap_or_else(|_| unreachable!("the bounds are valid")),
+            histogram: latency_histogram(),
         }
     }
+}
+
+/// An empty histogram of latencies in microseconds: 1 µs to an hour, two significant
+/// digits (a few kilobytes).
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 2)
+        .unwrap_or_else(|_| unreachable!("the bounds are valid"))
 }
 
 /// What an endpoint's calls came to so far: counts and the latency histogram.

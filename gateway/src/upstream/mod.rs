@@ -27,7 +27,7 @@ use smallvec::SmallVec;
 pub use self::{
     backends::{Backend, checks, from_config},
     caller::Caller,
-    endpoint::{CallRecord, Endpoint, EndpointHealth},
+    endpoint::{CallRecord, Endpoint, EndpointHealth, latency_histogram},
     outlier::OutlierArgs,
     stats::{BreakerTable, breaker_table, get_circuit_breakers},
 };

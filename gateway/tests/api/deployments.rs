@@ -356,6 +356,12 @@ async fn a_colour_that_never_registers_is_aborted_and_bad_requests_are_named() {
         "{text}"
     );
     assert_problem(stage.post(&path, &json!({"colour": "blue"})).await, 409).await;
+    let bad_colour =
+        assert_problem(stage.post(&path, &json!({"colour": "Green!"})).await, 422).await;
+    assert!(
+        bad_colour.to_string().contains("\"colour\""),
+        "{bad_colour}"
+    );
     assert_problem(
         stage.post("/admin/deployments/nothing", &json!({})).await,
         404,

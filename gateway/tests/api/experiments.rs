@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use shared::{
     auth::Role,
     registry::{Heartbeat, Instance, Registration},
-    testing::{TestIssuer, TestRegistry, assert_problem, redis_url, run_to_end},
+    testing::{TcpProxy, TestIssuer, TestRegistry, assert_problem, redis_url, run_to_end},
 };
 use uuid::Uuid;
 
@@ -450,4 +450,44 @@ async fn a_latency_goal_declares_the_faster_version_the_winner() {
     );
     let slower = report["variants"][1]["latency_ms"]["p50"].as_f64();
     assert!(slower > Some(15.0), "{report}");
+}
+
+#[tokio::test]
+async fn without_redis_experiments_are_unavailable_and_routes_still_answer() {
+    let issuer = TestIssuer::start().await;
+    let redis = TcpProxy::start("127.0.0.1:6379".parse().expect("an address")).await;
+    let restaurants = Scripted::start().await;
+    let gateway = GatewayBuilder::new(&issuer)
+        .arg(
+            "--redis-url",
+            &format!("redis://127.0.0.1:{}", redis.port()),
+        )
+        .backend("restaurant", &restaurants.url)
+        .spawn()
+        .await;
+    redis.cut();
+    let admin = issuer.token(Uuid::now_v7(), &[Role::Admin]);
+    let client = reqwest::Client::new();
+    let started = client
+        .post(format!("{gateway}/admin/experiments"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "menu-v2", "route": "/restaurants", "variants": by_version()}))
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(started, 503).await;
+    let listed = client
+        .get(format!("{gateway}/admin/experiments"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(listed, 503).await;
+    let browsed = client
+        .get(format!("{gateway}/restaurants"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(browsed.status(), 200);
+    assert!(browsed.headers().get("x-experiment").is_none());
 }
