@@ -2,7 +2,7 @@ use std::{
     collections::VecDeque,
     sync::{
         Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, SystemTime},
 };
@@ -75,6 +75,9 @@ pub struct Permit<'a> {
     breaker: &'a Breaker,
     trial: bool,
     recorded: bool,
+    /// The breaker's resets when it was given: a call begun before a reset is not counted
+    /// after it.
+    generation: u64,
 }
 
 impl Permit<'_> {
@@ -87,6 +90,9 @@ impl Permit<'_> {
     /// slow-call limit (a slow call counts as failed too: `success` says so).
     pub fn record_call(mut self, success: bool, slow: bool) {
         self.recorded = true;
+        if self.breaker.generation.load(Ordering::Acquire) != self.generation {
+            return;
+        }
         if slow {
             self.breaker.lock().totals.slow += 1;
         }
@@ -111,6 +117,8 @@ pub struct Breaker {
     /// Whether the state is closed, readable without the lock: a closed breaker, by far the
     /// most common, lets a call through without taking it.
     closed: AtomicBool,
+    /// How many times it was reset.
+    generation: AtomicU64,
     inner: Mutex<Inner>,
 }
 
@@ -185,6 +193,7 @@ impl Breaker {
             name,
             config,
             closed: AtomicBool::new(true),
+            generation: AtomicU64::new(0),
             inner: Mutex::new(Inner {
                 state: BreakerState::Closed,
                 window: Window::default(),
@@ -208,6 +217,7 @@ impl Breaker {
     /// failures do not keep the new ones from being called.
     pub fn reset(&self) {
         let mut inner = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.transition(&mut inner, BreakerState::Closed, Instant::now());
         inner.window = Window::default();
         inner.trials_in_flight = 0;
@@ -243,10 +253,12 @@ impl Breaker {
 
     /// Leave to call, or the time until a trial is allowed.
     pub fn try_acquire(&self) -> Result<Permit<'_>, BreakerOpen> {
+        let generation = self.generation.load(Ordering::Acquire);
         let permit = |trial| Permit {
             breaker: self,
             trial,
             recorded: false,
+            generation,
         };
         // A call that races with the breaker opening goes through, as one that came just
         // before it would have.
@@ -392,6 +404,11 @@ mod tests {
             BreakerState::Closed,
             "one failure of a fresh window"
         );
+        // A call begun before a reset is not counted after it.
+        let before = breaker.try_acquire().expect("closed");
+        breaker.reset();
+        before.record(false);
+        assert_eq!(breaker.snapshot().window_calls, 0);
     }
 
     fn breaker() -> Breaker {
