@@ -18,6 +18,7 @@ mod edge;
 mod experiment;
 mod front;
 mod limit;
+mod metrics;
 mod openapi;
 mod per_runtime;
 mod proxy;

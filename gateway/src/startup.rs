@@ -36,6 +36,9 @@ pub struct Application {
 impl Application {
     /// Prepares the backends and Redis (dialled on first use) and binds the port.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        // Installed first, so that the gauges set while building (Redis, the breakers) are
+        // recorded.
+        crate::metrics::describe();
         let redis = Redis::new(&config.redis_url).map_err(|err| StartupError::Store {
             store: "redis",
             message: err.to_string(),
@@ -45,8 +48,6 @@ impl Application {
             &config.redis_key_prefix,
             config.redis_timeout,
         );
-        // Installed first, so that the breakers' gauges are recorded from the start.
-        shared::metrics::handle();
         let client = http_client();
         let backends = upstream::from_config(&config, &client)?;
         let discovery = Discovery::start(&config.discovery, backends.clone());

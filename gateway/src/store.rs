@@ -38,6 +38,9 @@ struct Health {
 impl Store {
     /// A store on `redis` whose keys start with `prefix:`.
     pub fn new(redis: Redis, prefix: &str, timeout: Duration) -> Self {
+        // Up until a call fails: the gauge reads 1 from the start rather than appearing
+        // only after a first outage.
+        metrics::gauge!("gateway_redis_up").set(1.0);
         Self {
             redis,
             prefix: prefix.into(),

@@ -20,6 +20,7 @@ mod connection;
 mod consumer;
 pub mod contracts;
 mod envelope;
+mod metrics;
 pub mod outbox;
 mod relay;
 mod service;

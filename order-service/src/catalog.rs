@@ -2,13 +2,18 @@
 //! retries for what may pass, and a circuit breaker so a failing restaurant-service is not
 //! hammered.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use shared::{
     http::inject_trace_context,
+    metrics::{self, CallOutcome},
     resilience::{Breaker, BreakerConfig, RetryPolicy},
 };
 
@@ -108,8 +113,8 @@ impl Catalog {
         );
         // Both calls finish (join, not try_join), so the breaker hears of each.
         let (owner, menu) = tokio::join!(
-            self.get::<RestaurantDto>(&restaurant_path),
-            self.get::<MenuDto>(&menu_path)
+            self.get::<RestaurantDto>(&restaurant_path, "/restaurants/{id}"),
+            self.get::<MenuDto>(&menu_path, "/restaurants/{id}/menu")
         );
         let (owner, menu) = (owner?, menu?);
         let items = menu
@@ -134,7 +139,11 @@ impl Catalog {
     }
 
     #[tracing::instrument(name = "restaurant-service", skip_all, fields(otel.kind = "client", http.method = "GET", url.path = path))]
-    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, CatalogError> {
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        route: &'static str,
+    ) -> Result<T, CatalogError> {
         let permit = self.breaker.try_acquire().map_err(|open| {
             CatalogError::Unavailable(format!(
                 "circuit open, retry in {} s",
@@ -144,7 +153,7 @@ impl Catalog {
         let outcome = self
             .retry
             .run(
-                || self.fetch(path),
+                || self.fetch(path, route),
                 |failure| matches!(failure, Failure::Retryable(_)),
             )
             .await;
@@ -155,18 +164,31 @@ impl Catalog {
         })
     }
 
-    async fn fetch<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
+    /// One try at `path`, counted under its `route` template.
+    async fn fetch<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        route: &'static str,
+    ) -> Result<T, Failure> {
         // restaurant-service's spans join the order's trace.
         let mut headers = HeaderMap::new();
         inject_trace_context(&mut headers);
-        let response = self
+        let started = Instant::now();
+        let sent = self
             .client
             .get(format!("{}{path}", self.base_url))
             .headers(headers)
             .timeout(self.timeout)
             .send()
-            .await
-            .map_err(|err| Failure::Retryable(describe(&err)))?;
+            .await;
+        metrics::record_call(
+            "restaurant-service",
+            &Method::GET,
+            route,
+            CallOutcome::of(&sent),
+            started.elapsed(),
+        );
+        let response = sent.map_err(|err| Failure::Retryable(describe(&err)))?;
         match response.status() {
             StatusCode::OK => {}
             StatusCode::NOT_FOUND => return Err(Failure::NotFound),

@@ -15,7 +15,7 @@ use crate::{
     Config, SERVICE,
     catalog::Catalog,
     routes,
-    saga::{SagaPolicy, replies::OrderMessages, timer},
+    saga::{self, SagaPolicy, replies::OrderMessages, timer},
     shards::{Shard, Shards, tag},
     state::AppState,
 };
@@ -34,6 +34,7 @@ impl Application {
     /// saga clock and the consumer of the saga's replies, and binds the port. A shard that
     /// is down does not stop start-up: `/ready` names it.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        saga::metrics::describe();
         let shards: Vec<Shard> = config
             .order_shards
             .0

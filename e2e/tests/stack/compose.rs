@@ -18,11 +18,11 @@ const STORES: &[&str] = &[
     "mongo",
 ];
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn services() -> Yaml {
+pub fn services() -> Yaml {
     let text = std::fs::read_to_string(root().join("docker-compose.yml"))
         .expect("docker-compose.yml exists");
     let mut documents = YamlLoader::load_from_str(&text).expect("docker-compose.yml is valid YAML");
@@ -31,7 +31,7 @@ fn services() -> Yaml {
 }
 
 /// A key of a service, looking through `<<` merge keys (YAML anchors for shared settings).
-fn field<'a>(service: &'a Yaml, key: &str) -> &'a Yaml {
+pub fn field<'a>(service: &'a Yaml, key: &str) -> &'a Yaml {
     let own = &service[key];
     if !own.is_badvalue() {
         return own;
@@ -48,7 +48,7 @@ fn field<'a>(service: &'a Yaml, key: &str) -> &'a Yaml {
 
 /// The environment of a service, as written in either of compose's two forms, with `<<`
 /// merge keys (shared settings behind a YAML anchor) expanded.
-fn environment(service: &Yaml) -> Vec<(String, String)> {
+pub fn environment(service: &Yaml) -> Vec<(String, String)> {
     let mut variables = Vec::new();
     for source in [&service["<<"], service] {
         collect_variables(&source["environment"], &mut variables);
@@ -82,7 +82,7 @@ fn collect_variables(environment: &Yaml, variables: &mut Vec<(String, String)>) 
     }
 }
 
-fn strings(value: &Yaml) -> Vec<String> {
+pub fn strings(value: &Yaml) -> Vec<String> {
     match value {
         Yaml::Array(items) => items
             .iter()

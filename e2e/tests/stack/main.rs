@@ -1,12 +1,16 @@
 mod accounts;
 mod binaries;
+mod board;
 mod compose;
+mod compose_observability;
 mod dashboard;
 mod deployments;
 mod dev_script;
+mod metrics;
 mod openapi;
 mod platform;
 mod processes;
+mod prometheus;
 mod readme;
 mod registry;
 mod saga;

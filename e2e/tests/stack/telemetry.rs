@@ -163,18 +163,22 @@ async fn one_order_is_one_trace_from_the_gateway_through_the_broker_to_every_par
         "restaurant-service",
         "payment-service",
         "delivery-service",
+        "tracking-service",
     ] {
         platform.backend(name).terminate(Duration::from_secs(15));
     }
     platform.gateway.terminate(Duration::from_secs(15));
     let wanted = trace_id_bytes();
-    // order-service prices the order at restaurant-service over HTTP, with the trace context.
+    // order-service prices the order at restaurant-service over HTTP, with the trace context;
+    // payment and delivery take the saga's commands from the broker, and tracking-service
+    // the events they publish.
     for service in [
         "gateway",
         "order-service",
         "restaurant-service",
         "payment-service",
         "delivery-service",
+        "tracking-service",
     ] {
         assert!(
             exported(&received, &wanted, &service_name(service)),

@@ -80,7 +80,9 @@ async fn failures_open_the_breaker_and_then_calls_fail_fast_without_reaching_the
     let metrics = metrics_of(&gateway).await;
     // Only what cannot go back is asserted: the state gauge exists and the breaker has been
     // counted opening.
-    assert!(metrics.contains(r#"circuit_breaker_state{breaker="restaurant-service"}"#));
+    assert!(
+        metrics.contains(r#"circuit_breaker_state{breaker="restaurant-service",state="open"}"#)
+    );
     assert!(
         metrics.contains(
             r#"circuit_breaker_transitions_total{breaker="restaurant-service",to="open"}"#

@@ -76,6 +76,7 @@ impl<H: Handler> Consumer<H> {
     /// Consumes until `stop` is cancelled, coming back after every lost channel; the
     /// messages being handled when it is cancelled are finished first.
     pub async fn run(self, stop: CancellationToken) {
+        crate::metrics::describe();
         let mut backoff = Backoff::new();
         loop {
             // A bug must not stop consuming for good: the queue would fill.

@@ -86,6 +86,7 @@ impl Relay {
     /// Relays until `stop` is cancelled, then sends what is left (while the broker takes it)
     /// and returns.
     pub async fn run(self, stop: CancellationToken) {
+        crate::metrics::describe();
         let mut backoff = Backoff::new();
         loop {
             // A bug must not stop the relay for good: every message behind it would wait.

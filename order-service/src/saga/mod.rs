@@ -2,6 +2,7 @@
 //! compensations that undo them when a step fails, newest first.
 
 pub mod machine;
+pub mod metrics;
 pub mod orchestrator;
 pub mod replies;
 mod step;

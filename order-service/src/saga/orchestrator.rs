@@ -156,10 +156,9 @@ async fn finish(tx: &mut PgConnection, order: &OrderRow, saga: &Saga) -> sqlx::R
         Ending::Cancelled => event::ORDER_CANCELLED,
     };
     let outcome = ending.status().to_ascii_lowercase();
-    metrics::counter!("sagas_finished_total", "outcome" => outcome).increment(1);
+    metrics::counter!("sagas_finished_total", "outcome" => outcome.clone()).increment(1);
     let took = (Utc::now() - order.created_at).to_std().unwrap_or_default();
-    metrics::histogram!("saga_duration_seconds", "outcome" => ending.status())
-        .record(took.as_secs_f64());
+    metrics::histogram!("saga_duration_seconds", "outcome" => outcome).record(took.as_secs_f64());
     announce(tx, kind, &ended, saga.reason.clone()).await
 }
 

@@ -78,7 +78,8 @@ async fn count(shard: &Shard) -> sqlx::Result<()> {
     .await?;
     for (state, count) in counts {
         #[allow(clippy::cast_precision_loss)] // counts stay far below 2^52
-        metrics::gauge!("sagas", "state" => state, "shard" => shard.name.clone()).set(count as f64);
+        metrics::gauge!("sagas_unfinished", "state" => state, "shard" => shard.name.clone())
+            .set(count as f64);
     }
     Ok(())
 }

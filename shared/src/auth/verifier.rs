@@ -173,11 +173,16 @@ impl Verifier {
 }
 
 async fn fetch(url: &str, client: &reqwest::Client) -> Option<Jwks> {
-    let response = client
-        .get(url)
-        .timeout(Duration::from_secs(3))
-        .send()
-        .await
+    let started = Instant::now();
+    let sent = client.get(url).timeout(Duration::from_secs(3)).send().await;
+    crate::metrics::record_call(
+        "auth-service",
+        &http::Method::GET,
+        "/.well-known/jwks.json",
+        crate::metrics::CallOutcome::of(&sent),
+        started.elapsed(),
+    );
+    let response = sent
         .inspect_err(|err| tracing::warn!(error = %err, url, "cannot fetch the signing keys"))
         .ok()?;
     if !response.status().is_success() {

@@ -48,13 +48,24 @@ pub enum BreakerState {
 }
 
 impl BreakerState {
-    /// The value of the `circuit_breaker_state` gauge: 0 closed, 1 half-open, 2 open.
-    pub fn gauge_value(self) -> f64 {
+    const ALL: [Self; 3] = [Self::Closed, Self::Open, Self::HalfOpen];
+
+    /// The state's name in metrics' labels.
+    pub fn label(self) -> &'static str {
         match self {
-            Self::Closed => 0.0,
-            Self::HalfOpen => 1.0,
-            Self::Open => 2.0,
+            Self::Closed => "closed",
+            Self::HalfOpen => "half_open",
+            Self::Open => "open",
         }
+    }
+}
+
+/// Sets `circuit_breaker_state{breaker, state}` as Prometheus writes an enumeration: 1 for the
+/// state the breaker is in, 0 for the other two, so that a query selects by state's name.
+fn publish_state(breaker: &str, current: BreakerState) {
+    for state in BreakerState::ALL {
+        metrics::gauge!("circuit_breaker_state", "breaker" => breaker.to_owned(), "state" => state.label())
+            .set(if state == current { 1.0 } else { 0.0 });
     }
 }
 
@@ -187,8 +198,7 @@ impl Breaker {
     /// A closed breaker for `name`.
     pub fn new(name: impl Into<String>, config: BreakerConfig) -> Self {
         let name = name.into();
-        metrics::gauge!("circuit_breaker_state", "breaker" => name.clone())
-            .set(BreakerState::Closed.gauge_value());
+        publish_state(&name, BreakerState::Closed);
         Self {
             name,
             config,
@@ -342,10 +352,9 @@ impl Breaker {
             return;
         }
         tracing::warn!(breaker = %self.name, from = ?inner.state, to = ?to, "circuit breaker changed state");
-        metrics::counter!("circuit_breaker_transitions_total", "breaker" => self.name.clone(), "to" => format!("{to:?}").to_lowercase())
+        metrics::counter!("circuit_breaker_transitions_total", "breaker" => self.name.clone(), "to" => to.label())
             .increment(1);
-        metrics::gauge!("circuit_breaker_state", "breaker" => self.name.clone())
-            .set(to.gauge_value());
+        publish_state(&self.name, to);
         inner.state = to;
         self.closed
             .store(to == BreakerState::Closed, Ordering::Release);

@@ -1,4 +1,13 @@
-//! Prometheus metrics: one process-wide recorder, HTTP request counters and latencies.
+//! Prometheus metrics: one process-wide recorder, HTTP request counters and latencies, and
+//! the help text of every metric this crate records.
+//!
+//! Names follow Prometheus's conventions: base units in the name (`_seconds`), `_total` on
+//! counters, an enumeration as one series per value, and labels of bounded values only
+//! (route templates, never paths). Every binary's `/metrics` passes `promtool check metrics`.
+
+mod client;
+
+pub use client::{CallOutcome, record_call};
 
 use std::{
     cell::RefCell,
@@ -14,10 +23,13 @@ use axum::{
 };
 use http::{Method, StatusCode, header};
 use metrics::{Counter, Histogram};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+/// Every histogram's buckets, in seconds: from a cache hit's half millisecond to a saga's
+/// minutes, so that each is a histogram Prometheus can aggregate rather than a summary.
 const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 300.0,
 ];
 
 /// The process's Prometheus recorder, installed on first use.
@@ -28,16 +40,79 @@ pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+            .set_buckets(LATENCY_BUCKETS)
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         // Fails only if another recorder was installed first; metrics then go there.
         let _ = metrics::set_global_recorder(recorder);
         keep_up(handle.clone());
+        give_help(OWN_METRICS);
         handle
     })
 }
+
+/// A metric's kind, name and help text, for [`describe`].
+pub type Description = (Kind, &'static str, &'static str);
+
+/// The kind of a metric, as Prometheus's `# TYPE` line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Gives each metric its help text (the `# HELP` line), installing the recorder first if need
+/// be: each crate describes the metrics it records, once at start.
+pub fn describe(descriptions: &[Description]) {
+    handle();
+    give_help(descriptions);
+}
+
+/// [`describe`], with the recorder already installed.
+fn give_help(descriptions: &[Description]) {
+    for &(kind, name, help) in descriptions {
+        match kind {
+            Kind::Counter => metrics::describe_counter!(name, help),
+            Kind::Gauge => metrics::describe_gauge!(name, help),
+            Kind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
+}
+
+const OWN_METRICS: &[Description] = &[
+    (
+        Kind::Counter,
+        "http_requests_total",
+        "Requests answered, by method, route template and status.",
+    ),
+    (
+        Kind::Histogram,
+        "http_request_duration_seconds",
+        "Time from a request's arrival to its answer, by method, route template and status.",
+    ),
+    (
+        Kind::Counter,
+        "http_client_requests_total",
+        "Calls made to another service over HTTP, by upstream, method, route template and status (or timeout, error).",
+    ),
+    (
+        Kind::Histogram,
+        "http_client_request_duration_seconds",
+        "Time a call to another service took, by upstream, method, route template and status.",
+    ),
+    (
+        Kind::Gauge,
+        "circuit_breaker_state",
+        "1 for the state each circuit breaker is in (closed, open, half_open), 0 for the others.",
+    ),
+    (
+        Kind::Counter,
+        "circuit_breaker_transitions_total",
+        "Changes of a circuit breaker's state, by the state changed to.",
+    ),
+];
 
 /// How often histograms' samples are folded into their buckets.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -141,7 +216,7 @@ fn register_request_metrics(
 
 /// The method's name, or `OTHER` for extension methods, which a client may invent without
 /// end and which would each make new series.
-fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     match method.as_str() {
         "GET" => "GET",
         "HEAD" => "HEAD",

@@ -1,0 +1,77 @@
+//! The help text of the gateway's own metrics; the shared ones (`http_requests_total`, the
+//! breakers') are described where they are recorded.
+
+use shared::metrics::{Description, Kind};
+
+const METRICS: &[Description] = &[
+    (
+        Kind::Counter,
+        "gateway_upstream_requests_total",
+        "Calls to a backend, by service and outcome (response, 5xx, timeout, unreachable).",
+    ),
+    (
+        Kind::Histogram,
+        "gateway_upstream_duration_seconds",
+        "Time a call to a backend took, by service.",
+    ),
+    (
+        Kind::Counter,
+        "gateway_retries_total",
+        "Calls tried again, by service.",
+    ),
+    (
+        Kind::Counter,
+        "gateway_retry_budget_exhausted_total",
+        "Retries refused because the service's retry budget was spent, by service.",
+    ),
+    (
+        Kind::Counter,
+        "gateway_outlier_ejections_total",
+        "Instances taken out of balancing after failing, by service.",
+    ),
+    (
+        Kind::Counter,
+        "gateway_cache_requests_total",
+        "Cacheable requests, by result, as X-Cache says it (HIT, MISS, STALE, BYPASS).",
+    ),
+    (
+        Kind::Histogram,
+        "gateway_cache_duration_seconds",
+        "Time to answer a cacheable request, by result.",
+    ),
+    (
+        Kind::Counter,
+        "gateway_rate_limited_total",
+        "Requests refused with 429 by the rate limiter.",
+    ),
+    (
+        Kind::Counter,
+        "gateway_rate_limit_fallback_total",
+        "Requests counted by the in-process limiter because Redis was away.",
+    ),
+    (
+        Kind::Counter,
+        "gateway_shed_requests_total",
+        "Requests refused with 503 because too many were in flight.",
+    ),
+    (
+        Kind::Counter,
+        "gateway_partial_aggregations_total",
+        "Aggregated answers sent with a part missing.",
+    ),
+    (
+        Kind::Gauge,
+        "gateway_redis_up",
+        "1 while the gateway's Redis answers, 0 while it does not.",
+    ),
+    (
+        Kind::Counter,
+        "gateway_redis_failures_total",
+        "Redis calls that failed, by call.",
+    ),
+];
+
+/// Installs the metrics recorder and gives the gateway's metrics their help text.
+pub fn describe() {
+    shared::metrics::describe(METRICS);
+}
