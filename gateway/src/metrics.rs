@@ -60,6 +60,21 @@ const METRICS: &[Description] = &[
         "Aggregated answers sent with a part missing.",
     ),
     (
+        Kind::Counter,
+        "gateway_deployment_steps_total",
+        "Steps of blue-green deployments run by this gateway, by service and the state stepped into (draining is a switch, rolled-back a switch back).",
+    ),
+    (
+        Kind::Counter,
+        "gateway_experiment_requests_total",
+        "Requests of an A/B experiment's route, by experiment and the variant they went to.",
+    ),
+    (
+        Kind::Counter,
+        "gateway_experiment_conversions_total",
+        "Goals reached by users of a running experiment with a conversion goal, by experiment and variant.",
+    ),
+    (
         Kind::Gauge,
         "gateway_redis_up",
         "1 while the gateway's Redis answers, 0 while it does not.",

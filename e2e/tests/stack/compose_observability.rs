@@ -41,7 +41,8 @@ fn flag(service: &str, name: &str) -> String {
 }
 
 #[test]
-fn prometheus_scrapes_every_binary_by_its_compose_name_and_port_in_a_job_of_its_own() {
+fn prometheus_scrapes_every_binary_by_its_compose_name_and_port_in_a_job_of_its_own_and_redis_through_its_exporter()
+ {
     let config = yaml_file("deploy/prometheus/prometheus.yml");
     let jobs = config["scrape_configs"].as_vec().expect("scrape_configs");
     for binary in binaries::all() {
@@ -62,6 +63,20 @@ fn prometheus_scrapes_every_binary_by_its_compose_name_and_port_in_a_job_of_its_
             .collect();
         assert_eq!(targets, [format!("{}:{}", binary.name, binary.port)]);
     }
+    let redis = jobs
+        .iter()
+        .find(|job| job["job_name"].as_str() == Some("redis"))
+        .expect("a job for Redis");
+    assert_eq!(
+        strings(&redis["static_configs"][0]["targets"]),
+        ["redis-exporter:9121"],
+        "Redis is scraped through its exporter"
+    );
+    let exporter = environment(&services()["redis-exporter"]);
+    assert!(
+        exporter.contains(&("REDIS_ADDR".to_owned(), "redis://redis:6379".to_owned())),
+        "the exporter reads the stack's Redis"
+    );
     assert_eq!(
         mount("prometheus", "./deploy/prometheus/prometheus.yml"),
         flag("prometheus", "config.file"),

@@ -16,15 +16,19 @@ use crate::{
     prometheus::Prometheus,
 };
 
-/// Metrics recorded only when something goes wrong (a retry, a refusal, a timeout, a dead
-/// letter): the board's queries of them may find nothing on a healthy platform.
-const RECORDED_ON_FAILURE: &[&str] = &[
+/// Metrics recorded only when something happens (a retry, a refusal, a timeout, a dead
+/// letter, a deployment, an experiment): the board's queries of them may find nothing on a
+/// healthy platform left alone.
+const RECORDED_ON_EVENTS: &[&str] = &[
     "circuit_breaker_transitions_total",
     "gateway_retries_total",
     "gateway_retry_budget_exhausted_total",
     "gateway_rate_limited_total",
     "gateway_shed_requests_total",
     "gateway_outlier_ejections_total",
+    "gateway_deployment_steps_total",
+    "gateway_experiment_requests_total",
+    "gateway_experiment_conversions_total",
     "saga_step_timeouts_total",
     "messages_retried_total",
     "messages_dead_lettered_total",
@@ -187,7 +191,7 @@ async fn prometheus_scrapes_every_binary_and_answers_every_query_of_the_grafana_
     let board = board();
     let queries = queries(&board);
     assert!(queries.len() >= 20, "the board has its panels");
-    for name in RECORDED_ON_FAILURE {
+    for name in RECORDED_ON_EVENTS {
         assert!(
             recorded_in_sources(name),
             "{name} is a metric the platform records"
@@ -208,7 +212,7 @@ async fn prometheus_scrapes_every_binary_and_answers_every_query_of_the_grafana_
             assert!(!names.is_empty(), "{title}: {expr} selects a metric");
             let may_be_empty = names
                 .iter()
-                .all(|name| RECORDED_ON_FAILURE.contains(&name.as_str()));
+                .all(|name| RECORDED_ON_EVENTS.contains(&name.as_str()));
             // Every query is valid PromQL; one of metrics recorded all along finds series.
             if prometheus.series(expr).await.is_empty() && !may_be_empty {
                 pending.push((title.clone(), expr.clone()));

@@ -36,6 +36,20 @@ impl DeployState {
         )
     }
 
+    /// The state's name, as the API and the metrics write it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::SmokeTesting => "smoke-testing",
+            Self::Draining => "draining",
+            Self::Watching => "watching",
+            Self::Promoted => "promoted",
+            Self::SmokeFailed => "smoke-failed",
+            Self::RolledBack => "rolled-back",
+            Self::Aborted => "aborted",
+        }
+    }
+
     /// Whether traffic has moved to the new colour (and not back).
     pub fn switched(self) -> bool {
         matches!(self, Self::Draining | Self::Watching | Self::Promoted)
@@ -169,6 +183,8 @@ impl Deployment {
             step: step.to_owned(),
             detail,
         });
+        metrics::counter!("gateway_deployment_steps_total", "service" => self.service.clone(), "state" => state.label())
+            .increment(1);
         self.state = state;
         if state.is_final() {
             self.finished_at = Some(now());

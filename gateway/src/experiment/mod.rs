@@ -123,10 +123,10 @@ impl Experiments {
                 assignment.started.elapsed(),
             );
         }
-        let named = format!(
-            "{}; variant={}",
-            experiment.name, experiment.variants[assignment.variant].name
-        );
+        let variant = &experiment.variants[assignment.variant].name;
+        metrics::counter!("gateway_experiment_requests_total", "experiment" => experiment.name.clone(), "variant" => variant.clone())
+            .increment(1);
+        let named = format!("{}; variant={variant}", experiment.name);
         if let Ok(value) = HeaderValue::from_str(&named) {
             response.headers_mut().insert(X_EXPERIMENT, value);
         }
@@ -155,6 +155,8 @@ impl Experiments {
                 && path.starts_with(goal_path.as_str())
             {
                 let variant = assign::variant(&experiment.id, subject, experiment.split);
+                metrics::counter!("gateway_experiment_conversions_total", "experiment" => experiment.name.clone(), "variant" => experiment.variants[variant].name.clone())
+                    .increment(1);
                 lock(&self.0.pending).convert(&experiment.id, variant, subject);
             }
         }

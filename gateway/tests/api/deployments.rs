@@ -18,7 +18,7 @@ use shared::{
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::helpers::{GatewayBuilder, Scripted};
+use crate::helpers::{GatewayBuilder, Scripted, metric_value, metrics_of};
 
 const SERVICE: &str = "restaurant-service";
 
@@ -231,6 +231,15 @@ async fn a_green_that_passes_its_smoke_checks_takes_the_traffic_without_a_failed
         .await
         .expect("sent");
     assert_eq!(blue.calls(), blue_after, "blue takes none after the switch");
+    let metrics = metrics_of(&stage.gateway).await;
+    for state in ["smoke-testing", "draining", "promoted"] {
+        let series =
+            format!(r#"gateway_deployment_steps_total{{service="{SERVICE}",state="{state}"}}"#);
+        assert!(
+            metric_value(&metrics, &series) >= Some(1.0),
+            "{series} in {metrics}"
+        );
+    }
 }
 
 #[tokio::test]

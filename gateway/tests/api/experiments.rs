@@ -12,7 +12,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{GatewayBuilder, Scripted, unique_prefix};
+use crate::helpers::{GatewayBuilder, Scripted, metric_value, metrics_of, unique_prefix};
 
 /// A gateway with restaurant-service at versions 1.0.0 and 2.0.0 (both live), and an
 /// order-service that takes every order.
@@ -264,6 +264,7 @@ async fn a_variant_with_a_clearly_higher_conversion_wins_and_stopping_sends_ever
     let users = lab.users(800);
     let variants = lab.views(&users).await;
     // Three in ten of v2's users order, one in ten of the control's.
+    let mut v2_orders = 0_u32;
     for (n, (user, variant)) in users.iter().zip(&variants).enumerate() {
         let orders = if variant == "v2" {
             n % 10 < 3
@@ -280,6 +281,7 @@ async fn a_variant_with_a_clearly_higher_conversion_wins_and_stopping_sends_ever
                 .await
                 .expect("sent");
             assert!(placed.status().is_success());
+            v2_orders += u32::from(variant == "v2");
         }
     }
     let report = lab
@@ -293,6 +295,20 @@ async fn a_variant_with_a_clearly_higher_conversion_wins_and_stopping_sends_ever
     assert!(comparison["low"].as_f64() > Some(0.0), "{report}");
     let v2 = &report["variants"][1]["conversion"];
     assert!(v2["low"].as_f64() < v2["rate"].as_f64() && v2["rate"].as_f64() < v2["high"].as_f64());
+    // Prometheus sees the same traffic, by variant's name. (The recorder is the process's,
+    // shared with the other tests' experiments of that name: at least, not exactly.)
+    let metrics = metrics_of(&lab.gateway).await;
+    let series = |name: &str, variant: &str| {
+        metric_value(
+            &metrics,
+            &format!(r#"{name}{{experiment="menu-v2",variant="{variant}"}}"#),
+        )
+    };
+    assert!(
+        series("gateway_experiment_conversions_total", "v2") >= Some(f64::from(v2_orders)),
+        "{metrics}"
+    );
+    assert!(series("gateway_experiment_requests_total", "control") >= Some(1.0));
 
     let stopped = lab
         .client

@@ -183,6 +183,12 @@ pub async fn metrics_of(gateway: &str) -> String {
         .expect("a text body")
 }
 
+/// The value of `series` (its name and labels, as rendered) in a `/metrics` text.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// A gateway whose backend for `prefix` is an echoing upstream; the others are unreachable.
 pub async fn gateway_with_one_upstream(prefix: &str, upstream_timeout: &str) -> String {
     let upstream = spawn_upstream(prefix).await;
