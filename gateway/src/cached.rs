@@ -1,8 +1,12 @@
 //! A cacheable GET through the gateway, as in the seed's flow: one flight per key looks
-//! Redis up and, on a miss, calls the backend (breaker, retries) and stores what may be
-//! stored. An expired copy answers when the backend fails or its breaker is open.
+//! Redis up and, on a miss, calls the backend (breaker, retries) and stores what RFC 9111
+//! lets a shared cache store. A stale copy answers while it is refreshed, or for a failing
+//! backend, as far as the origin's headers allow.
 
-use std::{sync::Mutex, time::Instant};
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant, SystemTime},
+};
 
 use axum::{
     body::Body,
@@ -16,8 +20,8 @@ use uuid::Uuid;
 
 use crate::{
     cache::{
-        CacheKey, Directives, Entry, Lookup, Scope, flight_result::FlightResult, now_ms,
-        stats::Outcome, storable,
+        CacheKey, Directives, Entry, Exchange, Freshness, Lookup, Scope,
+        flight_result::FlightResult, freshness, millis_since_epoch, now_ms, stats::Outcome,
     },
     proxy::{X_CACHE, relay, remove_hop_by_hop},
     state::GatewayState,
@@ -37,7 +41,8 @@ pub struct CachedRequest {
     /// Fields forwarding adds after `headers`.
     pub added: Added,
     pub user: Option<Uuid>,
-    pub ttl: std::time::Duration,
+    /// The lifetime the route's configuration forces, if any.
+    pub forced: Option<Duration>,
     pub started: Instant,
 }
 
@@ -50,7 +55,8 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
         request.user,
     );
     // `Cache-Control: no-cache` from the client: skip the stored copy, refresh it.
-    let revalidate = Directives::of(&request.headers).no_cache;
+    let asked = Directives::of(&request.headers);
+    let revalidate = asked.no_cache;
     // A fresh copy is found by a lookup shared only by the requests of this serving thread:
     // one shared across threads would wake each of its waiters from another thread. Anything
     // else joins the flight of every thread, which looks again before calling the backend.
@@ -61,12 +67,23 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
         let lookup = async move { cache.lookup(&looked_for).await };
         state.cache.lookups.get().run(key.flight(), lookup).await
     };
+    let now = now_ms();
     let (mut response, outcome) = match looked_up.as_deref() {
-        Some(Lookup::Fresh(entry)) => (from_stored(entry, now_ms()), Outcome::Hit),
-        _ => match fly(state, key, &request, revalidate).await {
-            Some(answer) => answer,
-            None => return Problem::internal().into_response(),
-        },
+        Some(Lookup::Fresh(entry)) if satisfies(entry, &asked, now) => {
+            (from_stored(entry, now), Outcome::Hit)
+        }
+        Some(Lookup::Stale(entry)) if entry.may_answer_while_revalidating(now) => {
+            refresh_in_background(state, key, &request);
+            (from_stored(entry, now), Outcome::Stale)
+        }
+        // A fresh copy too old for the client's `max-age` or `min-fresh` is refreshed.
+        found => {
+            let refresh = revalidate || matches!(found, Some(Lookup::Fresh(_)));
+            match fly(state, key, &request, refresh).await {
+                Some(answer) => answer,
+                None => return Problem::internal().into_response(),
+            }
+        }
     };
     let headers = response.headers_mut();
     headers.insert(X_CACHE, HeaderValue::from_static(outcome.as_str()));
@@ -78,6 +95,31 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
         *response.body_mut() = Body::empty();
     }
     response
+}
+
+/// Whether a fresh `entry` also meets the client's own limits (RFC 9111 §5.2.1): no older
+/// than its `max-age`, fresh for at least its `min-fresh`.
+fn satisfies(entry: &Entry, asked: &Directives, now: u64) -> bool {
+    let age = entry.age(now);
+    let old_enough = asked
+        .max_age
+        .value()
+        .is_none_or(|limit| age <= Duration::from_secs(limit));
+    let fresh_enough = asked.min_fresh.value().is_none_or(|limit| {
+        entry.freshness.lifetime.saturating_sub(age) >= Duration::from_secs(limit)
+    });
+    old_enough && fresh_enough
+}
+
+/// Refreshes `key` from the backend without keeping anyone waiting, in the flight every
+/// refresh of that key joins (`stale-while-revalidate`).
+fn refresh_in_background(state: &GatewayState, key: CacheKey, request: &CachedRequest) {
+    let flight_key = format!("{}#revalidate", key.flight());
+    let work = fetch(state.clone(), key, request.clone(), true);
+    let flights = state.cache.flights.clone();
+    tokio::spawn(async move {
+        flights.run(&flight_key, work).await;
+    });
 }
 
 /// The answer of the flight for `key`, joined or started: its lookup, and on a miss the
@@ -98,22 +140,14 @@ async fn fly(
     let now = now_ms();
     Some(match &*result {
         FlightResult::Hit(entry) => (from_stored(entry, now), Outcome::Hit),
-        FlightResult::Fetched {
-            entry,
-            stored,
-            redis_up,
-        } => {
-            let headers = if *stored {
-                entry.client_headers(now)
-            } else {
-                entry.headers.clone()
-            };
+        // The origin's headers, untouched (its own `Age` included).
+        FlightResult::Fetched { entry, redis_up } => {
             let outcome = if *redis_up {
                 Outcome::Miss
             } else {
                 Outcome::Bypass
             };
-            (from_entry(entry, headers), outcome)
+            (from_entry(entry, entry.headers.clone()), outcome)
         }
         FlightResult::Stale { entry, failure } => {
             tracing::info!(
@@ -141,8 +175,7 @@ async fn fly(
     })
 }
 
-/// The response a stored entry makes at `now`: its headers with its age and remaining
-/// lifetime.
+/// The response a stored entry makes at `now`: the origin's headers with the entry's age.
 fn from_stored(entry: &Entry, now: u64) -> Response {
     from_entry(entry, entry.client_headers(now))
 }
@@ -179,6 +212,8 @@ async fn fetch(
     revalidate: bool,
 ) -> FlightResult {
     let cache = &state.cache;
+    let asked = Directives::of(&request.headers);
+    let authorized = request.headers.contains_key(header::AUTHORIZATION);
     let (stale, redis_up) = match cache.lookup(&key).await {
         Lookup::Fresh(entry) if !revalidate => return FlightResult::Hit(entry),
         Lookup::Fresh(entry) | Lookup::Stale(entry) => (Some(entry), true),
@@ -193,10 +228,13 @@ async fn fetch(
         body: OutboundBody::Replayable(Bytes::new()),
         only: None,
     };
+    let requested_at = SystemTime::now();
     let response = match state.caller.send(&request.backend, outbound).await {
         Ok(response) => response,
         Err(failure) => {
-            return match stale {
+            // Unreachable, timed out or its breaker open: the cache is disconnected.
+            let limit = cache.args.cache_stale_limit;
+            return match stale.filter(|entry| entry.may_answer_disconnected(now_ms(), limit)) {
                 Some(entry) => FlightResult::Stale {
                     entry,
                     failure: Some(failure),
@@ -205,8 +243,11 @@ async fn fetch(
             };
         }
     };
-    if response.status().is_server_error()
-        && let Some(entry) = stale
+    // RFC 5861's errors: what `stale-if-error` lets a stale copy answer for.
+    let requested_window = asked.stale_if_error.value().map(Duration::from_secs);
+    if matches!(response.status().as_u16(), 500 | 502 | 503 | 504)
+        && let Some(entry) =
+            stale.filter(|entry| entry.may_answer_for_error(now_ms(), requested_window))
     {
         return FlightResult::Stale {
             entry,
@@ -229,27 +270,35 @@ async fn fetch(
     else {
         return FlightResult::Failed(crate::upstream::Failure::Unreachable);
     };
+    let received_at = SystemTime::now();
     remove_hop_by_hop(&mut parts.headers);
-    let keep = storable(
-        parts.status,
-        &parts.headers,
-        request.ttl,
-        request.user.is_some(),
-    )
+    let keep = freshness(&Exchange {
+        status: parts.status,
+        response: &parts.headers,
+        request: &asked,
+        authorized,
+        user: request.user.is_some(),
+        requested_at,
+        received_at,
+        forced: request.forced,
+    })
     .filter(|_| redis_up);
-    let (ttl, scope) = keep.unwrap_or((std::time::Duration::ZERO, Scope::Public));
     let entry = Entry {
         status: parts.status,
         headers: parts.headers,
         body,
-        stored_at: now_ms(),
-        ttl,
-        scope,
+        stored_at: millis_since_epoch(received_at),
+        freshness: keep.unwrap_or(Freshness {
+            lifetime: Duration::ZERO,
+            initial_age: Duration::ZERO,
+            scope: Scope::Public,
+            stale_if_error: None,
+            stale_while_revalidate: None,
+            revalidate_only: true,
+        }),
     };
-    let stored = keep.is_some() && cache.insert(&key, &entry).await;
-    FlightResult::Fetched {
-        entry,
-        stored,
-        redis_up,
+    if keep.is_some() {
+        cache.insert(&key, &entry).await;
     }
+    FlightResult::Fetched { entry, redis_up }
 }

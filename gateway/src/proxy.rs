@@ -59,7 +59,7 @@ pub async fn forward_request(
     };
 
     if assignment.is_none()
-        && let Some(ttl) = state.cache.route_ttl(&parts.method, target.path())
+        && let Some(route) = state.cache.route(&parts.method, target.path())
         && !Directives::of(&parts.headers).no_store
     {
         let request = cached::CachedRequest {
@@ -69,7 +69,7 @@ pub async fn forward_request(
             headers: parts.headers,
             added,
             user: caller.claims().map(|claims| claims.sub),
-            ttl,
+            forced: route.forced,
             started: Instant::now(),
         };
         // Boxed: the cache's future is large, and uncached requests need not carry it.

@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use super::control::Scope;
+use super::policy::Scope;
 use crate::store::Store;
 
 /// The two places a GET's answer may be stored.

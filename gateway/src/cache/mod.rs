@@ -1,13 +1,18 @@
-//! The response cache in Redis, as in the seed's flow: GETs are looked up, misses fetched
-//! once (single-flight) and stored for the route's or the upstream's lifetime; an expired
-//! copy is kept a while longer as the fallback when the backend fails or its breaker is open.
-//! Writes through the gateway drop the entries of the resource and its collection.
+//! The response cache in Redis: an RFC 9111 shared cache. GETs are looked up, misses
+//! fetched once (single-flight) and stored for as long as the origin's headers say (or a
+//! route's configured lifetime); a stale copy answers while it is refreshed
+//! (`stale-while-revalidate`), for a failing origin (`stale-if-error`), or, unless the origin
+//! forbade it, when the origin cannot be reached. Writes through the gateway drop the entries
+//! of the resource and its collection.
 
 mod control;
 mod entry;
 mod flight;
 mod key;
+mod policy;
 pub(crate) mod purge;
+#[cfg(test)]
+mod rfc_tests;
 pub(crate) mod stats;
 
 use std::{sync::Arc, time::Duration};
@@ -19,10 +24,11 @@ use http::Method;
 use redis::Script;
 
 pub use self::{
-    control::{Directives, Scope, storable},
-    entry::{Entry, now_ms},
+    control::Directives,
+    entry::{Entry, millis_since_epoch, now_ms},
     flight::Flights,
     key::CacheKey,
+    policy::{Exchange, Freshness, Scope, freshness},
     purge::purge_cache,
     stats::{CachePanel, CacheStats, cache_panel, get_cache_stats},
 };
@@ -41,14 +47,15 @@ pub struct CacheArgs {
     /// Whether GET responses are cached at all.
     #[arg(long = "cache", env = "CACHE", default_value_t = true, action = ArgAction::Set)]
     pub cache_enabled: bool,
-    /// Lifetime of a cached response whose upstream names none.
-    #[arg(long, env = "CACHE_TTL", default_value = "300s", value_parser = humantime::parse_duration)]
-    pub cache_ttl: Duration,
-    /// Lifetimes per route: `/prefix=DURATION` or `METHOD /pattern=DURATION`, comma-separated,
-    /// first match wins; `0s` turns the cache off for the route (no lookup at all).
+    /// Lifetimes forced per route, in place of what the origin's headers say:
+    /// `/prefix=DURATION` or `METHOD /pattern=DURATION`, comma-separated, first match wins;
+    /// `0s` turns the cache off for the route (no lookup at all). Routes not listed follow
+    /// the origin's headers alone.
     #[arg(long, env = "CACHE_TTLS", default_value = DEFAULT_CACHE_TTLS, value_parser = parse_cache_ttls)]
     pub cache_ttls: CacheTtls,
-    /// How long past its lifetime a copy is kept to answer when the backend fails.
+    /// How long past its lifetime a copy may answer when the backend cannot be reached (or its
+    /// breaker is open) and the origin gave no `stale-if-error`; never for a response marked
+    /// `must-revalidate`, `proxy-revalidate` or `s-maxage`.
     #[arg(long, env = "CACHE_STALE_LIMIT", default_value = "10m", value_parser = humantime::parse_duration)]
     pub cache_stale_limit: Duration,
     /// Largest response body stored.
@@ -77,6 +84,13 @@ fn parse_cache_ttls(text: &str) -> Result<CacheTtls, String> {
         humantime::parse_duration(ttl).map_err(|err| err.to_string())
     })
     .map(CacheTtls)
+}
+
+/// How a route is cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteCache {
+    /// The lifetime configuration forces on its responses, if any.
+    pub forced: Option<Duration>,
 }
 
 /// What a lookup found.
@@ -119,12 +133,8 @@ pub mod flight_result {
     pub enum FlightResult {
         /// A fresh entry was in Redis.
         Hit(Entry),
-        /// Fetched from the backend and buffered; `stored` says whether Redis took it.
-        Fetched {
-            entry: Entry,
-            stored: bool,
-            redis_up: bool,
-        },
+        /// Fetched from the backend and buffered (and stored, when it may be).
+        Fetched { entry: Entry, redis_up: bool },
         /// The backend failed; this expired copy answers instead.
         Stale {
             entry: Entry,
@@ -151,20 +161,18 @@ impl Cache {
         }
     }
 
-    /// The lifetime for a response to `method path`, or `None` when it is not cached.
-    pub fn route_ttl(&self, method: &Method, path: &str) -> Option<Duration> {
+    /// How a response to `method path` is cached, `None` when it is not.
+    pub fn route(&self, method: &Method, path: &str) -> Option<RouteCache> {
         if !self.args.cache_enabled || !matches!(*method, Method::GET | Method::HEAD) {
             return None;
         }
         // HEAD is answered from GET's entries.
-        let ttl = self
-            .args
-            .cache_ttls
-            .0
-            .find(&Method::GET, path)
-            .copied()
-            .unwrap_or(self.args.cache_ttl);
-        (!ttl.is_zero()).then_some(ttl)
+        match self.args.cache_ttls.0.find(&Method::GET, path) {
+            Some(forced) if forced.is_zero() => None,
+            forced => Some(RouteCache {
+                forced: forced.copied(),
+            }),
+        }
     }
 
     /// Looks `key` up: the caller's own entry or the shared one, whichever is fresh.
@@ -201,11 +209,12 @@ impl Cache {
     /// Stores `entry` under `key` for its lifetime plus the stale limit, and files it under
     /// the tags of its path so that writes can find it. Whether Redis took it.
     pub async fn insert(&self, key: &CacheKey, entry: &Entry) -> bool {
-        let Some(redis_key) = key.for_scope(entry.scope).map(str::to_owned) else {
+        let Some(redis_key) = key.for_scope(entry.freshness.scope).map(str::to_owned) else {
             return false;
         };
-        let keep = u64::try_from((entry.ttl + self.args.cache_stale_limit).as_millis())
-            .unwrap_or(u64::MAX);
+        let keep = u64::try_from(entry.keep_for(self.args.cache_stale_limit).as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let mut tags = vec![
             key::exact_tag(&self.store, &key.path),
             key::tree_tag(&self.store, &key.path),

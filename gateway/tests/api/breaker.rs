@@ -144,9 +144,11 @@ async fn a_failed_trial_opens_the_breaker_again() {
 async fn a_failing_backend_is_stood_in_for_by_an_expired_copy_marked_stale() {
     let issuer = TestIssuer::start().await;
     let restaurants = Scripted::start().await;
+    // restaurant-service's own policy: five minutes' freshness here shortened to one second,
+    // and ten minutes more as the fallback while it fails.
+    restaurants.cache_control("public, max-age=1, stale-if-error=600");
     let gateway = GatewayBuilder::new(&issuer)
         .backend("restaurant", &restaurants.url)
-        .arg("--cache-ttls", "/restaurants=1s")
         .arg("--retry-attempts", "1")
         .arg("--breaker-minimum-calls", "3")
         .arg("--breaker-open-for", "1m")

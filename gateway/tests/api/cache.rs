@@ -33,9 +33,11 @@ async fn get(client: &Client, url: &str, token: Option<&str>) -> (String, Value)
 async fn the_seeds_timeline_a_miss_then_hits_then_a_miss_once_the_ttl_has_passed() {
     let issuer = TestIssuer::start().await;
     let restaurants = Scripted::start().await;
+    restaurants.cache_control("public, max-age=300");
+    // The route forces two seconds in place of the origin's five minutes.
     let gateway = GatewayBuilder::new(&issuer)
         .backend("restaurant", &restaurants.url)
-        .arg("--cache-ttls", "/restaurants=1s")
+        .arg("--cache-ttls", "/restaurants=2s")
         .spawn()
         .await;
     let client = Client::new();
@@ -44,20 +46,24 @@ async fn the_seeds_timeline_a_miss_then_hits_then_a_miss_once_the_ttl_has_passed
     let first = client.get(&url).send().await.expect("sent");
     assert_eq!(header(&first, "x-cache"), "MISS");
     assert_eq!(header(&first, "x-cache-source"), "Redis");
-    assert_eq!(header(&first, "cache-control"), "public, max-age=1");
+    assert_eq!(header(&first, "cache-control"), "public, max-age=300");
     let first: Value = first.json().await.expect("json");
     for _ in 0..4 {
         let hit = client.get(&url).send().await.expect("sent");
         assert_eq!(header(&hit, "x-cache"), "HIT");
         assert_eq!(header(&hit, "x-cache-source"), "Redis");
-        assert!(header(&hit, "cache-control").starts_with("public, max-age="));
+        assert_eq!(
+            header(&hit, "cache-control"),
+            "public, max-age=300",
+            "the origin's, untouched"
+        );
         assert!(!header(&hit, "age").is_empty(), "a hit says its age");
         let body: Value = hit.json().await.expect("json");
         assert_eq!(body, first, "the stored answer, byte for byte");
     }
     assert_eq!(restaurants.calls(), 1, "the hits never reached the backend");
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let (cache, body) = get(&client, &url, None).await;
     assert_eq!(cache, "MISS", "expired");
     assert_eq!(body["call"], 2);
@@ -80,6 +86,7 @@ async fn the_seeds_timeline_a_miss_then_hits_then_a_miss_once_the_ttl_has_passed
 async fn fifty_concurrent_misses_of_one_key_make_one_upstream_call() {
     let issuer = TestIssuer::start().await;
     let restaurants = Scripted::start().await;
+    restaurants.cache_control("public, max-age=300");
     restaurants.delay(Duration::from_millis(300));
     let gateway = GatewayBuilder::new(&issuer)
         .backend("restaurant", &restaurants.url)
@@ -103,6 +110,7 @@ async fn fifty_concurrent_misses_of_one_key_make_one_upstream_call() {
 async fn a_write_drops_the_cached_resource_and_its_collections_but_not_its_neighbours() {
     let issuer = TestIssuer::start().await;
     let restaurants = Scripted::start().await;
+    restaurants.cache_control("public, max-age=300");
     let gateway = GatewayBuilder::new(&issuer)
         .backend("restaurant", &restaurants.url)
         .spawn()
@@ -143,7 +151,8 @@ async fn the_upstreams_cache_control_decides_what_is_kept_and_for_whom() {
         issuer.token(Uuid::now_v7(), &[Role::Customer]),
     );
 
-    // Nothing said: each user's answer is theirs alone.
+    // Private: each user's answer is theirs alone.
+    orders.cache_control("private, max-age=60");
     let mine = format!("{gateway}/orders/o1");
     assert_eq!(get(&client, &mine, Some(&ada)).await.0, "MISS");
     let (cache, body) = get(&client, &mine, Some(&ada)).await;
@@ -183,6 +192,7 @@ async fn the_upstreams_cache_control_decides_what_is_kept_and_for_whom() {
 async fn an_admin_purges_by_prefix_or_key_and_nobody_else_may() {
     let issuer = TestIssuer::start().await;
     let restaurants = Scripted::start().await;
+    restaurants.cache_control("public, max-age=300");
     let gateway = GatewayBuilder::new(&issuer)
         .backend("restaurant", &restaurants.url)
         .spawn()
@@ -251,6 +261,7 @@ async fn an_admin_purges_by_prefix_or_key_and_nobody_else_may() {
 async fn a_head_is_answered_from_the_gets_entry_without_a_body() {
     let issuer = TestIssuer::start().await;
     let restaurants = Scripted::start().await;
+    restaurants.cache_control("public, max-age=300");
     let gateway = GatewayBuilder::new(&issuer)
         .backend("restaurant", &restaurants.url)
         .spawn()

@@ -9,6 +9,7 @@ mod edge;
 mod experiments;
 mod health;
 mod helpers;
+mod http_cache;
 mod proxy;
 mod ratelimit;
 mod raw;

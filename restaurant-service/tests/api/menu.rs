@@ -32,7 +32,10 @@ async fn the_owner_sets_the_menu_and_anyone_reads_it() {
         .await;
     assert_eq!(set.status().as_u16(), 200);
     let read = app.get(&path).await;
-    assert_eq!(read.headers()["cache-control"], "public, max-age=60");
+    assert_eq!(
+        read.headers()["cache-control"],
+        "public, max-age=300, stale-if-error=600"
+    );
     let read: Value = read.json().await.expect("json");
     let items = &read["categories"][0]["items"];
     assert_eq!(

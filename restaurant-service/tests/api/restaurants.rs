@@ -29,7 +29,10 @@ async fn an_owner_opens_a_restaurant_that_anyone_can_read_and_the_gateway_may_ca
         format!("/restaurants/{}", created["id"].as_str().expect("an id"))
     );
     let read = app.get(&location).await;
-    assert_eq!(read.headers()["cache-control"], "public, max-age=60");
+    assert_eq!(
+        read.headers()["cache-control"],
+        "public, max-age=300, stale-if-error=600"
+    );
     let read: Value = read.json().await.expect("json");
     assert_eq!(read["name"], "Chez Ada");
     assert_eq!(

@@ -1,0 +1,192 @@
+//! Whether a response may be stored and for whom (RFC 9111 §3, §3.5), how long it stays
+//! fresh (§4.2.1, §4.2.2) and how old it already is (§4.2.3), and when it may answer stale
+//! (§4.2.4, RFC 5861).
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, StatusCode, header};
+
+use super::control::{Directives, Seconds};
+
+/// Where a response may be kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One copy for everyone.
+    Public,
+    /// One copy per user the gateway authenticated: the gateway's policy for answers a
+    /// shared cache may not share (`private`, or asked with a token and not marked for
+    /// sharing), each kept as that user's private cache would keep it.
+    User,
+}
+
+/// One exchange with the origin, as the cache judges it.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange<'a> {
+    pub status: StatusCode,
+    pub response: &'a HeaderMap,
+    /// The request's own directives (`no-store` forbids storing).
+    pub request: &'a Directives,
+    /// The request carried `Authorization`.
+    pub authorized: bool,
+    /// The gateway authenticated the caller as a user.
+    pub user: bool,
+    /// When the request was sent and the response received.
+    pub requested_at: SystemTime,
+    pub received_at: SystemTime,
+    /// A lifetime the route's configuration forces, in place of the response's.
+    pub forced: Option<Duration>,
+}
+
+/// What the cache keeps of a stored response's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    pub lifetime: Duration,
+    /// Its age when received (`corrected_initial_age`).
+    pub initial_age: Duration,
+    pub scope: Scope,
+    /// How long past its lifetime it may answer for a failing origin (RFC 5861).
+    pub stale_if_error: Option<Duration>,
+    /// How long past its lifetime it may answer while being refreshed (RFC 5861).
+    pub stale_while_revalidate: Option<Duration>,
+    /// It must never answer stale without the origin's word (`must-revalidate`,
+    /// `proxy-revalidate`, `s-maxage`).
+    pub revalidate_only: bool,
+}
+
+/// Final statuses whose responses may be stored with a heuristic lifetime (RFC 9110 §15.1),
+/// less 206, which this cache does not store.
+fn heuristically_cacheable(status: StatusCode) -> bool {
+    matches!(
+        status.as_u16(),
+        200 | 203 | 204 | 300 | 301 | 308 | 404 | 405 | 410 | 414 | 501
+    )
+}
+
+/// The rules a response is stored under, or `None` when it may not be stored.
+pub fn freshness(exchange: &Exchange<'_>) -> Option<Freshness> {
+    let headers = exchange.response;
+    let (directives, targeted) = Directives::of_response(headers);
+    let status = exchange.status.as_u16();
+    // Partial content and 304s are never stored whole; `no-cache` needs revalidation on
+    // every use. A response that sets a cookie is one user's, whatever it says.
+    if exchange.request.no_store
+        || directives.no_store
+        || directives.no_cache
+        || status < 200
+        || status == 206
+        || status == 304
+        || headers.contains_key(header::SET_COOKIE)
+        || varies(headers)
+    {
+        return None;
+    }
+    let shared_ok =
+        directives.public || directives.s_maxage.is_present() || directives.must_revalidate;
+    let scope = if directives.private {
+        Scope::User
+    } else if exchange.authorized && !shared_ok {
+        // RFC 9111 §3.5: an answer to a request with credentials is not shared unless the
+        // origin says so.
+        Scope::User
+    } else {
+        Scope::Public
+    };
+    if scope == Scope::User && !exchange.user {
+        return None;
+    }
+    let date = date(headers).unwrap_or(exchange.received_at);
+    let explicit = explicit_lifetime(&directives, headers, date, targeted);
+    let lifetime = exchange.forced.or(explicit).or_else(|| {
+        (heuristically_cacheable(exchange.status) || directives.public)
+            .then(|| heuristic_lifetime(headers, date))
+            .flatten()
+    })?;
+    let seconds = |value: Seconds| value.value().map(Duration::from_secs);
+    let stale_if_error = seconds(directives.stale_if_error);
+    if lifetime.is_zero() && stale_if_error.is_none_or(|d| d.is_zero()) {
+        return None;
+    }
+    Some(Freshness {
+        lifetime,
+        initial_age: initial_age(headers, date, exchange.requested_at, exchange.received_at),
+        scope,
+        stale_if_error,
+        stale_while_revalidate: seconds(directives.stale_while_revalidate),
+        revalidate_only: directives.forbids_stale(),
+    })
+}
+
+/// `Vary` nominating anything but `Accept-Encoding` (this cache stores no variants).
+fn varies(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|name| !name.trim().eq_ignore_ascii_case("accept-encoding"))
+}
+
+/// §4.2.1: `s-maxage`, else `max-age`, else `Expires` less `Date`. An invalid value makes
+/// the response stale at once; `Expires` is ignored under `CDN-Cache-Control`.
+fn explicit_lifetime(
+    directives: &Directives,
+    headers: &HeaderMap,
+    date: SystemTime,
+    targeted: bool,
+) -> Option<Duration> {
+    for seconds in [directives.s_maxage, directives.max_age] {
+        match seconds {
+            Seconds::Valid(seconds) => return Some(Duration::from_secs(seconds)),
+            Seconds::Invalid => return Some(Duration::ZERO),
+            Seconds::Absent => {}
+        }
+    }
+    if targeted {
+        return None;
+    }
+    let mut expires = headers.get_all(header::EXPIRES).iter();
+    let first = expires.next()?;
+    // §5.3: an invalid date ("0" included), or two of them, mean already expired.
+    let at = match (expires.next(), http_date(first.to_str().ok())) {
+        (None, Some(at)) => at,
+        _ => return Some(Duration::ZERO),
+    };
+    Some(at.duration_since(date).unwrap_or(Duration::ZERO))
+}
+
+/// §4.2.2: a tenth of the time since `Last-Modified`, and nothing without it.
+fn heuristic_lifetime(headers: &HeaderMap, date: SystemTime) -> Option<Duration> {
+    let modified = http_date(headers.get(header::LAST_MODIFIED)?.to_str().ok())?;
+    let since = date.duration_since(modified).ok()?;
+    Some(since / 10)
+}
+
+/// §4.2.3: the response's age when it arrived, from `Age`, `Date` and the time it took.
+fn initial_age(
+    headers: &HeaderMap,
+    date: SystemTime,
+    requested_at: SystemTime,
+    received_at: SystemTime,
+) -> Duration {
+    let age_value = headers
+        .get(header::AGE)
+        .and_then(|value| value.to_str().ok())
+        .filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(Duration::ZERO, |text| {
+            Duration::from_secs(text.parse().unwrap_or(1 << 31))
+        });
+    let apparent_age = received_at.duration_since(date).unwrap_or(Duration::ZERO);
+    let response_delay = received_at
+        .duration_since(requested_at)
+        .unwrap_or(Duration::ZERO);
+    apparent_age.max(age_value + response_delay)
+}
+
+/// The response's `Date`, when there is one valid one.
+fn date(headers: &HeaderMap) -> Option<SystemTime> {
+    http_date(headers.get(header::DATE)?.to_str().ok())
+}
+
+fn http_date(text: Option<&str>) -> Option<SystemTime> {
+    httpdate::parse_http_date(text?.trim()).ok()
+}
