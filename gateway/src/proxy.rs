@@ -17,7 +17,7 @@ use shared::forwarded::X_FORWARDED_FOR;
 
 use crate::{
     access::Caller,
-    cache::Directives,
+    cache::{Directives, invalidation},
     cached, experiment,
     state::GatewayState,
     upstream::{Added, Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit},
@@ -44,6 +44,7 @@ pub async fn forward_request(
         .path_and_query()
         .cloned()
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let host = parts.headers.get(header::HOST).cloned();
     let added = forwarding(&mut parts.headers, peer);
     shared::http::inject_trace_context(&mut parts.headers);
     // An experiment's route is not cached: each variant answers its own users.
@@ -102,12 +103,15 @@ pub async fn forward_request(
         Err(Failure::RequestBody { too_large }) => return body_refused(state, too_large),
         Err(failure) => failure.into_response(backend.name, state.caller.timeout),
     };
-    let write = matches!(
-        method,
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    );
-    if write && response.status().is_success() {
-        crate::boxed::in_place(|| state.cache.invalidate(&method, target.path())).await;
+    if invalidation::invalidates(&method, response.status()) {
+        let named = invalidation::named_paths(response.headers(), host.as_ref());
+        crate::boxed::in_place(|| async {
+            state.cache.invalidate(&method, target.path()).await;
+            for path in &named {
+                state.cache.invalidate(&Method::PUT, path).await;
+            }
+        })
+        .await;
     }
     if matches!(method, Method::GET | Method::HEAD) {
         response

@@ -102,9 +102,12 @@ impl Entry {
 
     /// Whether it may answer at once, stale, while it is refreshed (RFC 5861 §3).
     pub fn may_answer_while_revalidating(&self, now: u64) -> bool {
-        self.freshness
-            .stale_while_revalidate
-            .is_some_and(|window| !self.is_fresh(now) && self.staleness(now) <= window)
+        // `must-revalidate` and the like forbid any stale use without the origin's word.
+        !self.freshness.revalidate_only
+            && self
+                .freshness
+                .stale_while_revalidate
+                .is_some_and(|window| !self.is_fresh(now) && self.staleness(now) <= window)
     }
 
     /// How long Redis keeps it: its remaining lifetime and the longest it may serve stale.

@@ -5,12 +5,15 @@
 //! forbade it, when the origin cannot be reached. Writes through the gateway drop the entries
 //! of the resource and its collection.
 
+pub(crate) mod conditional;
 mod control;
 mod entry;
 mod flight;
+pub(crate) mod invalidation;
 mod key;
 mod policy;
 pub(crate) mod purge;
+pub(crate) mod revalidate;
 #[cfg(test)]
 mod rfc_tests;
 pub(crate) mod stats;
@@ -133,6 +136,8 @@ pub mod flight_result {
     pub enum FlightResult {
         /// A fresh entry was in Redis.
         Hit(Entry),
+        /// A stored entry the backend said is still current (304), freshened.
+        Revalidated(Entry),
         /// Fetched from the backend and buffered (and stored, when it may be).
         Fetched { entry: Entry, redis_up: bool },
         /// The backend failed; this expired copy answers instead.

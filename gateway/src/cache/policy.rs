@@ -6,7 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, StatusCode, header};
 
-use super::control::{Directives, Seconds};
+use super::{
+    control::{Directives, Seconds},
+    revalidate,
+};
 
 /// Where a response may be kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,11 +70,10 @@ pub fn freshness(exchange: &Exchange<'_>) -> Option<Freshness> {
     let headers = exchange.response;
     let (directives, targeted) = Directives::of_response(headers);
     let status = exchange.status.as_u16();
-    // Partial content and 304s are never stored whole; `no-cache` needs revalidation on
-    // every use. A response that sets a cookie is one user's, whatever it says.
+    // Partial content and 304s are never stored whole. A response that sets a cookie is one
+    // user's, whatever it says.
     if exchange.request.no_store
         || directives.no_store
-        || directives.no_cache
         || status < 200
         || status == 206
         || status == 304
@@ -96,14 +98,21 @@ pub fn freshness(exchange: &Exchange<'_>) -> Option<Freshness> {
     }
     let date = date(headers).unwrap_or(exchange.received_at);
     let explicit = explicit_lifetime(&directives, headers, date, targeted);
-    let lifetime = exchange.forced.or(explicit).or_else(|| {
-        (heuristically_cacheable(exchange.status) || directives.public)
-            .then(|| heuristic_lifetime(headers, date))
-            .flatten()
-    })?;
+    let cacheable = heuristically_cacheable(exchange.status) || directives.public;
+    // `no-cache`: stored, but validated with the origin before every use (§5.2.2.4).
+    let lifetime = if directives.no_cache {
+        Some(Duration::ZERO)
+    } else {
+        exchange
+            .forced
+            .or(explicit)
+            .or_else(|| cacheable.then(|| heuristic_lifetime(headers, date).unwrap_or_default()))
+    }?;
     let seconds = |value: Seconds| value.value().map(Duration::from_secs);
     let stale_if_error = seconds(directives.stale_if_error);
-    if lifetime.is_zero() && stale_if_error.is_none_or(|d| d.is_zero()) {
+    // Stale from the start, it is still worth keeping to validate, or to stand in for errors.
+    let validators = revalidate::has_validators(headers);
+    if lifetime.is_zero() && !validators && stale_if_error.is_none_or(|d| d.is_zero()) {
         return None;
     }
     Some(Freshness {

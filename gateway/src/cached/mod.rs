@@ -3,27 +3,26 @@
 //! lets a shared cache store. A stale copy answers while it is refreshed, or for a failing
 //! backend, as far as the origin's headers allow.
 
-use std::{
-    sync::Mutex,
-    time::{Duration, Instant, SystemTime},
-};
+mod fetch;
+
+use std::time::{Duration, Instant};
 
 use axum::{
     body::Body,
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, header, uri::PathAndQuery};
-use http_body_util::BodyExt;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, uri::PathAndQuery};
 use shared::Problem;
 use uuid::Uuid;
 
+use self::fetch::fetch;
 use crate::{
     cache::{
-        CacheKey, Directives, Entry, Exchange, Freshness, Lookup, Scope,
-        flight_result::FlightResult, freshness, millis_since_epoch, now_ms, stats::Outcome,
+        CacheKey, Directives, Entry, Lookup, conditional, flight_result::FlightResult, now_ms,
+        stats::Outcome,
     },
-    proxy::{X_CACHE, relay, remove_hop_by_hop},
+    proxy::{X_CACHE, relay},
     state::GatewayState,
     upstream::{Added, Backend, Outbound, OutboundBody},
 };
@@ -70,11 +69,11 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
     let now = now_ms();
     let (mut response, outcome) = match looked_up.as_deref() {
         Some(Lookup::Fresh(entry)) if satisfies(entry, &asked, now) => {
-            (from_stored(entry, now), Outcome::Hit)
+            (from_stored(entry, now, &request.headers), Outcome::Hit)
         }
         Some(Lookup::Stale(entry)) if entry.may_answer_while_revalidating(now) => {
             refresh_in_background(state, key, &request);
-            (from_stored(entry, now), Outcome::Stale)
+            (from_stored(entry, now, &request.headers), Outcome::Stale)
         }
         // A fresh copy too old for the client's `max-age` or `min-fresh` is refreshed.
         found => {
@@ -138,8 +137,11 @@ async fn fly(
     let work = fetch(state.clone(), key, request.clone(), revalidate);
     let result = state.cache.flights.run(&flight_key, work).await?;
     let now = now_ms();
+    let asked = &request.headers;
     Some(match &*result {
-        FlightResult::Hit(entry) => (from_stored(entry, now), Outcome::Hit),
+        FlightResult::Hit(entry) => (from_stored(entry, now, asked), Outcome::Hit),
+        // Validated by the backend: the stored body, served as a hit.
+        FlightResult::Revalidated(entry) => (from_stored(entry, now, asked), Outcome::Hit),
         // The origin's headers, untouched (its own `Age` included).
         FlightResult::Fetched { entry, redis_up } => {
             let outcome = if *redis_up {
@@ -147,7 +149,8 @@ async fn fly(
             } else {
                 Outcome::Bypass
             };
-            (from_entry(entry, entry.headers.clone()), outcome)
+            let response = respond(asked, entry.status, entry.headers.clone(), &entry.body);
+            (response, outcome)
         }
         FlightResult::Stale { entry, failure } => {
             tracing::info!(
@@ -155,7 +158,7 @@ async fn fly(
                 ?failure,
                 "serving a stale copy"
             );
-            (from_stored(entry, now), Outcome::Stale)
+            (from_stored(entry, now, asked), Outcome::Stale)
         }
         FlightResult::Failed(failure) => (
             failure.into_response(request.backend.name, state.caller.timeout),
@@ -175,16 +178,18 @@ async fn fly(
     })
 }
 
-/// The response a stored entry makes at `now`: the origin's headers with the entry's age.
-fn from_stored(entry: &Entry, now: u64) -> Response {
-    from_entry(entry, entry.client_headers(now))
+/// The response a stored entry makes at `now` for a request with `asked` headers: the
+/// origin's headers with the entry's age.
+fn from_stored(entry: &Entry, now: u64, asked: &HeaderMap) -> Response {
+    respond(asked, entry.status, entry.client_headers(now), &entry.body)
 }
 
-/// The response an entry makes, with `headers`.
-fn from_entry(entry: &Entry, headers: HeaderMap) -> Response {
-    let mut response = Response::new(Body::from(entry.body.clone()));
-    *response.status_mut() = entry.status;
-    *response.headers_mut() = headers;
+/// A complete response as the client's conditions and range make it.
+fn respond(asked: &HeaderMap, status: StatusCode, headers: HeaderMap, body: &Bytes) -> Response {
+    let answer = conditional::answer(asked, status, headers, body.clone());
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() = answer.status;
+    *response.headers_mut() = answer.headers;
     response
 }
 
@@ -202,103 +207,4 @@ async fn own_call(state: &GatewayState, request: &CachedRequest) -> Response {
         Ok(response) => relay(response),
         Err(failure) => failure.into_response(request.backend.name, state.caller.timeout),
     }
-}
-
-/// One flight: the lookup, and on a miss the backend call and the store.
-async fn fetch(
-    state: GatewayState,
-    key: CacheKey,
-    request: CachedRequest,
-    revalidate: bool,
-) -> FlightResult {
-    let cache = &state.cache;
-    let asked = Directives::of(&request.headers);
-    let authorized = request.headers.contains_key(header::AUTHORIZATION);
-    let (stale, redis_up) = match cache.lookup(&key).await {
-        Lookup::Fresh(entry) if !revalidate => return FlightResult::Hit(entry),
-        Lookup::Fresh(entry) | Lookup::Stale(entry) => (Some(entry), true),
-        Lookup::Miss => (None, true),
-        Lookup::Unavailable => (None, false),
-    };
-    let outbound = Outbound {
-        method: Method::GET,
-        target: request.target,
-        headers: request.headers,
-        added: request.added,
-        body: OutboundBody::Replayable(Bytes::new()),
-        only: None,
-    };
-    let requested_at = SystemTime::now();
-    let response = match state.caller.send(&request.backend, outbound).await {
-        Ok(response) => response,
-        Err(failure) => {
-            // Unreachable, timed out or its breaker open: the cache is disconnected.
-            let limit = cache.args.cache_stale_limit;
-            return match stale.filter(|entry| entry.may_answer_disconnected(now_ms(), limit)) {
-                Some(entry) => FlightResult::Stale {
-                    entry,
-                    failure: Some(failure),
-                },
-                None => FlightResult::Failed(failure),
-            };
-        }
-    };
-    // RFC 5861's errors: what `stale-if-error` lets a stale copy answer for.
-    let requested_window = asked.stale_if_error.value().map(Duration::from_secs);
-    if matches!(response.status().as_u16(), 500 | 502 | 503 | 504)
-        && let Some(entry) =
-            stale.filter(|entry| entry.may_answer_for_error(now_ms(), requested_window))
-    {
-        return FlightResult::Stale {
-            entry,
-            failure: None,
-        };
-    }
-    let length = response
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
-    if length.is_none_or(|length| length > cache.args.cache_max_body) {
-        return FlightResult::Unshared(Mutex::new(Some(response)));
-    }
-    let (mut parts, body) = response.into_parts();
-    let Ok(body) = body
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-    else {
-        return FlightResult::Failed(crate::upstream::Failure::Unreachable);
-    };
-    let received_at = SystemTime::now();
-    remove_hop_by_hop(&mut parts.headers);
-    let keep = freshness(&Exchange {
-        status: parts.status,
-        response: &parts.headers,
-        request: &asked,
-        authorized,
-        user: request.user.is_some(),
-        requested_at,
-        received_at,
-        forced: request.forced,
-    })
-    .filter(|_| redis_up);
-    let entry = Entry {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-        stored_at: millis_since_epoch(received_at),
-        freshness: keep.unwrap_or(Freshness {
-            lifetime: Duration::ZERO,
-            initial_age: Duration::ZERO,
-            scope: Scope::Public,
-            stale_if_error: None,
-            stale_while_revalidate: None,
-            revalidate_only: true,
-        }),
-    };
-    if keep.is_some() {
-        cache.insert(&key, &entry).await;
-    }
-    FlightResult::Fetched { entry, redis_up }
 }

@@ -1,0 +1,176 @@
+//! One flight's work: the lookup, and unless a fresh copy answers, the backend call (asking
+//! whether the stored copy is still current, when it can be validated), then the store.
+
+use std::{
+    sync::Mutex,
+    time::{Duration, SystemTime},
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, header};
+use http_body_util::BodyExt;
+
+use super::CachedRequest;
+use crate::{
+    cache::{
+        CacheKey, Directives, Entry, Exchange, Freshness, Lookup, Scope, conditional,
+        flight_result::FlightResult, freshness, millis_since_epoch, now_ms, revalidate,
+    },
+    proxy::remove_hop_by_hop,
+    state::GatewayState,
+    upstream::{Failure, Outbound, OutboundBody},
+};
+
+/// One flight: the lookup, and on a miss (or a stale copy) the backend call and the store.
+pub(super) async fn fetch(
+    state: GatewayState,
+    key: CacheKey,
+    request: CachedRequest,
+    revalidate: bool,
+) -> FlightResult {
+    let cache = &state.cache;
+    let (stale, redis_up) = match cache.lookup(&key).await {
+        Lookup::Fresh(entry) if !revalidate => return FlightResult::Hit(entry),
+        Lookup::Fresh(entry) | Lookup::Stale(entry) => (Some(entry), true),
+        Lookup::Miss => (None, true),
+        Lookup::Unavailable => (None, false),
+    };
+    // The client's own conditions are answered here, from the complete response; the
+    // stored copy's validators ask the backend whether it is still current.
+    let mut headers = request.headers.clone();
+    for name in &conditional::CLIENT_CONDITIONS {
+        headers.remove(name);
+    }
+    let validating = stale
+        .as_ref()
+        .filter(|entry| revalidate::has_validators(&entry.headers));
+    if let Some(entry) = validating {
+        headers.extend(revalidate::conditions(entry));
+    }
+    let outbound = Outbound {
+        method: Method::GET,
+        target: request.target.clone(),
+        headers,
+        added: request.added.clone(),
+        body: OutboundBody::Replayable(Bytes::new()),
+        only: None,
+    };
+    let requested_at = SystemTime::now();
+    let response = match state.caller.send(&request.backend, outbound).await {
+        Ok(response) => response,
+        Err(failure) => return disconnected(&state, stale, failure),
+    };
+    let asked = Directives::of(&request.headers);
+    // RFC 5861's errors: what `stale-if-error` lets a stale copy answer for.
+    let requested_window = asked.stale_if_error.value().map(Duration::from_secs);
+    if matches!(response.status().as_u16(), 500 | 502 | 503 | 504)
+        && let Some(entry) = stale
+            .clone()
+            .filter(|entry| entry.may_answer_for_error(now_ms(), requested_window))
+    {
+        return FlightResult::Stale {
+            entry,
+            failure: None,
+        };
+    }
+    let not_modified = response.status() == StatusCode::NOT_MODIFIED;
+    let length = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if !not_modified && length.is_none_or(|length| length > cache.args.cache_max_body) {
+        return FlightResult::Unshared(Mutex::new(Some(response)));
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(body) = body
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+    else {
+        return FlightResult::Failed(Failure::Unreachable);
+    };
+    remove_hop_by_hop(&mut parts.headers);
+    let exchange = Exchanged {
+        request: &request,
+        asked: &asked,
+        requested_at,
+        received_at: SystemTime::now(),
+        redis_up,
+    };
+    if let Some(entry) =
+        validating.filter(|e| not_modified && revalidate::validates(e, &parts.headers))
+    {
+        // Still current: the stored body, with the 304's fields.
+        let headers = revalidate::freshened(&entry.headers, &parts.headers);
+        let (entry, storable) = exchange.entry(entry.status, headers, entry.body.clone());
+        if storable {
+            state.cache.insert(&key, &entry).await;
+        }
+        return FlightResult::Revalidated(entry);
+    }
+    let (entry, storable) = exchange.entry(parts.status, parts.headers, body);
+    if storable {
+        state.cache.insert(&key, &entry).await;
+    }
+    FlightResult::Fetched { entry, redis_up }
+}
+
+/// The backend could not be reached, timed out or its breaker is open: a stale copy answers
+/// if the origin allows it.
+fn disconnected(state: &GatewayState, stale: Option<Entry>, failure: Failure) -> FlightResult {
+    let limit = state.cache.args.cache_stale_limit;
+    match stale.filter(|entry| entry.may_answer_disconnected(now_ms(), limit)) {
+        Some(entry) => FlightResult::Stale {
+            entry,
+            failure: Some(failure),
+        },
+        None => FlightResult::Failed(failure),
+    }
+}
+
+/// What the cache knows of one exchange with the backend.
+struct Exchanged<'a> {
+    request: &'a CachedRequest,
+    asked: &'a Directives,
+    requested_at: SystemTime,
+    received_at: SystemTime,
+    redis_up: bool,
+}
+
+impl Exchanged<'_> {
+    /// The entry a response makes, with the rules it is stored under; and whether it may be.
+    fn entry(&self, status: StatusCode, headers: HeaderMap, body: Bytes) -> (Entry, bool) {
+        let kept = freshness(&Exchange {
+            status,
+            response: &headers,
+            request: self.asked,
+            authorized: self.request.headers.contains_key(header::AUTHORIZATION),
+            user: self.request.user.is_some(),
+            requested_at: self.requested_at,
+            received_at: self.received_at,
+            forced: self.request.forced,
+        })
+        .filter(|_| self.redis_up);
+        let entry = Entry {
+            status,
+            headers,
+            body,
+            stored_at: millis_since_epoch(self.received_at),
+            freshness: kept.unwrap_or_else(unstored),
+        };
+        (entry, kept.is_some())
+    }
+}
+
+/// The rules of a response that is not stored.
+fn unstored() -> Freshness {
+    Freshness {
+        lifetime: Duration::ZERO,
+        initial_age: Duration::ZERO,
+        scope: Scope::Public,
+        stale_if_error: None,
+        stale_while_revalidate: None,
+        revalidate_only: true,
+    }
+}
