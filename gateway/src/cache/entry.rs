@@ -21,6 +21,8 @@ pub struct Entry {
     /// instances share entries).
     pub stored_at: u64,
     pub freshness: Freshness,
+    /// The values its request had for the fields its `Vary` nominates.
+    pub variant: Vec<(String, String)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -34,6 +36,7 @@ struct Head {
     stale_if_error_ms: Option<u64>,
     stale_while_revalidate_ms: Option<u64>,
     revalidate_only: bool,
+    variant: Vec<(String, String)>,
 }
 
 /// Headers that belong to one exchange, not to the stored response. `Age` is generated
@@ -145,6 +148,7 @@ impl Entry {
             stale_if_error_ms: freshness.stale_if_error.map(millis),
             stale_while_revalidate_ms: freshness.stale_while_revalidate.map(millis),
             revalidate_only: freshness.revalidate_only,
+            variant: self.variant.clone(),
         };
         let head = serde_json::to_vec(&head).unwrap_or_default();
         let mut bytes = BytesMut::with_capacity(4 + head.len() + self.body.len());
@@ -185,6 +189,7 @@ impl Entry {
                 stale_while_revalidate: head.stale_while_revalidate_ms.map(Duration::from_millis),
                 revalidate_only: head.revalidate_only,
             },
+            variant: head.variant,
         })
     }
 
@@ -215,6 +220,7 @@ mod tests {
                 stale_while_revalidate: Some(Duration::from_secs(30)),
                 revalidate_only: false,
             },
+            variant: Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ pub(crate) mod revalidate;
 #[cfg(test)]
 mod rfc_tests;
 pub(crate) mod stats;
+pub(crate) mod vary;
 
 use std::{sync::Arc, time::Duration};
 
@@ -99,12 +100,30 @@ pub struct RouteCache {
 /// What a lookup found.
 #[derive(Debug)]
 pub enum Lookup {
-    Fresh(Entry),
-    /// Past its lifetime, kept as a fallback.
-    Stale(Entry),
+    /// Every variant stored for the key, the caller's own and the shared ones.
+    Found(Vec<Entry>),
     Miss,
     /// Redis did not answer: the request bypasses the cache.
     Unavailable,
+}
+
+impl Lookup {
+    /// What was found (nothing when Redis did not answer).
+    pub fn entries(&self) -> &[Entry] {
+        match self {
+            Self::Found(entries) => entries,
+            Self::Miss | Self::Unavailable => &[],
+        }
+    }
+}
+
+/// The stored answer for `request` among `entries`: a fresh variant that matches it, else
+/// the youngest stale one.
+pub fn select<'a>(entries: &'a [Entry], request: &http::HeaderMap, now: u64) -> Option<&'a Entry> {
+    let matching = || entries.iter().filter(|entry| vary::matches(entry, request));
+    matching()
+        .find(|entry| entry.is_fresh(now))
+        .or_else(|| matching().min_by_key(|entry| entry.age(now)))
 }
 
 /// The cache: settings, Redis, the flights and the statistics.
@@ -151,6 +170,19 @@ pub mod flight_result {
         /// own.
         Unshared(Mutex<Option<Response<PooledBody>>>),
     }
+
+    impl FlightResult {
+        /// The response it answers with, when it is a whole one.
+        pub fn entry(&self) -> Option<&Entry> {
+            match self {
+                Self::Hit(entry)
+                | Self::Revalidated(entry)
+                | Self::Fetched { entry, .. }
+                | Self::Stale { entry, .. } => Some(entry),
+                Self::Failed(_) | Self::Unshared(_) => None,
+            }
+        }
+    }
 }
 
 impl Cache {
@@ -180,7 +212,7 @@ impl Cache {
         }
     }
 
-    /// Looks `key` up: the caller's own entry or the shared one, whichever is fresh.
+    /// Looks `key` up: the caller's own variants and the shared ones.
     pub async fn lookup(&self, key: &CacheKey) -> Lookup {
         let mut keys = vec![key.public.clone()];
         keys.extend(key.user.clone());
@@ -196,36 +228,39 @@ impl Cache {
         let Some(found) = found else {
             return Lookup::Unavailable;
         };
-        let now = now_ms();
         let entries: Vec<Entry> = found
             .into_iter()
             .flatten()
-            .filter_map(|bytes| Entry::decode(Bytes::from(bytes)))
+            .filter_map(|bytes| vary::decode(&Bytes::from(bytes)))
+            .flatten()
             .collect();
-        if let Some(fresh) = entries.iter().find(|entry| entry.is_fresh(now)) {
-            return Lookup::Fresh(fresh.clone());
+        if entries.is_empty() {
+            Lookup::Miss
+        } else {
+            Lookup::Found(entries)
         }
-        entries
-            .into_iter()
-            .min_by_key(|entry| entry.age(now))
-            .map_or(Lookup::Miss, Lookup::Stale)
     }
 
-    /// Stores `entry` under `key` for its lifetime plus the stale limit, and files it under
-    /// the tags of its path so that writes can find it. Whether Redis took it.
-    pub async fn insert(&self, key: &CacheKey, entry: &Entry) -> bool {
+    /// Stores `entry` under `key` beside the other variants found there (`others`), for the
+    /// longest any of them may serve, and files it under the tags of its path so that writes
+    /// can find it. Whether Redis took it.
+    pub async fn insert(&self, key: &CacheKey, entry: &Entry, others: &[Entry]) -> bool {
         let Some(redis_key) = key.for_scope(entry.freshness.scope).map(str::to_owned) else {
             return false;
         };
-        let keep = u64::try_from(entry.keep_for(self.args.cache_stale_limit).as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let variants = vary::with(others, entry);
+        let keep = variants
+            .iter()
+            .map(|variant| variant.keep_for(self.args.cache_stale_limit))
+            .max()
+            .unwrap_or_default();
+        let keep = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut tags = vec![
             key::exact_tag(&self.store, &key.path),
             key::tree_tag(&self.store, &key.path),
         ];
         tags.extend(key::ancestors(&key.path).map(|ancestor| key::tree_tag(&self.store, ancestor)));
-        let bytes = entry.encode();
+        let bytes = vary::encode(&variants);
         self.store
             .run("cache store", move |mut connection| async move {
                 let mut pipe = redis::pipe();

@@ -8,7 +8,7 @@ use http::{HeaderMap, StatusCode, header};
 
 use super::{
     control::{Directives, Seconds},
-    revalidate,
+    revalidate, vary,
 };
 
 /// Where a response may be kept.
@@ -78,7 +78,7 @@ pub fn freshness(exchange: &Exchange<'_>) -> Option<Freshness> {
         || status == 206
         || status == 304
         || headers.contains_key(header::SET_COOKIE)
-        || varies(headers)
+        || vary::nominated(headers).is_none()
     {
         return None;
     }
@@ -123,16 +123,6 @@ pub fn freshness(exchange: &Exchange<'_>) -> Option<Freshness> {
         stale_while_revalidate: seconds(directives.stale_while_revalidate),
         revalidate_only: directives.forbids_stale(),
     })
-}
-
-/// `Vary` nominating anything but `Accept-Encoding` (this cache stores no variants).
-fn varies(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::VARY)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|name| !name.trim().eq_ignore_ascii_case("accept-encoding"))
 }
 
 /// §4.2.1: `s-maxage`, else `max-age`, else `Expires` less `Date`. An invalid value makes

@@ -14,7 +14,8 @@ use super::CachedRequest;
 use crate::{
     cache::{
         CacheKey, Directives, Entry, Exchange, Freshness, Lookup, Scope, conditional,
-        flight_result::FlightResult, freshness, millis_since_epoch, now_ms, revalidate,
+        flight_result::FlightResult, freshness, millis_since_epoch, now_ms, revalidate, select,
+        vary,
     },
     proxy::remove_hop_by_hop,
     state::GatewayState,
@@ -29,12 +30,16 @@ pub(super) async fn fetch(
     revalidate: bool,
 ) -> FlightResult {
     let cache = &state.cache;
-    let (stale, redis_up) = match cache.lookup(&key).await {
-        Lookup::Fresh(entry) if !revalidate => return FlightResult::Hit(entry),
-        Lookup::Fresh(entry) | Lookup::Stale(entry) => (Some(entry), true),
-        Lookup::Miss => (None, true),
-        Lookup::Unavailable => (None, false),
-    };
+    let found = cache.lookup(&key).await;
+    let redis_up = !matches!(found, Lookup::Unavailable);
+    let others = found.entries();
+    let stale = select(others, &request.headers, now_ms()).cloned();
+    if let Some(entry) = stale
+        .as_ref()
+        .filter(|e| !revalidate && e.is_fresh(now_ms()))
+    {
+        return FlightResult::Hit(entry.clone());
+    }
     // The client's own conditions are answered here, from the complete response; the
     // stored copy's validators ask the backend whether it is still current.
     let mut headers = request.headers.clone();
@@ -105,13 +110,13 @@ pub(super) async fn fetch(
         let headers = revalidate::freshened(&entry.headers, &parts.headers);
         let (entry, storable) = exchange.entry(entry.status, headers, entry.body.clone());
         if storable {
-            state.cache.insert(&key, &entry).await;
+            state.cache.insert(&key, &entry, others).await;
         }
         return FlightResult::Revalidated(entry);
     }
     let (entry, storable) = exchange.entry(parts.status, parts.headers, body);
     if storable {
-        state.cache.insert(&key, &entry).await;
+        state.cache.insert(&key, &entry, others).await;
     }
     FlightResult::Fetched { entry, redis_up }
 }
@@ -152,12 +157,17 @@ impl Exchanged<'_> {
             forced: self.request.forced,
         })
         .filter(|_| self.redis_up);
+        let variant = vary::values_of(
+            &self.request.headers,
+            &vary::nominated(&headers).unwrap_or_default(),
+        );
         let entry = Entry {
             status,
             headers,
             body,
             stored_at: millis_since_epoch(self.received_at),
             freshness: kept.unwrap_or_else(unstored),
+            variant,
         };
         (entry, kept.is_some())
     }

@@ -19,8 +19,8 @@ use uuid::Uuid;
 use self::fetch::fetch;
 use crate::{
     cache::{
-        CacheKey, Directives, Entry, Lookup, conditional, flight_result::FlightResult, now_ms,
-        stats::Outcome,
+        CacheKey, Directives, Entry, conditional, flight_result::FlightResult, now_ms, select,
+        stats::Outcome, vary,
     },
     proxy::{X_CACHE, relay},
     state::GatewayState,
@@ -67,18 +67,21 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
         state.cache.lookups.get().run(key.flight(), lookup).await
     };
     let now = now_ms();
-    let (mut response, outcome) = match looked_up.as_deref() {
-        Some(Lookup::Fresh(entry)) if satisfies(entry, &asked, now) => {
+    let found = looked_up
+        .as_deref()
+        .and_then(|found| select(found.entries(), &request.headers, now));
+    let (mut response, outcome) = match found {
+        Some(entry) if entry.is_fresh(now) && satisfies(entry, &asked, now) => {
             (from_stored(entry, now, &request.headers), Outcome::Hit)
         }
-        Some(Lookup::Stale(entry)) if entry.may_answer_while_revalidating(now) => {
-            refresh_in_background(state, key, &request);
+        Some(entry) if entry.may_answer_while_revalidating(now) => {
+            refresh_in_background(state, key, &request, entry);
             (from_stored(entry, now, &request.headers), Outcome::Stale)
         }
         // A fresh copy too old for the client's `max-age` or `min-fresh` is refreshed.
         found => {
-            let refresh = revalidate || matches!(found, Some(Lookup::Fresh(_)));
-            match fly(state, key, &request, refresh).await {
+            let refresh = revalidate || found.is_some_and(|entry| entry.is_fresh(now));
+            match fly(state, key, &request, refresh, None).await {
                 Some(answer) => answer,
                 None => return Problem::internal().into_response(),
             }
@@ -112,8 +115,14 @@ fn satisfies(entry: &Entry, asked: &Directives, now: u64) -> bool {
 
 /// Refreshes `key` from the backend without keeping anyone waiting, in the flight every
 /// refresh of that key joins (`stale-while-revalidate`).
-fn refresh_in_background(state: &GatewayState, key: CacheKey, request: &CachedRequest) {
-    let flight_key = format!("{}#revalidate", key.flight());
+fn refresh_in_background(
+    state: &GatewayState,
+    key: CacheKey,
+    request: &CachedRequest,
+    stale: &Entry,
+) {
+    // One refresh per variant.
+    let flight_key = format!("{}#revalidate#{:?}", key.flight(), stale.variant);
     let work = fetch(state.clone(), key, request.clone(), true);
     let flights = state.cache.flights.clone();
     tokio::spawn(async move {
@@ -128,14 +137,27 @@ async fn fly(
     key: CacheKey,
     request: &CachedRequest,
     revalidate: bool,
+    variant: Option<String>,
 ) -> Option<(Response, Outcome)> {
-    let flight_key = if revalidate {
-        format!("{}#revalidate", key.flight())
-    } else {
-        key.flight().to_owned()
-    };
-    let work = fetch(state.clone(), key, request.clone(), revalidate);
+    let mut flight_key = key.flight().to_owned();
+    if revalidate {
+        flight_key.push_str("#revalidate");
+    }
+    if let Some(variant) = &variant {
+        flight_key.push('#');
+        flight_key.push_str(variant);
+    }
+    let work = fetch(state.clone(), key.clone(), request.clone(), revalidate);
     let result = state.cache.flights.run(&flight_key, work).await?;
+    // The flight answered another variant than this request's: one flight of its own.
+    if variant.is_none()
+        && let Some(entry) = result.entry()
+        && !vary::matches(entry, &request.headers)
+    {
+        let names = vary::nominated(&entry.headers).unwrap_or_default();
+        let own = format!("{:?}", vary::values_of(&request.headers, &names));
+        return Box::pin(fly(state, key, request, revalidate, Some(own))).await;
+    }
     let now = now_ms();
     let asked = &request.headers;
     Some(match &*result {

@@ -4,6 +4,7 @@
 mod freshness;
 mod stale;
 mod validation;
+mod variants;
 
 use std::{
     collections::HashMap,
