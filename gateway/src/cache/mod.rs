@@ -144,7 +144,6 @@ pub mod flight_result {
 
     use std::sync::Mutex;
 
-    use crate::client::PooledBody;
     use axum::response::Response;
 
     use super::Entry;
@@ -168,7 +167,7 @@ pub mod flight_result {
         Failed(Failure),
         /// Too big or unbounded to share: the first taker streams it, the others fetch their
         /// own.
-        Unshared(Mutex<Option<Response<PooledBody>>>),
+        Unshared(Mutex<Option<Response>>),
     }
 
     impl FlightResult {

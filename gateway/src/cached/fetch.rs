@@ -6,7 +6,9 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use bytes::Bytes;
+use axum::{body::Body, response::Response};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt as _;
 use http::{HeaderMap, Method, StatusCode, header};
 use http_body_util::BodyExt;
 
@@ -17,6 +19,7 @@ use crate::{
         flight_result::FlightResult, freshness, millis_since_epoch, now_ms, revalidate, select,
         vary,
     },
+    client::PooledBody,
     proxy::remove_hop_by_hop,
     state::GatewayState,
     upstream::{Failure, Outbound, OutboundBody},
@@ -79,23 +82,17 @@ pub(super) async fn fetch(
         };
     }
     let not_modified = response.status() == StatusCode::NOT_MODIFIED;
-    let length = response
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
-    if !not_modified && length.is_none_or(|length| length > cache.args.cache_max_body) {
-        return FlightResult::Unshared(Mutex::new(Some(response)));
-    }
     let (mut parts, body) = response.into_parts();
-    let Ok(body) = body
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-    else {
-        return FlightResult::Failed(Failure::Unreachable);
-    };
     remove_hop_by_hop(&mut parts.headers);
+    let declared = declared_length(&parts.headers);
+    let body = match collect_within(body, declared, cache.args.cache_max_body).await {
+        Collected::Whole(body) => body,
+        Collected::TooLarge(body) => {
+            let response = Response::from_parts(parts, body);
+            return FlightResult::Unshared(Mutex::new(Some(response)));
+        }
+        Collected::Broken => return FlightResult::Failed(Failure::Unreachable),
+    };
     let exchange = Exchanged {
         request: &request,
         asked: &asked,
@@ -119,6 +116,50 @@ pub(super) async fn fetch(
         state.cache.insert(&key, &entry, others).await;
     }
     FlightResult::Fetched { entry, redis_up }
+}
+
+/// The `Content-Length` declared, a list of one value repeated included (RFC 9112 §6.3).
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    let mut values = headers
+        .get_all(header::CONTENT_LENGTH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|value| value.trim().parse::<u64>().ok());
+    let first = values.next()??;
+    values.all(|value| value == Some(first)).then_some(first)
+}
+
+/// A body read up to a limit.
+enum Collected {
+    Whole(Bytes),
+    /// Over the limit: what was read, followed by the rest as it comes.
+    TooLarge(Body),
+    /// The connection failed before the end.
+    Broken,
+}
+
+/// Reads `body` whole if it is no larger than `limit`, however it is framed (a length, or
+/// chunks, RFC 9112 §6); a larger one is handed on as a stream without reading further.
+async fn collect_within(mut body: PooledBody, declared: Option<u64>, limit: usize) -> Collected {
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Collected::TooLarge(Body::new(body));
+    }
+    let mut read = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Collected::Broken;
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers: not kept
+        };
+        read.extend_from_slice(&data);
+        if read.len() > limit {
+            let head = futures::stream::once(std::future::ready(Ok(read.freeze())));
+            return Collected::TooLarge(Body::from_stream(head.chain(body.into_data_stream())));
+        }
+    }
+    Collected::Whole(read.freeze())
 }
 
 /// The backend could not be reached, timed out or its breaker is open: a stale copy answers

@@ -192,7 +192,7 @@ async fn fly(
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take();
             let response = match taken {
-                Some(response) => relay(response),
+                Some(response) => response,
                 None => own_call(state, request).await,
             };
             (response, Outcome::Miss)

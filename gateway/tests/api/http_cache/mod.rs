@@ -1,6 +1,7 @@
 //! The cache as an RFC 9111 shared cache, against an origin that sends each header
 //! combination a test gives it.
 
+mod framing;
 mod freshness;
 mod stale;
 mod validation;
