@@ -81,6 +81,12 @@ pub struct Directives {
     pub stale_while_revalidate: Seconds,
     /// Request only (§5.2.1.4).
     pub min_fresh: Seconds,
+    /// Request only (§5.2.1.2): how stale a copy the client takes; see `max_stale_any`.
+    pub max_stale: Seconds,
+    /// Request only: `max-stale` without an argument, a copy stale by any time.
+    pub max_stale_any: bool,
+    /// Request only (§5.2.1.7): a stored copy or 504, never the backend.
+    pub only_if_cached: bool,
 }
 
 impl Directives {
@@ -121,6 +127,9 @@ impl Directives {
                 self.stale_while_revalidate = self.stale_while_revalidate.again(seconds());
             }
             "min-fresh" => self.min_fresh = self.min_fresh.again(seconds()),
+            "max-stale" if argument.is_none() => self.max_stale_any = true,
+            "max-stale" => self.max_stale = self.max_stale.again(seconds()),
+            "only-if-cached" => self.only_if_cached = true,
             _ => {}
         }
     }

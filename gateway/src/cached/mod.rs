@@ -78,6 +78,19 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
             refresh_in_background(state, key, &request, entry);
             (from_stored(entry, now, &request.headers), Outcome::Stale)
         }
+        Some(entry) if !revalidate && takes_stale(entry, &asked, now) => {
+            (from_stored(entry, now, &request.headers), Outcome::Stale)
+        }
+        // `only-if-cached` and nothing stored that will do: never the backend (§5.2.1.7).
+        _ if asked.only_if_cached => {
+            return Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "not-cached",
+                "Not in the cache",
+            )
+            .with_detail("The request asked for a stored answer only, and none will do.")
+            .into_response();
+        }
         // A fresh copy too old for the client's `max-age` or `min-fresh` is refreshed.
         found => {
             let refresh = revalidate || found.is_some_and(|entry| entry.is_fresh(now));
@@ -111,6 +124,17 @@ fn satisfies(entry: &Entry, asked: &Directives, now: u64) -> bool {
         entry.freshness.lifetime.saturating_sub(age) >= Duration::from_secs(limit)
     });
     old_enough && fresh_enough
+}
+
+/// Whether the client takes `entry` stale (`max-stale`, §5.2.1.2): within its limit, and
+/// unless the origin forbade stale answers.
+fn takes_stale(entry: &Entry, asked: &Directives, now: u64) -> bool {
+    let within = asked.max_stale_any
+        || asked
+            .max_stale
+            .value()
+            .is_some_and(|limit| entry.staleness(now) <= Duration::from_secs(limit));
+    within && !entry.is_fresh(now) && !entry.freshness.revalidate_only
 }
 
 /// Refreshes `key` from the backend without keeping anyone waiting, in the flight every

@@ -96,3 +96,31 @@ async fn stale_while_revalidate_answers_at_once_and_refreshes_behind_the_answer(
     );
     assert_eq!(origin.calls(path), 2);
 }
+
+#[tokio::test]
+async fn the_client_may_take_a_stale_copy_or_ask_for_a_stored_one_only() {
+    let origin = Origin::start().await;
+    let gateway = gateway(&origin, &[]).await;
+    let path = "/restaurants/client-limits";
+    let (_, body, _) = get(&gateway, path, &[("cache-control", "only-if-cached")]).await;
+    assert!(body.starts_with("504 "), "nothing stored: {body}");
+    assert_eq!(origin.calls(path), 0, "never the backend");
+    origin.serve(path, &[("cache-control", "max-age=1")]);
+    get(&gateway, path, &[]).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for asked in ["max-stale=60", "max-stale", "only-if-cached, max-stale"] {
+        let (cache, body, _) = get(&gateway, path, &[("cache-control", asked)]).await;
+        assert_eq!(
+            (cache.as_str(), body.as_str()),
+            ("STALE", "200 call 1"),
+            "{asked}"
+        );
+    }
+    assert_eq!(origin.calls(path), 1);
+    let (cache, body, _) = get(&gateway, path, &[("cache-control", "max-stale=0")]).await;
+    assert_eq!(
+        (cache.as_str(), body.as_str()),
+        ("MISS", "200 call 2"),
+        "too stale for it"
+    );
+}
