@@ -85,13 +85,18 @@ pub(super) async fn fetch(
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
     let declared = declared_length(&parts.headers);
-    let body = match collect_within(body, declared, cache.args.cache_max_body).await {
-        Collected::Whole(body) => body,
-        Collected::TooLarge(body) => {
+    // The whole flight waits for this body: it gets the upstream timeout too, so that one
+    // delimited by the connection's close (RFC 9112 §6.3) on a connection kept open does
+    // not hold every request of the key for ever.
+    let collecting = collect_within(body, declared, cache.args.cache_max_body);
+    let body = match tokio::time::timeout(state.caller.timeout, collecting).await {
+        Ok(Collected::Whole(body)) => body,
+        Ok(Collected::TooLarge(body)) => {
             let response = Response::from_parts(parts, body);
             return FlightResult::Unshared(Mutex::new(Some(response)));
         }
-        Collected::Broken => return FlightResult::Failed(Failure::Unreachable),
+        Ok(Collected::Broken) => return disconnected(&state, stale, Failure::Unreachable),
+        Err(_) => return disconnected(&state, stale, Failure::Timeout),
     };
     let exchange = Exchanged {
         request: &request,
