@@ -222,9 +222,16 @@ impl FramingFields {
             }
         } else if *name == header::TRANSFER_ENCODING {
             self.transfer_encoding = true;
-            let last = value.as_bytes().rsplit(|&byte| byte == b',').next();
-            self.chunked =
-                last.is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            // A coding other than chunked (gzip, say) would reach the client undecoded with
+            // nothing to say so, once the hop-by-hop field is dropped: refused instead.
+            let codings = value.as_bytes().split(|&byte| byte == b',');
+            if codings
+                .clone()
+                .any(|coding| !coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+            {
+                return Err("it has a transfer coding other than chunked");
+            }
+            self.chunked = codings.count() > 0;
         } else if *name == header::CONNECTION {
             for option in value.as_bytes().split(|&byte| byte == b',') {
                 let option = option.trim_ascii();

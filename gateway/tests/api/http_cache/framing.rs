@@ -117,13 +117,22 @@ async fn an_invalid_length_is_a_bad_gateway_as_rfc_9112_has_a_proxy_answer_it() 
 
 #[tokio::test]
 async fn a_body_delimited_by_a_close_that_never_comes_times_out_instead_of_stalling() {
-    // A coding other than chunked last: the body runs until the origin closes (RFC 9112
-    // §6.3), and this origin never does.
-    let origin = raw_origin(
-        "HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ntransfer-encoding: gzip\r\n\r\ncall 1",
-    )
-    .await;
+    // Neither a length nor chunks: the body runs until the origin closes (RFC 9112 §6.3),
+    // and this origin never does.
+    let origin = raw_origin("HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\n\r\ncall 1").await;
     let gateway = gateway_before(&origin).await;
     let answer = status_and_body(&gateway, "/restaurants/until-close").await;
     assert!(answer.starts_with("504 "), "{answer}");
+}
+
+#[tokio::test]
+async fn a_transfer_coding_the_gateway_cannot_decode_is_a_bad_gateway_not_a_garbled_body() {
+    let origin = raw_origin(
+        "HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ntransfer-encoding: gzip, chunked\r\n\r\n\
+         6\r\ncall 1\r\n0\r\n\r\n",
+    )
+    .await;
+    let gateway = gateway_before(&origin).await;
+    let answer = status_and_body(&gateway, "/restaurants/gzip").await;
+    assert!(answer.starts_with("502 "), "{answer}");
 }
