@@ -101,13 +101,8 @@ impl Permit<'_> {
     /// slow-call limit (a slow call counts as failed too: `success` says so).
     pub fn record_call(mut self, success: bool, slow: bool) {
         self.recorded = true;
-        if self.breaker.generation.load(Ordering::Acquire) != self.generation {
-            return;
-        }
-        if slow {
-            self.breaker.lock().totals.slow += 1;
-        }
-        self.breaker.record(self.trial, success);
+        self.breaker
+            .record(self.generation, self.trial, success, slow);
     }
 }
 
@@ -115,7 +110,10 @@ impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if !self.recorded && self.trial {
             let mut inner = self.breaker.lock();
-            inner.trials_in_flight = inner.trials_in_flight.saturating_sub(1);
+            // A trial begun before a reset is not one of the fresh breaker's.
+            if self.breaker.generation.load(Ordering::Acquire) == self.generation {
+                inner.trials_in_flight = inner.trials_in_flight.saturating_sub(1);
+            }
         }
     }
 }
@@ -297,8 +295,15 @@ impl Breaker {
         Err(refused)
     }
 
-    fn record(&self, trial: bool, success: bool) {
+    /// Counts a call permitted at reset `generation`; one begun before the last reset is not
+    /// counted. The generation is compared under the lock, which `reset` holds while it moves
+    /// it on, so that no call slips in between.
+    fn record(&self, generation: u64, trial: bool, success: bool, slow: bool) {
         let mut inner = self.lock();
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        inner.totals.slow += u64::from(slow);
         let now = Instant::now();
         inner.totals.calls += 1;
         inner.totals.failures += u64::from(!success);
@@ -418,6 +423,38 @@ mod tests {
         breaker.reset();
         before.record(false);
         assert_eq!(breaker.snapshot().window_calls, 0);
+    }
+
+    #[test]
+    fn a_trial_abandoned_after_a_reset_frees_no_trial_of_the_fresh_breaker() {
+        let breaker = Breaker::new(
+            "trial",
+            BreakerConfig {
+                failure_rate: 0.5,
+                window: Duration::from_secs(10),
+                minimum_calls: 2,
+                open_for: Duration::from_millis(20),
+                half_open_trials: 1,
+            },
+        );
+        let open_then_half_open = || {
+            for _ in 0..2 {
+                breaker.try_acquire().expect("closed").record(false);
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        };
+        open_then_half_open();
+        let before = breaker.try_acquire().expect("the trial");
+        breaker.reset();
+        open_then_half_open();
+        let trial = breaker.try_acquire().expect("the fresh breaker's trial");
+        drop(before);
+        assert!(
+            breaker.try_acquire().is_err(),
+            "its one trial is still in flight"
+        );
+        trial.record(true);
+        assert_eq!(breaker.state(), BreakerState::Closed);
     }
 
     fn breaker() -> Breaker {
