@@ -51,7 +51,8 @@ const METRICS: &[Description] = &[
     ),
 ];
 
-/// Gives the messaging metrics their help text.
+/// Gives the messaging metrics their help text, once however many relays and consumers start.
 pub(crate) fn describe() {
-    shared::metrics::describe(METRICS);
+    static DESCRIBED: std::sync::Once = std::sync::Once::new();
+    DESCRIBED.call_once(|| shared::metrics::describe(METRICS));
 }

@@ -34,9 +34,10 @@ const RECORDED_ON_EVENTS: &[&str] = &[
     "messages_dead_lettered_total",
 ];
 
-/// Whether a Rust source of the project records `name`, as `"name"`.
+/// Whether a Rust source of the project records `name` (`counter!("name"`, `gauge!(...` or
+/// `histogram!(...`): a help text naming it is not enough.
 fn recorded_in_sources(name: &str) -> bool {
-    fn search(dir: &std::path::Path, needle: &str) -> bool {
+    fn search(dir: &std::path::Path, needles: &[String]) -> bool {
         std::fs::read_dir(dir)
             .into_iter()
             .flatten()
@@ -44,18 +45,24 @@ fn recorded_in_sources(name: &str) -> bool {
             .any(|entry| {
                 let path = entry.path();
                 if path.is_dir() {
-                    !path.ends_with("target") && search(&path, needle)
+                    !path.ends_with("target") && search(&path, needles)
                 } else {
                     path.extension().is_some_and(|ext| ext == "rs")
-                        && std::fs::read_to_string(&path).is_ok_and(|text| text.contains(needle))
+                        && std::fs::read_to_string(&path).is_ok_and(|text| {
+                            needles.iter().any(|needle| text.contains(needle.as_str()))
+                        })
                 }
             })
     }
+    let needles: Vec<String> = ["counter", "gauge", "histogram"]
+        .iter()
+        .map(|kind| format!("{kind}!(\"{name}\""))
+        .collect();
     binaries::all()
         .iter()
         .map(|binary| binary.name)
         .chain(["shared", "messaging"])
-        .any(|krate| search(&root().join(krate).join("src"), &format!("\"{name}\"")))
+        .any(|krate| search(&root().join(krate).join("src"), &needles))
 }
 
 /// The platform, with one order confirmed and a restaurant read twice through the cache.

@@ -42,8 +42,12 @@ fn token_of(headers: &HeaderMap, cookie: bool) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The caller's claims, if they are an administrator's.
-async fn admin(state: &GatewayState, headers: &HeaderMap, cookie: bool) -> Result<Claims, Problem> {
+/// The caller's token and claims, if they are an administrator's.
+async fn admin(
+    state: &GatewayState,
+    headers: &HeaderMap,
+    cookie: bool,
+) -> Result<(String, Claims), Problem> {
     let token = token_of(headers, cookie).ok_or_else(unauthorized)?;
     let claims = state
         .access
@@ -57,7 +61,7 @@ async fn admin(state: &GatewayState, headers: &HeaderMap, cookie: bool) -> Resul
                 .with_detail("The dashboard is for administrators."),
         );
     }
-    Ok(claims)
+    Ok((token, claims))
 }
 
 /// The dashboard's page: it signs in, then shows the live stream.
@@ -103,8 +107,7 @@ pub async fn stream_dashboard(
     State(state): State<GatewayState>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
-    let claims = admin(&state, &headers, true).await?;
-    let token = token_of(&headers, true).unwrap_or_default();
+    let (token, claims) = admin(&state, &headers, true).await?;
     let stream = futures::stream::unfold((state, true), move |(state, first)| {
         let token = token.clone();
         async move {
@@ -138,8 +141,7 @@ pub async fn create_dashboard_session(
     State(state): State<GatewayState>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let claims = admin(&state, &headers, false).await?;
-    let token = token_of(&headers, false).ok_or_else(unauthorized)?;
+    let (token, claims) = admin(&state, &headers, false).await?;
     let lifetime = (claims.exp - chrono::Utc::now().timestamp()).max(0);
     let cookie =
         format!("{COOKIE}={token}; Path=/dashboard; Max-Age={lifetime}; HttpOnly; SameSite=Strict");
@@ -155,11 +157,9 @@ pub async fn create_dashboard_session(
     responses((status = 204, description = "The cookie is dropped")))]
 pub async fn delete_dashboard_session() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "fd_dashboard=; Path=/dashboard; Max-Age=0; HttpOnly; SameSite=Strict",
-        ),
-    );
+    let dropped = format!("{COOKIE}=; Path=/dashboard; Max-Age=0; HttpOnly; SameSite=Strict");
+    if let Ok(value) = HeaderValue::from_str(&dropped) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
     response
 }
