@@ -59,15 +59,23 @@ pub async fn forward_request(
         (None, None)
     };
 
+    // Read only on cached routes: the directives are not parsed on the plain proxy path.
     if assignment.is_none()
         && let Some(route) = state.cache.route(&parts.method, target.path())
-        && !Directives::of(&parts.headers).no_store
+        && let asked = Directives::of(&parts.headers)
+        && !asked.no_store
     {
+        let head = parts.method == Method::HEAD;
+        if head {
+            // A range is for GET only (RFC 9110 §14.2).
+            parts.headers.remove(header::RANGE);
+        }
         let request = cached::CachedRequest {
             backend: backend.clone(),
-            head: parts.method == Method::HEAD,
+            head,
             target,
             headers: parts.headers,
+            asked,
             added,
             user: caller.claims().map(|claims| claims.sub),
             forced: route.forced,

@@ -6,6 +6,8 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
+use super::policy::{header_date, http_date};
+
 /// What a client sends to make its request conditional or partial.
 pub const CLIENT_CONDITIONS: [HeaderName; 6] = [
     header::IF_MATCH,
@@ -47,14 +49,15 @@ pub fn answer(request: &HeaderMap, status: StatusCode, headers: HeaderMap, body:
         return full;
     }
     let etag = full.headers.get(header::ETAG).and_then(|v| v.to_str().ok());
-    let modified = date(full.headers.get(header::LAST_MODIFIED));
+    let modified = header_date(full.headers.get(header::LAST_MODIFIED));
     if let Some(wanted) = request.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
         if !matches_any(wanted, etag, true) {
             return bare(StatusCode::PRECONDITION_FAILED, &full.headers);
         }
-    } else if let (Some(limit), Some(modified)) =
-        (date(request.get(header::IF_UNMODIFIED_SINCE)), modified)
-        && modified > limit
+    } else if let (Some(limit), Some(modified)) = (
+        header_date(request.get(header::IF_UNMODIFIED_SINCE)),
+        modified,
+    ) && modified > limit
     {
         return bare(StatusCode::PRECONDITION_FAILED, &full.headers);
     }
@@ -65,9 +68,10 @@ pub fn answer(request: &HeaderMap, status: StatusCode, headers: HeaderMap, body:
         if matches_any(wanted, etag, false) {
             return not_modified(&full.headers);
         }
-    } else if let (Some(since), Some(modified)) =
-        (date(request.get(header::IF_MODIFIED_SINCE)), modified)
-        && modified <= since
+    } else if let (Some(since), Some(modified)) = (
+        header_date(request.get(header::IF_MODIFIED_SINCE)),
+        modified,
+    ) && modified <= since
     {
         return not_modified(&full.headers);
     }
@@ -122,14 +126,20 @@ fn range_applies(
     if condition.starts_with('"') || condition.starts_with("W/") {
         return matches_any(condition, etag, true);
     }
-    modified.is_some_and(|modified| httpdate::parse_http_date(condition).ok() == Some(modified))
+    modified.is_some_and(|modified| http_date(Some(condition)) == Some(modified))
 }
 
 /// One range of bytes as 206, an unsatisfiable one as 416; several ranges, another unit or
 /// an invalid field are ignored and the whole answer sent (§14.2 allows it).
 fn partial(range: &str, full: Answer) -> Answer {
     let length = full.body.len() as u64;
-    let Some(spec) = range.trim().strip_prefix("bytes=") else {
+    let range = range.trim();
+    // The unit is case-blind (RFC 9110 §14.1).
+    let Some(spec) = range
+        .get(..6)
+        .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
+        .map(|_| &range[6..])
+    else {
         return full;
     };
     if spec.contains(',') {
@@ -189,12 +199,13 @@ fn unsatisfiable(length: u64, headers: &HeaderMap) -> Answer {
 /// Whether a list of entity tags (or `*`) names `current`: strongly (both strong and equal)
 /// or weakly (equal once `W/` is set aside), RFC 9110 §8.8.3.2.
 pub fn matches_any(list: &str, current: Option<&str>, strong: bool) -> bool {
-    let Some(current) = current.map(str::trim) else {
-        return false;
-    };
+    // `*` names whatever is current: this cache answers only for a response it has.
     if list.trim() == "*" {
         return true;
     }
+    let Some(current) = current.map(str::trim) else {
+        return false;
+    };
     let opaque = |tag: &str| {
         tag.trim()
             .strip_prefix("W/")
@@ -204,8 +215,4 @@ pub fn matches_any(list: &str, current: Option<&str>, strong: bool) -> bool {
     let weak = |tag: &str| tag.trim().starts_with("W/");
     list.split(',')
         .any(|tag| opaque(tag) == opaque(current) && (!strong || (!weak(tag) && !weak(current))))
-}
-
-fn date(value: Option<&HeaderValue>) -> Option<std::time::SystemTime> {
-    httpdate::parse_http_date(value?.to_str().ok()?.trim()).ok()
 }

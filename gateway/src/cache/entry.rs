@@ -99,6 +99,8 @@ impl Entry {
     /// Whether it may answer, stale, in place of the origin's 5xx: only within
     /// `stale-if-error` (RFC 5861 §4), the response's or the request's.
     pub fn may_answer_for_error(&self, now: u64, requested: Option<Duration>) -> bool {
+        // The client's window never overrides `must-revalidate` and the like (§4.2.4).
+        let requested = requested.filter(|_| !self.freshness.revalidate_only);
         let window = self.freshness.stale_if_error.max(requested);
         window.is_some_and(|window| self.staleness(now) <= window)
     }

@@ -3,18 +3,10 @@
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
-/// Whether `method` may change the resource: every method but the safe ones (RFC 9110
-/// §9.2.1), unknown ones included.
-pub fn is_unsafe(method: &Method) -> bool {
-    !matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    )
-}
-
-/// Whether a response to an unsafe method invalidates: a non-error status.
+/// Whether a response to `method` invalidates: a non-error status to a method that is not
+/// safe (RFC 9110 §9.2.1), unknown ones included.
 pub fn invalidates(method: &Method, status: StatusCode) -> bool {
-    is_unsafe(method) && (status.is_success() || status.is_redirection())
+    !method.is_safe() && (status.is_success() || status.is_redirection())
 }
 
 /// The paths `Location` and `Content-Location` name on this origin (`host`, the request's

@@ -155,9 +155,17 @@ pub mod flight_result {
         /// A fresh entry was in Redis.
         Hit(Entry),
         /// A stored entry the backend said is still current (304), freshened.
-        Revalidated(Entry),
+        /// `private_to`: the one request it may answer, when it may not be shared.
+        Revalidated {
+            entry: Entry,
+            private_to: Option<u64>,
+        },
         /// Fetched from the backend and buffered (and stored, when it may be).
-        Fetched { entry: Entry, redis_up: bool },
+        Fetched {
+            entry: Entry,
+            redis_up: bool,
+            private_to: Option<u64>,
+        },
         /// The backend failed; this expired copy answers instead.
         Stale {
             entry: Entry,
@@ -175,10 +183,20 @@ pub mod flight_result {
         pub fn entry(&self) -> Option<&Entry> {
             match self {
                 Self::Hit(entry)
-                | Self::Revalidated(entry)
+                | Self::Revalidated { entry, .. }
                 | Self::Fetched { entry, .. }
                 | Self::Stale { entry, .. } => Some(entry),
                 Self::Failed(_) | Self::Unshared(_) => None,
+            }
+        }
+
+        /// Whether request `id` may take its answer.
+        pub fn answers(&self, id: u64) -> bool {
+            match self {
+                Self::Revalidated { private_to, .. } | Self::Fetched { private_to, .. } => {
+                    private_to.is_none_or(|leader| leader == id)
+                }
+                _ => true,
             }
         }
     }

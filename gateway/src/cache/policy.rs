@@ -27,8 +27,6 @@ pub enum Scope {
 pub struct Exchange<'a> {
     pub status: StatusCode,
     pub response: &'a HeaderMap,
-    /// The request's own directives (`no-store` forbids storing).
-    pub request: &'a Directives,
     /// The request carried `Authorization`.
     pub authorized: bool,
     /// The gateway authenticated the caller as a user.
@@ -72,8 +70,8 @@ pub fn freshness(exchange: &Exchange<'_>) -> Option<Freshness> {
     let status = exchange.status.as_u16();
     // Partial content and 304s are never stored whole. A response that sets a cookie is one
     // user's, whatever it says.
-    if exchange.request.no_store
-        || directives.no_store
+    // (A request's own `no-store` never reaches the cache: the proxy passes it by.)
+    if directives.no_store
         || status < 200
         || status == 206
         || status == 304
@@ -103,8 +101,10 @@ pub fn freshness(exchange: &Exchange<'_>) -> Option<Freshness> {
     let lifetime = if directives.no_cache {
         Some(Duration::ZERO)
     } else {
-        exchange
-            .forced
+        // A route's forced lifetime is for the answers a cache may keep by default: never
+        // for an error the origin did not mark.
+        let forced = exchange.forced.filter(|_| cacheable);
+        forced
             .or(explicit)
             .or_else(|| cacheable.then(|| heuristic_lifetime(headers, date).unwrap_or_default()))
     }?;
@@ -155,7 +155,7 @@ fn explicit_lifetime(
 
 /// §4.2.2: a tenth of the time since `Last-Modified`, and nothing without it.
 fn heuristic_lifetime(headers: &HeaderMap, date: SystemTime) -> Option<Duration> {
-    let modified = http_date(headers.get(header::LAST_MODIFIED)?.to_str().ok())?;
+    let modified = header_date(headers.get(header::LAST_MODIFIED))?;
     let since = date.duration_since(modified).ok()?;
     Some(since / 10)
 }
@@ -183,9 +183,15 @@ fn initial_age(
 
 /// The response's `Date`, when there is one valid one.
 fn date(headers: &HeaderMap) -> Option<SystemTime> {
-    http_date(headers.get(header::DATE)?.to_str().ok())
+    header_date(headers.get(header::DATE))
 }
 
-fn http_date(text: Option<&str>) -> Option<SystemTime> {
+/// A field's HTTP-date (RFC 9110 §5.6.7), when it is one.
+pub fn header_date(value: Option<&http::HeaderValue>) -> Option<SystemTime> {
+    http_date(value?.to_str().ok())
+}
+
+/// An HTTP-date in any of its three forms, when `text` is one.
+pub fn http_date(text: Option<&str>) -> Option<SystemTime> {
     httpdate::parse_http_date(text?.trim()).ok()
 }

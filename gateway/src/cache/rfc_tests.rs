@@ -37,11 +37,9 @@ fn date(seconds: u64) -> String {
 /// The freshness of a 200 answering a GET sent at `NOW - delay`, received at `NOW`.
 fn judged(response: &[(&str, &str)], delay: u64, authorized: bool) -> Option<super::Freshness> {
     let response = headers(response);
-    let request = Directives::default();
     freshness(&Exchange {
         status: StatusCode::OK,
         response: &response,
-        request: &request,
         authorized,
         user: authorized,
         requested_at: at(NOW - delay),

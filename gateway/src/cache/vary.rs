@@ -65,9 +65,8 @@ pub fn with(others: &[Entry], entry: &Entry) -> Vec<Entry> {
     let mut kept: Vec<Entry> = others
         .iter()
         .filter(|other| other.freshness.scope == entry.freshness.scope)
-        .filter(|other| {
-            other.variant != entry.variant || nominated(&other.headers) != nominated(&entry.headers)
-        })
+        // A variant's values name their fields too.
+        .filter(|other| other.variant != entry.variant)
         .cloned()
         .collect();
     kept.sort_by_key(|other| std::cmp::Reverse(other.stored_at));

@@ -6,7 +6,10 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use axum::{body::Body, response::Response};
+use axum::{
+    body::{Body, HttpBody as _},
+    response::Response,
+};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use http::{HeaderMap, Method, StatusCode, header};
@@ -15,7 +18,7 @@ use http_body_util::BodyExt;
 use super::CachedRequest;
 use crate::{
     cache::{
-        CacheKey, Directives, Entry, Exchange, Freshness, Lookup, Scope, conditional,
+        CacheKey, Entry, Exchange, Freshness, Lookup, Scope, conditional,
         flight_result::FlightResult, freshness, millis_since_epoch, now_ms, revalidate, select,
         vary,
     },
@@ -26,11 +29,13 @@ use crate::{
 };
 
 /// One flight: the lookup, and on a miss (or a stale copy) the backend call and the store.
+/// `leader` names the request that runs it: an answer that may not be shared is its alone.
 pub(super) async fn fetch(
     state: GatewayState,
     key: CacheKey,
     request: CachedRequest,
     revalidate: bool,
+    leader: u64,
 ) -> FlightResult {
     let cache = &state.cache;
     let found = cache.lookup(&key).await;
@@ -43,34 +48,31 @@ pub(super) async fn fetch(
     {
         return FlightResult::Hit(entry.clone());
     }
-    // The client's own conditions are answered here, from the complete response; the
-    // stored copy's validators ask the backend whether it is still current.
-    let mut headers = request.headers.clone();
-    for name in &conditional::CLIENT_CONDITIONS {
-        headers.remove(name);
-    }
-    let validating = stale
+    let mut validating = stale
         .as_ref()
         .filter(|entry| revalidate::has_validators(&entry.headers));
-    if let Some(entry) = validating {
-        headers.extend(revalidate::conditions(entry));
-    }
-    let outbound = Outbound {
-        method: Method::GET,
-        target: request.target.clone(),
-        headers,
-        added: request.added.clone(),
-        body: OutboundBody::Replayable(Bytes::new()),
-        only: None,
-    };
     let requested_at = SystemTime::now();
-    let response = match state.caller.send(&request.backend, outbound).await {
+    let mut response = match send(&state, &request, validating).await {
         Ok(response) => response,
         Err(failure) => return disconnected(&state, stale, failure),
     };
-    let asked = Directives::of(&request.headers);
+    // A 304 that does not answer for the stored copy: asked again without conditions, so
+    // that the client gets a whole answer (RFC 9111 §4.3.4).
+    if response.status() == StatusCode::NOT_MODIFIED
+        && validating.is_some_and(|entry| !revalidate::validates(entry, response.headers()))
+    {
+        validating = None;
+        response = match send(&state, &request, None).await {
+            Ok(response) => response,
+            Err(failure) => return disconnected(&state, stale, failure),
+        };
+    }
     // RFC 5861's errors: what `stale-if-error` lets a stale copy answer for.
-    let requested_window = asked.stale_if_error.value().map(Duration::from_secs);
+    let requested_window = request
+        .asked
+        .stale_if_error
+        .value()
+        .map(Duration::from_secs);
     if matches!(response.status().as_u16(), 500 | 502 | 503 | 504)
         && let Some(entry) = stale
             .clone()
@@ -84,11 +86,10 @@ pub(super) async fn fetch(
     let not_modified = response.status() == StatusCode::NOT_MODIFIED;
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
-    let declared = declared_length(&parts.headers);
     // The whole flight waits for this body: it gets the upstream timeout too, so that one
     // delimited by the connection's close (RFC 9112 §6.3) on a connection kept open does
     // not hold every request of the key for ever.
-    let collecting = collect_within(body, declared, cache.args.cache_max_body);
+    let collecting = collect_within(body, cache.args.cache_max_body);
     let body = match tokio::time::timeout(state.caller.timeout, collecting).await {
         Ok(Collected::Whole(body)) => body,
         Ok(Collected::TooLarge(body)) => {
@@ -100,39 +101,61 @@ pub(super) async fn fetch(
     };
     let exchange = Exchanged {
         request: &request,
-        asked: &asked,
         requested_at,
         received_at: SystemTime::now(),
-        redis_up,
     };
-    if let Some(entry) =
-        validating.filter(|e| not_modified && revalidate::validates(e, &parts.headers))
-    {
+    let (status, headers, body) = match validating.filter(|_| not_modified) {
         // Still current: the stored body, with the 304's fields.
-        let headers = revalidate::freshened(&entry.headers, &parts.headers);
-        let (entry, storable) = exchange.entry(entry.status, headers, entry.body.clone());
-        if storable {
-            state.cache.insert(&key, &entry, others).await;
-        }
-        return FlightResult::Revalidated(entry);
-    }
-    let (entry, storable) = exchange.entry(parts.status, parts.headers, body);
-    if storable {
+        Some(entry) => (
+            entry.status,
+            revalidate::freshened(&entry.headers, &parts.headers),
+            entry.body.clone(),
+        ),
+        None => (parts.status, parts.headers, body),
+    };
+    let (entry, rules) = exchange.entry(status, headers, body);
+    if rules.is_some() && redis_up {
         state.cache.insert(&key, &entry, others).await;
     }
-    FlightResult::Fetched { entry, redis_up }
+    // What may not be stored for everyone is not handed to the flight's other requests.
+    let private_to = rules
+        .is_none_or(|rules| rules.scope != Scope::Public)
+        .then_some(leader);
+    if validating.is_some() && not_modified {
+        FlightResult::Revalidated { entry, private_to }
+    } else {
+        FlightResult::Fetched {
+            entry,
+            redis_up,
+            private_to,
+        }
+    }
 }
 
-/// The `Content-Length` declared, a list of one value repeated included (RFC 9112 §6.3).
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    let mut values = headers
-        .get_all(header::CONTENT_LENGTH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|value| value.trim().parse::<u64>().ok());
-    let first = values.next()??;
-    values.all(|value| value == Some(first)).then_some(first)
+/// The request to the backend: without the client's own conditions, which are answered
+/// here from the complete response, and with the stored copy's validators when it has one
+/// to validate.
+async fn send(
+    state: &GatewayState,
+    request: &CachedRequest,
+    validating: Option<&Entry>,
+) -> Result<http::Response<PooledBody>, Failure> {
+    let mut headers = request.headers.clone();
+    for name in &conditional::CLIENT_CONDITIONS {
+        headers.remove(name);
+    }
+    if let Some(entry) = validating {
+        headers.extend(revalidate::conditions(entry));
+    }
+    let outbound = Outbound {
+        method: Method::GET,
+        target: request.target.clone(),
+        headers,
+        added: request.added.clone(),
+        body: OutboundBody::Replayable(Bytes::new()),
+        only: None,
+    };
+    state.caller.send(&request.backend, outbound).await
 }
 
 /// A body read up to a limit.
@@ -146,8 +169,9 @@ enum Collected {
 
 /// Reads `body` whole if it is no larger than `limit`, however it is framed (a length, or
 /// chunks, RFC 9112 §6); a larger one is handed on as a stream without reading further.
-async fn collect_within(mut body: PooledBody, declared: Option<u64>, limit: usize) -> Collected {
-    if declared.is_some_and(|length| length > limit as u64) {
+async fn collect_within(mut body: PooledBody, limit: usize) -> Collected {
+    // The client read the framing: a length it knows is exact.
+    if body.size_hint().lower() > limit as u64 {
         return Collected::TooLarge(Body::new(body));
     }
     let mut read = BytesMut::new();
@@ -183,26 +207,27 @@ fn disconnected(state: &GatewayState, stale: Option<Entry>, failure: Failure) ->
 /// What the cache knows of one exchange with the backend.
 struct Exchanged<'a> {
     request: &'a CachedRequest,
-    asked: &'a Directives,
     requested_at: SystemTime,
     received_at: SystemTime,
-    redis_up: bool,
 }
 
 impl Exchanged<'_> {
-    /// The entry a response makes, with the rules it is stored under; and whether it may be.
-    fn entry(&self, status: StatusCode, headers: HeaderMap, body: Bytes) -> (Entry, bool) {
-        let kept = freshness(&Exchange {
+    /// The entry a response makes, and the rules it may be stored under (`None`: it may not).
+    fn entry(
+        &self,
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> (Entry, Option<Freshness>) {
+        let rules = freshness(&Exchange {
             status,
             response: &headers,
-            request: self.asked,
             authorized: self.request.headers.contains_key(header::AUTHORIZATION),
             user: self.request.user.is_some(),
             requested_at: self.requested_at,
             received_at: self.received_at,
             forced: self.request.forced,
-        })
-        .filter(|_| self.redis_up);
+        });
         let variant = vary::values_of(
             &self.request.headers,
             &vary::nominated(&headers).unwrap_or_default(),
@@ -212,10 +237,10 @@ impl Exchanged<'_> {
             headers,
             body,
             stored_at: millis_since_epoch(self.received_at),
-            freshness: kept.unwrap_or_else(unstored),
+            freshness: rules.unwrap_or_else(unstored),
             variant,
         };
-        (entry, kept.is_some())
+        (entry, rules)
     }
 }
 

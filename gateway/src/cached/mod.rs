@@ -5,7 +5,10 @@
 
 mod fetch;
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
 
 use axum::{
     body::Body,
@@ -37,6 +40,8 @@ pub struct CachedRequest {
     /// Path and query, as received.
     pub target: PathAndQuery,
     pub headers: HeaderMap,
+    /// Its `Cache-Control` directives, read once.
+    pub asked: Directives,
     /// Fields forwarding adds after `headers`.
     pub added: Added,
     pub user: Option<Uuid>,
@@ -54,7 +59,7 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
         request.user,
     );
     // `Cache-Control: no-cache` from the client: skip the stored copy, refresh it.
-    let asked = Directives::of(&request.headers);
+    let asked = request.asked;
     let revalidate = asked.no_cache;
     // A fresh copy is found by a lookup shared only by the requests of this serving thread:
     // one shared across threads would wake each of its waiters from another thread. Anything
@@ -78,7 +83,7 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
             refresh_in_background(state, key, &request, entry);
             (from_stored(entry, now, &request.headers), Outcome::Stale)
         }
-        Some(entry) if !revalidate && takes_stale(entry, &asked, now) => {
+        Some(entry) if takes_stale(entry, &asked, now) => {
             (from_stored(entry, now, &request.headers), Outcome::Stale)
         }
         // `only-if-cached` and nothing stored that will do: never the backend (§5.2.1.7).
@@ -94,7 +99,7 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
         // A fresh copy too old for the client's `max-age` or `min-fresh` is refreshed.
         found => {
             let refresh = revalidate || found.is_some_and(|entry| entry.is_fresh(now));
-            match fly(state, key, &request, refresh, None).await {
+            match fly(state, key, &request, refresh, &[]).await {
                 Some(answer) => answer,
                 None => return Problem::internal().into_response(),
             }
@@ -145,13 +150,30 @@ fn refresh_in_background(
     request: &CachedRequest,
     stale: &Entry,
 ) {
-    // One refresh per variant.
-    let flight_key = format!("{}#revalidate#{:?}", key.flight(), stale.variant);
-    let work = fetch(state.clone(), key, request.clone(), true);
+    let flight_key = flight_key(&key, true, &stale.variant);
+    let work = fetch(state.clone(), key, request.clone(), true, next_request_id());
     let flights = state.cache.flights.clone();
     tokio::spawn(async move {
         flights.run(&flight_key, work).await;
     });
+}
+
+/// The flight of `key`: a refresh apart from a lookup, each variant apart from the others.
+fn flight_key(key: &CacheKey, revalidate: bool, variant: &[(String, String)]) -> String {
+    let mut flight = key.flight().to_owned();
+    if revalidate {
+        flight.push_str("#revalidate");
+    }
+    for (name, value) in variant {
+        flight.push_str(&format!("#{name}={value}"));
+    }
+    flight
+}
+
+/// A number for each request that starts a flight, to tell its leader from those joining it.
+fn next_request_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The answer of the flight for `key`, joined or started: its lookup, and on a miss the
@@ -161,35 +183,41 @@ async fn fly(
     key: CacheKey,
     request: &CachedRequest,
     revalidate: bool,
-    variant: Option<String>,
+    variant: &[(String, String)],
 ) -> Option<(Response, Outcome)> {
-    let mut flight_key = key.flight().to_owned();
-    if revalidate {
-        flight_key.push_str("#revalidate");
-    }
-    if let Some(variant) = &variant {
-        flight_key.push('#');
-        flight_key.push_str(variant);
-    }
-    let work = fetch(state.clone(), key.clone(), request.clone(), revalidate);
+    let id = next_request_id();
+    let flight_key = flight_key(&key, revalidate, variant);
+    let work = fetch(state.clone(), key.clone(), request.clone(), revalidate, id);
     let result = state.cache.flights.run(&flight_key, work).await?;
     // The flight answered another variant than this request's: one flight of its own.
-    if variant.is_none()
+    if variant.is_empty()
         && let Some(entry) = result.entry()
         && !vary::matches(entry, &request.headers)
     {
-        let names = vary::nominated(&entry.headers).unwrap_or_default();
-        let own = format!("{:?}", vary::values_of(&request.headers, &names));
-        return Box::pin(fly(state, key, request, revalidate, Some(own))).await;
+        let own = vary::nominated(&entry.headers)
+            .map(|names| vary::values_of(&request.headers, &names))
+            .filter(|own| !own.is_empty());
+        return match own {
+            Some(own) => Box::pin(fly(state, key, request, revalidate, &own)).await,
+            // `Vary: *`: an answer for no other request.
+            None => Some((Box::pin(own_call(state, request)).await, Outcome::Miss)),
+        };
+    }
+    // Its answer was another request's alone (private, or not to be stored): one call of
+    // this request's own.
+    if !result.answers(id) {
+        return Some((Box::pin(own_call(state, request)).await, Outcome::Miss));
     }
     let now = now_ms();
     let asked = &request.headers;
     Some(match &*result {
         FlightResult::Hit(entry) => (from_stored(entry, now, asked), Outcome::Hit),
         // Validated by the backend: the stored body, served as a hit.
-        FlightResult::Revalidated(entry) => (from_stored(entry, now, asked), Outcome::Hit),
+        FlightResult::Revalidated { entry, .. } => (from_stored(entry, now, asked), Outcome::Hit),
         // The origin's headers, untouched (its own `Age` included).
-        FlightResult::Fetched { entry, redis_up } => {
+        FlightResult::Fetched {
+            entry, redis_up, ..
+        } => {
             let outcome = if *redis_up {
                 Outcome::Miss
             } else {
@@ -217,7 +245,7 @@ async fn fly(
                 .take();
             let response = match taken {
                 Some(response) => response,
-                None => own_call(state, request).await,
+                None => Box::pin(own_call(state, request)).await,
             };
             (response, Outcome::Miss)
         }

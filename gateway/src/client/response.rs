@@ -173,11 +173,7 @@ fn build(
             headers.remove(header::CONTENT_LENGTH);
             keep_alive = false;
         }
-        if framing.chunked {
-            BodyLength::Chunked
-        } else {
-            BodyLength::UntilClose
-        }
+        BodyLength::Chunked
     } else {
         match framing.length {
             Some(length) => BodyLength::Length(length),
@@ -202,9 +198,8 @@ fn build(
 #[derive(Debug, Default)]
 struct FramingFields {
     length: Option<u64>,
+    /// `Transfer-Encoding: chunked`, the one coding accepted.
     transfer_encoding: bool,
-    /// Whether the last transfer coding is `chunked`.
-    chunked: bool,
     close: bool,
     keep_alive: bool,
 }
@@ -221,17 +216,17 @@ impl FramingFields {
                 self.length = Some(length);
             }
         } else if *name == header::TRANSFER_ENCODING {
-            self.transfer_encoding = true;
-            // A coding other than chunked (gzip, say) would reach the client undecoded with
-            // nothing to say so, once the hop-by-hop field is dropped: refused instead.
-            let codings = value.as_bytes().split(|&byte| byte == b',');
-            if codings
-                .clone()
-                .any(|coding| !coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
-            {
-                return Err("it has a transfer coding other than chunked");
+            // chunked once and nothing else: another coding (gzip, say), or chunked twice,
+            // would reach the client undecoded with nothing to say so once the hop-by-hop
+            // field is dropped, so it is refused instead.
+            let mut codings = value.as_bytes().split(|&byte| byte == b',');
+            let once = codings
+                .next()
+                .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            if self.transfer_encoding || !once || codings.next().is_some() {
+                return Err("its transfer coding is not chunked alone");
             }
-            self.chunked = codings.count() > 0;
+            self.transfer_encoding = true;
         } else if *name == header::CONNECTION {
             for option in value.as_bytes().split(|&byte| byte == b',') {
                 let option = option.trim_ascii();

@@ -128,10 +128,11 @@ async fn invalid_arguments_make_a_response_stale_and_the_quoted_form_is_read() {
             ["MISS", "MISS"],
         ),
         ("/restaurants/quoted", "max-age=\"60\"", ["MISS", "HIT"]),
+        // A comma inside quotes ends no directive: `no-store` here is an argument's text.
         (
             "/restaurants/comma",
-            "private=\"a, b\", max-age=60, public",
-            ["MISS", "MISS"],
+            "ext=\"a, no-store, b\", max-age=60",
+            ["MISS", "HIT"],
         ),
     ] {
         origin.serve(path, &[("cache-control", cache_control)]);
@@ -228,4 +229,27 @@ async fn a_route_may_force_a_lifetime_and_the_client_may_ask_for_a_younger_copy(
         ("MISS", "200 call 2"),
         "max-age=0 from the client"
     );
+}
+
+#[tokio::test]
+async fn a_forced_route_lifetime_keeps_no_error_the_origin_did_not_mark() {
+    let origin = Origin::start().await;
+    let gateway = gateway(&origin, &[("--cache-ttls", "GET /restaurants/failing=60s")]).await;
+    let path = "/restaurants/failing";
+    origin.script(path, 500, &[], Duration::ZERO);
+    assert_eq!(outcomes(&gateway, path, 2).await, ["MISS", "MISS"]);
+    assert_eq!(origin.calls(path), 2);
+}
+
+#[tokio::test]
+async fn a_body_larger_than_the_cache_takes_is_answered_whole_and_not_stored() {
+    let origin = Origin::start().await;
+    // "call 1" is six bytes.
+    let gateway = gateway(&origin, &[("--cache-max-body", "4")]).await;
+    let path = "/restaurants/large";
+    origin.serve(path, &[("cache-control", "max-age=60")]);
+    for call in 1..=2 {
+        let (cache, body, _) = get(&gateway, path, &[]).await;
+        assert_eq!((cache.as_str(), body), ("MISS", format!("200 call {call}")));
+    }
 }

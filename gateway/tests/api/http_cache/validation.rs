@@ -90,6 +90,10 @@ async fn a_clients_conditional_request_gets_a_304_from_the_cache() {
     assert_eq!(body, "200 call 1");
     let (_, body, _) = get(&gateway, path, &[("if-match", "\"other\"")]).await;
     assert_eq!(body, "412 ");
+    let (_, body, _) = get(&gateway, path, &[("if-match", "*")]).await;
+    assert_eq!(body, "200 call 1", "* names what is stored");
+    let (_, body, _) = get(&gateway, path, &[("if-none-match", "*")]).await;
+    assert_eq!(body, "304 ");
     assert_eq!(
         origin.calls(path),
         1,
@@ -165,4 +169,44 @@ async fn a_write_answered_with_a_location_drops_the_entry_it_names() {
         .expect("sent");
     assert_eq!(written.status().as_u16(), 201);
     assert_eq!(outcomes(&gateway, named, 1).await, ["MISS"]);
+}
+
+#[tokio::test]
+async fn a_304_for_another_copy_than_the_stored_one_is_asked_again_without_conditions() {
+    let origin = Origin::start().await;
+    let gateway = gateway(&origin, &[]).await;
+    let path = "/restaurants/changed-tag";
+    origin.serve(path, &[("cache-control", "max-age=1"), ("etag", "\"v1\"")]);
+    get(&gateway, path, &[]).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The origin says "not modified" naming v2, which is not the copy stored.
+    origin.not_modified_for(path, "\"v1\"", &[("etag", "\"v2\"")]);
+    let (cache, body, _) = get(&gateway, path, &[]).await;
+    assert_eq!(
+        (cache.as_str(), body.as_str()),
+        ("MISS", "200 call 3"),
+        "a whole answer, not the 304"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_that_may_not_be_shared_is_not_handed_to_concurrent_requests() {
+    let origin = Origin::start().await;
+    let gateway = gateway(&origin, &[]).await;
+    let path = "/restaurants/private-at-once";
+    origin.script(
+        path,
+        200,
+        &[("cache-control", "private, max-age=60")],
+        Duration::from_millis(200),
+    );
+    let asks = (0..5).map(|_| {
+        let gateway = gateway.clone();
+        async move { get(&gateway, path, &[]).await.1 }
+    });
+    let mut bodies = futures::future::join_all(asks).await;
+    bodies.sort();
+    bodies.dedup();
+    assert_eq!(bodies.len(), 5, "each its own answer: {bodies:?}");
+    assert_eq!(origin.calls(path), 5);
 }
