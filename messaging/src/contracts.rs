@@ -44,6 +44,8 @@ pub mod reply {
     pub const SHIPMENT_FAILED: &str = "shipping.failed";
     pub const SHIPMENT_CANCELLED: &str = "shipping.cancelled";
     pub const SHIPMENT_CANCEL_FAILED: &str = "shipping.cancel_failed";
+    /// A saga command or reply was given up on (dead-lettered): payload [`super::Fault`].
+    pub const FAULT: &str = "saga.fault";
 }
 
 /// Domain events, on `domain.events`.
@@ -108,6 +110,23 @@ pub struct StepReply {
     pub shipment_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub courier_id: Option<Uuid>,
+}
+
+/// A saga command or reply that a consumer gave up on and dead-lettered, reported on
+/// `saga.replies` so that the saga decides at once instead of waiting on a clock (as
+/// MassTransit's `Fault<T>`). Its envelope's aggregate is the message's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// The message given up on.
+    pub message_id: Uuid,
+    /// Its type (`payment.refund`, `shipping.created`).
+    pub message_type: String,
+    /// The queue whose consumer gave up (`payment-service`).
+    pub queue: String,
+    /// `rejected` (it can never be handled) or `attempts-exhausted`.
+    pub category: String,
+    /// Why.
+    pub detail: String,
 }
 
 /// An order event's fields.

@@ -2,7 +2,7 @@
 
 use shared::metrics::{Description, Kind};
 
-/// Described by [`describe`]: once a relay or a consumer starts.
+/// Described by [`describe`]: once a relay, a consumer or a dead-letter API starts.
 const METRICS: &[Description] = &[
     (
         Kind::Counter,
@@ -43,6 +43,31 @@ const METRICS: &[Description] = &[
         Kind::Counter,
         "messages_dead_lettered_total",
         "Messages given up on and sent to the dead-letter queue, by queue and reason.",
+    ),
+    (
+        Kind::Counter,
+        "message_faults_reported_total",
+        "Saga commands and replies given up on and reported to the saga as faults, by queue.",
+    ),
+    (
+        Kind::Counter,
+        "outbox_messages_set_aside_total",
+        "Outbox messages the broker kept refusing, set aside so that those behind them go on, by outbox.",
+    ),
+    (
+        Kind::Gauge,
+        "outbox_messages_set_aside",
+        "Outbox messages set aside after the broker kept refusing them, by outbox.",
+    ),
+    (
+        Kind::Counter,
+        "dead_letters_replayed_total",
+        "Dead letters an operator published again to their queue, by queue.",
+    ),
+    (
+        Kind::Counter,
+        "dead_letters_discarded_total",
+        "Dead letters an operator removed for good, by queue.",
     ),
     (
         Kind::Histogram,

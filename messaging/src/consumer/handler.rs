@@ -16,11 +16,37 @@ pub enum Failure {
     /// It can never work (its payload does not fit): it is dead-lettered at once.
     #[error("{0}")]
     Reject(String),
+    /// The store that holds its effects cannot be reached: it is tried again after the
+    /// longest delay until the store answers, however long that takes, and never
+    /// dead-lettered, since nothing is wrong with the message itself.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<sqlx::Error> for Failure {
     fn from(err: sqlx::Error) -> Self {
-        Self::Retry(format!("database: {err}"))
+        if unreachable(&err) {
+            Self::Unavailable(format!("database unreachable: {err}"))
+        } else {
+            Self::Retry(format!("database: {err}"))
+        }
+    }
+}
+
+/// Whether the database could not be reached at all, as opposed to refusing a statement:
+/// no connection in time, a connection lost, or a server shutting down or starting.
+fn unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // Class 08 is a connection exception; 57P01-57P03 a server going or not yet up.
+        sqlx::Error::Database(err) => err.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }
 

@@ -4,7 +4,9 @@
 //!
 //! A message whose handling fails waits in a delay queue and comes back, each time after a
 //! longer delay; when the delays are used up, or at once for a message that can never be
-//! handled, it goes to the queue's dead-letter queue with the reason in its headers.
+//! handled, it goes to the queue's dead-letter queue with the reason in its headers, and a
+//! saga command or reply that goes there is reported to the saga as a fault. A message whose
+//! store is down keeps coming back after the longest delay until the store answers.
 
 use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
@@ -27,11 +29,15 @@ use crate::{
     worker::Backoff,
 };
 
+mod fault;
 mod handler;
 mod settle;
 
 pub use handler::{Failure, Handler};
 use settle::attempt_of;
+
+/// Longest wait for the broker to acknowledge the channel's close at shutdown.
+const CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Consumes one queue with one handler.
 #[derive(Debug)]
@@ -139,8 +145,11 @@ impl<H: Handler> Consumer<H> {
             })
             .await;
         if stop.is_cancelled() {
-            // Prefetched messages not yet started go back to the queue with the channel.
-            let _ = channel.close(200, "consumer stopped").await;
+            // Prefetched messages not yet started go back to the queue with the channel. A
+            // broker that no longer answers must not hold the shutdown: the channel goes
+            // with the connection anyway.
+            let closing = channel.close(200, "consumer stopped");
+            let _ = tokio::time::timeout(CLOSE_LIMIT, closing).await;
             return Ok(());
         }
         Err(ConsumeError::Ended)
@@ -153,7 +162,7 @@ impl<H: Handler> Consumer<H> {
             Ok(envelope) => envelope,
             Err(reason) => {
                 let reason = format!("not an envelope: {reason}");
-                self.dead_letter(channel, &delivery, attempt, "undecodable", &reason)
+                self.dead_letter(channel, &delivery, None, attempt, "undecodable", &reason)
                     .await;
                 return;
             }
@@ -177,7 +186,7 @@ impl<H: Handler> Consumer<H> {
             .record(started.elapsed().as_secs_f64());
         // Instrumented, not entered: an entered span held across an await would stay current
         // on the thread for whatever task it runs next.
-        self.settle(channel, &delivery, attempt, outcome)
+        self.settle(channel, &delivery, &envelope, attempt, outcome)
             .instrument(span)
             .await;
     }

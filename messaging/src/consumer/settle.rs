@@ -2,6 +2,8 @@
 //! or to the dead-letter queue, the move confirmed by the broker before the original is
 //! acknowledged, so that it is never lost.
 
+use std::time::Duration;
+
 use lapin::{
     BasicProperties, Channel,
     message::Delivery,
@@ -11,9 +13,12 @@ use lapin::{
 };
 
 use super::{Applied, Consumer, Failure, Handler};
+use crate::envelope::Envelope;
 
 /// Header counting the attempts at a message, the first being 1.
 const ATTEMPT: &str = "x-attempt";
+/// How long a message whose store is down waits when no delay queue is configured.
+const UNAVAILABLE_PAUSE: Duration = Duration::from_secs(1);
 
 impl<H: Handler> Consumer<H> {
     /// Acknowledges the message, or moves it to a delay queue or the dead-letter queue.
@@ -21,6 +26,7 @@ impl<H: Handler> Consumer<H> {
         &self,
         channel: &Channel,
         delivery: &Delivery,
+        envelope: &Envelope,
         attempt: u32,
         outcome: Result<Applied, Failure>,
     ) {
@@ -41,43 +47,95 @@ impl<H: Handler> Consumer<H> {
                     .and_then(|index| self.delays.0.get(index));
                 match delay {
                     Some(delay) => {
-                        tracing::warn!(%reason, attempt, retry_in = ?delay, "message handling failed; it will be retried");
-                        let target = self.topology.retry_queue(&self.queue, *delay);
-                        let mut headers = FieldTable::default();
-                        headers.insert(
-                            ATTEMPT.into(),
-                            AMQPValue::LongLongInt(i64::from(attempt) + 1),
-                        );
-                        headers.insert("x-last-error".into(), text(&reason));
-                        origin(delivery, &mut headers);
-                        if self.forward(channel, delivery, &target, headers).await {
-                            metrics::counter!("messages_retried_total", "queue" => queue)
-                                .increment(1);
-                        }
+                        self.retry_after(channel, delivery, attempt, *delay, &reason)
+                            .await;
                     }
                     None => {
                         let reason = format!("gave up after {attempt} attempts: {reason}");
-                        self.dead_letter(channel, delivery, attempt, "attempts-exhausted", &reason)
+                        self.dead_letter(
+                            channel,
+                            delivery,
+                            Some(envelope),
+                            attempt,
+                            "attempts-exhausted",
+                            &reason,
+                        )
+                        .await;
+                    }
+                }
+            }
+            Err(Failure::Unavailable(reason)) => {
+                let index = usize::try_from(attempt - 1).unwrap_or(usize::MAX);
+                match self.delays.0.get(index).or(self.delays.0.last()) {
+                    Some(delay) => {
+                        self.retry_after(channel, delivery, attempt, *delay, &reason)
                             .await;
+                    }
+                    None => {
+                        tracing::warn!(%reason, "message handling failed; it will be retried");
+                        tokio::time::sleep(UNAVAILABLE_PAUSE).await;
+                        requeue(delivery).await;
                     }
                 }
             }
             Err(Failure::Reject(reason)) => {
-                self.dead_letter(channel, delivery, attempt, "rejected", &reason)
-                    .await;
+                self.dead_letter(
+                    channel,
+                    delivery,
+                    Some(envelope),
+                    attempt,
+                    "rejected",
+                    &reason,
+                )
+                .await;
             }
         }
     }
 
+    /// Puts the message on the delay queue of `delay`, from which it comes back.
+    async fn retry_after(
+        &self,
+        channel: &Channel,
+        delivery: &Delivery,
+        attempt: u32,
+        delay: Duration,
+        reason: &str,
+    ) {
+        tracing::warn!(%reason, attempt, retry_in = ?delay, "message handling failed; it will be retried");
+        let target = self.topology.retry_queue(&self.queue, delay);
+        let mut headers = FieldTable::default();
+        headers.insert(
+            ATTEMPT.into(),
+            AMQPValue::LongLongInt(i64::from(attempt) + 1),
+        );
+        headers.insert("x-last-error".into(), text(reason));
+        origin(delivery, &mut headers);
+        if self.forward(channel, delivery, &target, headers).await {
+            metrics::counter!("messages_retried_total", "queue" => self.queue.name).increment(1);
+        }
+    }
+
+    /// Moves the message to the dead-letter queue; a saga command or reply is first
+    /// reported to the saga as a fault (see [`Consumer::report_fault`]).
     pub(super) async fn dead_letter(
         &self,
         channel: &Channel,
         delivery: &Delivery,
+        envelope: Option<&Envelope>,
         attempt: u32,
         category: &str,
         reason: &str,
     ) {
         tracing::error!(queue = self.queue.name, category, %reason, "message dead-lettered");
+        if let Some(envelope) = envelope
+            && !self
+                .report_fault(channel, delivery, envelope, category, reason)
+                .await
+        {
+            // Kept until the saga can be told: it comes back and is given up on again.
+            requeue(delivery).await;
+            return;
+        }
         let mut headers = FieldTable::default();
         headers.insert("x-dead-reason".into(), text(category));
         headers.insert("x-dead-detail".into(), text(reason));
@@ -133,13 +191,7 @@ impl<H: Handler> Consumer<H> {
                     ?outcome,
                     "cannot move the message; it goes back to its queue"
                 );
-                let _ = delivery
-                    .acker
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..BasicNackOptions::default()
-                    })
-                    .await;
+                requeue(delivery).await;
                 false
             }
         }
@@ -151,6 +203,17 @@ async fn acknowledge(delivery: &Delivery) {
         // It will be delivered again, and recognised as processed.
         tracing::debug!(error = %err, "acknowledgement lost");
     }
+}
+
+/// Gives the delivery back to its queue, to be delivered again.
+async fn requeue(delivery: &Delivery) {
+    let _ = delivery
+        .acker
+        .nack(BasicNackOptions {
+            requeue: true,
+            ..BasicNackOptions::default()
+        })
+        .await;
 }
 
 /// Where the message was first published: a retried message comes back from its delay
@@ -170,6 +233,19 @@ fn origin(delivery: &Delivery, headers: &mut FieldTable) {
             "x-original-routing-key".into(),
             text(delivery.routing_key.as_str()),
         );
+    }
+}
+
+/// The exchange the message was first published to (with the topology's prefix).
+pub(super) fn original_exchange(delivery: &Delivery) -> String {
+    let header = delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get("x-original-exchange").cloned());
+    match header {
+        Some(AMQPValue::LongString(name)) => name.to_string(),
+        _ => delivery.exchange.to_string(),
     }
 }
 

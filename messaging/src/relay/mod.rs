@@ -5,7 +5,9 @@
 //! connection of its own elects it), so the order of the rows is the order on the wire and
 //! one aggregate's messages leave in the order of its changes. Delivery is at least once: a
 //! row the broker did not confirm is sent again, and the batch behind it with it, so
-//! consumers deduplicate by message id.
+//! consumers deduplicate by message id. A row the broker keeps refusing (a nack, or a
+//! command no queue takes) is set aside after a few tries, with a metric and an error log,
+//! and the rows behind it go on.
 
 use std::{
     collections::HashMap,
@@ -41,6 +43,8 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 const BROKER_LIMIT: Duration = Duration::from_secs(5);
 /// The advisory lock that elects one relay per database: "outbox" in ASCII.
 const LEADER_LOCK: i64 = 0x6f75_7462_6f78;
+/// Refusals by the broker after which a row is set aside, so that the rows behind it go on.
+const SET_ASIDE_AFTER: i32 = 5;
 
 /// A relay for one outbox.
 #[derive(Debug, Clone)]
@@ -153,7 +157,7 @@ impl Relay {
         loop {
             let rows: Vec<Row> = sqlx::query_as(
                 "SELECT id, exchange, message_type, aggregate_id, payload, headers, occurred_at FROM outbox
-                 WHERE published_at IS NULL ORDER BY occurred_at, id LIMIT $1",
+                 WHERE published_at IS NULL AND set_aside_at IS NULL ORDER BY occurred_at, id LIMIT $1",
             )
             .bind(BATCH)
             .fetch_all(&mut connection)
@@ -165,7 +169,8 @@ impl Relay {
             if rows.is_empty() {
                 if stop.is_cancelled() {
                     let _ = connection.close().await;
-                    let _ = channel.close(200, "relay stopped").await;
+                    let closing = channel.close(200, "relay stopped");
+                    let _ = tokio::time::timeout(BROKER_LIMIT, closing).await;
                     return Ok(());
                 }
                 if housekeeping_at.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
@@ -189,10 +194,7 @@ impl Relay {
             }
             if let Some(failure) = failure {
                 if let Some(row) = rows.get(sent.len()) {
-                    sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = $1")
-                        .bind(row.id)
-                        .execute(&mut connection)
-                        .await?;
+                    self.count_failure(&mut connection, row, &failure).await?;
                 }
                 return Err(failure);
             }

@@ -6,23 +6,62 @@ use chrono::Utc;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::Relay;
+use super::{Relay, RelayError, Row, SET_ASIDE_AFTER};
 use crate::topology::QUEUES;
 
 impl Relay {
-    /// The backlog and the age of its oldest row, as gauges named after the outbox.
+    /// The backlog and the age of its oldest row, and the rows set aside, as gauges named
+    /// after the outbox.
     pub(super) async fn gauges(&self, connection: &mut PgConnection) -> sqlx::Result<()> {
-        let (pending, oldest): (i64, Option<f64>) = sqlx::query_as(
-            "SELECT count(*), EXTRACT(EPOCH FROM clock_timestamp() - min(occurred_at))::float8
+        let (pending, oldest, set_aside): (i64, Option<f64>, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE set_aside_at IS NULL),
+                    EXTRACT(EPOCH FROM clock_timestamp() - min(occurred_at) FILTER (WHERE set_aside_at IS NULL))::float8,
+                    count(*) FILTER (WHERE set_aside_at IS NOT NULL)
              FROM outbox WHERE published_at IS NULL",
         )
         .fetch_one(connection)
         .await?;
         let label = self.outbox.label().to_owned();
         #[allow(clippy::cast_precision_loss)] // a backlog never nears 2^52 rows
-        metrics::gauge!("outbox_messages_pending", "outbox" => label.clone()).set(pending as f64);
+        {
+            metrics::gauge!("outbox_messages_pending", "outbox" => label.clone())
+                .set(pending as f64);
+            metrics::gauge!("outbox_messages_set_aside", "outbox" => label.clone())
+                .set(set_aside as f64);
+        }
         metrics::gauge!("outbox_oldest_message_age_seconds", "outbox" => label)
             .set(oldest.unwrap_or(0.0).max(0.0));
+        Ok(())
+    }
+
+    /// Counts the failure to send `row`; the broker's refusal of it counts towards setting
+    /// it aside, a lost channel or a stall does not (the message is not at fault).
+    pub(super) async fn count_failure(
+        &self,
+        connection: &mut PgConnection,
+        row: &Row,
+        failure: &RelayError,
+    ) -> sqlx::Result<()> {
+        let refused = matches!(failure, RelayError::Refused(_) | RelayError::Unroutable(_));
+        let set_aside: bool = sqlx::query_scalar(
+            "UPDATE outbox SET attempts = attempts + 1, refusals = refusals + $2::int, last_error = $3,
+                 set_aside_at = CASE WHEN refusals + $2::int >= $4 THEN now() END
+             WHERE id = $1 RETURNING set_aside_at IS NOT NULL",
+        )
+        .bind(row.id)
+        .bind(i32::from(refused))
+        .bind(failure.to_string())
+        .bind(SET_ASIDE_AFTER)
+        .fetch_one(connection)
+        .await?;
+        if set_aside {
+            metrics::counter!("outbox_messages_set_aside_total", "outbox" => self.outbox.label().to_owned())
+                .increment(1);
+            tracing::error!(
+                outbox = %self.outbox.label(), message = %row.id, kind = %row.message_type,
+                error = %failure, "the broker keeps refusing a message: set aside, the rest go on"
+            );
+        }
         Ok(())
     }
 }

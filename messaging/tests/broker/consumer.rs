@@ -183,3 +183,123 @@ async fn cut_broker_connections_lose_nothing_and_apply_nothing_twice() {
     );
     workers.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_message_whose_store_is_away_comes_back_until_it_answers_and_is_never_dead_lettered() {
+    let stores = TestStores::new().await;
+    // Two delays in these tests: a dead letter would come on the third failure.
+    let (recorder, workers) = consuming(&stores, Plan::UnavailableFirst(6)).await;
+    let (id, body) = envelope("probe.happened");
+    stores.publish("probe.happened", &body).await;
+    assert_eq!(
+        stores.wait_for_effects(1, Duration::from_secs(20)).await,
+        (1, 1)
+    );
+    assert_eq!(recorder.calls_of(id), 7);
+    assert!(
+        stores
+            .dead_letters(1, Duration::from_millis(300))
+            .await
+            .is_empty()
+    );
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_database_cut_for_longer_than_every_delay_loses_no_message() {
+    let stores = TestStores::new().await;
+    stores.declare_probe().await;
+    let proxy = TcpProxy::start("127.0.0.1:5432".parse().expect("an address")).await;
+    let options = stores
+        ._database
+        .options()
+        .host("127.0.0.1")
+        .port(proxy.port());
+    let through_proxy = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(500))
+        .connect_lazy_with(options);
+    let outbox = messaging::Outbox::new(through_proxy, "probe-through-proxy");
+    let recorder = Recorder::new(&outbox, Plan::Succeed);
+    let broker = Broker::start(&stores.broker.args(), "consumer-test");
+    proxy.cut();
+    let workers = broker.workers().consume(PROBE, recorder.clone());
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let (id, body) = envelope("probe.happened");
+        stores.publish("probe.happened", &body).await;
+        ids.push(id);
+    }
+    // Each has failed more often than there are delays before the database comes back.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ids.iter().any(|id| recorder.calls_of(*id) < 4) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        ids.iter().all(|id| recorder.calls_of(*id) == 0),
+        "never handled while cut"
+    );
+    proxy.restore();
+    assert_eq!(
+        stores.wait_for_effects(5, Duration::from_secs(20)).await,
+        (5, 5)
+    );
+    assert!(
+        stores
+            .dead_letters(1, Duration::from_millis(300))
+            .await
+            .is_empty()
+    );
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_saga_command_given_up_on_is_reported_to_the_saga_as_a_fault_before_it_is_dead_lettered()
+{
+    let mut stores = TestStores::new().await;
+    stores.broker.declare(messaging::testing::REPLIES).await;
+    let (recorder, workers) = consuming(&stores, Plan::Reject).await;
+    let command = messaging::testing::envelope(
+        "probe.refund",
+        "order-1",
+        serde_json::json!({"order_id": "order-1"}),
+    );
+    stores
+        .broker
+        .send(messaging::topology::Exchange::SagaCommands, &command)
+        .await;
+
+    let faults = stores
+        .broker
+        .envelopes(&messaging::testing::REPLIES, 1, Duration::from_secs(10))
+        .await;
+    assert_eq!(faults.len(), 1, "one fault");
+    let fault = &faults[0];
+    assert_eq!(fault.kind, "saga.fault");
+    assert_eq!(fault.aggregate_id, "order-1");
+    let reported: messaging::contracts::Fault = fault.payload().expect("a fault");
+    assert_eq!(reported.message_id, command.id);
+    assert_eq!(reported.message_type, "probe.refund");
+    assert_eq!(reported.queue, "probe");
+    assert_eq!(reported.category, "rejected");
+    assert!(reported.detail.contains("never applicable"), "{reported:?}");
+    let dead = stores.dead_letters(1, Duration::from_secs(10)).await;
+    assert_eq!(dead.len(), 1, "and the command is dead-lettered");
+    assert_eq!(recorder.calls_of(command.id), 1);
+
+    // An event given up on concerns no saga: no fault.
+    let (_, body) = envelope("probe.happened");
+    stores.publish("probe.happened", &body).await;
+    assert_eq!(
+        stores.dead_letters(1, Duration::from_secs(10)).await.len(),
+        1
+    );
+    assert!(
+        stores
+            .broker
+            .envelopes(&messaging::testing::REPLIES, 1, Duration::from_millis(500))
+            .await
+            .is_empty(),
+        "no fault for an event"
+    );
+    workers.shutdown().await;
+}

@@ -42,12 +42,15 @@ impl TestStores {
         let pool = PgPool::connect_with(database.options())
             .await
             .expect("the test database");
-        sqlx::raw_sql(include_str!(
-            "../../../migrations/payments/0001_messaging.sql"
-        ))
-        .execute(&pool)
-        .await
-        .expect("the messaging tables");
+        for migration in [
+            include_str!("../../../migrations/payments/0001_messaging.sql"),
+            include_str!("../../../migrations/payments/0004_outbox_set_aside.sql"),
+        ] {
+            sqlx::raw_sql(migration)
+                .execute(&pool)
+                .await
+                .expect("the messaging tables");
+        }
         sqlx::raw_sql("CREATE TABLE effects (message_id uuid NOT NULL, kind text NOT NULL)")
             .execute(&pool)
             .await
@@ -133,6 +136,8 @@ pub enum Plan {
     FailFirst(u32),
     AlwaysRetry,
     Reject,
+    /// Finds its store unreachable this many times, then succeeds.
+    UnavailableFirst(u32),
 }
 
 /// Applies messages as the plan says and counts the calls per message.
@@ -196,7 +201,10 @@ impl Handler for Recorder {
             }
             Plan::AlwaysRetry => return Err(Failure::Retry("always failing".into())),
             Plan::Reject => return Err(Failure::Reject("never applicable".into())),
-            Plan::Succeed | Plan::FailFirst(_) => {}
+            Plan::UnavailableFirst(failures) if call <= failures => {
+                return Err(Failure::Unavailable("the store is away".into()));
+            }
+            Plan::Succeed | Plan::FailFirst(_) | Plan::UnavailableFirst(_) => {}
         }
         sqlx::query("INSERT INTO effects (message_id, kind) VALUES ($1, $2)")
             .bind(message.id)

@@ -259,3 +259,80 @@ async fn old_sent_rows_and_old_processed_marks_are_removed_and_nothing_unsent() 
     assert_eq!(marks, [fresh_mark]);
     workers.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_message_the_broker_keeps_refusing_is_set_aside_and_those_behind_it_go_on() {
+    shared::metrics::handle();
+    let stores = TestStores::new().await;
+    stores.declare_probe().await;
+    let broker = Broker::start(&stores.broker.args(), "relay-test");
+    // A command no queue takes: the broker returns it, every time.
+    let mut transaction = stores.pool.begin().await.expect("a transaction");
+    let refused = enqueue(
+        &mut transaction,
+        &Message::command("nobody.listens", "aggregate-1", serde_json::json!({})),
+    )
+    .await
+    .expect("enqueued");
+    transaction.commit().await.expect("committed");
+    let behind = stores.announce("aggregate-2", 1).await;
+    let workers = broker.workers().relay(&stores.outbox);
+
+    // The row behind is published with the refused one in each batch, but marked sent
+    // only once the refused one no longer stands in front of it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (refusals, set_aside, error, behind_sent) = loop {
+        let (refusals, set_aside, error): (i32, bool, Option<String>) = sqlx::query_as(
+            "SELECT refusals, set_aside_at IS NOT NULL, last_error FROM outbox WHERE id = $1",
+        )
+        .bind(refused)
+        .fetch_one(&stores.pool)
+        .await
+        .expect("the refused row");
+        let behind_sent: bool =
+            sqlx::query_scalar("SELECT published_at IS NOT NULL FROM outbox WHERE id = $1")
+                .bind(behind)
+                .fetch_one(&stores.pool)
+                .await
+                .expect("the row behind");
+        if (set_aside && behind_sent) || Instant::now() >= deadline {
+            break (refusals, set_aside, error, behind_sent);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(set_aside, "set aside after {refusals} refusals");
+    assert!(behind_sent, "the row behind it is sent");
+    assert_eq!(refusals, 5);
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|error| error.contains("reached no queue")),
+        "{error:?}"
+    );
+    let received = stores
+        .broker
+        .drain(
+            &stores.broker.topology().queue(&PROBE),
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        received
+            .iter()
+            .all(|message| Envelope::decode(&message.delivery.data)
+                .expect("an envelope")
+                .id
+                == behind),
+        "only the row behind reached the queue"
+    );
+    let wanted = format!(
+        "outbox_messages_set_aside_total{{outbox=\"{}\"}} 1",
+        stores.outbox.label()
+    );
+    assert!(
+        shared::metrics::handle().render().contains(&wanted),
+        "{wanted}"
+    );
+    workers.shutdown().await;
+}

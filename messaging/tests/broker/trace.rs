@@ -15,7 +15,6 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use crate::helpers::{PROBE, Plan, Recorder, TestStores};
 
-// One thread: the relay's and the consumer's tasks run where the test's subscriber is.
 #[tokio::test(flavor = "current_thread")]
 async fn the_handling_span_joins_the_trace_of_the_span_that_wrote_the_message() {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -25,7 +24,10 @@ async fn the_handling_span_joins_the_trace_of_the_span_that_wrote_the_message() 
         .build();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("messaging-test")));
-    let _default = tracing::subscriber::set_default(subscriber);
+    // The process's default, not the thread's: other tests' consumers hit the same
+    // callsites on other threads meanwhile, and a callsite first hit while a thread's
+    // subscriber registers may keep an interest that leaves that subscriber out.
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
 
     let stores = TestStores::new().await;
     let recorder = Recorder::new(&stores.outbox, Plan::Succeed);
