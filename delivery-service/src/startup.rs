@@ -30,6 +30,7 @@ impl Application {
         let server = service
             .relay()
             .consume(topology::DELIVERY_SERVICE, ShippingCommands { outbox })
+            .dead_letters(topology::DELIVERY_SERVICE, state.verifier.clone())
             .bind(
                 config.port,
                 routes::router(state),

@@ -28,7 +28,8 @@ pub const DEFAULT_PUBLIC_ROUTES: &str = "POST /auth/register, POST /auth/login, 
 
 /// What each route needs beyond a valid token: one of the listed permissions (or
 /// `role:<name>`). Routes not listed need only a valid token; the services check ownership.
-pub const DEFAULT_ROUTE_POLICY: &str = "POST /orders=orders:create, \
+pub const DEFAULT_ROUTE_POLICY: &str = "* /*/admin/dead-letters/**=messages:manage, \
+    POST /orders=orders:create, \
     POST /orders/*/cancel=orders:cancel:own|role:admin, \
     POST /orders/*/accept=orders:update:own_restaurant|role:admin, \
     POST /orders/*/preparing=orders:update:own_restaurant|role:admin, \
@@ -249,6 +250,28 @@ mod tests {
             "payments are made by the order saga; by hand only for support"
         );
         assert!(policy.0.find(&Method::GET, "/auth/me").is_none());
+    }
+
+    #[test]
+    fn the_dead_letters_of_every_service_need_messages_manage_ahead_of_its_broader_rules() {
+        let policy = parse_route_policy(DEFAULT_ROUTE_POLICY).expect("a policy");
+        let manage = vec![Grant::Permission("messages:manage".into())];
+        for service in ["orders", "payments", "delivery", "tracking"] {
+            let list = format!("/{service}/admin/dead-letters");
+            let one = format!("{list}/0190a5f4-7c1e-7000-8000-000000000001");
+            assert_eq!(policy.0.find(&Method::GET, &list), Some(&manage), "{list}");
+            assert_eq!(
+                policy.0.find(&Method::POST, &format!("{one}/replay")),
+                Some(&manage),
+                "{one}/replay"
+            );
+            assert_eq!(policy.0.find(&Method::DELETE, &one), Some(&manage), "{one}");
+        }
+        assert_eq!(
+            policy.0.find(&Method::POST, "/tracking/admin/rebuild"),
+            Some(&vec![Grant::Permission("deliveries:manage".into())]),
+            "the service's other admin routes keep their rule"
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //!   delays, dead-lettering what cannot be handled.
 //! - [`BrokeredService`]: the start-up of a service with one database that uses the broker:
 //!   its settings, its stores, its relay and consumer, its API bound.
+//! - [`dead_letters`]: a queue's dead letters listed, replayed or discarded by operators,
+//!   over HTTP under each consuming service's prefix.
 //! - [`contracts`]: the payloads of the saga's commands and replies and of the delivery
 //!   events, shared by the services that send and receive them.
 
@@ -19,6 +21,7 @@ mod config;
 mod connection;
 mod consumer;
 pub mod contracts;
+pub mod dead_letters;
 mod envelope;
 mod metrics;
 pub mod outbox;

@@ -1,11 +1,14 @@
 //! A service with one PostgreSQL database that uses the broker, put together in one piece:
 //! its settings, its stores connected and migrated, its outbox relayed and its queue
-//! consumed, its API bound with readiness on both stores, and its workers stopped in order
-//! once serving stops.
+//! consumed, its API bound with readiness on both stores (and its queue's dead letters for
+//! operators), and its workers stopped in order once serving stops.
+
+use std::sync::Arc;
 
 use axum::Router;
 use clap::Args;
 use shared::{
+    auth::Verifier,
     config::{AuthArgs, CommonArgs, PostgresArgs},
     registry::RegistryArgs,
     server::{Server, StartupError},
@@ -13,7 +16,11 @@ use shared::{
 };
 use sqlx::migrate::Migrator;
 
-use crate::{BrokerArgs, DatabaseAndBroker, Handler, Workers, topology::QueueSpec};
+use crate::{
+    BrokerArgs, DatabaseAndBroker, Handler, Workers,
+    dead_letters::{self, DeadLetters},
+    topology::QueueSpec,
+};
 
 /// The settings of such a service, flattened into its configuration beside its port; the
 /// binary names its default database with `mut_arg("database_url", …)`.
@@ -40,6 +47,7 @@ pub struct BrokeredService {
     registry: RegistryArgs,
     stores: DatabaseAndBroker,
     workers: Workers,
+    dead_letters: Option<(QueueSpec, Arc<Verifier>)>,
 }
 
 impl BrokeredService {
@@ -60,6 +68,7 @@ impl BrokeredService {
             registry: args.registry.clone(),
             workers: stores.broker.workers(),
             stores,
+            dead_letters: None,
         })
     }
 
@@ -80,15 +89,29 @@ impl BrokeredService {
         self
     }
 
+    /// Serves `queue`'s dead letters to operators under the API's prefix
+    /// (`{prefix}/admin/dead-letters`, see [`dead_letters::api`]), checking their tokens with
+    /// `verifier`, and documents them.
+    pub fn dead_letters(mut self, queue: QueueSpec, verifier: Arc<Verifier>) -> Self {
+        self.dead_letters = Some((queue, verifier));
+        self
+    }
+
     /// Binds `port` for `api` (state applied), documented by `openapi`, beside the
-    /// operational endpoints; ready when both stores are. Once serving stops, the workers
-    /// stop in order (see [`Workers::shutdown`]).
+    /// operational endpoints (and the dead letters, if asked for); ready when both stores
+    /// are. Once serving stops, the workers stop in order (see [`Workers::shutdown`]).
     pub async fn bind(
         self,
         port: u16,
-        api: Router,
-        openapi: utoipa::openapi::OpenApi,
+        mut api: Router,
+        mut openapi: utoipa::openapi::OpenApi,
     ) -> Result<Server, StartupError> {
+        if let Some((queue, verifier)) = self.dead_letters {
+            let letters = DeadLetters::of(&self.stores.broker, queue);
+            let (routes, document) = dead_letters::api(self.prefix, letters, verifier);
+            api = api.merge(routes);
+            openapi.merge(document);
+        }
         let router =
             ServiceDefinition::new(self.name, Some(self.prefix), self.common.request_timeout)
                 .api(api, openapi)

@@ -30,6 +30,7 @@ impl Application {
         let server = service
             .relay()
             .consume(topology::PAYMENT_SERVICE, PaymentCommands { outbox })
+            .dead_letters(topology::PAYMENT_SERVICE, state.verifier.clone())
             .bind(
                 config.port,
                 routes::router(state),

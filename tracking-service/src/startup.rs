@@ -39,6 +39,7 @@ impl Application {
         // what it has applied.
         let server = service
             .consume(topology::TRACKING_SERVICE, progress)
+            .dead_letters(topology::TRACKING_SERVICE, state.verifier.clone())
             .bind(
                 config.port,
                 routes::router(state),

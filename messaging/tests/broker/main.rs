@@ -1,4 +1,5 @@
 mod consumer;
+mod dead_letters;
 mod helpers;
 mod relay;
 mod trace;

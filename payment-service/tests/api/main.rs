@@ -1,4 +1,5 @@
 mod commands;
+mod dead_letters;
 mod health;
 mod helpers;
 mod payments;

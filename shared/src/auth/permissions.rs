@@ -39,6 +39,10 @@ impl Permission {
     pub const PAYMENTS_MANAGE: &'static str = "payments:manage";
     pub const USERS_MANAGE: &'static str = "users:manage";
     pub const CACHE_PURGE: &'static str = "cache:purge";
+    /// List, replay and discard the dead letters of the services' queues.
+    pub const MESSAGES_MANAGE: &'static str = "messages:manage";
+    /// Retry or close by hand an order saga that an operator must see to.
+    pub const SAGAS_MANAGE: &'static str = "sagas:manage";
 }
 
 impl Role {
@@ -94,6 +98,8 @@ impl Role {
                 P::DELIVERIES_MANAGE,
                 P::USERS_MANAGE,
                 P::CACHE_PURGE,
+                P::MESSAGES_MANAGE,
+                P::SAGAS_MANAGE,
                 P::ORDERS_CREATE,
                 P::ORDERS_READ_OWN,
             ],
@@ -133,6 +139,18 @@ mod tests {
             permissions.iter().filter(|p| *p == "orders:create").count(),
             1
         );
+    }
+
+    #[test]
+    fn only_an_admin_manages_dead_letters() {
+        for role in Role::ALL {
+            assert_eq!(
+                role.permissions().contains(&Permission::MESSAGES_MANAGE),
+                role == Role::Admin,
+                "{}",
+                role.as_str()
+            );
+        }
     }
 
     #[test]
