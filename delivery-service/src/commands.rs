@@ -1,14 +1,19 @@
-//! The saga's shipping step: commands from order-service, each answered with a reply.
+//! The saga's shipping step: commands from order-service, each answered with a reply, and the
+//! order's confirmation, which releases its shipment for pick-up.
 //!
 //! A create with no free courier leaves the order's shipment cancelled, and a cancel that
 //! overtakes its create leaves it cancelled too: either way a create sent again, or arriving
 //! late, finds it and fails instead of taking a courier for an order that was given up on.
+//! Each message takes the order's lock first: with up to a prefetch of them handled at once,
+//! a cancel and a create of one order (or a create and its resend) would otherwise each decide
+//! on a store the other is about to change.
 
 use messaging::{
     Envelope, Failure, Handler, Message, Outbox,
-    contracts::{ShippingCommand, StepReply, command, reply},
+    contracts::{OrderEvent, ShippingCommand, StepReply, command, event, reply},
     enqueue,
 };
+use shared::postgres::lock_aggregate;
 use sqlx::PgConnection;
 
 use crate::{
@@ -16,7 +21,8 @@ use crate::{
     shipments::{self, NewShipment, ShipmentStatus, ShipmentView},
 };
 
-/// Handles the commands of the delivery-service queue.
+/// Handles the messages of the delivery-service queue: the saga's shipping commands and the
+/// orders' confirmations.
 #[derive(Debug, Clone)]
 pub struct ShippingCommands {
     pub outbox: Outbox,
@@ -31,6 +37,8 @@ impl Handler for ShippingCommands {
         let (kind, answer) = match message.kind.as_str() {
             command::CREATE_SHIPMENT => create(tx, &message.payload()?).await?,
             command::CANCEL_SHIPMENT => cancel(tx, &message.payload()?).await?,
+            // An event: nobody waits for an answer.
+            event::ORDER_CONFIRMED => return release(tx, &message.payload()?).await,
             other => {
                 tracing::debug!(kind = other, "not a shipping command; ignored");
                 return Ok(());
@@ -44,18 +52,23 @@ impl Handler for ShippingCommands {
 type Answer = (&'static str, StepReply);
 
 async fn create(tx: &mut PgConnection, terms: &ShippingCommand) -> Result<Answer, Failure> {
+    lock_aggregate(tx, terms.order_id).await?;
     let new = shipment(terms);
+    // A shipment written meanwhile by someone not holding the lock: the retry reads it.
+    let concurrently = || Failure::Retry("the order's shipment was created concurrently".into());
     let shipment = match shipments::by_order(tx, terms.order_id).await? {
         Some(existing) => existing,
         None => match shipments::take_nearest_courier(tx, new.pickup).await? {
             Some(courier) => {
                 let id = shipments::insert(tx, &new, ShipmentStatus::Created)
                     .await?
-                    .ok_or_else(|| Failure::Retry("created concurrently".into()))?;
+                    .ok_or_else(concurrently)?;
                 shipments::assign(tx, id, courier).await?
             }
             None => {
-                shipments::insert(tx, &new, ShipmentStatus::Cancelled).await?;
+                shipments::insert(tx, &new, ShipmentStatus::Cancelled)
+                    .await?
+                    .ok_or_else(concurrently)?;
                 return Ok((
                     reply::SHIPMENT_FAILED,
                     refused(terms, "no_courier_available"),
@@ -76,9 +89,20 @@ async fn create(tx: &mut PgConnection, terms: &ShippingCommand) -> Result<Answer
 }
 
 async fn cancel(tx: &mut PgConnection, terms: &ShippingCommand) -> Result<Answer, Failure> {
-    let Some(shipment) = shipments::by_order(tx, terms.order_id).await? else {
-        shipments::insert(tx, &shipment(terms), ShipmentStatus::Cancelled).await?;
-        return Ok((reply::SHIPMENT_CANCELLED, refused(terms, "never_created")));
+    lock_aggregate(tx, terms.order_id).await?;
+    let shipment = match shipments::by_order(tx, terms.order_id).await? {
+        Some(shipment) => shipment,
+        None => {
+            let marker = shipments::insert(tx, &shipment(terms), ShipmentStatus::Cancelled).await?;
+            if marker.is_some() {
+                return Ok((reply::SHIPMENT_CANCELLED, refused(terms, "never_created")));
+            }
+            // The insert waited for a shipment written meanwhile, by someone not holding the
+            // lock, and wrote nothing: that shipment is the one to cancel.
+            shipments::by_order(tx, terms.order_id)
+                .await?
+                .ok_or_else(|| Failure::Retry("the order's shipment vanished".into()))?
+        }
     };
     Ok(match shipment.status {
         ShipmentStatus::Created | ShipmentStatus::Assigned => {
@@ -93,6 +117,25 @@ async fn cancel(tx: &mut PgConnection, terms: &ShippingCommand) -> Result<Answer
     })
 }
 
+/// Lets the courier take the food once the saga has passed its pivot (the payment's capture).
+async fn release(tx: &mut PgConnection, confirmed: &OrderEvent) -> Result<(), Failure> {
+    let order = confirmed.order_id;
+    lock_aggregate(tx, order).await?;
+    match shipments::by_order(tx, order).await? {
+        Some(shipment)
+            if shipment.status != ShipmentStatus::Cancelled && shipment.released_at.is_none() =>
+        {
+            shipments::release(tx, shipment.id).await?;
+            tracing::info!(%order, shipment = %shipment.id, "shipment released for pick-up");
+        }
+        Some(shipment) => {
+            tracing::debug!(%order, status = %shipment.status, "released already, or cancelled");
+        }
+        None => tracing::debug!(%order, "no shipment to release"),
+    }
+    Ok(())
+}
+
 fn shipment(terms: &ShippingCommand) -> NewShipment {
     let point = |point: messaging::contracts::Point| Point {
         lat: point.lat,
@@ -103,6 +146,8 @@ fn shipment(terms: &ShippingCommand) -> NewShipment {
         customer_id: terms.customer_id,
         pickup: point(terms.pickup),
         dropoff: terms.dropoff.map(point),
+        // Held until the order is confirmed: the payment may still fail.
+        released: false,
     }
 }
 

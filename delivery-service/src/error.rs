@@ -14,6 +14,9 @@ pub enum DeliveryError {
     /// The state does not allow it (an illegal status change, a profile that exists).
     #[error("{0}")]
     Conflict(String),
+    /// The shipment waits for the order's payment to be confirmed before it may be picked up.
+    #[error("shipment held")]
+    Held,
     /// A problem decided elsewhere (authentication, permission).
     #[error("{}", .0.title)]
     Problem(Problem),
@@ -44,6 +47,10 @@ impl IntoResponse for DeliveryError {
             Self::Validation(errors) => Problem::validation(errors),
             Self::NotFound(what) => Problem::not_found(format!("No such {what}.")),
             Self::Conflict(detail) => Problem::conflict(detail),
+            Self::Held => Problem::new(StatusCode::CONFLICT, "shipment-held", "Shipment held")
+                .with_detail(
+                    "The order's payment is not confirmed yet: its shipment is held until then.",
+                ),
             Self::Problem(problem) => problem,
             Self::Database(err) => {
                 tracing::error!(error = %err, "delivery store failed");

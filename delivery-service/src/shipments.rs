@@ -1,6 +1,6 @@
-//! Shipments: created once per order, given to the nearest free courier, moved along by that
-//! courier, called off by the saga's compensation. Every change is made inside the caller's
-//! transaction with the domain event that announces it.
+//! Shipments: created once per order, given to the nearest free courier, released for pick-up
+//! once the order is paid, moved along by that courier, called off by the saga's compensation.
+//! Every change is made inside the caller's transaction with the domain event that announces it.
 
 use chrono::{DateTime, Utc};
 use messaging::{
@@ -77,11 +77,15 @@ pub struct ShipmentView {
     pub courier_id: Option<Uuid>,
     #[sqlx(try_from = "String")]
     pub status: ShipmentStatus,
+    /// When its courier was allowed to take the food; null while the saga that made it has
+    /// not yet confirmed the order's payment.
+    pub released_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, order_id, customer_id, courier_id, status, created_at, updated_at";
+const COLUMNS: &str =
+    "id, order_id, customer_id, courier_id, status, released_at, created_at, updated_at";
 
 /// What a new shipment needs.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +94,8 @@ pub struct NewShipment {
     pub customer_id: Uuid,
     pub pickup: Point,
     pub dropoff: Option<Point>,
+    /// Whether its courier may take the food at once (else it waits for `release`).
+    pub released: bool,
 }
 
 /// The order's shipment, locked until the transaction ends.
@@ -111,8 +117,9 @@ pub async fn insert(
     status: ShipmentStatus,
 ) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
-        "INSERT INTO shipments (id, order_id, customer_id, status, pickup_lat, pickup_lon, dropoff_lat, dropoff_lon)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (order_id) DO NOTHING RETURNING id",
+        "INSERT INTO shipments (id, order_id, customer_id, status, pickup_lat, pickup_lon, dropoff_lat, dropoff_lon, released_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9 THEN now() END)
+         ON CONFLICT (order_id) DO NOTHING RETURNING id",
     )
     .bind(Uuid::now_v7())
     .bind(shipment.order_id)
@@ -122,6 +129,7 @@ pub async fn insert(
     .bind(shipment.pickup.lon)
     .bind(shipment.dropoff.map(|point| point.lat))
     .bind(shipment.dropoff.map(|point| point.lon))
+    .bind(shipment.released)
     .fetch_optional(tx)
     .await
 }
@@ -164,6 +172,17 @@ pub async fn assign(tx: &mut PgConnection, id: Uuid, courier: Uuid) -> sqlx::Res
     .await?;
     announce(tx, event::DELIVERY_ASSIGNED, &shipment).await?;
     Ok(shipment)
+}
+
+/// Lets the courier of shipment `id` take the food. Not announced: the order's confirmation,
+/// which releases it, is the news.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+pub async fn release(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE shipments SET released_at = now(), updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(tx)
+        .await
+        .map(drop)
 }
 
 /// Moves the shipment to `to`, frees its courier when it ends, and announces it.

@@ -74,10 +74,14 @@ pub const PAYMENT_SERVICE: QueueSpec = QueueSpec {
     bindings: &[(Exchange::SagaCommands, "payment.*")],
 };
 
-/// delivery-service: the saga's shipping commands.
+/// delivery-service: the saga's shipping commands, and the orders' confirmations (which
+/// release their shipments for pick-up).
 pub const DELIVERY_SERVICE: QueueSpec = QueueSpec {
     name: "delivery-service",
-    bindings: &[(Exchange::SagaCommands, "shipping.*")],
+    bindings: &[
+        (Exchange::SagaCommands, "shipping.*"),
+        (Exchange::DomainEvents, "order.confirmed"),
+    ],
 };
 
 /// tracking-service: the deliveries' progress, for its event streams.

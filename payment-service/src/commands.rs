@@ -10,6 +10,7 @@ use messaging::{
     contracts::{PaymentCommand, StepReply, command, reply},
     enqueue,
 };
+use shared::postgres::lock_aggregate;
 use sqlx::PgConnection;
 
 use crate::{
@@ -31,6 +32,12 @@ impl Handler for PaymentCommands {
     }
 
     async fn handle(&self, tx: &mut PgConnection, message: &Envelope) -> Result<(), Failure> {
+        if message.kind.starts_with("payment.") {
+            // Commands about one order, the same one sent twice at once included, are
+            // handled one after the other: each finds the payment as the last one left it.
+            let terms: PaymentCommand = message.payload()?;
+            lock_aggregate(tx, terms.order_id).await?;
+        }
         let (kind, answer) = match message.kind.as_str() {
             command::AUTHORIZE_PAYMENT => authorize(tx, &message.payload()?).await?,
             command::CAPTURE_PAYMENT => capture(tx, &message.payload()?).await?,

@@ -150,3 +150,19 @@ fn describe(err: &sqlx::Error) -> String {
         _ => "error".into(),
     }
 }
+
+/// Makes the transaction wait for any other holding `aggregate` (an order, say), until it
+/// ends: whatever is done about one aggregate is done one at a time, each seeing what the
+/// one before it committed. A transaction-scoped advisory lock, so it needs no row to exist
+/// yet: the first command about an order is serialised with the others too.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+pub async fn lock_aggregate(
+    tx: &mut sqlx::PgConnection,
+    aggregate: uuid::Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+        .bind(aggregate)
+        .execute(tx)
+        .await
+        .map(drop)
+}

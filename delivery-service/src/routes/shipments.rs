@@ -8,6 +8,7 @@ use serde::Deserialize;
 use shared::{
     JsonBody, Problem,
     auth::{AuthUser, Permission},
+    postgres::lock_aggregate,
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -29,8 +30,8 @@ pub struct NewShipment {
     pub dropoff: Point,
 }
 
-/// Creates the order's shipment and assigns the nearest free courier. Creating it again for
-/// the same order returns the same shipment.
+/// Creates the order's shipment, released for pick-up at once, and assigns the nearest free
+/// courier. Creating it again for the same order returns the same shipment.
 #[utoipa::path(post, path = "/delivery/shipments", tag = "shipments", security(("bearer" = [])),
     request_body = NewShipment,
     responses(
@@ -55,8 +56,11 @@ pub async fn create_shipment(
         customer_id: request.customer_id,
         pickup: request.pickup,
         dropoff: Some(request.dropoff),
+        // Made by hand by support, who answer for the payment.
+        released: true,
     };
     let mut tx = state.db.begin().await?;
+    lock_aggregate(&mut tx, request.order_id).await?;
     let status = match shipments::insert(&mut tx, &new, ShipmentStatus::Created).await? {
         Some(id) => {
             if let Some(courier) = shipments::take_nearest_courier(&mut tx, new.pickup).await? {
@@ -101,7 +105,7 @@ pub async fn get_shipment(
 }
 
 /// Moves the shipment from `from` to `to`, by its courier (or, to cancel, by
-/// `deliveries:manage`); frees the courier when it ends.
+/// `deliveries:manage`); frees the courier when it ends. A held shipment is not picked up.
 async fn transition(
     state: &AppState,
     caller: &AuthUser,
@@ -110,6 +114,7 @@ async fn transition(
     to: ShipmentStatus,
 ) -> Result<Json<ShipmentView>, DeliveryError> {
     let mut tx = state.db.begin().await?;
+    lock_aggregate(&mut tx, order).await?;
     let shipment = shipments::by_order(&mut tx, order)
         .await?
         .ok_or(DeliveryError::NotFound("shipment"))?;
@@ -136,20 +141,24 @@ async fn transition(
             shipment.status
         )));
     }
+    if to == ShipmentStatus::PickedUp && shipment.released_at.is_none() {
+        return Err(DeliveryError::Held);
+    }
     let updated = shipments::advance(&mut tx, &shipment, to).await?;
     tx.commit().await?;
     state.outbox.committed();
     Ok(Json(updated))
 }
 
-/// The assigned courier has the food.
+/// The assigned courier has the food; only once the shipment is released, which a shipment of
+/// the order saga is when the order's payment is confirmed (`order.confirmed`).
 #[utoipa::path(post, path = "/delivery/{order_id}/picked-up", tag = "shipments", security(("bearer" = [])),
     params(("order_id" = Uuid, Path, description = "Order id")),
     responses(
         (status = 200, description = "Picked up", body = ShipmentView),
         (status = 404, description = "No shipment of this order that the caller may see", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not its courier", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not assigned", body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "Not assigned (`/problems/conflict`), or held until the order's payment is confirmed (`/problems/shipment-held`)", body = Problem, content_type = "application/problem+json")))]
 pub async fn pick_up(
     State(state): State<AppState>,
     caller: AuthUser,

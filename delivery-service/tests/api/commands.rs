@@ -1,5 +1,12 @@
 //! The saga's shipping step: commands in, replies and delivery events out.
 
+use std::time::Duration;
+
+use messaging::{
+    Envelope,
+    testing::{REPLIES, envelope},
+};
+use rand::{SeedableRng as _, rngs::StdRng, seq::SliceRandom as _};
 use serde_json::{Value, json};
 use shared::auth::Role;
 use uuid::Uuid;
@@ -131,6 +138,7 @@ async fn the_courier_s_steps_are_announced_as_delivery_events() {
     )
     .await;
     assert_eq!(app.replies(1).await[0].kind, "shipping.created");
+    app.confirm(order).await;
     for step in ["picked-up", "delivered"] {
         let response = app
             .post(
@@ -161,5 +169,121 @@ async fn the_courier_s_steps_are_announced_as_delivery_events() {
         events
             .iter()
             .all(|event| event.aggregate_id == order.to_string())
+    );
+}
+
+/// Whether `reply`, a cancel's, says what the store holds for its order.
+async fn agrees_with_the_store(app: &TestApp, reply: &Envelope) -> bool {
+    let order = reply.aggregate_id.parse().expect("an order id");
+    let (status, busy) = app.stored(order).await;
+    match reply.kind.as_str() {
+        "shipping.cancelled" => status == "CANCELLED" && !busy,
+        "shipping.cancel_failed" => status == "PICKED_UP" || status == "DELIVERED",
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_that_meets_a_create_in_flight_cancels_what_the_create_commits() {
+    let app = spawn_app().await;
+    let (courier, _) = app.courier_at(48.86, 2.35).await;
+    let order = Uuid::now_v7();
+    // A create in flight, as the service's own would be: its shipment written, uncommitted.
+    let mut create = app.db.begin().await.expect("a transaction");
+    let creator: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *create)
+        .await
+        .expect("its session");
+    sqlx::query(
+        "INSERT INTO shipments (id, order_id, customer_id, status, pickup_lat, pickup_lon)
+         VALUES ($1, $2, $3, 'CREATED', 48.85, 2.34)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(order)
+    .bind(Uuid::now_v7())
+    .execute(&mut *create)
+    .await
+    .expect("the shipment written");
+    let ship = terms(order, Uuid::now_v7(), 48.85, 2.34);
+    app.command("shipping.cancel", order, ship).await;
+    app.blocked_by(creator).await;
+    // The create takes its courier and commits while the cancel waits on its shipment.
+    sqlx::query("UPDATE couriers SET busy = true WHERE user_id = $1")
+        .bind(courier)
+        .execute(&mut *create)
+        .await
+        .expect("the courier taken");
+    sqlx::query("UPDATE shipments SET status = 'ASSIGNED', courier_id = $2 WHERE order_id = $1")
+        .bind(order)
+        .bind(courier)
+        .execute(&mut *create)
+        .await
+        .expect("the shipment assigned");
+    create.commit().await.expect("the create commits");
+
+    let reply = &app.replies(1).await[0];
+    assert!(
+        agrees_with_the_store(&app, reply).await,
+        "{reply:?} but the store holds {:?}",
+        app.stored(order).await
+    );
+    assert_eq!(reply.kind, "shipping.cancelled");
+}
+
+#[tokio::test]
+async fn creates_sent_twice_and_cancels_all_at_once_leave_every_reply_true_to_the_store() {
+    let seed = std::env::var("TEST_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    eprintln!("seed {seed} (TEST_SEED={seed} sends the commands in the same order)");
+    let app = spawn_app().await;
+    for i in 0..20 {
+        app.courier_at(48.86 + f64::from(i) / 1000.0, 2.35).await;
+    }
+    let orders: Vec<Uuid> = (0..60).map(|_| Uuid::now_v7()).collect();
+    let mut commands = Vec::new();
+    for order in &orders {
+        let ship = terms(*order, Uuid::now_v7(), 48.85, 2.34);
+        for kind in ["shipping.create", "shipping.create", "shipping.cancel"] {
+            commands.push(envelope(kind, order, ship.clone()));
+        }
+    }
+    commands.shuffle(&mut StdRng::seed_from_u64(seed));
+    app.burst(&commands).await;
+
+    let replies = app
+        .broker
+        .envelopes(&REPLIES, commands.len(), Duration::from_secs(60))
+        .await;
+    let kinds: Vec<&str> = replies.iter().map(|reply| reply.kind.as_str()).collect();
+    assert_eq!(replies.len(), commands.len(), "seed {seed}: {kinds:?}");
+    assert!(
+        kinds.iter().all(|kind| kind.starts_with("shipping.")),
+        "seed {seed}: {kinds:?}"
+    );
+    for order in orders {
+        let cancelled = replies
+            .iter()
+            .find(|reply| {
+                reply.aggregate_id == order.to_string() && reply.kind.starts_with("shipping.cancel")
+            })
+            .expect("the cancel answered");
+        assert!(
+            agrees_with_the_store(&app, cancelled).await,
+            "seed {seed}: {cancelled:?} but the store holds {:?}",
+            app.stored(order).await
+        );
+    }
+    let (busy, carrying): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM couriers WHERE busy),
+                (SELECT count(*) FROM shipments WHERE status IN ('ASSIGNED', 'PICKED_UP'))",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("counted");
+    assert_eq!(
+        busy, carrying,
+        "seed {seed}: busy couriers and their shipments"
     );
 }

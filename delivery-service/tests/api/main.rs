@@ -1,4 +1,5 @@
 mod commands;
 mod health;
 mod helpers;
+mod release;
 mod shipments;

@@ -270,4 +270,6 @@ async fn openapi_documents_every_endpoint_with_its_errors() {
     assert!(
         document["paths"]["/delivery/{order_id}/delivered"]["post"]["responses"]["409"].is_object()
     );
+    let shipment = &document["components"]["schemas"]["ShipmentView"]["properties"];
+    assert!(shipment["released_at"].is_object(), "{shipment}");
 }
