@@ -47,6 +47,11 @@ pub struct Config {
     /// counts as failure and the saga compensates.
     #[arg(long, env = "SAGA_STEP_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub saga_step_attempts: u32,
+    /// How long `POST /orders/{id}/cancel` on a confirmed order waits for its shipment's
+    /// cancel to be answered, so that a refusal (the courier has the food) is a 409 at once
+    /// rather than news in the saga's log; `0s` answers 202 at once.
+    #[arg(long, env = "CANCEL_WAIT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub cancel_wait: Duration,
     #[command(flatten)]
     pub auth: AuthArgs,
     /// restaurant-service, which prices the orders.

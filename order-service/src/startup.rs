@@ -1,7 +1,11 @@
 use std::sync::Arc;
 
 use futures::future::try_join_all;
-use messaging::{Broker, Outbox, topology};
+use messaging::{
+    Broker, Outbox,
+    dead_letters::{self, DeadLetters},
+    topology,
+};
 use shared::{
     health::Checks,
     postgres::Database,
@@ -56,6 +60,7 @@ impl Application {
         let policy = SagaPolicy {
             step_timeout: config.saga_step_timeout,
             attempts: config.saga_step_attempts,
+            cancel_wait: config.cancel_wait,
         };
         let mut workers = broker.workers().consume(
             topology::ORDER_SERVICE,
@@ -86,10 +91,18 @@ impl Application {
             ),
             verifier: Arc::new(config.auth.verifier()),
             saga: policy,
+            broker: broker.clone(),
         };
+        let (dead_letter_routes, dead_letter_doc) = dead_letters::api(
+            "/orders",
+            DeadLetters::of(&broker, topology::ORDER_SERVICE),
+            state.verifier.clone(),
+        );
+        let mut openapi = routes::ApiDoc::openapi();
+        openapi.merge(dead_letter_doc);
         let router =
             ServiceDefinition::new(SERVICE, Some("/orders"), config.common.request_timeout)
-                .api(routes::router(state), routes::ApiDoc::openapi())
+                .api(routes::router(state).merge(dead_letter_routes), openapi)
                 .readiness(readiness)
                 .into_router();
         let server = Server::bind_with(router, &config.common, config.port)

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use messaging::Broker;
 use shared::auth::Verifier;
 
 use crate::{catalog::Catalog, saga::SagaPolicy, shards::Shards};
@@ -12,6 +13,8 @@ pub struct AppState {
     pub catalog: Catalog,
     pub verifier: Arc<Verifier>,
     pub saga: SagaPolicy,
+    /// The broker: the dead letters' counts, for operators.
+    pub broker: Broker,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

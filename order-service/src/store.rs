@@ -153,6 +153,15 @@ pub async fn set_status(
     .await
 }
 
+/// The order's status as it stands.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+pub async fn status(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+}
+
 /// Records the order's courier.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn set_courier(tx: &mut PgConnection, id: Uuid, courier: Uuid) -> sqlx::Result<()> {

@@ -10,6 +10,8 @@ pub enum Status {
     Ready,
     PickedUp,
     Delivered,
+    /// A confirmed order whose cancellation runs: held until its shipment is called off.
+    CancelPending,
     Cancelled,
     Rejected,
 }
@@ -28,7 +30,13 @@ pub enum Action {
 }
 
 impl Status {
-    /// The status an action leads to from this one, if it is allowed.
+    /// Whether a saga holds the order (its semantic lock): the restaurant's moves wait.
+    pub fn is_held(self) -> bool {
+        matches!(self, Self::Pending | Self::CancelPending)
+    }
+
+    /// The status an action leads to from this one, if it is allowed. A cancellation's
+    /// target is where it heads: the saga decides when, and whether, it gets there.
     pub fn after(self, action: Action) -> Option<Self> {
         use Action::{Accept, Cancel, MarkReady, Prepare};
         use Status::{Accepted, Cancelled, Confirmed, Pending, Preparing, Ready};
@@ -51,6 +59,7 @@ impl Status {
             Self::Ready => "READY",
             Self::PickedUp => "PICKED_UP",
             Self::Delivered => "DELIVERED",
+            Self::CancelPending => "CANCEL_PENDING",
             Self::Cancelled => "CANCELLED",
             Self::Rejected => "REJECTED",
         }
@@ -66,6 +75,7 @@ impl Status {
             Self::Ready,
             Self::PickedUp,
             Self::Delivered,
+            Self::CancelPending,
             Self::Cancelled,
             Self::Rejected,
         ]
@@ -109,7 +119,15 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for status in [
-            Pending, Confirmed, Accepted, Preparing, Ready, PickedUp, Delivered, Cancelled,
+            Pending,
+            Confirmed,
+            Accepted,
+            Preparing,
+            Ready,
+            PickedUp,
+            Delivered,
+            CancelPending,
+            Cancelled,
             Rejected,
         ] {
             assert_eq!(Status::parse(status.as_str()), Some(status));

@@ -1,9 +1,12 @@
 //! order-service's HTTP API.
 
+mod cancel;
 mod create;
 mod read;
 mod saga;
+mod saga_actions;
 mod saga_summary;
+mod saga_views;
 mod transitions;
 pub mod views;
 
@@ -27,6 +30,14 @@ pub fn router(state: AppState) -> Router {
             "/orders/admin/sagas/summary",
             get(saga_summary::get_saga_summary),
         )
+        .route(
+            "/orders/admin/sagas/{id}/retry",
+            post(saga_actions::retry_saga),
+        )
+        .route(
+            "/orders/admin/sagas/{id}/resolve",
+            post(saga_actions::resolve_saga),
+        )
         .route("/orders/{id}", get(read::get_order))
         .route("/orders/{id}/saga", get(saga::get_saga))
         .route("/orders/{id}/cancel", post(transitions::cancel_order))
@@ -47,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         read::list_orders,
         saga::get_saga,
         saga::list_sagas,
+        saga_actions::retry_saga,
+        saga_actions::resolve_saga,
         saga_summary::get_saga_summary,
         transitions::cancel_order,
         transitions::accept_order,
@@ -58,9 +71,13 @@ pub fn router(state: AppState) -> Router {
         crate::domain::input::ItemInput,
         crate::domain::input::DeliveryAddress,
         crate::domain::input::Location,
-        saga::SagaView,
-        saga::StepView,
-        saga::SagaPage,
+        saga_views::SagaView,
+        saga_views::StepView,
+        saga_views::SagaPage,
+        saga_views::UnresolvedView,
+        saga_views::ActionView,
+        saga_views::WaitingFact,
+        saga_actions::OperatorNote,
         saga_summary::SagaSummary,
         views::OrderView,
         views::OrderLine,

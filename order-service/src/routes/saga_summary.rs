@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::{Json, extract::State};
 use futures::future::join_all;
+use messaging::dead_letters;
 use serde::Serialize;
 use shared::{
     Problem,
@@ -12,7 +13,7 @@ use shared::{
 };
 use utoipa::ToSchema;
 
-use super::saga::SagaView;
+use super::saga_views::SagaView;
 use crate::{
     error::OrderError,
     saga::{machine::SagaState, store},
@@ -28,11 +29,16 @@ pub struct SagaSummary {
     /// Every state (`running`, `compensating`, `completed`, `compensated`, `failed`) and
     /// how many sagas are in it.
     pub counts: BTreeMap<&'static str, i64>,
-    /// The last sagas to end (completed, compensated or failed), newest first.
+    /// The last sagas to end (completed, compensated, failed or resolved), newest first.
     pub recent: Vec<SagaView>,
+    /// Messages given up on, waiting in each service's dead-letter queue (absent while the
+    /// broker cannot be asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letters: Option<BTreeMap<String, u32>>,
 }
 
-/// Sagas by state across every shard, and the last ten to end (`orders:read:any`).
+/// Sagas by state across every shard, the last ten to end, and the dead letters of every
+/// service's queue (`orders:read:any`).
 #[utoipa::path(get, path = "/orders/admin/sagas/summary", tag = "orders", security(("bearer" = [])),
     responses(
         (status = 200, description = "Counts by state and the last to end", body = SagaSummary),
@@ -67,8 +73,13 @@ pub async fn get_saga_summary(
     }
     recent.sort_by_key(|row| std::cmp::Reverse(row.updated_at));
     recent.truncate(usize::try_from(RECENT).unwrap_or(10));
+    let dead_letters = dead_letters::counts(state.broker.connection(), state.broker.topology())
+        .await
+        .inspect_err(|err| tracing::debug!(error = %err, "dead letters not counted"))
+        .ok();
     Ok(Json(SagaSummary {
         counts,
-        recent: recent.iter().map(|row| SagaView::of(row, None)).collect(),
+        recent: recent.iter().map(SagaView::of).collect(),
+        dead_letters,
     }))
 }

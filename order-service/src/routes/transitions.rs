@@ -1,7 +1,7 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::{StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use shared::{
@@ -10,16 +10,16 @@ use shared::{
 };
 use uuid::Uuid;
 
-use super::{read::load, views::OrderView};
+use super::{cancel, read::load, views::OrderView};
 use crate::{
     domain::status::{Action, Status},
     error::OrderError,
-    saga::{orchestrator, store as sagas},
     state::AppState,
     store,
 };
 
-/// Applies `action` if `caller` may and the status allows it.
+/// Applies `action` if `caller` may and the status allows it. While a saga holds the order
+/// (it is `PENDING` or `CANCEL_PENDING`), the restaurant's moves are refused, naming the saga.
 async fn apply(
     state: &AppState,
     caller: &AuthUser,
@@ -44,60 +44,44 @@ async fn apply(
             .with_detail("Only the order's customer may cancel it, and only its restaurant may move it along.")
             .into());
     }
+    if action == Action::Cancel {
+        return cancel::cancel(state, id).await;
+    }
     let current = Status::parse(&order.status).ok_or(OrderError::NotFound)?;
+    if current.is_held() {
+        return Err(held(id, current));
+    }
     let next = current
         .after(action)
         .ok_or_else(|| illegal(current, action))?;
     let shard = state.shards.for_order(id).ok_or(OrderError::NotFound)?;
-    if action == Action::Cancel
-        && let Some(accepted) = cancel_through_saga(state, id).await?
-    {
-        return Ok(accepted);
-    }
     let updated = store::transition(shard.database.pool(), id, current.as_str(), next.as_str())
         .await
         .map_err(OrderError::on_shard(&shard_name))?
-        // Someone else changed it between the read and the write.
+        // Someone else changed it between the read and the write (its saga, say).
         .ok_or_else(|| illegal(current, action))?;
     tracing::info!(order = %id, from = %current, to = %next, "order status changed");
     Ok(Json(OrderView::from(&updated)).into_response())
 }
 
-/// Hands a cancellation to the order's saga, which undoes what was done (refund, shipment,
-/// authorization) before the order becomes `CANCELLED`: 202 with the order as it stands.
-/// `None` for an order that has no saga.
-async fn cancel_through_saga(state: &AppState, id: Uuid) -> Result<Option<Response>, OrderError> {
-    let shard = state.shards.for_order(id).ok_or(OrderError::NotFound)?;
-    let on_shard = OrderError::on_shard(&shard.name);
-    let mut tx = shard.database.pool().begin().await.map_err(&on_shard)?;
-    let Some(row) = sagas::lock(&mut tx, id).await.map_err(&on_shard)? else {
-        return Ok(None);
+/// The 409 for a move on an order its saga holds: it names the saga to follow.
+pub(super) fn held(id: Uuid, current: Status) -> OrderError {
+    let detail = if current == Status::CancelPending {
+        "The order is being cancelled; it can be moved on only if its cancellation is refused."
+    } else {
+        "The order is not confirmed yet: its saga is still running."
     };
-    let order = store::lock(&mut tx, id)
-        .await
-        .map_err(&on_shard)?
-        .ok_or(OrderError::NotFound)?;
-    let current = Status::parse(&order.status).ok_or(OrderError::NotFound)?;
-    if current.after(Action::Cancel).is_none() {
-        return Err(illegal(current, Action::Cancel));
-    }
-    orchestrator::cancel(&mut tx, &order, &row, &state.saga)
-        .await
-        .map_err(&on_shard)?;
-    tx.commit().await.map_err(&on_shard)?;
-    shard.outbox.committed();
-    tracing::info!(order = %id, status = %current, "cancellation handed to the saga");
-    Ok(Some(
-        (
-            StatusCode::ACCEPTED,
-            [(header::LOCATION, format!("/orders/{id}/saga"))],
-            Json(OrderView::from(&order)),
-        )
-            .into_response(),
-    ))
+    Problem::new(
+        StatusCode::CONFLICT,
+        "saga-in-progress",
+        "The order's saga holds it",
+    )
+    .with_detail(detail)
+    .with_extension("saga", format!("/orders/{id}/saga"))
+    .into()
 }
 
-fn illegal(current: Status, action: Action) -> OrderError {
+pub(super) fn illegal(current: Status, action: Action) -> OrderError {
     OrderError::IllegalTransition(format!(
         "An order that is {current} cannot be changed by {action:?}."
     ))
@@ -112,24 +96,26 @@ macro_rules! transition_handler {
                 (status = 200, description = "The order after the change", body = OrderView),
                 (status = 403, description = "Not the customer or restaurant", body = Problem, content_type = "application/problem+json"),
                 (status = 404, description = "No such order that the caller may see", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "The status does not allow it", body = Problem, content_type = "application/problem+json")))]
+                (status = 409, description = "The status does not allow it, or the order's saga holds it", body = Problem, content_type = "application/problem+json")))]
         pub async fn $name(State(state): State<AppState>, caller: AuthUser, Path(id): Path<Uuid>) -> Result<Response, OrderError> {
             apply(&state, &caller, id, $action).await
         }
     };
 }
 
-/// Cancels the order (its customer, before cooking starts). While its saga runs or once it
-/// has confirmed the order, the saga undoes what it did (refund, shipment, authorization)
-/// and then marks it `CANCELLED`: 202, with the order as it stands.
+/// Cancels the order (its customer, before cooking starts and before the courier has the
+/// food). While its saga runs, the cancellation is honoured when the current step ends;
+/// once confirmed, the order is `CANCEL_PENDING` while its shipment is called off, then
+/// `CANCELLED`, then refunded. 202 with the order as it stands; 409 if the courier had
+/// picked the food up (the order goes on), known at once or within `CANCEL_WAIT`.
 #[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id")),
     responses(
         (status = 202, description = "The saga is undoing the order; follow it at Location", body = OrderView),
-        (status = 200, description = "Cancelled (an order without a saga)", body = OrderView),
         (status = 403, description = "Not the order's customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order that the caller may see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Cooking has started, or it is over", body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "Cooking has started, the courier has the food, or it is over", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Its shard is down", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_order(
     State(state): State<AppState>,
     caller: AuthUser,

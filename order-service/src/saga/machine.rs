@@ -1,97 +1,21 @@
 //! The order saga as a state machine, free of storage and messaging: given where a saga
 //! stands and how its current step ended, where it goes next.
 //!
-//! Forward steps run in order: authorize the payment, create the shipment, capture the
-//! payment. A step that fails, or stays silent through every attempt, starts the
-//! compensations of the steps before it, newest first; a silent step is in doubt, so its own
-//! compensation runs too (each participant accepts a compensation that overtakes the step
-//! it undoes, and then refuses the late step). Compensations are retried until they answer.
+//! Forward steps run in order: authorize the payment, create the shipment (its courier
+//! reserved, the shipment held), capture the payment: the pivot. Before the pivot every
+//! step can be undone; once it passes, the order is confirmed and the shipment released.
+//! A step that fails, or stays silent through every attempt, starts the compensations of
+//! the steps before it, newest first; a silent step is in doubt, so its own compensation
+//! runs too (each participant accepts a compensation that overtakes the step it undoes, and
+//! then refuses the late step). Compensations are retried until they answer; one that is
+//! refused or given up on is recorded and the others still run.
+//!
+//! A confirmed order's cancellation is a saga of its own: first the step that may be
+//! refused (the shipment's cancel, refused once the courier has the food, and then the
+//! order goes on), then the order is cancelled, then the refund, retried until it answers.
 
 pub use super::step::{FORWARD, Step};
-
-/// Where the saga is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SagaState {
-    /// Forward steps under way.
-    Running,
-    /// Undoing what was done.
-    Compensating,
-    /// Every step done: the order is confirmed.
-    Completed,
-    /// Everything undone: the order is rejected or cancelled.
-    Compensated,
-    /// A compensation was refused: an operator must look.
-    Failed,
-}
-
-impl SagaState {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Compensating => "compensating",
-            Self::Completed => "completed",
-            Self::Compensated => "compensated",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// Every state.
-    pub const ALL: [Self; 5] = [
-        Self::Running,
-        Self::Compensating,
-        Self::Completed,
-        Self::Compensated,
-        Self::Failed,
-    ];
-
-    /// The state stored as `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|state| state.as_str() == name)
-    }
-
-    /// Whether steps still run.
-    pub fn is_active(self) -> bool {
-        matches!(self, Self::Running | Self::Compensating)
-    }
-}
-
-/// How the order ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    Confirmed,
-    /// The payment was declined.
-    Rejected,
-    Cancelled,
-}
-
-impl Ending {
-    /// The order status it leads to.
-    pub fn status(self) -> &'static str {
-        match self {
-            Self::Confirmed => "CONFIRMED",
-            Self::Rejected => "REJECTED",
-            Self::Cancelled => "CANCELLED",
-        }
-    }
-
-    /// The ending whose status is `status`.
-    pub fn parse(status: &str) -> Option<Self> {
-        [Self::Confirmed, Self::Rejected, Self::Cancelled]
-            .into_iter()
-            .find(|ending| ending.status() == status)
-    }
-}
-
-/// How the current step's attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Succeeded,
-    /// The participant refused, with its reason.
-    Failed(String),
-    /// No answer within the attempt's time.
-    TimedOut,
-}
+pub use super::vocabulary::{Ending, Outcome, SagaState, Unresolved};
 
 /// What to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +24,10 @@ pub enum Transition {
     Retry,
     /// The current step is over; start this one.
     Start(Step),
+    /// The shipment is called off: the order is cancelled now, then this step (the refund).
+    Cancelled(Step),
+    /// The cancellation was refused: the order goes on as it was.
+    Resumed,
     /// The saga is over (`Completed`, `Compensated` or `Failed`).
     Finish,
 }
@@ -112,14 +40,16 @@ pub struct Saga {
     pub step: Step,
     /// The current step's attempt, from 1.
     pub attempt: u32,
-    /// The customer asked to cancel; honoured when the current step ends.
+    /// The customer asked to cancel.
     pub cancel_requested: bool,
-    /// Compensations to run after the current one, in order.
+    /// Steps to run after the current one, in order.
     pub pending: Vec<Step>,
     /// How the order ends once the saga is over.
     pub ending: Option<Ending>,
     /// Why it compensates, or why it failed.
     pub reason: Option<String>,
+    /// Compensations refused or given up on: what an operator must see to.
+    pub unresolved: Vec<Unresolved>,
 }
 
 impl Saga {
@@ -133,77 +63,107 @@ impl Saga {
             pending: Vec::new(),
             ending: None,
             reason: None,
+            unresolved: Vec::new(),
         }
     }
 
-    /// Applies how the current step's attempt ended. `settled` are the forward steps that
-    /// succeeded before it. Forward steps get `attempts` attempts; compensations as many as
-    /// they need.
-    pub fn apply(&mut self, outcome: &Outcome, settled: &[Step], attempts: u32) -> Transition {
-        match (self.state, outcome) {
-            (SagaState::Running, Outcome::TimedOut)
-                if self.attempt < attempts && !self.cancel_requested =>
-            {
-                self.attempt += 1;
-                Transition::Retry
+    /// Applies how the current step's attempt ended. Forward steps get `attempts`
+    /// attempts; every other step as many as it needs.
+    pub fn apply(&mut self, outcome: &Outcome, attempts: u32) -> Transition {
+        match self.state {
+            SagaState::Running => self.forward(outcome, attempts),
+            SagaState::Compensating => match outcome {
+                Outcome::Succeeded => self.next_compensation(),
+                Outcome::TimedOut => self.retry(),
+                Outcome::Failed(reason) | Outcome::Faulted(reason) => {
+                    self.give_up(reason);
+                    self.next_compensation()
+                }
+            },
+            SagaState::Cancelling => self.cancelling(outcome),
+            SagaState::Completed
+            | SagaState::Compensated
+            | SagaState::Failed
+            | SagaState::Resolved => Transition::Finish,
+        }
+    }
+
+    fn forward(&mut self, outcome: &Outcome, attempts: u32) -> Transition {
+        let step = self.step;
+        // Forward steps advance only on success, so those before the current one are done.
+        let mut undo: Vec<Step> = FORWARD
+            .iter()
+            .take_while(|s| **s != step)
+            .copied()
+            .collect();
+        let (ending, reason) = match outcome {
+            Outcome::TimedOut if self.attempt < attempts && !self.cancel_requested => {
+                return self.retry();
             }
-            (SagaState::Running, Outcome::Succeeded) if !self.cancel_requested => {
-                let next = FORWARD.iter().skip_while(|step| **step != self.step).nth(1);
-                match next {
+            Outcome::Succeeded if !self.cancel_requested => {
+                return match FORWARD.iter().skip_while(|s| **s != step).nth(1) {
                     Some(next) => self.start(*next),
                     None => {
                         self.state = SagaState::Completed;
                         self.ending = Some(Ending::Confirmed);
                         Transition::Finish
                     }
-                }
-            }
-            (SagaState::Running, outcome) => {
-                let mut undo = settled.to_vec();
-                let (ending, reason) = match outcome {
-                    Outcome::Failed(reason) if self.step == Step::AuthorizePayment => {
-                        (Ending::Rejected, format!("payment declined: {reason}"))
-                    }
-                    Outcome::Failed(reason) => {
-                        (Ending::Cancelled, format!("{} failed: {reason}", self.step))
-                    }
-                    Outcome::TimedOut if self.cancel_requested => {
-                        undo.push(self.step);
-                        (Ending::Cancelled, "cancelled by the customer".to_owned())
-                    }
-                    Outcome::TimedOut => {
-                        undo.push(self.step);
-                        let tries = self.attempt;
-                        (
-                            Ending::Cancelled,
-                            format!("{} got no answer in {tries} attempts", self.step),
-                        )
-                    }
-                    Outcome::Succeeded => {
-                        undo.push(self.step);
-                        (Ending::Cancelled, "cancelled by the customer".to_owned())
-                    }
                 };
-                self.compensate(&undo, ending, reason)
             }
-            (SagaState::Compensating, Outcome::Succeeded) => self.next_compensation(),
-            (SagaState::Compensating, Outcome::TimedOut) => {
-                self.attempt += 1;
-                Transition::Retry
+            Outcome::Failed(reason) if step == Step::AuthorizePayment => {
+                (Ending::Rejected, format!("payment declined: {reason}"))
             }
-            (SagaState::Compensating, Outcome::Failed(reason)) => {
-                self.state = SagaState::Failed;
-                self.reason = Some(format!("{} refused: {reason}", self.step));
-                Transition::Finish
+            Outcome::Failed(reason) => (Ending::Cancelled, format!("{step} failed: {reason}")),
+            Outcome::Faulted(reason) => {
+                undo.push(step);
+                (Ending::Cancelled, format!("{step} faulted: {reason}"))
             }
-            (SagaState::Completed | SagaState::Compensated | SagaState::Failed, _) => {
-                Transition::Finish
+            Outcome::TimedOut if !self.cancel_requested => {
+                undo.push(step);
+                let tries = self.attempt;
+                let reason = format!("{step} got no answer in {tries} attempts");
+                (Ending::Cancelled, reason)
+            }
+            Outcome::TimedOut | Outcome::Succeeded => {
+                undo.push(step);
+                (Ending::Cancelled, "cancelled by the customer".to_owned())
+            }
+        };
+        self.state = SagaState::Compensating;
+        self.ending = Some(ending);
+        self.reason = Some(reason);
+        self.pending = undo.iter().rev().filter_map(|s| s.compensation()).collect();
+        self.next_compensation()
+    }
+
+    fn cancelling(&mut self, outcome: &Outcome) -> Transition {
+        match (self.step, outcome) {
+            (_, Outcome::TimedOut) => self.retry(),
+            (Step::CancelShipment, Outcome::Succeeded) => {
+                let refund = self.take_pending().unwrap_or(Step::RefundPayment);
+                self.step = refund;
+                self.attempt = 1;
+                Transition::Cancelled(refund)
+            }
+            (Step::CancelShipment, Outcome::Failed(reason) | Outcome::Faulted(reason)) => {
+                self.state = SagaState::Completed;
+                self.ending = Some(Ending::Confirmed);
+                self.cancel_requested = false;
+                self.pending.clear();
+                self.reason = Some(format!("the cancellation was refused: {reason}"));
+                Transition::Resumed
+            }
+            (_, Outcome::Succeeded) => self.next_compensation(),
+            (_, Outcome::Failed(reason) | Outcome::Faulted(reason)) => {
+                self.give_up(reason);
+                self.next_compensation()
             }
         }
     }
 
-    /// The customer cancels. While steps run, the cancellation waits for the current step
-    /// to end (`None`); once the saga completed, every step is undone from now.
+    /// The customer cancels, the order being in `status`. While forward steps run, the
+    /// cancellation waits for the current step to end (`None`); a completed saga starts
+    /// the cancellation's own steps. Otherwise there is nothing to do (`None`).
     pub fn cancel(&mut self) -> Option<Transition> {
         match self.state {
             SagaState::Running => {
@@ -211,15 +171,39 @@ impl Saga {
                 None
             }
             SagaState::Completed => {
+                self.state = SagaState::Cancelling;
                 self.cancel_requested = true;
-                Some(self.compensate(
-                    &FORWARD,
-                    Ending::Cancelled,
-                    "cancelled by the customer".into(),
-                ))
+                self.ending = Some(Ending::Cancelled);
+                self.reason = Some("cancelled by the customer".into());
+                self.pending = vec![Step::RefundPayment];
+                Some(self.start(Step::CancelShipment))
             }
-            SagaState::Compensating | SagaState::Compensated | SagaState::Failed => None,
+            _ => None,
         }
+    }
+
+    /// An operator sends the unresolved compensations again, in their order.
+    pub fn retry_unresolved(&mut self) -> Option<Transition> {
+        if self.state != SagaState::Failed {
+            return None;
+        }
+        self.state = SagaState::Compensating;
+        self.pending = self.unresolved.drain(..).map(|u| u.step).collect();
+        Some(self.next_compensation())
+    }
+
+    /// An operator saw to what was left by hand: the saga is over.
+    pub fn resolve(&mut self) -> bool {
+        if self.state != SagaState::Failed {
+            return false;
+        }
+        self.state = SagaState::Resolved;
+        true
+    }
+
+    fn retry(&mut self) -> Transition {
+        self.attempt += 1;
+        Transition::Retry
     }
 
     fn start(&mut self, step: Step) -> Transition {
@@ -228,25 +212,29 @@ impl Saga {
         Transition::Start(step)
     }
 
-    fn compensate(&mut self, undo: &[Step], ending: Ending, reason: String) -> Transition {
-        self.state = SagaState::Compensating;
-        self.ending = Some(ending);
-        self.reason = Some(reason);
-        self.pending = undo
-            .iter()
-            .rev()
-            .filter_map(|step| step.compensation())
-            .collect();
-        self.next_compensation()
+    fn take_pending(&mut self) -> Option<Step> {
+        (!self.pending.is_empty()).then(|| self.pending.remove(0))
+    }
+
+    fn give_up(&mut self, reason: &str) {
+        self.unresolved.push(Unresolved {
+            step: self.step,
+            reason: reason.to_owned(),
+        });
     }
 
     fn next_compensation(&mut self) -> Transition {
-        if self.pending.is_empty() {
-            self.state = SagaState::Compensated;
-            return Transition::Finish;
+        if let Some(next) = self.take_pending() {
+            return self.start(next);
         }
-        let next = self.pending.remove(0);
-        self.start(next)
+        if self.unresolved.is_empty() {
+            self.state = SagaState::Compensated;
+        } else {
+            self.state = SagaState::Failed;
+            let left: Vec<String> = self.unresolved.iter().map(ToString::to_string).collect();
+            self.reason = Some(format!("left for an operator: {}", left.join("; ")));
+        }
+        Transition::Finish
     }
 }
 

@@ -11,7 +11,7 @@ const METRICS: &[Description] = &[
     (
         Kind::Counter,
         "sagas_finished_total",
-        "Order sagas ended, by outcome (confirmed, rejected, cancelled, or failed when an operator must look).",
+        "Order sagas ended, by outcome (confirmed, rejected, cancelled; failed when an operator must look, resolved once one has).",
     ),
     (
         Kind::Histogram,
@@ -26,7 +26,7 @@ const METRICS: &[Description] = &[
     (
         Kind::Gauge,
         "sagas_unfinished",
-        "Sagas not yet ended, by state (running, compensating, failed) and shard.",
+        "Sagas not yet ended, by state (running, compensating, cancelling, failed) and shard.",
     ),
 ];
 

@@ -13,6 +13,7 @@ use messaging::{
 use sqlx::PgConnection;
 
 use super::{
+    facts,
     machine::{Ending, Outcome, Saga, SagaState, Step, Transition},
     store::{self, SagaRow},
 };
@@ -26,6 +27,9 @@ pub struct SagaPolicy {
     pub step_timeout: Duration,
     /// Attempts at a forward step before its silence counts as failure.
     pub attempts: u32,
+    /// How long a customer's cancellation waits for the shipment's answer, so that a
+    /// refusal (the courier has the food) is told at once.
+    pub cancel_wait: Duration,
 }
 
 impl SagaPolicy {
@@ -51,8 +55,8 @@ pub async fn begin(
     announce(tx, event::ORDER_CREATED, order, None).await
 }
 
-/// Applies how the saga's current step ended (a reply, or its silence); returns the saga
-/// as it now stands.
+/// Applies how the saga's current step ended (a reply, a fault, or its silence); returns
+/// the saga as it now stands.
 pub async fn advance(
     tx: &mut PgConnection,
     order: &OrderRow,
@@ -66,21 +70,31 @@ pub async fn advance(
         return Ok(Saga::new());
     };
     let step = saga.step;
-    let settled = store::settled(tx, order.id).await?;
     if *outcome == Outcome::Succeeded
         && step == Step::CreateShipment
         && let Some(courier) = reply.and_then(|reply| reply.courier_id)
     {
         orders::set_courier(tx, order.id, courier).await?;
     }
-    let transition = saga.apply(outcome, &settled, policy.attempts);
+    let transition = saga.apply(outcome, policy.attempts);
     tracing::info!(order = %order.id, %step, ?outcome, ?transition, state = saga.state.as_str(), "saga step ended");
-    follow(tx, order, &mut saga, transition, Some(outcome), policy).await?;
+    let resume = row.resume_status.as_deref();
+    follow(
+        tx,
+        order,
+        &mut saga,
+        transition,
+        Some(outcome),
+        resume,
+        policy,
+    )
+    .await?;
     Ok(saga)
 }
 
-/// The customer cancels: honoured when the running step ends, or at once by undoing a
-/// completed saga. Returns the saga as it now stands.
+/// The customer cancels: honoured when the running step ends, or at once by starting a
+/// confirmed order's cancellation, which holds the order `CANCEL_PENDING` until its
+/// shipment is called off. Returns the saga as it now stands.
 pub async fn cancel(
     tx: &mut PgConnection,
     order: &OrderRow,
@@ -91,21 +105,71 @@ pub async fn cancel(
         return Ok(Saga::new());
     };
     match saga.cancel() {
-        Some(transition) => follow(tx, order, &mut saga, transition, None, policy).await?,
+        Some(transition) => {
+            orders::set_status(tx, order.id, &[order.status.as_str()], "CANCEL_PENDING").await?;
+            store::set_resume_status(tx, order.id, &order.status).await?;
+            follow(tx, order, &mut saga, transition, None, None, policy).await?;
+        }
         None => store::save(tx, order.id, &saga, row.deadline).await?,
     }
     Ok(saga)
 }
 
-/// Writes what `transition` means: the log, the next command, the order's end.
+/// An operator sends a failed saga's unresolved compensations again; `None` if it has not
+/// failed.
+pub async fn retry(
+    tx: &mut PgConnection,
+    order: &OrderRow,
+    row: &SagaRow,
+    policy: &SagaPolicy,
+) -> sqlx::Result<Option<Saga>> {
+    let Some(mut saga) = row.saga() else {
+        return Ok(None);
+    };
+    let Some(transition) = saga.retry_unresolved() else {
+        return Ok(None);
+    };
+    let resume = row.resume_status.as_deref();
+    follow(tx, order, &mut saga, transition, None, resume, policy).await?;
+    Ok(Some(saga))
+}
+
+/// An operator saw to a failed saga's unresolved steps by hand: the saga is over and the
+/// order takes its ending, if it was still held. `None` if it has not failed.
+pub async fn resolve(
+    tx: &mut PgConnection,
+    order: &OrderRow,
+    row: &SagaRow,
+) -> sqlx::Result<Option<Saga>> {
+    let Some(mut saga) = row.saga() else {
+        return Ok(None);
+    };
+    if !saga.resolve() {
+        return Ok(None);
+    }
+    if let Some(ending) = saga.ending {
+        end_order(tx, order, ending, &saga).await?;
+    }
+    store::save(tx, order.id, &saga, None).await?;
+    metrics::counter!("sagas_finished_total", "outcome" => "resolved").increment(1);
+    Ok(Some(saga))
+}
+
+/// Writes what `transition` means: the log, the next command, the order's changes.
 async fn follow(
     tx: &mut PgConnection,
     order: &OrderRow,
     saga: &mut Saga,
     transition: Transition,
     ended: Option<&Outcome>,
+    resume: Option<&str>,
     policy: &SagaPolicy,
 ) -> sqlx::Result<()> {
+    if !matches!(transition, Transition::Retry)
+        && let Some(outcome) = ended
+    {
+        store::close_step(tx, order.id, outcome).await?;
+    }
     let deadline = match transition {
         Transition::Retry => {
             let detail = format!("attempt {} got no answer", saga.attempt - 1);
@@ -113,18 +177,22 @@ async fn follow(
             send(tx, order, saga.step).await?;
             Some(policy.deadline(saga.attempt))
         }
-        Transition::Start(next) => {
-            if let Some(outcome) = ended {
-                store::close_step(tx, order.id, outcome).await?;
+        Transition::Start(next) | Transition::Cancelled(next) => {
+            if matches!(transition, Transition::Cancelled(_)) {
+                end_order(tx, order, Ending::Cancelled, saga).await?;
             }
             store::open_step(tx, order.id, next).await?;
             send(tx, order, next).await?;
             Some(policy.deadline(1))
         }
+        Transition::Resumed => {
+            let back = resume.unwrap_or("CONFIRMED");
+            orders::set_status(tx, order.id, &["CANCEL_PENDING"], back).await?;
+            tracing::info!(order = %order.id, status = back, reason = ?saga.reason, "the cancellation was refused; the order goes on");
+            facts::apply_parked(tx, order.id).await?;
+            None
+        }
         Transition::Finish => {
-            if let Some(outcome) = ended {
-                store::close_step(tx, order.id, outcome).await?;
-            }
             finish(tx, order, saga).await?;
             None
         }
@@ -132,7 +200,8 @@ async fn follow(
     store::save(tx, order.id, saga, deadline).await
 }
 
-/// The order's end: its status and the event that announces it.
+/// The saga's end: the order's status and the event that announces it; a failed saga
+/// leaves the order as it is, held, for an operator.
 async fn finish(tx: &mut PgConnection, order: &OrderRow, saga: &Saga) -> sqlx::Result<()> {
     let ending = match (saga.state, saga.ending) {
         (SagaState::Completed | SagaState::Compensated, Some(ending)) => ending,
@@ -142,12 +211,33 @@ async fn finish(tx: &mut PgConnection, order: &OrderRow, saga: &Saga) -> sqlx::R
             return Ok(());
         }
     };
+    end_order(tx, order, ending, saga).await?;
+    let outcome = ending.status().to_ascii_lowercase();
+    metrics::counter!("sagas_finished_total", "outcome" => outcome.clone()).increment(1);
+    let took = (Utc::now() - order.created_at).to_std().unwrap_or_default();
+    metrics::histogram!("saga_duration_seconds", "outcome" => outcome).record(took.as_secs_f64());
+    Ok(())
+}
+
+/// Moves the order to `ending`'s status and announces it, unless it is there already; a
+/// confirmed order then takes the courier's facts that waited for it.
+async fn end_order(
+    tx: &mut PgConnection,
+    order: &OrderRow,
+    ending: Ending,
+    saga: &Saga,
+) -> sqlx::Result<()> {
     let from: &[&str] = match ending {
         Ending::Confirmed => &["PENDING"],
-        Ending::Rejected | Ending::Cancelled => &["PENDING", "CONFIRMED", "ACCEPTED"],
+        Ending::Rejected | Ending::Cancelled => {
+            &["PENDING", "CONFIRMED", "ACCEPTED", "CANCEL_PENDING"]
+        }
     };
     let Some(ended) = orders::set_status(tx, order.id, from, ending.status()).await? else {
-        tracing::warn!(order = %order.id, status = %order.status, to = ending.status(), "the order moved on; its status is left as it is");
+        let current = orders::status(tx, order.id).await?;
+        if current.as_deref() != Some(ending.status()) {
+            tracing::error!(order = %order.id, status = ?current, to = ending.status(), "the order moved on behind its saga");
+        }
         return Ok(());
     };
     let kind = match ending {
@@ -155,11 +245,11 @@ async fn finish(tx: &mut PgConnection, order: &OrderRow, saga: &Saga) -> sqlx::R
         Ending::Rejected => event::ORDER_REJECTED,
         Ending::Cancelled => event::ORDER_CANCELLED,
     };
-    let outcome = ending.status().to_ascii_lowercase();
-    metrics::counter!("sagas_finished_total", "outcome" => outcome.clone()).increment(1);
-    let took = (Utc::now() - order.created_at).to_std().unwrap_or_default();
-    metrics::histogram!("saga_duration_seconds", "outcome" => outcome).record(took.as_secs_f64());
-    announce(tx, kind, &ended, saga.reason.clone()).await
+    announce(tx, kind, &ended, saga.reason.clone()).await?;
+    if ending == Ending::Confirmed {
+        facts::apply_parked(tx, order.id).await?;
+    }
+    Ok(())
 }
 
 /// Sends `step`'s command with the order's terms.

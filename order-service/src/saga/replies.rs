@@ -1,16 +1,17 @@
-//! What order-service receives: the participants' replies, which move each saga on, and
-//! the deliveries' progress, which moves the order on once the courier has it.
+//! What order-service receives: the participants' replies and faults, which move each
+//! saga on, and the courier's progress, which moves the order on (see [`facts`]).
 
 use std::sync::Arc;
 
 use messaging::{
     Envelope, Failure, Handler, Outbox,
-    contracts::{DeliveryEvent, StepReply, event},
+    contracts::{Fault, StepReply, event, reply},
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
+    facts,
     machine::{Outcome, Step},
     orchestrator::{self, SagaPolicy},
     store,
@@ -40,20 +41,19 @@ impl Handler for OrderMessages {
     async fn handle(&self, tx: &mut PgConnection, message: &Envelope) -> Result<(), Failure> {
         if let Some((step, succeeded)) = Step::answered_by(&message.kind) {
             let reply: StepReply = message.payload()?;
-            return self.answer(tx, &reply, step, succeeded).await;
+            let outcome = if succeeded {
+                Outcome::Succeeded
+            } else {
+                Outcome::Failed(reply.reason.clone().unwrap_or_else(|| "refused".into()))
+            };
+            return self
+                .answer(tx, reply.order_id, step, &outcome, Some(&reply))
+                .await;
         }
         match message.kind.as_str() {
-            event::DELIVERY_PICKED_UP => {
-                courier_step(
-                    tx,
-                    &message.payload()?,
-                    "PICKED_UP",
-                    &["CONFIRMED", "ACCEPTED", "PREPARING", "READY"],
-                )
-                .await
-            }
-            event::DELIVERY_DELIVERED => {
-                courier_step(tx, &message.payload()?, "DELIVERED", &["PICKED_UP"]).await
+            reply::FAULT => self.fault(tx, message).await,
+            event::DELIVERY_PICKED_UP | event::DELIVERY_DELIVERED => {
+                facts::take(tx, message, facts::status_of(&message.kind)).await
             }
             _ => Ok(()),
         }
@@ -61,72 +61,56 @@ impl Handler for OrderMessages {
 }
 
 impl OrderMessages {
+    /// A command of the saga's, or a reply to one, was given up on: the step it concerns
+    /// ended in a fault, if the saga still waits on it.
+    async fn fault(&self, tx: &mut PgConnection, message: &Envelope) -> Result<(), Failure> {
+        let fault: Fault = message.payload()?;
+        let order: Uuid = message
+            .aggregate_id
+            .parse()
+            .map_err(|_| Failure::Reject("the aggregate is not an order id".into()))?;
+        let step = Step::commanded_by(&fault.message_type)
+            .or_else(|| Step::answered_by(&fault.message_type).map(|(step, _)| step));
+        let Some(step) = step else {
+            tracing::warn!(%order, kind = %fault.message_type, "a fault about no saga step; ignored");
+            return Ok(());
+        };
+        tracing::warn!(%order, %step, queue = %fault.queue, category = %fault.category, detail = %fault.detail, "a saga message was given up on");
+        let reason = format!(
+            "{} {} by {}: {}",
+            fault.message_type, fault.category, fault.queue, fault.detail
+        );
+        self.answer(tx, order, step, &Outcome::Faulted(reason), None)
+            .await
+    }
+
     async fn answer(
         &self,
         tx: &mut PgConnection,
-        reply: &StepReply,
+        order: Uuid,
         step: Step,
-        succeeded: bool,
+        outcome: &Outcome,
+        reply: Option<&StepReply>,
     ) -> Result<(), Failure> {
-        let Some(row) = store::lock(tx, reply.order_id).await? else {
-            return Err(Failure::Reject(format!(
-                "no saga for order {}",
-                reply.order_id
-            )));
+        let Some(row) = store::lock(tx, order).await? else {
+            return match outcome {
+                // Nothing to tell: a fault about a reply for no saga ends here.
+                Outcome::Faulted(_) => Ok(()),
+                _ => Err(Failure::Reject(format!("no saga for order {order}"))),
+            };
         };
-        let current = row.saga();
-        let awaited = current
-            .as_ref()
+        let awaited = row
+            .saga()
             .is_some_and(|saga| saga.state.is_active() && saga.step == step);
         if !awaited {
             // An answer to an earlier attempt, or to a step the saga has left behind.
-            tracing::debug!(order = %reply.order_id, %step, "stale reply ignored");
+            tracing::debug!(%order, %step, "stale reply ignored");
             return Ok(());
         }
-        let order = orders::lock(tx, reply.order_id)
+        let order = orders::lock(tx, order)
             .await?
-            .ok_or_else(|| Failure::Reject(format!("no order {}", reply.order_id)))?;
-        let outcome = if succeeded {
-            Outcome::Succeeded
-        } else {
-            Outcome::Failed(reply.reason.clone().unwrap_or_else(|| "refused".into()))
-        };
-        orchestrator::advance(tx, &order, &row, &outcome, Some(reply), &self.policy).await?;
+            .ok_or_else(|| Failure::Reject(format!("no order {order}")))?;
+        orchestrator::advance(tx, &order, &row, outcome, reply, &self.policy).await?;
         Ok(())
     }
-}
-
-/// The courier picked the order up, or handed it over: the order follows, once it is in a
-/// status that step may follow.
-async fn courier_step(
-    tx: &mut PgConnection,
-    progress: &DeliveryEvent,
-    to: &str,
-    from: &[&str],
-) -> Result<(), Failure> {
-    let Some(order) = orders::lock(tx, progress.order_id).await? else {
-        return Err(Failure::Reject(format!("no order {}", progress.order_id)));
-    };
-    if order.status == to || (to == "PICKED_UP" && order.status == "DELIVERED") {
-        return Ok(());
-    }
-    if from.contains(&order.status.as_str()) {
-        if order.courier_id.is_none()
-            && let Some(courier) = progress.courier_id
-        {
-            orders::set_courier(tx, order.id, courier).await?;
-        }
-        orders::set_status(tx, order.id, from, to).await?;
-        tracing::info!(order = %order.id, from = %order.status, %to, "the courier moved the order on");
-        return Ok(());
-    }
-    if matches!(order.status.as_str(), "CANCELLED" | "REJECTED") {
-        tracing::warn!(order = %order.id, status = %order.status, %to, "a courier step for an order that is over");
-        return Ok(());
-    }
-    // The step before it (the confirmation, the pick-up) has not been applied yet.
-    Err(Failure::Retry(format!(
-        "the order is {}, not yet ready for {to}",
-        order.status
-    )))
 }

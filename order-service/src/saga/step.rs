@@ -56,7 +56,8 @@ impl Step {
     }
 
     /// What undoes it. Capture's compensation also releases an authorization that was never
-    /// captured, so that a capture arriving late finds nothing to take.
+    /// captured, so that a capture arriving late (its step was in doubt) finds nothing to
+    /// take.
     pub fn compensation(self) -> Option<Self> {
         match self {
             Self::AuthorizePayment => Some(Self::VoidPayment),
@@ -76,6 +77,11 @@ impl Step {
             Self::CancelShipment => command::CANCEL_SHIPMENT,
             Self::VoidPayment => command::VOID_PAYMENT,
         }
+    }
+
+    /// The step whose command is of type `kind`.
+    pub fn commanded_by(kind: &str) -> Option<Self> {
+        ALL.into_iter().find(|step| step.command() == kind)
     }
 
     /// The step a reply answers, and whether it says the step succeeded.

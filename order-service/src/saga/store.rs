@@ -1,10 +1,10 @@
 //! The sagas and their step log on one shard.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
-use super::machine::{Ending, Outcome, Saga, SagaState, Step};
+use super::machine::{Ending, Outcome, Saga, SagaState, Step, Unresolved};
 
 /// A saga as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -18,6 +18,9 @@ pub struct SagaRow {
     pub pending: Vec<String>,
     pub ending: Option<String>,
     pub reason: Option<String>,
+    pub unresolved: Json<Vec<Unresolved>>,
+    /// The status a confirmed order goes back to when its cancellation is refused.
+    pub resume_status: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -34,7 +37,17 @@ pub struct StepRow {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "order_id, state, step, attempt, deadline, cancel_requested, pending, ending, reason, created_at, updated_at";
+/// One thing an operator did to a saga.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActionRow {
+    pub action: String,
+    pub actor: Uuid,
+    pub note: String,
+    pub at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "order_id, state, step, attempt, deadline, cancel_requested, pending, ending, reason, \
+                       unresolved, resume_status, created_at, updated_at";
 
 impl SagaRow {
     /// The state machine's view of it; `None` if a name in it is unknown.
@@ -51,6 +64,7 @@ impl SagaRow {
                 .collect::<Option<_>>()?,
             ending: self.ending.as_deref().and_then(Ending::parse),
             reason: self.reason.clone(),
+            unresolved: self.unresolved.0.clone(),
         })
     }
 }
@@ -64,10 +78,10 @@ pub async fn save(
 ) -> sqlx::Result<()> {
     let pending: Vec<&str> = saga.pending.iter().map(|step| step.as_str()).collect();
     sqlx::query(
-        "INSERT INTO sagas (order_id, state, step, attempt, deadline, cancel_requested, pending, ending, reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        "INSERT INTO sagas (order_id, state, step, attempt, deadline, cancel_requested, pending, ending, reason, unresolved)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (order_id) DO UPDATE SET state = $2, step = $3, attempt = $4, deadline = $5,
-             cancel_requested = $6, pending = $7, ending = $8, reason = $9, updated_at = now()",
+             cancel_requested = $6, pending = $7, ending = $8, reason = $9, unresolved = $10, updated_at = now()",
     )
     .bind(order)
     .bind(saga.state.as_str())
@@ -78,9 +92,24 @@ pub async fn save(
     .bind(&pending)
     .bind(saga.ending.map(Ending::status))
     .bind(&saga.reason)
+    .bind(Json(&saga.unresolved))
     .execute(tx)
     .await
     .map(drop)
+}
+
+/// Remembers the status a confirmed order goes back to if its cancellation is refused.
+pub async fn set_resume_status(
+    tx: &mut PgConnection,
+    order: Uuid,
+    status: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sagas SET resume_status = $2 WHERE order_id = $1")
+        .bind(order)
+        .bind(status)
+        .execute(tx)
+        .await
+        .map(drop)
 }
 
 /// The order's saga, locked until the transaction ends.
@@ -140,7 +169,7 @@ pub async fn counts(db: &PgPool) -> sqlx::Result<Vec<(String, i64)>> {
 /// The `limit` sagas that ended last, newest first.
 pub async fn recent_ends(db: &PgPool, limit: i64) -> sqlx::Result<Vec<SagaRow>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM sagas WHERE state IN ('completed', 'compensated', 'failed')
+        "SELECT {COLUMNS} FROM sagas WHERE state IN ('completed', 'compensated', 'failed', 'resolved')
          ORDER BY updated_at DESC LIMIT $1"
     ))
     .bind(limit)
@@ -183,11 +212,7 @@ pub async fn retry_step(
 
 /// Logs how the running step ended.
 pub async fn close_step(tx: &mut PgConnection, order: Uuid, outcome: &Outcome) -> sqlx::Result<()> {
-    let (name, detail) = match outcome {
-        Outcome::Succeeded => ("succeeded", None),
-        Outcome::Failed(reason) => ("failed", Some(reason.as_str())),
-        Outcome::TimedOut => ("timed_out", Some("no answer")),
-    };
+    let (name, detail) = outcome.logged();
     sqlx::query(
         "UPDATE saga_steps SET outcome = $2, detail = COALESCE($3, detail), finished_at = now()
          WHERE order_id = $1 AND seq = (SELECT max(seq) FROM saga_steps WHERE order_id = $1)",
@@ -200,15 +225,35 @@ pub async fn close_step(tx: &mut PgConnection, order: Uuid, outcome: &Outcome) -
     .map(drop)
 }
 
-/// The forward steps that succeeded, in order.
-pub async fn settled(tx: &mut PgConnection, order: Uuid) -> sqlx::Result<Vec<Step>> {
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT step FROM saga_steps WHERE order_id = $1 AND NOT compensation AND outcome = 'succeeded' ORDER BY seq",
+/// Logs what operator `actor` did to the saga, and why.
+pub async fn log_action(
+    tx: &mut PgConnection,
+    order: Uuid,
+    action: &str,
+    actor: Uuid,
+    note: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO saga_actions (order_id, seq, action, actor, note)
+         SELECT $1, COALESCE(max(seq), 0) + 1, $2, $3, $4 FROM saga_actions WHERE order_id = $1",
     )
     .bind(order)
-    .fetch_all(tx)
-    .await?;
-    Ok(names.iter().filter_map(|name| Step::parse(name)).collect())
+    .bind(action)
+    .bind(actor)
+    .bind(note)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// What operators did to the saga, oldest first.
+pub async fn actions(db: &PgPool, order: Uuid) -> sqlx::Result<Vec<ActionRow>> {
+    sqlx::query_as(
+        "SELECT action, actor, note, at FROM saga_actions WHERE order_id = $1 ORDER BY seq",
+    )
+    .bind(order)
+    .fetch_all(db)
+    .await
 }
 
 /// The saga's log, oldest first.

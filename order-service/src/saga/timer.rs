@@ -71,7 +71,7 @@ async fn expire(shard: &Shard, policy: &SagaPolicy) -> sqlx::Result<usize> {
 
 async fn count(shard: &Shard) -> sqlx::Result<()> {
     let counts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT s.state, count(x.state) FROM unnest(ARRAY['running', 'compensating', 'failed']) AS s(state)
+        "SELECT s.state, count(x.state) FROM unnest(ARRAY['running', 'compensating', 'cancelling', 'failed']) AS s(state)
          LEFT JOIN sagas x ON x.state = s.state GROUP BY s.state",
     )
     .fetch_all(shard.database.pool())

@@ -1,5 +1,7 @@
+mod cancellation;
 mod health;
 mod helpers;
+mod operators;
 mod orders;
 mod participants;
 mod saga;

@@ -39,6 +39,8 @@ pub struct FakeParticipants {
     pub commands: Arc<Mutex<Vec<(String, String)>>>,
     /// Command types left unanswered.
     pub silent: Arc<Mutex<HashSet<String>>>,
+    /// Command types given up on: answered with a fault, as a dead-lettering consumer does.
+    pub faulty: Arc<Mutex<HashSet<String>>>,
     /// No courier is free.
     pub no_courier: Arc<AtomicBool>,
     /// Shipments cannot be cancelled (the courier has the food).
@@ -53,6 +55,7 @@ impl FakeParticipants {
             courier: Uuid::now_v7(),
             commands: Arc::default(),
             silent: Arc::default(),
+            faulty: Arc::default(),
             no_courier: Arc::default(),
             shipments_stuck: Arc::default(),
         };
@@ -104,6 +107,16 @@ impl FakeParticipants {
         }
     }
 
+    /// Answers commands of type `kind` with a fault (or answers them again).
+    pub fn fault(&self, kind: &str, faulty: bool) {
+        let mut set = self.faulty.lock().expect("not poisoned");
+        if faulty {
+            set.insert(kind.to_owned());
+        } else {
+            set.remove(kind);
+        }
+    }
+
     /// The types of the commands received about `order`, in order.
     pub fn commands_for(&self, order: &str) -> Vec<String> {
         self.commands
@@ -139,6 +152,18 @@ impl FakeParticipants {
             .contains(&command.kind)
         {
             return None;
+        }
+        if self
+            .faulty
+            .lock()
+            .expect("not poisoned")
+            .contains(&command.kind)
+        {
+            let fault = json!({
+                "message_id": command.id, "message_type": command.kind, "queue": "fake-participant",
+                "category": "rejected", "detail": "the fake participant gives up on it",
+            });
+            return Some(("saga.fault", fault));
         }
         let order = &command.payload["order_id"];
         let method = command.payload["payment_method"]
