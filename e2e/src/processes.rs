@@ -3,23 +3,46 @@
 use std::{
     collections::BTreeMap,
     fs::File,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, ExitStatus, Stdio},
     time::{Duration, Instant},
 };
 
-/// Where cargo put the binaries of this build: the directory above `deps/`.
+/// Where the binaries under test are: `E2E_BIN_DIR` when set (another build, say the
+/// commit before a fix, to see a test fail without it), else where cargo put this build's
+/// (the directory above `deps/` for a test, the executable's own for a binary).
 pub fn binary_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf()
+    if let Some(dir) = std::env::var_os("E2E_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    build_dir()
+}
+
+fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the running executable's own path");
+    let dir = exe.parent().expect("target/<profile>");
+    if dir.ends_with("deps") {
+        dir.parent().expect("target/<profile>").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+/// Where the binaries' logs go: the build's scratch space.
+fn log_dir() -> PathBuf {
+    let dir = build_dir()
+        .parent()
+        .map_or_else(std::env::temp_dir, |target| target.join("tmp"));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
 }
 
 /// Builds the binaries (a no-op when they are up to date) so that the test never runs stale
-/// ones, whichever way it was started.
+/// ones, whichever way it was started; nothing when `E2E_BIN_DIR` names others.
 pub fn build_binaries() {
+    if std::env::var_os("E2E_BIN_DIR").is_some() {
+        return;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
     command.args(["build", "--bins", "--workspace", "--quiet"]);
@@ -34,7 +57,7 @@ pub fn build_binaries() {
             command.env_remove(&*name);
         }
     }
-    if binary_dir().ends_with("release") {
+    if build_dir().ends_with("release") {
         command.arg("--release");
     }
     let status = command.status().expect("cargo runs");
@@ -50,6 +73,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A running binary, killed when dropped; its output goes to a log file.
+#[derive(Debug)]
 pub struct Process {
     pub name: &'static str,
     pub port: u16,
@@ -60,7 +84,7 @@ pub struct Process {
 impl Process {
     /// Starts `name` with exactly `env` (plus `PATH`), listening on `port`.
     pub fn start(name: &'static str, port: u16, env: &BTreeMap<&str, String>) -> Self {
-        let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}-{port}.log"));
+        let log = log_dir().join(format!("e2e-{name}-{port}.log"));
         let output = File::create(&log).expect("a log file");
         let child = Command::new(binary_dir().join(name))
             .env_clear()
@@ -97,6 +121,22 @@ impl Process {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for it to exit, without holding the runtime
+    /// (whose tasks may be the proxies it talks through).
+    pub async fn stop(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
     }
 
     /// Sends SIGTERM and waits up to `limit` for it to exit.

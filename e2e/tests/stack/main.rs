@@ -8,11 +8,12 @@ mod deployments;
 mod dev_script;
 mod metrics;
 mod openapi;
-mod platform;
-mod processes;
 mod prometheus;
 mod readme;
 mod registry;
 mod saga;
+mod saga_regressions;
 mod stack;
 mod telemetry;
+
+pub use e2e::{platform, processes};

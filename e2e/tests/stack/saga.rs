@@ -162,13 +162,7 @@ async fn an_order_is_confirmed_paid_once_shipped_then_picked_up_delivered_and_tr
     assert_eq!(saga["state"], "completed", "{saga}");
 
     for (step, status) in [("picked-up", "PICKED_UP"), ("delivered", "DELIVERED")] {
-        let (code, body) = platform
-            .post(
-                &format!("/delivery/{order}/{step}"),
-                Some(&courier_token),
-                &json!({}),
-            )
-            .await;
+        let (code, body) = platform.courier_step(&courier_token, &order, step).await;
         assert_eq!(code, 200, "{body}");
         let moved = platform
             .wait_for(&customer, &order, &[status], Duration::from_secs(20))
@@ -362,7 +356,7 @@ async fn customers(platform: &Platform, count: usize) -> Vec<String> {
 #[tokio::test]
 async fn two_hundred_concurrent_orders_end_consistent_with_the_broker_cut_mid_burst() {
     let platform = Platform::start(Options {
-        broker_proxy: true,
+        broker_proxies: true,
         ..Options::default()
     })
     .await;
@@ -375,16 +369,15 @@ async fn two_hundred_concurrent_orders_end_consistent_with_the_broker_cut_mid_bu
     }
     let customers = customers(&platform, 20).await;
     let placed = Arc::new(AtomicUsize::new(0));
-    let proxy = platform.broker_proxy.as_ref().expect("a broker proxy");
     let finished = AtomicBool::new(false);
     let cut = async {
         // Should fewer than fifty be placed at all, the burst's end is the cue instead.
         while placed.load(Ordering::SeqCst) < 50 && !finished.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        proxy.cut();
+        platform.cut_broker();
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        proxy.restore();
+        platform.restore_broker();
     };
     let orders = async {
         let orders = burst(&platform, &customers, &menu, 200, &placed).await;

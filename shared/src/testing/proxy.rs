@@ -1,11 +1,27 @@
-//! A TCP proxy a test can cut, to lose a server without stopping it.
+//! A TCP proxy a test can cut or pause, to play a server that goes away or stops answering
+//! without touching the shared server behind it.
 
-/// A TCP proxy in front of a real server, which a test can cut (and restore) to simulate
-/// losing that server without stopping it for everyone else.
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    sync::watch,
+};
+
+/// What the proxy does with traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Open,
+    /// Connections stay up but nothing passes, as with a server that hangs.
+    Paused,
+    /// Connections are dropped and new ones refused, as with a server that is gone.
+    Cut,
+}
+
+/// A loopback TCP proxy in front of one server.
 #[derive(Debug)]
 pub struct TcpProxy {
     port: u16,
-    cut: tokio::sync::watch::Sender<bool>,
+    mode: watch::Sender<Mode>,
 }
 
 impl TcpProxy {
@@ -15,29 +31,31 @@ impl TcpProxy {
             .await
             .expect("bind a proxy port");
         let port = listener.local_addr().expect("a local address").port();
-        let (cut, cut_rx) = tokio::sync::watch::channel(false);
+        let (mode, mode_rx) = watch::channel(Mode::Open);
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
+                let Ok((inbound, _)) = listener.accept().await else {
                     continue;
                 };
-                if *cut_rx.borrow() {
+                if *mode_rx.borrow() == Mode::Cut {
                     // Cut: the connection is closed at once, as by a server that is gone.
                     continue;
                 }
-                let mut connection_cut = cut_rx.clone();
+                let mode = mode_rx.clone();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                    let Ok(outbound) = TcpStream::connect(target).await else {
                         return;
                     };
+                    let (from_client, to_client) = inbound.into_split();
+                    let (from_server, to_server) = outbound.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = connection_cut.wait_for(|cut| *cut) => {}
+                        () = pipe(from_client, to_server, mode.clone()) => {}
+                        () = pipe(from_server, to_client, mode.clone()) => {}
                     }
                 });
             }
         });
-        Self { port, cut }
+        Self { port, mode }
     }
 
     /// The port clients should dial.
@@ -47,11 +65,44 @@ impl TcpProxy {
 
     /// Drops every open connection and refuses new ones: the server looks gone.
     pub fn cut(&self) {
-        let _ = self.cut.send(true);
+        let _ = self.mode.send(Mode::Cut);
+    }
+
+    /// Holds every byte, both ways, on open and new connections alike: the server looks
+    /// hung. Nothing is lost: what was held passes once restored.
+    pub fn pause(&self) {
+        let _ = self.mode.send(Mode::Paused);
     }
 
     /// Forwards again: the server is back.
     pub fn restore(&self) {
-        let _ = self.cut.send(false);
+        let _ = self.mode.send(Mode::Open);
+    }
+}
+
+/// Copies one direction until either side closes or the proxy is cut; while paused, what
+/// was read waits. Hand-written rather than `copy_bidirectional`, which cannot hold bytes.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut mode: watch::Receiver<Mode>,
+) {
+    let mut buffer = vec![0_u8; 16 * 1024];
+    loop {
+        let read = tokio::select! {
+            read = from.read(&mut buffer) => read,
+            _ = mode.wait_for(|mode| *mode == Mode::Cut) => return,
+        };
+        let Ok(n @ 1..) = read else {
+            return;
+        };
+        match mode.wait_for(|mode| *mode != Mode::Paused).await {
+            Ok(mode) if *mode == Mode::Cut => return,
+            Ok(_) => {}
+            Err(_) => return,
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
     }
 }
