@@ -3,5 +3,6 @@
 //! checker of the books. The tests are in `tests/`; `chaos` is the long-run command.
 
 pub mod books;
+pub mod chaos;
 pub mod platform;
 pub mod processes;

@@ -115,13 +115,17 @@ impl Workers {
         self
     }
 
-    /// Stops in order: consumers take no more messages and finish those in hand, then the
-    /// relays send what is left in their outboxes (for up to ten seconds), then the
-    /// connection closes.
-    pub async fn shutdown(self) {
+    /// Stops in order: consumers take no more messages and finish those in hand (for up to
+    /// ten seconds), then the relays send what is left in their outboxes (for up to ten
+    /// seconds), then the connection closes.
+    pub async fn shutdown(mut self) {
         self.stop_consuming.cancel();
-        for consumer in self.consumers {
-            let _ = consumer.await;
+        let consumers = futures::future::join_all(self.consumers.iter_mut());
+        if tokio::time::timeout(FLUSH_LIMIT, consumers).await.is_err() {
+            // A message whose store hangs would hold the exit for ever: unacknowledged, it
+            // is delivered again to whoever consumes next.
+            tracing::warn!("messages in hand did not finish in time; they will be delivered again");
+            self.consumers.iter().for_each(JoinHandle::abort);
         }
         self.stop_relaying.cancel();
         let relays = futures::future::join_all(self.relays);

@@ -48,6 +48,25 @@ impl Api {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `POST /orders` with `body` as `token` under the idempotency key `key`.
+    pub async fn place(&self, token: &str, body: &Value, key: &str) -> (u16, Value) {
+        let sent = self
+            .client
+            .post(self.url("/orders"))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await;
+        match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.json().await.unwrap_or(Value::Null))
+            }
+            Err(err) => (599, Value::String(err.to_string())),
+        }
+    }
+
     /// `POST path` with `body` as `token`; status and body.
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
         self.call(reqwest::Method::POST, path, token, Some(body))
@@ -167,14 +186,10 @@ impl Api {
         menu: &(String, String),
         method: &str,
     ) -> Result<String, u16> {
-        let body = json!({
-            "restaurant_id": menu.0,
-            "items": [{"menu_item_id": menu.1, "quantity": 2}],
-            "delivery_address": {"street": "2 Rue Y", "city": "Lyon", "postal_code": "69002", "country": "FR",
-                                 "location": {"lat": 45.75, "lon": 4.85}},
-            "payment_method": method,
-        });
-        match self.post("/orders", Some(token), &body).await {
+        match self
+            .post("/orders", Some(token), &order_body(menu, method))
+            .await
+        {
             (201, order) => Ok(order["id"].as_str().expect("an id").to_owned()),
             (status, _) => Err(status),
         }
@@ -222,4 +237,16 @@ impl Api {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// An order of two dishes of `menu` (the restaurant's id and its dish's), delivered in Lyon,
+/// paid with `method`.
+pub fn order_body(menu: &(String, String), method: &str) -> Value {
+    json!({
+        "restaurant_id": menu.0,
+        "items": [{"menu_item_id": menu.1, "quantity": 2}],
+        "delivery_address": {"street": "2 Rue Y", "city": "Lyon", "postal_code": "69002", "country": "FR",
+                             "location": {"lat": 45.75, "lon": 4.85}},
+        "payment_method": method,
+    })
 }

@@ -16,7 +16,7 @@ use messaging::{RetryDelays, testing::TestBroker};
 use shared::testing::{TcpProxy, TestDatabase, TestRegistry, postgres_server_url};
 use sqlx::PgPool;
 
-pub use self::api::Api;
+pub use self::api::{Api, order_body};
 use crate::processes::{Process, build_binaries, free_port};
 
 /// The platform's binaries.
@@ -38,8 +38,10 @@ pub const BROKERED: [&str; 5] = [
     "payment-service",
 ];
 
-const ADMIN_EMAIL: &str = "admin@platform.test";
-const ADMIN_PASSWORD: &str = "the platform admin password";
+/// The first administrator.
+pub const ADMIN_EMAIL: &str = "admin@platform.test";
+/// The first administrator's password.
+pub const ADMIN_PASSWORD: &str = "the platform admin password";
 /// Every user's password.
 pub const PASSWORD: &str = "a long enough password";
 /// The order shards' names, in the order of their servers (5433, 5434, 5435).
@@ -209,13 +211,24 @@ impl Platform {
     /// Stops backend `name` as an operator would (SIGTERM), waiting up to `limit` for it
     /// to exit cleanly; panics with the end of its log if it does not.
     pub async fn stop(&mut self, name: &str, limit: Duration) {
+        if let Err(why) = self.try_stop(name, limit).await {
+            panic!("{why}");
+        }
+    }
+
+    /// Stops backend `name` with SIGTERM, waiting up to `limit` for a clean exit; if it
+    /// does not come, kills it and says why, with the end of its log.
+    pub async fn try_stop(&mut self, name: &str, limit: Duration) -> Result<(), String> {
         let process = self.backend(name);
         let status = process.stop(limit).await;
-        if !status.is_some_and(|status| status.success()) {
-            let tail = process.log_tail();
-            process.kill();
-            panic!("{name} did not stop cleanly within {limit:?} ({status:?}):\n{tail}");
+        if status.is_some_and(|status| status.success()) {
+            return Ok(());
         }
+        let tail = process.log_tail();
+        process.kill();
+        Err(format!(
+            "{name} did not stop cleanly within {limit:?} ({status:?}):\n{tail}"
+        ))
     }
 
     /// A URL of the gateway.

@@ -82,6 +82,13 @@ fn prometheus_scrapes_every_binary_by_its_compose_name_and_port_in_a_job_of_its_
         flag("prometheus", "config.file"),
         "Prometheus reads the project's configuration"
     );
+    assert_eq!(
+        mount("prometheus", "./deploy/prometheus/alerts.yml"),
+        "/etc/prometheus/alerts.yml",
+        "the alerting rules sit beside the configuration, which names them"
+    );
+    assert_eq!(strings(&config["rule_files"]), ["alerts.yml"]);
+    // Also checks the rules the configuration names.
     let checked = Command::new("promtool")
         .args(["check", "config"])
         .arg(root().join("deploy/prometheus/prometheus.yml"))

@@ -1,6 +1,7 @@
 mod accounts;
 mod binaries;
 mod board;
+mod chaos;
 mod compose;
 mod compose_observability;
 mod dashboard;

@@ -159,5 +159,10 @@ fn write_config<'a>(dir: &Path, targets: impl Iterator<Item = &'a (&'a str, u16,
     config = config.replace("interval: 5s", "interval: 1s");
     let file = dir.join("prometheus.yml");
     std::fs::write(&file, config).expect("the configuration written");
+    std::fs::copy(
+        root().join("deploy/prometheus/alerts.yml"),
+        dir.join("alerts.yml"),
+    )
+    .expect("the alerting rules beside it");
     file
 }

@@ -208,7 +208,6 @@ async fn a_courier_cannot_take_food_whose_capture_may_still_fail_so_its_hold_is_
             &json!({}),
         )
         .await;
-    eprintln!("pick-up answered {status}: {body}");
     assert_eq!(status, 409, "held until the payment is captured: {body}");
     assert!(
         body["type"]
