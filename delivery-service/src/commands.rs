@@ -120,18 +120,10 @@ async fn cancel(tx: &mut PgConnection, terms: &ShippingCommand) -> Result<Answer
 /// Lets the courier take the food once the saga has passed its pivot (the payment's capture).
 async fn release(tx: &mut PgConnection, confirmed: &OrderEvent) -> Result<(), Failure> {
     let order = confirmed.order_id;
-    lock_aggregate(tx, order).await?;
-    match shipments::by_order(tx, order).await? {
-        Some(shipment)
-            if shipment.status != ShipmentStatus::Cancelled && shipment.released_at.is_none() =>
-        {
-            shipments::release(tx, shipment.id).await?;
-            tracing::info!(%order, shipment = %shipment.id, "shipment released for pick-up");
-        }
-        Some(shipment) => {
-            tracing::debug!(%order, status = %shipment.status, "released already, or cancelled");
-        }
-        None => tracing::debug!(%order, "no shipment to release"),
+    if shipments::release(tx, order).await? {
+        tracing::info!(%order, "shipment released for pick-up");
+    } else {
+        tracing::debug!(%order, "no held shipment to release");
     }
     Ok(())
 }

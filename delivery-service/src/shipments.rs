@@ -174,15 +174,20 @@ pub async fn assign(tx: &mut PgConnection, id: Uuid, courier: Uuid) -> sqlx::Res
     Ok(shipment)
 }
 
-/// Lets the courier of shipment `id` take the food. Not announced: the order's confirmation,
-/// which releases it, is the news.
+/// Lets the courier of the order's shipment take the food, if it is held and not called
+/// off; whether it did. One statement, so it needs no lock: it changes nothing else a
+/// command about the order decides on. Not announced: the order's confirmation, which
+/// releases it, is the news.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
-pub async fn release(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE shipments SET released_at = now(), updated_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(tx)
-        .await
-        .map(drop)
+pub async fn release(tx: &mut PgConnection, order: Uuid) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE shipments SET released_at = now(), updated_at = now()
+         WHERE order_id = $1 AND released_at IS NULL AND status <> 'CANCELLED'",
+    )
+    .bind(order)
+    .execute(tx)
+    .await
+    .map(|done| done.rows_affected() == 1)
 }
 
 /// Moves the shipment to `to`, frees its courier when it ends, and announces it.

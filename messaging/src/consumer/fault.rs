@@ -8,7 +8,7 @@ use lapin::{
 };
 use uuid::Uuid;
 
-use super::{Consumer, Handler, settle::original_exchange};
+use super::{Consumer, Handler, headers::original_exchange};
 use crate::{
     contracts::{Fault, reply},
     envelope::Envelope,

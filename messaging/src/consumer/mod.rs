@@ -31,10 +31,11 @@ use crate::{
 
 mod fault;
 mod handler;
+mod headers;
 mod settle;
 
 pub use handler::{Failure, Handler};
-use settle::attempt_of;
+use headers::attempt_of;
 
 /// Longest wait for the broker to acknowledge the channel's close at shutdown.
 const CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);

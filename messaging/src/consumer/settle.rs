@@ -9,14 +9,14 @@ use lapin::{
     message::Delivery,
     options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions},
     publisher_confirm::Confirmation,
-    types::{AMQPValue, FieldTable, LongString},
+    types::{AMQPValue, FieldTable},
 };
 
-use super::{Applied, Consumer, Failure, Handler};
+use super::{
+    Applied, Consumer, Failure, Handler,
+    headers::{ATTEMPT, origin, text},
+};
 use crate::envelope::Envelope;
-
-/// Header counting the attempts at a message, the first being 1.
-const ATTEMPT: &str = "x-attempt";
 /// How long a message whose store is down waits when no delay queue is configured.
 const UNAVAILABLE_PAUSE: Duration = Duration::from_secs(1);
 
@@ -214,56 +214,4 @@ async fn requeue(delivery: &Delivery) {
             ..BasicNackOptions::default()
         })
         .await;
-}
-
-/// Where the message was first published: a retried message comes back from its delay
-/// queue through the default exchange, so the first delivery's route is kept in headers.
-fn origin(delivery: &Delivery, headers: &mut FieldTable) {
-    let known = delivery
-        .properties
-        .headers()
-        .as_ref()
-        .is_some_and(|headers| headers.contains_key("x-original-routing-key"));
-    if !known {
-        headers.insert(
-            "x-original-exchange".into(),
-            text(delivery.exchange.as_str()),
-        );
-        headers.insert(
-            "x-original-routing-key".into(),
-            text(delivery.routing_key.as_str()),
-        );
-    }
-}
-
-/// The exchange the message was first published to (with the topology's prefix).
-pub(super) fn original_exchange(delivery: &Delivery) -> String {
-    let header = delivery
-        .properties
-        .headers()
-        .as_ref()
-        .and_then(|headers| headers.inner().get("x-original-exchange").cloned());
-    match header {
-        Some(AMQPValue::LongString(name)) => name.to_string(),
-        _ => delivery.exchange.to_string(),
-    }
-}
-
-pub(super) fn attempt_of(properties: &BasicProperties) -> u32 {
-    let value = properties
-        .headers()
-        .as_ref()
-        .and_then(|headers| headers.inner().get(ATTEMPT).cloned());
-    let attempt = match value {
-        Some(AMQPValue::LongLongInt(n)) => n,
-        Some(AMQPValue::LongInt(n)) => i64::from(n),
-        Some(AMQPValue::ShortInt(n)) => i64::from(n),
-        _ => 1,
-    };
-    u32::try_from(attempt.max(1)).unwrap_or(u32::MAX)
-}
-
-fn text(value: &str) -> AMQPValue {
-    let value: String = value.chars().take(1000).collect();
-    AMQPValue::LongString(LongString::from(value))
 }

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     error::OrderError,
-    saga::{facts, machine::SagaState, store},
+    saga::{facts, log, machine::SagaState, store},
     shards::Shard,
     state::AppState,
 };
@@ -68,8 +68,8 @@ pub(super) async fn detailed(shard: &Shard, id: Uuid) -> Result<SagaView, OrderE
         .await
         .map_err(&on_shard)?
         .ok_or(OrderError::NotFound)?;
-    let steps = store::log(db, id).await.map_err(&on_shard)?;
-    let actions = store::actions(db, id).await.map_err(&on_shard)?;
+    let steps = log::log(db, id).await.map_err(&on_shard)?;
+    let actions = log::actions(db, id).await.map_err(&on_shard)?;
     let waiting = facts::parked(db, id).await.map_err(&on_shard)?;
     Ok(SagaView::of(&row).with_history(steps, actions, waiting))
 }

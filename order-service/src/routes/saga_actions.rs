@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{saga::detailed, saga_views::SagaView};
 use crate::{
     error::OrderError,
-    saga::{orchestrator, store as sagas},
+    saga::{log, orchestrator, store as sagas},
     state::AppState,
     store,
 };
@@ -120,7 +120,7 @@ async fn act(
             row.state
         )));
     }
-    sagas::log_action(&mut tx, id, name, caller.0.sub, note)
+    log::log_action(&mut tx, id, name, caller.0.sub, note)
         .await
         .map_err(&on_shard)?;
     tx.commit().await.map_err(&on_shard)?;

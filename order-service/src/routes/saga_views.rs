@@ -5,7 +5,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::saga::store::{ActionRow, SagaRow, StepRow};
+use crate::saga::{
+    log::{ActionRow, StepRow},
+    store::SagaRow,
+};
 
 /// An order's saga: where it stands and every step it took.
 #[derive(Debug, Serialize, ToSchema)]

@@ -161,9 +161,9 @@ impl Saga {
         }
     }
 
-    /// The customer cancels, the order being in `status`. While forward steps run, the
-    /// cancellation waits for the current step to end (`None`); a completed saga starts
-    /// the cancellation's own steps. Otherwise there is nothing to do (`None`).
+    /// The customer cancels. While forward steps run, the cancellation waits for the current
+    /// step to end (`None`); a completed saga starts the cancellation's own steps. Otherwise
+    /// there is nothing to do (`None`).
     pub fn cancel(&mut self) -> Option<Transition> {
         match self.state {
             SagaState::Running => {

@@ -4,7 +4,9 @@
 //! holds it.
 
 pub mod facts;
+pub mod log;
 pub mod machine;
+mod messages;
 pub mod metrics;
 pub mod orchestrator;
 pub mod replies;

@@ -5,16 +5,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use messaging::{
-    Message,
-    contracts::{OrderEvent, PaymentCommand, Point, ShippingCommand, StepReply, event},
-    enqueue,
-};
+use messaging::contracts::{StepReply, event};
 use sqlx::PgConnection;
 
 use super::{
-    facts,
+    facts, log,
     machine::{Ending, Outcome, Saga, SagaState, Step, Transition},
+    messages::{announce, send},
     store::{self, SagaRow},
 };
 use crate::store::{self as orders, OrderRow};
@@ -50,7 +47,7 @@ pub async fn begin(
 ) -> sqlx::Result<()> {
     let saga = Saga::new();
     store::save(tx, order.id, &saga, Some(policy.deadline(1))).await?;
-    store::open_step(tx, order.id, saga.step).await?;
+    log::open_step(tx, order.id, saga.step).await?;
     send(tx, order, saga.step).await?;
     announce(tx, event::ORDER_CREATED, order, None).await
 }
@@ -168,12 +165,12 @@ async fn follow(
     if !matches!(transition, Transition::Retry)
         && let Some(outcome) = ended
     {
-        store::close_step(tx, order.id, outcome).await?;
+        log::close_step(tx, order.id, outcome).await?;
     }
     let deadline = match transition {
         Transition::Retry => {
             let detail = format!("attempt {} got no answer", saga.attempt - 1);
-            store::retry_step(tx, order.id, saga.attempt, &detail).await?;
+            log::retry_step(tx, order.id, saga.attempt, &detail).await?;
             send(tx, order, saga.step).await?;
             Some(policy.deadline(saga.attempt))
         }
@@ -181,7 +178,7 @@ async fn follow(
             if matches!(transition, Transition::Cancelled(_)) {
                 end_order(tx, order, Ending::Cancelled, saga).await?;
             }
-            store::open_step(tx, order.id, next).await?;
+            log::open_step(tx, order.id, next).await?;
             send(tx, order, next).await?;
             Some(policy.deadline(1))
         }
@@ -250,59 +247,4 @@ async fn end_order(
         facts::apply_parked(tx, order.id).await?;
     }
     Ok(())
-}
-
-/// Sends `step`'s command with the order's terms.
-async fn send(tx: &mut PgConnection, order: &OrderRow, step: Step) -> sqlx::Result<()> {
-    let kind = step.command();
-    match step {
-        Step::CreateShipment | Step::CancelShipment => {
-            let pickup = Point {
-                lat: order.pickup_lat.unwrap_or_default(),
-                lon: order.pickup_lon.unwrap_or_default(),
-            };
-            let terms = ShippingCommand {
-                order_id: order.id,
-                customer_id: order.customer_id,
-                restaurant_id: order.restaurant_id.clone(),
-                pickup,
-                dropoff: order.delivery_address.0.location.map(|location| Point {
-                    lat: location.lat,
-                    lon: location.lon,
-                }),
-            };
-            enqueue(tx, &Message::command(kind, order.id, terms)).await?;
-        }
-        _ => {
-            let terms = PaymentCommand {
-                order_id: order.id,
-                customer_id: order.customer_id,
-                amount: order.total_amount,
-                currency: order.currency.clone(),
-                payment_method: order.payment_method.clone(),
-            };
-            enqueue(tx, &Message::command(kind, order.id, terms)).await?;
-        }
-    }
-    Ok(())
-}
-
-async fn announce(
-    tx: &mut PgConnection,
-    kind: &'static str,
-    order: &OrderRow,
-    reason: Option<String>,
-) -> sqlx::Result<()> {
-    let event = OrderEvent {
-        order_id: order.id,
-        customer_id: order.customer_id,
-        restaurant_id: order.restaurant_id.clone(),
-        status: order.status.clone(),
-        amount: order.total_amount,
-        currency: order.currency.clone(),
-        reason,
-    };
-    enqueue(tx, &Message::event(kind, order.id, event))
-        .await
-        .map(drop)
 }
