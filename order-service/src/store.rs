@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::{
     domain::input::DeliveryAddress,
     routes::views::{OrderLine, OrderView},
+    saga::store::SagaRow,
 };
 
 /// An order as stored.
@@ -133,6 +134,34 @@ pub async fn lock(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<OrderR
     .bind(id)
     .fetch_optional(tx)
     .await
+}
+
+/// The order and its saga, both locked until the transaction ends, in one statement (the
+/// saga read as JSON beside the order's columns); `None` if either is missing.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+pub async fn lock_with_saga(
+    tx: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<(OrderRow, SagaRow)>> {
+    static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let columns: Vec<String> = COLUMNS
+            .split(',')
+            .map(|c| format!("o.{}", c.trim()))
+            .collect();
+        format!(
+            "SELECT {}, to_jsonb(s) AS saga FROM orders o JOIN sagas s ON s.order_id = o.id
+             WHERE o.id = $1 FOR UPDATE",
+            columns.join(", ")
+        )
+    });
+    #[derive(sqlx::FromRow)]
+    struct Locked {
+        #[sqlx(flatten)]
+        order: OrderRow,
+        saga: Json<SagaRow>,
+    }
+    let locked: Option<Locked> = sqlx::query_as(&QUERY).bind(id).fetch_optional(tx).await?;
+    Ok(locked.map(|locked| (locked.order, locked.saga.0)))
 }
 
 /// Moves the order to `to` from any status in `from`; `None` if it was in none of them.

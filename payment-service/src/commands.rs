@@ -60,7 +60,7 @@ async fn authorize(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answ
         Some(payment) => payment,
         None => {
             let authorization = authorization(terms)?;
-            ledger::authorize(tx, &authorization, terms.customer_id)
+            ledger::authorize(tx, None, &authorization, terms.customer_id)
                 .await
                 .map_err(failure)?
                 .payment
@@ -87,7 +87,7 @@ async fn capture(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer
         return Ok((reply::PAYMENT_CAPTURE_FAILED, missing(terms)));
     };
     let payment = if payment.status.can_capture() {
-        ledger::capture(tx, terms.order_id, Some(terms.amount))
+        ledger::capture(tx, payment, Some(terms.amount))
             .await
             .map_err(failure)?
             .payment
@@ -113,10 +113,7 @@ async fn void(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer, F
             .await
             .map_err(failure)?,
         Some(payment) if payment.status.can_void() => {
-            ledger::void(tx, terms.order_id)
-                .await
-                .map_err(failure)?
-                .payment
+            ledger::void(tx, payment).await.map_err(failure)?.payment
         }
         Some(payment) => payment,
     };
@@ -141,15 +138,12 @@ async fn refund(tx: &mut PgConnection, terms: &PaymentCommand) -> Result<Answer,
     };
     let payment = if payment.status.can_refund() {
         let rest = payment.captured_amount - payment.refunded_amount;
-        ledger::refund(tx, terms.order_id, rest)
+        ledger::refund(tx, payment, rest)
             .await
             .map_err(failure)?
             .payment
     } else if payment.status.can_void() {
-        ledger::void(tx, terms.order_id)
-            .await
-            .map_err(failure)?
-            .payment
+        ledger::void(tx, payment).await.map_err(failure)?.payment
     } else {
         payment
     };

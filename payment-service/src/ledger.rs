@@ -38,17 +38,16 @@ impl Applied {
     }
 }
 
-/// Holds the amount on the customer's payment method, or records the decline.
+/// Holds the amount on the customer's payment method, or records the decline; `existing`
+/// is the order's payment, as the caller found it locked.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn authorize(
     tx: &mut PgConnection,
+    existing: Option<&PaymentRow>,
     authorization: &Authorization,
     customer: Uuid,
 ) -> Result<Applied, PaymentError> {
-    if store::lock_by_order(tx, authorization.order_id)
-        .await?
-        .is_some()
-    {
+    if existing.is_some() {
         return Err(PaymentError::Conflict(
             "This order already has a payment.".into(),
         ));
@@ -98,14 +97,14 @@ pub async fn call_off(
     Ok(payment)
 }
 
-/// Takes `amount` (by default all) of what was authorized and releases the rest.
+/// Takes `amount` (by default all) of what was authorized from `payment` (locked by the
+/// caller) and releases the rest.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn capture(
     tx: &mut PgConnection,
-    order: Uuid,
+    payment: PaymentRow,
     amount: Option<i64>,
 ) -> Result<Applied, PaymentError> {
-    let payment = locked(tx, order).await?;
     if !payment.status.can_capture() {
         return Err(PaymentError::Conflict(format!(
             "A payment that is {} cannot be captured.",
@@ -136,10 +135,10 @@ pub async fn capture(
     Ok(Applied::done(captured))
 }
 
-/// Releases an authorization that will not be captured.
+/// Releases the authorization of `payment` (locked by the caller), which will not be
+/// captured.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
-pub async fn void(tx: &mut PgConnection, order: Uuid) -> Result<Applied, PaymentError> {
-    let payment = locked(tx, order).await?;
+pub async fn void(tx: &mut PgConnection, payment: PaymentRow) -> Result<Applied, PaymentError> {
     if !payment.status.can_void() {
         return Err(PaymentError::Conflict(format!(
             "A payment that is {} cannot be voided.",
@@ -153,14 +152,14 @@ pub async fn void(tx: &mut PgConnection, order: Uuid) -> Result<Applied, Payment
     Ok(Applied::done(voided))
 }
 
-/// Gives back `amount` of what was captured, never more than is left.
+/// Gives back `amount` of what `payment` (locked by the caller) captured, never more than
+/// is left.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn refund(
     tx: &mut PgConnection,
-    order: Uuid,
+    payment: PaymentRow,
     amount: i64,
 ) -> Result<Applied, PaymentError> {
-    let payment = locked(tx, order).await?;
     if !payment.status.can_refund() {
         return Err(PaymentError::Conflict(format!(
             "A payment that is {} cannot be refunded.",
@@ -183,7 +182,7 @@ pub async fn refund(
 }
 
 /// The order's payment, locked until the transaction ends.
-async fn locked(tx: &mut PgConnection, order: Uuid) -> Result<PaymentRow, PaymentError> {
+pub async fn locked(tx: &mut PgConnection, order: Uuid) -> Result<PaymentRow, PaymentError> {
     store::lock_by_order(tx, order)
         .await?
         .ok_or(PaymentError::NotFound)

@@ -154,14 +154,22 @@ impl Relay {
         tracing::debug!(outbox = %self.outbox.label(), "outbox relay leading");
         let mut gauges_at: Option<Instant> = None;
         let mut housekeeping_at: Option<Instant> = None;
+        // Confirmed rows are marked sent by the statement that fetches the next batch.
+        let mut confirmed: Vec<Uuid> = Vec::new();
         loop {
+            // One statement sees the table as it was before its own update: the rows it
+            // marks are left out of the batch by their ids.
             let rows: Vec<Row> = sqlx::query_as(
-                "SELECT id, exchange, message_type, aggregate_id, payload, headers, occurred_at FROM outbox
-                 WHERE published_at IS NULL AND set_aside_at IS NULL ORDER BY occurred_at, id LIMIT $1",
+                "WITH marked AS (UPDATE outbox SET published_at = now() WHERE id = ANY($2))
+                 SELECT id, exchange, message_type, aggregate_id, payload, headers, occurred_at FROM outbox
+                 WHERE published_at IS NULL AND set_aside_at IS NULL AND id <> ALL($2)
+                 ORDER BY occurred_at, id LIMIT $1",
             )
             .bind(BATCH)
+            .bind(&confirmed)
             .fetch_all(&mut connection)
             .await?;
+            confirmed.clear();
             if gauges_at.is_none_or(|at| at.elapsed() >= GAUGE_EVERY) {
                 self.gauges(&mut connection).await?;
                 gauges_at = Some(Instant::now());
@@ -186,18 +194,19 @@ impl Relay {
             }
             let (sent, failure) = self.publish(&channel, &rows).await;
             tracing::debug!(outbox = %self.outbox.label(), fetched = rows.len(), sent = sent.len(), "outbox rows relayed");
-            if !sent.is_empty() {
-                sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
-                    .bind(&sent)
-                    .execute(&mut connection)
-                    .await?;
-            }
             if let Some(failure) = failure {
+                if !sent.is_empty() {
+                    sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
+                        .bind(&sent)
+                        .execute(&mut connection)
+                        .await?;
+                }
                 if let Some(row) = rows.get(sent.len()) {
                     self.count_failure(&mut connection, row, &failure).await?;
                 }
                 return Err(failure);
             }
+            confirmed = sent;
             backoff.reset();
             if rows.len() < usize::try_from(BATCH).unwrap_or(usize::MAX) {
                 // Drained: what was committed meanwhile has woken the relay already.

@@ -28,52 +28,16 @@ pub struct ActionRow {
     pub at: DateTime<Utc>,
 }
 
-/// Logs the start of `step`.
-pub async fn open_step(tx: &mut PgConnection, order: Uuid, step: Step) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO saga_steps (order_id, seq, step, compensation, attempts, outcome)
-         SELECT $1, COALESCE(max(seq), 0) + 1, $2, $3, 1, 'running' FROM saga_steps WHERE order_id = $1",
-    )
-    .bind(order)
-    .bind(step.as_str())
-    .bind(step.is_compensation())
-    .execute(tx)
-    .await
-    .map(drop)
-}
-
-/// Logs another attempt at the running step, and why.
-pub async fn retry_step(
-    tx: &mut PgConnection,
-    order: Uuid,
-    attempts: u32,
-    detail: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE saga_steps SET attempts = $2, detail = $3
-         WHERE order_id = $1 AND seq = (SELECT max(seq) FROM saga_steps WHERE order_id = $1)",
-    )
-    .bind(order)
-    .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
-    .bind(detail)
-    .execute(tx)
-    .await
-    .map(drop)
-}
-
-/// Logs how the running step ended.
-pub async fn close_step(tx: &mut PgConnection, order: Uuid, outcome: &Outcome) -> sqlx::Result<()> {
-    let (name, detail) = outcome.logged();
-    sqlx::query(
-        "UPDATE saga_steps SET outcome = $2, detail = COALESCE($3, detail), finished_at = now()
-         WHERE order_id = $1 AND seq = (SELECT max(seq) FROM saga_steps WHERE order_id = $1)",
-    )
-    .bind(order)
-    .bind(name)
-    .bind(detail)
-    .execute(tx)
-    .await
-    .map(drop)
+/// What a transition writes in the saga's step log: written with the saga itself, in one
+/// statement (see [`super::store::save`]).
+#[derive(Debug, Clone, Default)]
+pub struct Entry<'a> {
+    /// How the running step ended.
+    pub closed: Option<&'a Outcome>,
+    /// Another attempt at the running step (its number), and why.
+    pub retried: Option<(u32, String)>,
+    /// The step that starts.
+    pub opened: Option<Step>,
 }
 
 /// Logs what operator `actor` did to the saga, and why.

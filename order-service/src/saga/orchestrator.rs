@@ -9,7 +9,8 @@ use messaging::contracts::{StepReply, event};
 use sqlx::PgConnection;
 
 use super::{
-    facts, log,
+    facts,
+    log::Entry,
     machine::{Ending, Outcome, Saga, SagaState, Step, Transition},
     messages::{announce, send},
     store::{self, SagaRow},
@@ -46,8 +47,11 @@ pub async fn begin(
     policy: &SagaPolicy,
 ) -> sqlx::Result<()> {
     let saga = Saga::new();
-    store::save(tx, order.id, &saga, Some(policy.deadline(1))).await?;
-    log::open_step(tx, order.id, saga.step).await?;
+    let entry = Entry {
+        opened: Some(saga.step),
+        ..Entry::default()
+    };
+    store::save(tx, order.id, &saga, Some(policy.deadline(1)), &entry).await?;
     send(tx, order, saga.step).await?;
     announce(tx, event::ORDER_CREATED, order, None).await
 }
@@ -107,7 +111,7 @@ pub async fn cancel(
             store::set_resume_status(tx, order.id, &order.status).await?;
             follow(tx, order, &mut saga, transition, None, None, policy).await?;
         }
-        None => store::save(tx, order.id, &saga, row.deadline).await?,
+        None => store::save(tx, order.id, &saga, row.deadline, &Entry::default()).await?,
     }
     Ok(saga)
 }
@@ -147,7 +151,7 @@ pub async fn resolve(
     if let Some(ending) = saga.ending {
         end_order(tx, order, ending, &saga).await?;
     }
-    store::save(tx, order.id, &saga, None).await?;
+    store::save(tx, order.id, &saga, None, &Entry::default()).await?;
     metrics::counter!("sagas_finished_total", "outcome" => "resolved").increment(1);
     Ok(Some(saga))
 }
@@ -162,15 +166,14 @@ async fn follow(
     resume: Option<&str>,
     policy: &SagaPolicy,
 ) -> sqlx::Result<()> {
-    if !matches!(transition, Transition::Retry)
-        && let Some(outcome) = ended
-    {
-        log::close_step(tx, order.id, outcome).await?;
-    }
+    let mut entry = Entry {
+        closed: ended.filter(|_| !matches!(transition, Transition::Retry)),
+        ..Entry::default()
+    };
     let deadline = match transition {
         Transition::Retry => {
             let detail = format!("attempt {} got no answer", saga.attempt - 1);
-            log::retry_step(tx, order.id, saga.attempt, &detail).await?;
+            entry.retried = Some((saga.attempt, detail));
             send(tx, order, saga.step).await?;
             Some(policy.deadline(saga.attempt))
         }
@@ -178,7 +181,7 @@ async fn follow(
             if matches!(transition, Transition::Cancelled(_)) {
                 end_order(tx, order, Ending::Cancelled, saga).await?;
             }
-            log::open_step(tx, order.id, next).await?;
+            entry.opened = Some(next);
             send(tx, order, next).await?;
             Some(policy.deadline(1))
         }
@@ -194,7 +197,7 @@ async fn follow(
             None
         }
     };
-    store::save(tx, order.id, saga, deadline).await
+    store::save(tx, order.id, saga, deadline, &entry).await
 }
 
 /// The saga's end: the order's status and the event that announces it; a failed saga

@@ -14,7 +14,6 @@ use super::{
     facts,
     machine::{Outcome, Step},
     orchestrator::{self, SagaPolicy},
-    store,
 };
 use crate::{shards::Shards, store as orders};
 
@@ -92,7 +91,7 @@ impl OrderMessages {
         outcome: &Outcome,
         reply: Option<&StepReply>,
     ) -> Result<(), Failure> {
-        let Some(row) = store::lock(tx, order).await? else {
+        let Some((order, row)) = orders::lock_with_saga(tx, order).await? else {
             return match outcome {
                 // Nothing to tell: a fault about a reply for no saga ends here.
                 Outcome::Faulted(_) => Ok(()),
@@ -104,12 +103,9 @@ impl OrderMessages {
             .is_some_and(|saga| saga.state.is_active() && saga.step == step);
         if !awaited {
             // An answer to an earlier attempt, or to a step the saga has left behind.
-            tracing::debug!(%order, %step, "stale reply ignored");
+            tracing::debug!(order = %order.id, %step, "stale reply ignored");
             return Ok(());
         }
-        let order = orders::lock(tx, order)
-            .await?
-            .ok_or_else(|| Failure::Reject(format!("no order {order}")))?;
         orchestrator::advance(tx, &order, &row, outcome, reply, &self.policy).await?;
         Ok(())
     }

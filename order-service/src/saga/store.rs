@@ -4,10 +4,13 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
-use super::machine::{Ending, Saga, SagaState, Step, Unresolved};
+use super::{
+    log::Entry,
+    machine::{Ending, Saga, SagaState, Step, Unresolved},
+};
 
 /// A saga as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct SagaRow {
     pub order_id: Uuid,
     pub state: String,
@@ -48,16 +51,42 @@ impl SagaRow {
     }
 }
 
-/// Writes `saga` for `order`, new or changed, with the current attempt's deadline.
+/// Writes `saga` for `order`, new or changed, with the current attempt's deadline, and what
+/// its step log gains: one statement for all of it (each of the log's changes applies only
+/// when its parameters are given).
 pub async fn save(
     tx: &mut PgConnection,
     order: Uuid,
     saga: &Saga,
     deadline: Option<DateTime<Utc>>,
+    entry: &Entry<'_>,
 ) -> sqlx::Result<()> {
     let pending: Vec<&str> = saga.pending.iter().map(|step| step.as_str()).collect();
+    let (closed, detail) = entry.closed.map_or((None, None), |outcome| {
+        let (name, detail) = outcome.logged();
+        (Some(name), detail)
+    });
+    let (attempts, why) = entry
+        .retried
+        .as_ref()
+        .map_or((None, None), |(attempt, why)| {
+            (
+                Some(i32::try_from(*attempt).unwrap_or(i32::MAX)),
+                Some(why.as_str()),
+            )
+        });
     sqlx::query(
-        "INSERT INTO sagas (order_id, state, step, attempt, deadline, cancel_requested, pending, ending, reason, unresolved)
+        "WITH last AS (SELECT COALESCE(max(seq), 0) AS seq FROM saga_steps WHERE order_id = $1),
+         closed AS (
+             UPDATE saga_steps SET outcome = $11, detail = COALESCE($12, detail), finished_at = now()
+             WHERE $11::text IS NOT NULL AND order_id = $1 AND seq = (SELECT seq FROM last)),
+         retried AS (
+             UPDATE saga_steps SET attempts = $13, detail = $14
+             WHERE $13::int IS NOT NULL AND order_id = $1 AND seq = (SELECT seq FROM last)),
+         opened AS (
+             INSERT INTO saga_steps (order_id, seq, step, compensation, attempts, outcome)
+             SELECT $1, seq + 1, $15, $16, 1, 'running' FROM last WHERE $15::text IS NOT NULL)
+         INSERT INTO sagas (order_id, state, step, attempt, deadline, cancel_requested, pending, ending, reason, unresolved)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (order_id) DO UPDATE SET state = $2, step = $3, attempt = $4, deadline = $5,
              cancel_requested = $6, pending = $7, ending = $8, reason = $9, unresolved = $10, updated_at = now()",
@@ -72,6 +101,12 @@ pub async fn save(
     .bind(saga.ending.map(Ending::status))
     .bind(&saga.reason)
     .bind(Json(&saga.unresolved))
+    .bind(closed)
+    .bind(detail)
+    .bind(attempts)
+    .bind(why)
+    .bind(entry.opened.map(Step::as_str))
+    .bind(entry.opened.map(Step::is_compensation))
     .execute(tx)
     .await
     .map(drop)

@@ -273,16 +273,22 @@ async fn execute(
         Operation::Authorize {
             authorization,
             customer,
-        } => (
-            ledger::authorize(tx, &authorization, customer).await?,
-            StatusCode::CREATED,
-        ),
-        Operation::Capture { order, amount } => {
-            (ledger::capture(tx, order, amount).await?, StatusCode::OK)
+        } => {
+            let existing = store::lock_by_order(tx, authorization.order_id).await?;
+            let applied = ledger::authorize(tx, existing.as_ref(), &authorization, customer);
+            (applied.await?, StatusCode::CREATED)
         }
-        Operation::Void { order } => (ledger::void(tx, order).await?, StatusCode::OK),
+        Operation::Capture { order, amount } => {
+            let payment = ledger::locked(tx, order).await?;
+            (ledger::capture(tx, payment, amount).await?, StatusCode::OK)
+        }
+        Operation::Void { order } => {
+            let payment = ledger::locked(tx, order).await?;
+            (ledger::void(tx, payment).await?, StatusCode::OK)
+        }
         Operation::Refund { order, amount } => {
-            (ledger::refund(tx, order, amount).await?, StatusCode::OK)
+            let payment = ledger::locked(tx, order).await?;
+            (ledger::refund(tx, payment, amount).await?, StatusCode::OK)
         }
     };
     let view = PaymentView::from(&applied.payment);
