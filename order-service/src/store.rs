@@ -149,8 +149,10 @@ pub async fn lock_with_saga(
             .map(|c| format!("o.{}", c.trim()))
             .collect();
         format!(
-            "SELECT {}, to_jsonb(s) AS saga FROM orders o JOIN sagas s ON s.order_id = o.id
-             WHERE o.id = $1 FOR UPDATE",
+            // Rows are locked in the order of the FROM list: the saga first, as everyone
+            // else who locks both does, so that none of them waits on the other in a circle.
+            "SELECT {}, to_jsonb(s) AS saga FROM sagas s JOIN orders o ON o.id = s.order_id
+             WHERE s.order_id = $1 FOR UPDATE",
             columns.join(", ")
         )
     });

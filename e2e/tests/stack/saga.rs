@@ -117,6 +117,50 @@ async fn assert_ledger_balances(platform: &Platform) {
     assert_eq!(imbalance, 0, "the ledger balances");
 }
 
+/// Why an order is not over: its saga's log, and what every queue gave up on.
+async fn post_mortem(platform: &Platform, admin: &str, order: &str) -> String {
+    let (_, saga) = platform.get(&format!("/orders/{order}/saga"), admin).await;
+    let mut dead = Vec::new();
+    for queue in &messaging::topology::QUEUES {
+        let name = platform.broker.topology().dead_letters(queue);
+        for letter in platform.broker.drain(&name, 0, Duration::ZERO).await {
+            let headers =
+                messaging::trace::from_amqp(letter.delivery.properties.headers().as_ref());
+            let body = String::from_utf8_lossy(&letter.delivery.data)
+                .chars()
+                .take(300)
+                .collect::<String>();
+            dead.push(format!("{name}: {headers:?} {body}"));
+        }
+    }
+    let shard = platform.order_shard(order).await;
+    let outbox: Vec<(String, Option<String>, i32, String)> = sqlx::query_as(
+        "SELECT message_type, published_at::text, attempts, to_jsonb(o)::text FROM outbox o
+         WHERE aggregate_id = $1 ORDER BY occurred_at",
+    )
+    .bind(order)
+    .fetch_all(&shard)
+    .await
+    .unwrap_or_default();
+    let outbox: Vec<String> = outbox
+        .iter()
+        .map(|(kind, sent, attempts, row)| {
+            format!("{kind} sent {sent:?} after {attempts} failures: {row}")
+        })
+        .collect();
+    let log = platform
+        .backends
+        .iter()
+        .find(|process| process.name == "order-service")
+        .map(crate::processes::Process::log_tail)
+        .unwrap_or_default();
+    format!(
+        "saga {saga:#}\nits outbox rows:\n{}\ndead letters:\n{}\norder-service's log ends:\n{log}",
+        outbox.join("\n"),
+        dead.join("\n")
+    )
+}
+
 /// Waits for each order to end and checks its books; returns how many ended in each status.
 async fn settle(platform: &Platform, admin: &str, orders: &[String]) -> HashMap<String, usize> {
     let mut outcomes = HashMap::new();
@@ -125,6 +169,12 @@ async fn settle(platform: &Platform, admin: &str, orders: &[String]) -> HashMap<
             .wait_for(admin, order, TERMINAL, Duration::from_secs(90))
             .await;
         let status = body["status"].as_str().unwrap_or_default().to_owned();
+        if !TERMINAL.contains(&status.as_str()) {
+            panic!(
+                "{order} is not over: {}",
+                post_mortem(platform, admin, order).await
+            );
+        }
         assert_consistent(&status, &books(platform, order).await, order);
         *outcomes.entry(status).or_default() += 1;
     }
