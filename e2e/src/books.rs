@@ -30,6 +30,15 @@ pub struct Books {
     pub shipment: Option<(String, Option<Uuid>)>,
 }
 
+impl Books {
+    /// Whether the order's saga has ended (or failed).
+    pub fn saga_ended(&self) -> bool {
+        self.saga.as_ref().is_some_and(|(state, _, _)| {
+            !matches!(state.as_str(), "running" | "compensating" | "cancelling")
+        })
+    }
+}
+
 /// A broken promise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
@@ -194,9 +203,7 @@ pub fn check(order: &Books) -> Vec<Violation> {
             );
         }
     }
-    let ended = order.saga.as_ref().is_some_and(|(state, _, _)| {
-        !matches!(state.as_str(), "running" | "compensating" | "cancelling")
-    });
+    let ended = order.saga_ended();
     if ended && matches!(payment, Some("authorized" | "capture_failed")) {
         breaks(3, format!("the saga ended but the payment is {payment:?}"));
     }

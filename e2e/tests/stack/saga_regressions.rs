@@ -22,14 +22,21 @@ async fn platform() -> Platform {
     .await
 }
 
-/// The order's books keep every promise.
+/// Once the order's saga has ended (within `LIMIT`), its books keep every promise.
 async fn assert_kept(platform: &Platform, order: &str) {
-    let all = books::read(platform).await;
-    let mine = all
-        .iter()
-        .find(|books| books.order.to_string() == order)
-        .expect("the order's books");
-    let broken = books::check(mine);
+    let deadline = std::time::Instant::now() + LIMIT;
+    let mine = loop {
+        let all = books::read(platform).await;
+        let mine = all
+            .into_iter()
+            .find(|books| books.order.to_string() == order)
+            .expect("the order's books");
+        if mine.saga_ended() || std::time::Instant::now() >= deadline {
+            break mine;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let broken = books::check(&mine);
     assert!(broken.is_empty(), "{mine:#?}\n{broken:#?}");
     assert_eq!(
         books::courier_mismatches(platform).await,
@@ -39,20 +46,48 @@ async fn assert_kept(platform: &Platform, order: &str) {
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-#[tokio::test]
-async fn a_cancel_while_payments_are_away_that_races_the_pick_up_leaves_the_food_paid() {
-    let mut platform = platform().await;
+/// The people of one order: the admin (who owns the restaurant), its courier and its
+/// customer, and the order, paid with `card`.
+struct Scene {
+    admin: String,
+    courier: String,
+    customer: String,
+    order: String,
+}
+
+/// A restaurant, a courier and a customer whose order paid with `card` is placed, and
+/// confirmed when `confirmed` asks for it.
+async fn scene(platform: &Platform, card: &str, confirmed: bool) -> Scene {
     let admin = platform.admin().await;
     let menu = platform.restaurant(&admin).await;
     let (_, courier) = platform.courier(&admin, "rider@regression.test").await;
-    let customer = platform.customer("ada@regression.test").await;
+    let customer = platform.customer("customer@regression.test").await;
     let order = platform
-        .order(&customer, &menu, "pm_card_ok")
+        .order(&customer, &menu, card)
         .await
         .expect("placed");
-    platform
-        .wait_for(&customer, &order, &["CONFIRMED"], LIMIT)
-        .await;
+    if confirmed {
+        platform
+            .wait_for(&customer, &order, &["CONFIRMED"], LIMIT)
+            .await;
+    }
+    Scene {
+        admin,
+        courier,
+        customer,
+        order,
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_while_payments_are_away_that_races_the_pick_up_leaves_the_food_paid() {
+    let mut platform = platform().await;
+    let Scene {
+        admin: _,
+        courier,
+        customer,
+        order,
+    } = scene(&platform, "pm_card_ok", true).await;
 
     platform
         .stop("payment-service", Duration::from_secs(15))
@@ -97,17 +132,12 @@ async fn a_cancel_while_payments_are_away_that_races_the_pick_up_leaves_the_food
 #[tokio::test]
 async fn the_restaurant_cannot_move_an_order_whose_cancellation_waits_on_the_participants() {
     let mut platform = platform().await;
-    let admin = platform.admin().await;
-    let menu = platform.restaurant(&admin).await;
-    platform.courier(&admin, "rider@regression.test").await;
-    let customer = platform.customer("bob@regression.test").await;
-    let order = platform
-        .order(&customer, &menu, "pm_card_ok")
-        .await
-        .expect("placed");
-    platform
-        .wait_for(&customer, &order, &["CONFIRMED"], LIMIT)
-        .await;
+    let Scene {
+        admin,
+        courier: _,
+        customer,
+        order,
+    } = scene(&platform, "pm_card_ok", true).await;
 
     platform
         .stop("payment-service", Duration::from_secs(15))
@@ -167,16 +197,14 @@ async fn the_restaurant_cannot_move_an_order_whose_cancellation_waits_on_the_par
 #[tokio::test]
 async fn a_courier_cannot_take_food_whose_capture_may_still_fail_so_its_hold_is_released() {
     let platform = platform().await;
-    let admin = platform.admin().await;
-    let menu = platform.restaurant(&admin).await;
-    let (_, courier) = platform.courier(&admin, "rider@regression.test").await;
-    let customer = platform.customer("cleo@regression.test").await;
     // Shipping waits, then the capture does, while the courier is already assigned.
     platform.broker_proxy("delivery-service").cut();
-    let order = platform
-        .order(&customer, &menu, "pm_card_capture_fails")
-        .await
-        .expect("placed");
+    let Scene {
+        courier,
+        customer,
+        order,
+        ..
+    } = scene(&platform, "pm_card_capture_fails", false).await;
     let mut saga = serde_json::Value::Null;
     for _ in 0..300 {
         (_, saga) = platform
@@ -228,17 +256,12 @@ async fn a_courier_cannot_take_food_whose_capture_may_still_fail_so_its_hold_is_
 #[tokio::test]
 async fn a_courier_s_steps_while_the_order_s_shard_is_away_are_kept_until_it_is_back() {
     let platform = platform().await;
-    let admin = platform.admin().await;
-    let menu = platform.restaurant(&admin).await;
-    let (_, courier) = platform.courier(&admin, "rider@regression.test").await;
-    let customer = platform.customer("dan@regression.test").await;
-    let order = platform
-        .order(&customer, &menu, "pm_card_ok")
-        .await
-        .expect("placed");
-    platform
-        .wait_for(&customer, &order, &["CONFIRMED"], LIMIT)
-        .await;
+    let Scene {
+        admin: _,
+        courier,
+        customer,
+        order,
+    } = scene(&platform, "pm_card_ok", true).await;
     let (status, _) = platform.courier_step(&courier, &order, "picked-up").await;
     assert_eq!(status, 200);
 
