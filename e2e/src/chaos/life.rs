@@ -30,7 +30,7 @@ pub struct Plan {
     pub kitchen: Option<(Duration, usize)>,
     /// The courier tries to pick up this long after the order has one, then hands over
     /// this long after.
-    pub courier: Option<(Duration, Option<Duration>)>,
+    pub courier: (Duration, Duration),
 }
 
 impl Plan {
@@ -51,10 +51,9 @@ impl Plan {
         let kitchen = rng
             .gen_bool(0.5)
             .then(|| (within(rng, 3000), rng.gen_range(1..=3)));
-        let courier = rng.gen_bool(0.8).then(|| {
-            let hand_over = rng.gen_bool(0.8).then(|| within(rng, 3000));
-            (within(rng, 2000), hand_over)
-        });
+        // Couriers always come and hand over, sooner or later, so that they are free again
+        // for the orders after.
+        let courier = (within(rng, 2000), within(rng, 3000));
         Self {
             card,
             cancel_after,
@@ -115,26 +114,18 @@ pub async fn live(
             }
         }
     };
-    let courier = async {
-        if let Some((after, hand_over)) = plan.courier {
-            ride(cast, &id, after, hand_over, history).await;
-        }
-    };
+    let courier = ride(cast, &id, plan.courier, history);
     tokio::join!(cancel, kitchen, courier);
     Some(id)
 }
 
 /// The courier the order was given, as soon as it has one, waits `after`, picks it up
 /// (asking again while it is held, for a while), then hands it over after `hand_over`.
-async fn ride(
-    cast: &Cast,
-    id: &str,
-    after: Duration,
-    hand_over: Option<Duration>,
-    history: &History,
-) {
+async fn ride(cast: &Cast, id: &str, (after, hand_over): (Duration, Duration), history: &History) {
+    // Up to a minute each for the saga to give it a courier, and to release it: faults
+    // may hold it that long, and a courier who walked away would stay busy for good.
     let mut order = Value::Null;
-    for _ in 0..50 {
+    for _ in 0..300 {
         (_, order) = cast.admin.get(&format!("/orders/{id}")).await;
         if order["courier_id"].is_string() || order["status"].as_str() != Some("PENDING") {
             break;
@@ -153,7 +144,7 @@ async fn ride(
     };
     tokio::time::sleep(after).await;
     let mut answer = (0, Value::Null);
-    for _ in 0..40 {
+    for _ in 0..240 {
         answer = rider.post(&format!("/delivery/{id}/picked-up")).await;
         if kind(&answer.1) != "shipment-held" {
             break;
@@ -164,11 +155,9 @@ async fn ride(
     if answer.0 != 200 {
         return;
     }
-    if let Some(after) = hand_over {
-        tokio::time::sleep(after).await;
-        let answer = rider.post(&format!("/delivery/{id}/delivered")).await;
-        history.order(id, format!("the courier hands over: {}", said(&answer)));
-    }
+    tokio::time::sleep(hand_over).await;
+    let answer = rider.post(&format!("/delivery/{id}/delivered")).await;
+    history.order(id, format!("the courier hands over: {}", said(&answer)));
 }
 
 /// A problem's type, without its path.
