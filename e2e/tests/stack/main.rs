@@ -16,5 +16,6 @@ mod saga;
 mod saga_regressions;
 mod stack;
 mod telemetry;
+mod walkthrough;
 
 pub use e2e::{platform, processes};

@@ -242,8 +242,14 @@ impl Drop for Dev {
 /// `scripts/dev args` on ports from `base`, stores named with `prefix`, logs and pid files in
 /// `dir` and the binaries of this build; nothing else from the test's environment reaches it.
 fn command(base: u16, prefix: &str, dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/dev"));
-    command.args(args).env_clear();
+    // A shell started with SIGINT ignored (as a background job of a non-interactive shell
+    // starts its children) can never trap it, so Ctrl-C is given back its default first.
+    let mut command = Command::new("env");
+    command
+        .arg("--default-signal=INT")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/dev"))
+        .args(args)
+        .env_clear();
     for inherited in ["PATH", "HOME", "FD_DATA_DIR"] {
         if let Some(value) = std::env::var_os(inherited) {
             command.env(inherited, value);

@@ -1,0 +1,96 @@
+//! Demo accounts: registered once, with the role an administrator grants them.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{Config, SeedError, client::Client, report::Report};
+
+/// A demo account signed in: its id and a token that carries its roles.
+#[derive(Debug, Clone)]
+pub(crate) struct Account {
+    pub id: String,
+    pub token: String,
+}
+
+/// The administrator's token.
+pub(crate) async fn administrator(client: &Client, config: &Config) -> Result<String, SeedError> {
+    let (status, answer) = log_in(client, &config.admin_email, &config.admin_password).await?;
+    match answer["access_token"].as_str() {
+        Some(token) if status == 200 => Ok(token.to_owned()),
+        _ => Err(SeedError::Administrator {
+            email: config.admin_email.clone(),
+            detail: answer["detail"].as_str().unwrap_or("refused").to_owned(),
+        }),
+    }
+}
+
+/// The account `email`, registered if it is not yet, holding `role` (granted by `admin`) if
+/// one is given.
+pub(crate) async fn ensure(
+    client: &Client,
+    config: &Config,
+    admin: &str,
+    (email, name, role): (&str, &str, Option<&str>),
+    report: &mut Report,
+) -> Result<Account, SeedError> {
+    let mut body = json!({"email": email, "password": config.password, "display_name": name});
+    if let Some(role) = role {
+        body["role"] = json!(role);
+    }
+    let (status, _) = client
+        .expect(
+            Method::POST,
+            "/auth/register",
+            None,
+            Some(&body),
+            &[201, 409],
+        )
+        .await?;
+    report.count(status == 201, format!("account {email}"));
+    let mut token = token_of(client, email, &config.password).await?;
+    let (_, me) = client
+        .expect(Method::GET, "/auth/me", Some(&token), None, &[200])
+        .await?;
+    let id = me["id"].as_str().unwrap_or_default().to_owned();
+    if let Some(role) = role {
+        let held = holds(&me, role);
+        if !held {
+            client
+                .expect(
+                    Method::POST,
+                    &format!("/auth/admin/users/{id}/roles"),
+                    Some(admin),
+                    Some(&json!({"role": role})),
+                    &[200],
+                )
+                .await?;
+            // The role is in the next token only.
+            token = token_of(client, email, &config.password).await?;
+        }
+        report.count(!held, format!("role {role} of {email}"));
+    }
+    Ok(Account { id, token })
+}
+
+fn holds(me: &Value, role: &str) -> bool {
+    me["roles"]
+        .as_array()
+        .is_some_and(|roles| roles.iter().any(|held| held == role))
+}
+
+async fn token_of(client: &Client, email: &str, password: &str) -> Result<String, SeedError> {
+    let (status, answer) = log_in(client, email, password).await?;
+    match answer["access_token"].as_str() {
+        Some(token) if status == 200 => Ok(token.to_owned()),
+        _ => Err(SeedError::ForeignAccount {
+            email: email.to_owned(),
+        }),
+    }
+}
+
+async fn log_in(client: &Client, email: &str, password: &str) -> Result<(u16, Value), SeedError> {
+    let body = json!({"email": email, "password": password});
+    client
+        .call(Method::POST, "/auth/login", None, Some(&body))
+        .await
+}
