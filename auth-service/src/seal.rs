@@ -8,7 +8,8 @@ use ring::{
     rand::{SecureRandom, SystemRandom},
 };
 
-/// The development secret, used when none is configured: a start with it is logged.
+/// The development secret, used when none is configured: a start with it is logged (it is
+/// among `shared::dev_defaults::DEVELOPMENT_VALUES`).
 pub const DEVELOPMENT_SECRET: &str = "ZGV2ZWxvcG1lbnQgb25seSwgbmV2ZXIgaW4gcHJvZCE=";
 
 /// Seals and opens signing keys.

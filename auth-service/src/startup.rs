@@ -18,7 +18,7 @@ use crate::{
     keys::{KeyError, KeyRing},
     password::Hasher,
     routes,
-    seal::{DEVELOPMENT_SECRET, Sealer},
+    seal::Sealer,
     state::AppState,
     store::users,
 };
@@ -44,11 +44,6 @@ impl Application {
         let db = database.pool().clone();
         let sealer = Sealer::new(&config.signing_key_secret)
             .map_err(|err| StartupError::Config(format!("SIGNING_KEY_SECRET: {err}")))?;
-        if config.signing_key_secret == DEVELOPMENT_SECRET {
-            tracing::warn!(
-                "signing keys are sealed with the development secret: set SIGNING_KEY_SECRET"
-            );
-        }
         let keys = KeyRing::new(db.clone(), sealer, config.tokens.access_token_ttl);
         let verifier = Verifier::new(
             KeySource::Local(keys.published()),

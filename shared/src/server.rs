@@ -36,8 +36,9 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
 }
 
-/// The body of every binary's `main`: starts telemetry, runs `app` (build and serve), and
-/// turns a failure into one logged line and exit status 1.
+/// The body of every binary's `main`: starts telemetry, warns of the secrets left at a
+/// development value, runs `app` (build and serve), and turns a failure into one logged line
+/// and exit status 1.
 pub async fn main<F>(service: &'static str, common: &CommonArgs, app: F) -> ExitCode
 where
     F: Future<Output = Result<(), StartupError>>,
@@ -49,6 +50,7 @@ where
             return ExitCode::FAILURE;
         }
     };
+    crate::dev_defaults::warn();
     let outcome = app.await;
     if let Err(err) = &outcome {
         tracing::error!(error = %err, "{service} stopped");

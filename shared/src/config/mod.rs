@@ -6,9 +6,13 @@
 
 use std::{net::IpAddr, str::FromStr, time::Duration};
 
-use clap::{Args, Parser, ValueEnum, error::ContextKind};
+use clap::{Args, ValueEnum};
 #[cfg(feature = "postgres")]
 use sqlx::postgres::PgConnectOptions;
+
+pub use parse::{command, explain, parse};
+
+mod parse;
 
 /// Settings every binary has: where it listens, how it logs and traces, its time limits.
 #[derive(Debug, Clone, Args)]
@@ -84,55 +88,6 @@ impl AuthArgs {
     }
 }
 
-/// Parses the configuration of `T` from the process's arguments and environment.
-///
-/// On a bad value it prints one line naming the flag, its environment variable and the
-/// value, and exits with status 2; `--help` and `--version` behave as usual.
-pub fn parse<T: Parser>() -> T {
-    match T::try_parse() {
-        Ok(config) => config,
-        Err(err) if !err.use_stderr() => err.exit(),
-        Err(err) => {
-            eprintln!("{}", explain(&err, &T::command()));
-            std::process::exit(2);
-        }
-    }
-}
-
-/// Turns a clap error into one line that also names the environment variable of the
-/// offending flag, so that a bad value coming from the environment can be found.
-pub fn explain(err: &clap::Error, command: &clap::Command) -> String {
-    let rendered = err.to_string();
-    // The message proper ends at the first blank line (usage and hints follow).
-    let first = rendered
-        .lines()
-        .take_while(|line| !line.trim().is_empty())
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let Some(invalid) = err.get(ContextKind::InvalidArg).map(|arg| arg.to_string()) else {
-        return first;
-    };
-    let long = invalid
-        .trim_start_matches('-')
-        .split([' ', '=', '<'])
-        .next()
-        .unwrap_or_default();
-    let env = command
-        .get_arguments()
-        .find(|arg| arg.get_long() == Some(long))
-        .and_then(|arg| arg.get_env())
-        .map(|env| env.to_string_lossy().into_owned());
-    match env {
-        Some(env) => first.replacen(
-            &format!("'{invalid}'"),
-            &format!("'{invalid}' (environment variable {env})"),
-            1,
-        ),
-        None => first,
-    }
-}
-
 #[cfg(feature = "postgres")]
 fn parse_postgres_url(value: &str) -> Result<PgConnectOptions, String> {
     if !(value.starts_with("postgres://") || value.starts_with("postgresql://")) {
@@ -161,7 +116,7 @@ pub fn parse_mongodb_url(value: &str) -> Result<String, String> {
 
 #[cfg(all(test, feature = "postgres"))]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     use super::*;
 
