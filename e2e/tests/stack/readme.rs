@@ -10,7 +10,12 @@ fn the_configuration_reference_documents_every_flag_and_variable_of_every_binary
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md"),
     )
     .expect("docs/configuration.md exists");
-    for binary in binaries::all() {
+    let seed = binaries::Binary {
+        name: "seed",
+        port: 0,
+        command: <seed::Config as clap::CommandFactory>::command,
+    };
+    for binary in binaries::all().into_iter().chain([seed]) {
         for arg in (binary.command)().get_arguments() {
             let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
                 continue;

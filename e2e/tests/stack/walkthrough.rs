@@ -3,22 +3,29 @@
 
 use std::{path::Path, process::Command};
 
-use clap::Parser as _;
 use serde_json::Value;
 
-use crate::platform::{ADMIN_EMAIL, ADMIN_PASSWORD, Options, Platform};
+use crate::{
+    platform::{ADMIN_EMAIL, ADMIN_PASSWORD, Options, Platform},
+    processes::{binary_dir, build_binaries},
+};
 
-fn seed_config(platform: &Platform) -> seed::Config {
-    seed::Config::try_parse_from([
-        "seed",
-        "--gateway-url",
-        &platform.url(""),
-        "--admin-email",
-        ADMIN_EMAIL,
-        "--admin-password",
-        ADMIN_PASSWORD,
-    ])
-    .expect("the seed's settings parse")
+/// Runs `scripts/` `name` with `env`, to its end: whether it succeeded, and what it printed.
+fn script(name: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let output = Command::new(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scripts")
+            .join(name),
+    )
+    .envs(env.iter().copied())
+    .output()
+    .unwrap_or_else(|err| panic!("scripts/{name} runs: {err}"));
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), printed)
 }
 
 /// Every restaurant with its menu's dish ids, as anyone sees them.
@@ -58,51 +65,43 @@ async fn catalogue(platform: &Platform) -> Vec<(String, Vec<String>)> {
 #[tokio::test]
 async fn a_seeded_platform_takes_the_readme_walkthrough_from_login_to_a_delivered_order() {
     let platform = Platform::start(Options::default()).await;
-    let config = seed_config(&platform);
+    build_binaries();
+    let bin_dir = binary_dir();
+    let gateway = platform.url("");
+    let seeding = [
+        ("FD_BIN_DIR", bin_dir.to_str().expect("a UTF-8 path")),
+        ("GATEWAY_URL", gateway.as_str()),
+        ("ADMIN_EMAIL", ADMIN_EMAIL),
+        ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+    ];
 
-    let first = seed::run(&config)
-        .await
-        .expect("the first seeding succeeds");
-    assert!(!first.created.is_empty(), "the first run creates the set");
+    let (seeded_once, first) = script("seed", &seeding);
+    assert!(seeded_once, "the first seeding succeeds:\n{first}");
+    assert!(first.starts_with("Seeded 5 restaurants"), "{first}");
+    for account in [
+        seed::data::CUSTOMER,
+        seed::data::OWNER,
+        "demo password 2026",
+    ] {
+        assert!(
+            first.contains(account),
+            "the credentials are printed: {first}"
+        );
+    }
     let seeded = catalogue(&platform).await;
     assert_eq!(seeded.len(), seed::data::RESTAURANTS.len(), "{seeded:?}");
     assert!(
         seeded.iter().all(|(_, dishes)| !dishes.is_empty()),
         "every restaurant has a menu: {seeded:?}"
     );
-    let rendered = first.render(&config);
-    for account in [seed::data::CUSTOMER, seed::data::OWNER] {
-        assert!(
-            rendered.contains(account),
-            "the credentials are printed: {rendered}"
-        );
-    }
 
-    let second = seed::run(&config)
-        .await
-        .expect("the second seeding succeeds");
-    assert_eq!(
-        second.created,
-        Vec::<String>::new(),
-        "a second run creates nothing"
-    );
-    assert_eq!(second.present, first.created.len() + first.present);
+    let (seeded_twice, second) = script("seed", &seeding);
+    assert!(seeded_twice, "the second seeding succeeds:\n{second}");
+    assert!(second.contains("nothing changed"), "{second}");
     assert_eq!(catalogue(&platform).await, seeded, "nor changes anything");
 
-    let gateway = platform.url("");
-    let output = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/demo"))
-        .env("GATEWAY", &gateway)
-        .output()
-        .expect("scripts/demo runs");
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "the walkthrough runs to its end:\n{printed}"
-    );
+    let (walked, printed) = script("demo", &[("GATEWAY", gateway.as_str())]);
+    assert!(walked, "the walkthrough runs to its end:\n{printed}");
     for expected in [
         "customer@demo.food-delivery.local",
         "Bouchon des Terreaux",
