@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
-# One image with the seven binaries; compose picks one per service with `command`.
-# cargo-chef builds the dependencies in their own layer, so editing the code does not
-# rebuild them.
+# One image with the seven binaries and the demo seed; compose picks one per service with
+# `command`. cargo-chef builds the dependencies in their own layer, so editing the code does
+# not rebuild them. Both stages are Debian bookworm: a binary linked against a newer glibc
+# than the runtime's would not start. Every base is pinned; e2e/tests/stack/image checks it.
 
-FROM lukemathwalker/cargo-chef:latest-rust-1 AS chef
+FROM lukemathwalker/cargo-chef:0.1.77-rust-1.95.0-bookworm AS chef
 WORKDIR /app
 
 FROM chef AS planner
@@ -24,24 +25,28 @@ RUN apt-get update \
     fi \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=planner /app/recipe.json recipe.json
-RUN cargo chef cook --release --recipe-path recipe.json \
- && cargo chef cook --profile gateway --recipe-path recipe.json -p gateway
+RUN cargo chef cook --locked --release --recipe-path recipe.json \
+ && cargo chef cook --locked --profile gateway --recipe-path recipe.json -p gateway
 COPY . .
-RUN cargo build --release -p auth-service -p order-service -p restaurant-service \
-       -p delivery-service -p tracking-service -p payment-service \
+# The first build's --locked refuses a Cargo.lock out of date for the whole workspace, so
+# scripts/pgo-build's builds after it resolve nothing anew either.
+RUN cargo build --locked --release -p auth-service -p order-service -p restaurant-service \
+       -p delivery-service -p tracking-service -p payment-service -p seed \
  && mkdir -p /out \
  && cp target/release/auth-service target/release/order-service \
        target/release/restaurant-service target/release/delivery-service \
-       target/release/tracking-service target/release/payment-service /out/ \
+       target/release/tracking-service target/release/payment-service \
+       target/release/seed /out/ \
  && if [ "$GATEWAY_PGO" = 1 ]; then \
       cp "$(./scripts/pgo-build)" /out/gateway; \
     else \
-      cargo build --profile gateway -p gateway && cp target/gateway/gateway /out/; \
+      cargo build --locked --profile gateway -p gateway && cp target/gateway/gateway /out/; \
     fi
 
-FROM debian:bookworm-slim AS runtime
+# No curl here: each binary is its own health check (`gateway healthcheck`).
+FROM debian:bookworm-20260918-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home app
 COPY --from=builder /out/ /usr/local/bin/

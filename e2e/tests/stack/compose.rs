@@ -47,7 +47,8 @@ pub fn field<'a>(service: &'a Yaml, key: &str) -> &'a Yaml {
 }
 
 /// The environment of a service, as written in either of compose's two forms, with `<<`
-/// merge keys (shared settings behind a YAML anchor) expanded.
+/// merge keys (shared settings behind a YAML anchor) expanded, and each `${VAR:-default}`
+/// at its default, as compose starts it with no variable set.
 pub fn environment(service: &Yaml) -> Vec<(String, String)> {
     let mut variables = Vec::new();
     for source in [&service["<<"], service] {
@@ -71,6 +72,7 @@ fn collect_variables(environment: &Yaml, variables: &mut Vec<(String, String)>) 
                     Yaml::Boolean(flag) => flag.to_string(),
                     _ => String::new(),
                 };
+                let value = crate::image::interpolate(&value).unwrap_or(value);
                 variables.push((key.to_owned(), value));
             }
         }
@@ -259,14 +261,38 @@ fn no_store_or_management_port_faces_the_world() {
 }
 
 #[test]
-fn every_binary_healthcheck_probes_its_own_port() {
+fn every_binary_checks_its_own_health_at_its_own_port() {
     let services = services();
     for binary in binaries::all() {
-        let test = strings(&field(&services[binary.name], "healthcheck")["test"]).join(" ");
-        assert!(
-            test.contains(&format!("127.0.0.1:{}/", binary.port))
-                || test.contains(&format!("localhost:{}/", binary.port)),
-            "{}: {test}",
+        let service = &services[binary.name];
+        let test = strings(&field(service, "healthcheck")["test"]);
+        assert_eq!(
+            test,
+            [
+                "CMD".to_owned(),
+                format!("/usr/local/bin/{}", binary.name),
+                "healthcheck".to_owned()
+            ],
+            "{} runs its own health check",
+            binary.name
+        );
+        // The check reads the service's own PORT and HOST, as the binary does.
+        let healthcheck = shared::healthcheck::command(&(binary.command)())
+            .unwrap_or_else(|| panic!("{} has a healthcheck subcommand", binary.name));
+        let mut args = vec!["healthcheck".to_owned()];
+        for (variable, value) in environment(service) {
+            if let Some(flag) = binaries::flag_for(&healthcheck, &variable) {
+                args.push(format!("{flag}={value}"));
+            }
+        }
+        let matches = healthcheck
+            .try_get_matches_from(&args)
+            .unwrap_or_else(|err| panic!("{}'s healthcheck: {err}", binary.name));
+        let probe = shared::healthcheck::Probe::from_matches(&matches).expect("a probe");
+        assert_eq!(
+            probe.url(),
+            format!("http://127.0.0.1:{}/ready", binary.port),
+            "{} checks its own port",
             binary.name
         );
     }

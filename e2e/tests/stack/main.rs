@@ -7,6 +7,7 @@ mod compose_observability;
 mod dashboard;
 mod deployments;
 mod dev_script;
+mod image;
 mod metrics;
 mod openapi;
 mod prometheus;
