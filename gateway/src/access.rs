@@ -16,15 +16,15 @@ use shared::{
 use crate::routes::{RoutePattern, RouteTable, parse_patterns, parse_table};
 
 /// Routes anyone may call: signing up and in, resetting a forgotten password, the keys,
-/// restaurant browsing, the services' own descriptions, the gateway's statistics, and the
-/// dashboard's page and stream (the stream asks for an admin itself: a browser's
-/// `EventSource` sends the session cookie, not a bearer token).
+/// restaurant browsing, the services' own descriptions and the API explorer that shows them,
+/// the gateway's statistics, and the dashboard's page and stream (the stream asks for an
+/// admin itself: a browser's `EventSource` sends the session cookie, not a bearer token).
 pub const DEFAULT_PUBLIC_ROUTES: &str = "POST /auth/register, POST /auth/login, \
     POST /auth/mfa/verify, POST /auth/refresh, POST /auth/password/reset, \
     POST /auth/password/reset/confirm, GET /.well-known/jwks.json, \
     GET /auth/.well-known/jwks.json, GET /restaurants/**, HEAD /restaurants/**, \
     GET /*/openapi.json, GET /*/health, GET /*/ready, GET /stats/**, \
-    GET /dashboard, GET /dashboard/events, DELETE /dashboard/session";
+    GET /docs/**, GET /dashboard, GET /dashboard/events, DELETE /dashboard/session";
 
 /// What each route needs beyond a valid token: one of the listed permissions (or
 /// `role:<name>`). Routes not listed need only a valid token; the services check ownership.
@@ -225,6 +225,9 @@ mod tests {
                 .any(|r| r.matches(&Method::GET, "/restaurants/1/menu"))
         );
         assert!(!public.0.iter().any(|r| r.matches(&Method::GET, "/orders")));
+        for explorer in ["/docs", "/docs/", "/docs/swagger-ui-bundle.js"] {
+            assert!(public.0.iter().any(|r| r.matches(&Method::GET, explorer)));
+        }
         for anyone in ["/auth/password/reset", "/auth/password/reset/confirm"] {
             assert!(public.0.iter().any(|r| r.matches(&Method::POST, anyone)));
         }

@@ -16,6 +16,7 @@ mod deploy;
 mod discovery;
 mod edge;
 mod experiment;
+mod explorer;
 mod front;
 mod limit;
 mod metrics;

@@ -4,15 +4,17 @@
 
 use shared::openapi::problem;
 use utoipa::{
-    OpenApi as _,
+    Modify, OpenApi as _,
     openapi::{
         HttpMethod, OpenApi, OpenApiBuilder, PathItem, PathsBuilder,
         path::{OperationBuilder, ParameterBuilder, ParameterIn},
+        security::{Http, HttpAuthScheme, SecurityScheme},
     },
 };
 
 use crate::{
-    aggregate, cache, dashboard, deploy, discovery, experiment, upstream, upstream::Backend,
+    aggregate, cache, dashboard, deploy, discovery, experiment, explorer, upstream,
+    upstream::Backend,
 };
 
 /// The gateway's own operations.
@@ -34,9 +36,27 @@ use crate::{
     experiment::http::get_experiment,
     experiment::http::list_experiments,
     experiment::http::stop_experiment,
+    explorer::get_docs,
+    explorer::get_docs_file,
+    explorer::get_docs_page,
     upstream::stats::get_circuit_breakers,
-))]
+), modifiers(&BearerAuth))]
 struct Own;
+
+/// The `bearer` scheme the secured operations name (and the explorer's "Authorize").
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApi) {
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+    }
+}
 
 const METHODS: [HttpMethod; 5] = [
     HttpMethod::Get,

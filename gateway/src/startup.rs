@@ -16,6 +16,7 @@ use crate::{
     discovery::{self, Discovery},
     edge,
     experiment::{self, Experiments},
+    explorer,
     front::Front,
     limit::InFlight,
     openapi,
@@ -107,8 +108,9 @@ impl Application {
     }
 }
 
-/// The gateway's own API, behind its admission (shedding, body limit, identification, rate
-/// limit, route policy) as a middleware; the proxied routes are [`Front`]'s.
+/// The gateway's own API and the API explorer, behind its admission (shedding, body limit,
+/// identification, rate limit, route policy) as a middleware; the proxied routes are
+/// [`Front`]'s.
 fn own_routes(state: GatewayState) -> Router {
     Router::new()
         .route(
@@ -148,6 +150,7 @@ fn own_routes(state: GatewayState) -> Router {
             "/admin/experiments/{id}/stop",
             post(experiment::http::stop_experiment),
         )
+        .merge(explorer::routes(&state.backends))
         .route("/stats/cache", get(cache::get_cache_stats))
         .route(
             "/stats/circuit-breakers",

@@ -1,12 +1,14 @@
 mod accounts;
 mod binaries;
 mod board;
+mod browser;
 mod chaos;
 mod compose;
 mod compose_observability;
 mod dashboard;
 mod deployments;
 mod dev_script;
+mod explorer;
 mod image;
 mod metrics;
 mod openapi;

@@ -5,6 +5,7 @@ mod cache;
 mod dashboard;
 mod deployments;
 mod discovery;
+mod docs;
 mod edge;
 mod experiments;
 mod health;
