@@ -89,3 +89,53 @@ async fn every_service_answers_only_what_its_openapi_document_lists_and_never_a_
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Every `in: path` parameter of `document`'s operations that its path does not name.
+fn stray_path_parameters(document: &serde_json::Value) -> Vec<String> {
+    let mut strays = Vec::new();
+    let paths = document["paths"].as_object().cloned().unwrap_or_default();
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap_or_default();
+                if parameter["in"] == "path" && !path.contains(&format!("{{{name}}}")) {
+                    strays.push(format!("{method} {path}: {name}"));
+                }
+            }
+        }
+    }
+    strays
+}
+
+#[tokio::test]
+async fn every_parameter_a_document_places_in_the_path_is_named_by_that_path() {
+    let platform = Platform::start(Options::default()).await;
+    let client = reqwest::Client::new();
+    let mut documents = vec![format!("{}/openapi.json", platform.gateway.url())];
+    for backend in &platform.backends {
+        let prefix = crate::stack::prefix_of(backend.name);
+        documents.push(platform.url(&format!("{prefix}/openapi.json")));
+    }
+    let mut strays = Vec::new();
+    for url in documents {
+        let document: serde_json::Value = client
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("the document is served")
+            .json()
+            .await
+            .expect("the document is JSON");
+        strays.extend(
+            stray_path_parameters(&document)
+                .into_iter()
+                .map(|stray| format!("{url}: {stray}")),
+        );
+    }
+    assert_eq!(
+        strays,
+        Vec::<String>::new(),
+        "query parameters said to be in the path"
+    );
+}

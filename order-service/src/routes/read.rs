@@ -28,6 +28,7 @@ const MAX_PAGE: i64 = 100;
 /// Filters and paging of `GET /orders`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only orders in this status.
     pub status: Option<String>,

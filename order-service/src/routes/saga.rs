@@ -30,6 +30,7 @@ use crate::{
 /// Filters and paging of `GET /orders/admin/sagas`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SagaQuery {
     /// `running`, `compensating`, `cancelling`, `failed`, `completed`, `compensated` or
     /// `resolved`.

@@ -37,6 +37,7 @@ const MAX_PAGE: u32 = 100;
 /// Filters and paging of `GET /restaurants`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Exactly this cuisine, any case.
     pub cuisine: Option<String>,

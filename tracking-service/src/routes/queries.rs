@@ -62,6 +62,7 @@ pub async fn get_tracking(
 /// Paging of a timeline: entries after a version.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TimelineQuery {
     /// Only entries after this version (the last one seen).
     pub after: Option<i32>,
