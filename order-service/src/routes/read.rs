@@ -89,6 +89,7 @@ pub async fn get_order(
     responses(
         (status = 200, description = "One page", body = OrderPage),
         (status = 403, description = "scope=all without orders:read:any", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A filter or the page size is invalid", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "A shard needed is down", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_orders(
     State(state): State<AppState>,

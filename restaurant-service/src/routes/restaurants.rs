@@ -55,7 +55,8 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/restaurants", tag = "restaurants", params(ListQuery),
     responses(
         (status = 200, description = "One page", body = RestaurantPage),
-        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter is out of range", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_restaurants(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListQuery>,

@@ -75,6 +75,7 @@ pub struct TimelineQuery {
     params(("delivery_id" = Uuid, Path, description = "Delivery (order) id"), TimelineQuery),
     responses(
         (status = 200, description = "The timeline", body = [TimelineEntry]),
+        (status = 422, description = "A query parameter is out of range", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not tracked, or not the caller's", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_timeline(
     State(state): State<AppState>,
