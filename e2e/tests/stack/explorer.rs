@@ -12,17 +12,6 @@ use crate::{
     platform::{Options, Platform},
 };
 
-/// The documents the dropdown lists, in its order.
-const DOCUMENTS: [&str; 7] = [
-    "gateway",
-    "auth-service",
-    "order-service",
-    "restaurant-service",
-    "delivery-service",
-    "tracking-service",
-    "payment-service",
-];
-
 /// The element `css` selects, once the page shows it (Swagger UI renders as documents load).
 async fn shown(browser: &Client, css: &str) -> Element {
     browser
@@ -112,7 +101,8 @@ async fn the_explorer_lists_every_document_and_tries_calls_out_through_the_gatew
                 .unwrap_or_default(),
         );
     }
-    assert_eq!(listed, DOCUMENTS);
+    // One document per binary, in the platform's order: the gateway's, then the services'.
+    assert_eq!(listed, crate::platform::BINARIES);
 
     shown(&browser, "#select")
         .await
