@@ -76,7 +76,7 @@ async fn admit(
     let request = edge::limit_body(request, state.body_limit);
     let caller = access::identify(&state.access, request.headers()).await;
     let (method, path) = (request.method(), request.uri().path());
-    let client = state.trusted_proxies.client(request.headers(), peer.ip());
+    let client = state.forwarding.client(request.headers(), peer.ip());
     let verdict = state.limiter.count(method, path, &caller, client).await;
     let refused = match verdict.as_ref().and_then(|verdict| verdict.refusal()) {
         Some(over_quota) => {

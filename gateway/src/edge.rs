@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use shared::Problem;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use shared::forwarded::{TrustedProxies, parse_trusted_proxies};
+use crate::forwarded::{TrustedProxies, parse_trusted_proxies};
 
 /// Limits at the edge.
 #[derive(Debug, Clone, Args)]
@@ -30,9 +30,14 @@ pub struct EdgeArgs {
     #[arg(long, env = "CORS_ORIGINS", default_value = "")]
     pub cors_origins: String,
     /// Proxies in front of the gateway whose `X-Forwarded-For` is believed: networks or
-    /// addresses, comma-separated. Empty: the client is the connection's peer.
+    /// addresses, comma-separated. Empty: the client is the connection's peer, and whatever
+    /// it forwards is replaced by its address.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = parse_trusted_proxies)]
     pub trusted_proxies: TrustedProxies,
+    /// Entries of a trusted proxy's `X-Forwarded-For` believed, from the right: one per
+    /// proxy in front (a load balancer alone: 1); the client is the left-most of them.
+    #[arg(long, env = "TRUSTED_HOPS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
+    pub trusted_hops: u8,
     /// Longest wait for each part of an aggregated response.
     #[arg(long, env = "AGGREGATE_PART_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
     pub aggregate_part_timeout: Duration,

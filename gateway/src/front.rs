@@ -26,7 +26,8 @@ use tracing::Instrument;
 
 use crate::{
     admission,
-    proxy::{self, PeerIp},
+    forwarded::PeerIp,
+    proxy,
     server::{RouterConnection, Serve, body_of},
     state::GatewayState,
     upstream::Backend,
@@ -70,7 +71,7 @@ impl Serve for Front {
             front: self.clone(),
             own: self.0.own.connection(peer),
             peer,
-            peer_ip: PeerIp::of(peer),
+            peer_ip: PeerIp::of(peer, &self.0.state.forwarding),
         };
         Connection(Arc::new(ConnectionParts {
             cors: self

@@ -17,6 +17,7 @@ mod discovery;
 mod edge;
 mod experiment;
 mod explorer;
+mod forwarded;
 mod front;
 mod limit;
 mod metrics;

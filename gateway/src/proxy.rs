@@ -2,7 +2,7 @@
 //! added, the request id and trace context passed on; GETs go through the cache, writes
 //! invalidate it, and every call passes the backend's breaker and retry rules.
 
-use std::{net::SocketAddr, time::Instant};
+use std::time::Instant;
 
 use crate::client::PooledBody;
 use axum::{
@@ -13,21 +13,17 @@ use axum::{
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header, uri::PathAndQuery};
 
-use shared::forwarded::X_FORWARDED_FOR;
-
 use crate::{
     access::Caller,
     cache::{Directives, invalidation},
     cached, experiment,
+    forwarded::{PeerIp, forwarding},
     state::GatewayState,
-    upstream::{Added, Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit},
+    upstream::{Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit},
 };
 
 /// The `X-Cache` header.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
-
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Sends `request` (admitted) to `backend`, or answers it from the cache, and streams the
 /// answer back.
@@ -45,7 +41,7 @@ pub async fn forward_request(
         .cloned()
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
     let host = parts.headers.get(header::HOST).cloned();
-    let added = forwarding(&mut parts.headers, peer);
+    let added = forwarding(&mut parts.headers, peer, &state.forwarding);
     shared::http::inject_trace_context(&mut parts.headers);
     // An experiment's route is not cached: each variant answers its own users.
     let (assignment, subject) = if state.experiments.active() {
@@ -186,7 +182,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// The hop-by-hop names themselves.
-fn is_hop_by_hop(name: &HeaderName) -> bool {
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
     // Spelled out, so that each standard name is a cheap comparison of its index.
     *name == header::CONNECTION
         || *name == header::PROXY_AUTHENTICATE
@@ -196,85 +192,6 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
         || *name == header::TRANSFER_ENCODING
         || *name == header::UPGRADE
         || matches!(name.as_str(), "keep-alive" | "proxy-connection")
-}
-
-/// A connection's peer address, as `X-Forwarded-For` names it: written once per connection
-/// rather than for each of its requests.
-#[derive(Debug, Clone)]
-pub struct PeerIp(HeaderValue);
-
-impl PeerIp {
-    /// The address of `peer`.
-    pub fn of(peer: SocketAddr) -> Self {
-        Self(
-            HeaderValue::from_str(&peer.ip().to_string())
-                .unwrap_or(HeaderValue::from_static("unknown")),
-        )
-    }
-}
-
-/// Readies `headers` to be forwarded: removes their hop-by-hop fields, and says what goes
-/// on after them: `X-Forwarded-For` appended to, `-Host` (the client's `Host`; the call
-/// carries the backend's, see `Caller::send`) and `-Proto` unless already set.
-///
-/// One pass over the fields, where looking each name up would hash it, and the additions
-/// written after the fields rather than inserted among them (see `OriginPool::send_with`).
-fn forwarding(headers: &mut HeaderMap, peer: &PeerIp) -> Added {
-    let mut seen = Seen::of(headers);
-    if seen.hop_by_hop {
-        remove_hop_by_hop(headers);
-        seen = Seen::of(headers);
-    }
-    let mut added = Added::new();
-    let chain = match seen.chains {
-        0 => peer.0.clone(),
-        // As many proxies as fields: their values, in order, then the peer.
-        _ => {
-            let mut chain = Vec::new();
-            for hop in headers.get_all(X_FORWARDED_FOR) {
-                chain.extend_from_slice(hop.as_bytes());
-                chain.extend_from_slice(b", ");
-            }
-            chain.extend_from_slice(peer.0.as_bytes());
-            HeaderValue::from_bytes(&chain).unwrap_or_else(|_| peer.0.clone())
-        }
-    };
-    added.push((X_FORWARDED_FOR, chain));
-    if !seen.forwarded_host
-        && let Some(host) = headers.get(header::HOST)
-    {
-        added.push((X_FORWARDED_HOST, host.clone()));
-    }
-    if !seen.forwarded_proto {
-        added.push((X_FORWARDED_PROTO, HeaderValue::from_static("http")));
-    }
-    added
-}
-
-/// What one pass over a request's header fields finds.
-#[derive(Debug, Default)]
-struct Seen {
-    hop_by_hop: bool,
-    /// `X-Forwarded-For` fields.
-    chains: usize,
-    forwarded_host: bool,
-    forwarded_proto: bool,
-}
-
-impl Seen {
-    fn of(headers: &HeaderMap) -> Self {
-        let mut seen = Self::default();
-        // By their text: comparing with a `HeaderName` constant builds and drops one.
-        for name in headers.keys() {
-            match name.as_str() {
-                "x-forwarded-for" => seen.chains = headers.get_all(name).iter().count(),
-                "x-forwarded-host" => seen.forwarded_host = true,
-                "x-forwarded-proto" => seen.forwarded_proto = true,
-                _ => seen.hop_by_hop |= is_hop_by_hop(name),
-            }
-        }
-        seen
-    }
 }
 
 #[cfg(test)]
@@ -309,47 +226,5 @@ mod tests {
         let mut left: Vec<&str> = map.keys().map(HeaderName::as_str).collect();
         left.sort_unstable();
         assert_eq!(left, ["authorization", "x-request-id"]);
-    }
-
-    #[test]
-    fn forwarded_for_is_appended_and_host_and_proto_are_kept() {
-        let peer = PeerIp::of("10.1.2.3:5555".parse().expect("an address"));
-        let added = |pairs: &[(&str, &str)]| {
-            let mut map = headers(pairs);
-            let added = forwarding(&mut map, &peer);
-            added
-                .iter()
-                .map(|(name, value)| format!("{name}: {}", value.to_str().expect("text")))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            added(&[("host", "api.example.com")]),
-            [
-                "x-forwarded-for: 10.1.2.3",
-                "x-forwarded-host: api.example.com",
-                "x-forwarded-proto: http"
-            ]
-        );
-        assert_eq!(
-            added(&[
-                ("x-forwarded-for", "203.0.113.7"),
-                ("x-forwarded-host", "shop.example.com"),
-                ("x-forwarded-proto", "https"),
-                ("host", "api.example.com"),
-            ]),
-            ["x-forwarded-for: 203.0.113.7, 10.1.2.3"]
-        );
-    }
-
-    #[test]
-    fn a_forwarded_field_the_connection_header_names_is_not_believed() {
-        let peer = PeerIp::of("10.1.2.3:5555".parse().expect("an address"));
-        let mut map = headers(&[
-            ("connection", "x-forwarded-for"),
-            ("x-forwarded-for", "198.51.100.1"),
-        ]);
-        let added = forwarding(&mut map, &peer);
-        assert!(!map.contains_key("x-forwarded-for"));
-        assert_eq!(added[0].1, "10.1.2.3");
     }
 }

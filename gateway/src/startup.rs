@@ -17,6 +17,7 @@ use crate::{
     edge,
     experiment::{self, Experiments},
     explorer,
+    forwarded::Forwarding,
     front::Front,
     limit::InFlight,
     openapi,
@@ -65,7 +66,10 @@ impl Application {
             part_timeout: config.edge.aggregate_part_timeout,
             body_limit: config.edge.body_limit,
             in_flight: InFlight::new(config.edge.max_concurrency),
-            trusted_proxies: config.edge.trusted_proxies.clone(),
+            forwarding: Forwarding::new(
+                config.edge.trusted_proxies.clone(),
+                usize::from(config.edge.trusted_hops),
+            ),
             deployments: Deployments::new(
                 config.deploy.clone(),
                 discovery.clone(),

@@ -2,14 +2,13 @@
 
 use std::{ops::Deref, sync::Arc, time::Duration};
 
-use shared::forwarded::TrustedProxies;
-
 use crate::{
     access::Access,
     cache::Cache,
     deploy::Deployments,
     discovery::Discovery,
     experiment::Experiments,
+    forwarded::Forwarding,
     limit::InFlight,
     ratelimit::RateLimiter,
     upstream::{Backend, Caller},
@@ -49,8 +48,8 @@ pub struct Parts {
     pub body_limit: usize,
     /// The requests being handled: the concurrency limit.
     pub in_flight: InFlight,
-    /// Whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: TrustedProxies,
+    /// Whose `X-Forwarded-For` names the client, and how much of it.
+    pub forwarding: Forwarding,
     /// Each backend's instances, as the service registry lists them.
     pub discovery: Discovery,
     /// Blue-green deployments of the backends.

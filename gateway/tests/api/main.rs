@@ -8,6 +8,7 @@ mod discovery;
 mod docs;
 mod edge;
 mod experiments;
+mod forwarded;
 mod health;
 mod helpers;
 mod http_cache;

@@ -227,7 +227,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_quota_and_othe
     assert_eq!(
         status_for(behind_proxy, "198.51.100.7, 203.0.113.2").await,
         429,
-        "the right-most untrusted address is the client, not a spoofable first one"
+        "the entry the proxy vouches for is the client, not a spoofable first one"
     );
 
     let exposed = gateway("").await;
