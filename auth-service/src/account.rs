@@ -88,8 +88,9 @@ impl FromRequestParts<AppState> for Account {
     }
 }
 
-/// An account whose current roles grant `users:manage`. Checked before the request's body
-/// is read, so that someone else learns nothing from how a body would be judged.
+/// An account whose current roles grant `users:manage` and, with `ADMIN_MFA_REQUIRED`,
+/// that has enrolled a second factor. Checked before the request's body is read, so that
+/// someone else learns nothing from how a body would be judged.
 #[derive(Debug, Clone)]
 pub struct Administrator(pub Account);
 
@@ -102,6 +103,9 @@ impl FromRequestParts<AppState> for Administrator {
     ) -> Result<Self, Self::Rejection> {
         let account = Account::from_request_parts(parts, state).await?;
         if account.has(Permission::USERS_MANAGE) {
+            if state.admin_mfa_required && !users::has_mfa(&state.db, account.claims.sub).await? {
+                return Err(AuthError::MfaEnrolmentRequired);
+            }
             Ok(Self(account))
         } else {
             Err(AuthError::Problem(

@@ -145,13 +145,15 @@ pub struct PasswordArgs {
     pub argon2_parallelism: u32,
 }
 
-/// The first administrator, created at start if absent.
+/// The first administrator, created at start if the email is unused; an existing account is
+/// never promoted.
 #[derive(Debug, Clone, Args)]
 pub struct AdminArgs {
-    /// Email of the administrator to ensure at start.
-    #[arg(long, env = "ADMIN_EMAIL", requires = "admin_password")]
+    /// Email of the administrator to create at start if no account uses it.
+    #[arg(long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
-    /// Their password, used only when the account is created.
+    /// Their password, used only when the account is created. Unset or empty, a strong one
+    /// is generated, written once to the log, and must be changed at the first sign-in.
     #[arg(
         long,
         env = "ADMIN_PASSWORD",
@@ -159,6 +161,10 @@ pub struct AdminArgs {
         hide_env_values = true
     )]
     pub admin_password: Option<String>,
+    /// Administrators must enrol a TOTP authenticator before any admin route answers; until
+    /// then their tokens carry no `admin` role.
+    #[arg(long, env = "ADMIN_MFA_REQUIRED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub admin_mfa_required: bool,
 }
 
 #[cfg(test)]
@@ -175,9 +181,11 @@ mod tests {
     }
 
     #[test]
-    fn an_admin_email_needs_a_password() {
-        assert!(
-            Config::try_parse_from(["auth-service", "--admin-email", "root@example.com"]).is_err()
-        );
+    fn an_admin_password_needs_an_email_but_not_the_other_way_round() {
+        assert!(Config::try_parse_from(["auth-service", "--admin-password", "secret"]).is_err());
+        let config = Config::try_parse_from(["auth-service", "--admin-email", "root@example.com"])
+            .expect("a password is generated when none is given");
+        assert_eq!(config.admin.admin_password, None);
+        assert!(!config.admin.admin_mfa_required);
     }
 }

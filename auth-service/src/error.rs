@@ -25,6 +25,12 @@ pub enum AuthError {
     /// The password asked again (step-up) is not the account's.
     #[error("wrong password")]
     WrongPassword,
+    /// The password is right but was generated: the sign-in must set a new one.
+    #[error("the password must be changed")]
+    PasswordChangeRequired,
+    /// An administrator without a second factor, where one is required.
+    #[error("a second factor must be enrolled")]
+    MfaEnrolmentRequired,
     /// The access token's session was revoked (logged out, or revoked from another one).
     #[error("the session has ended")]
     SessionEnded,
@@ -115,6 +121,24 @@ impl IntoResponse for AuthError {
                 Problem::new(StatusCode::FORBIDDEN, "wrong-password", "Wrong password")
                     .with_detail("The password given to confirm this change is not the account's.")
             }
+            Self::PasswordChangeRequired => Problem::new(
+                StatusCode::FORBIDDEN,
+                "password-change-required",
+                "Password change required",
+            )
+            .with_detail(
+                "This account's password was generated and must be changed: send the same \
+                 sign-in again with `new_password`.",
+            ),
+            Self::MfaEnrolmentRequired => Problem::new(
+                StatusCode::FORBIDDEN,
+                "mfa-enrolment-required",
+                "Second factor required",
+            )
+            .with_detail(
+                "Administrators must enrol a TOTP authenticator before acting as such: \
+                 POST /auth/mfa/totp/setup, then /auth/mfa/totp/confirm.",
+            ),
             Self::SessionEnded => {
                 Problem::new(StatusCode::UNAUTHORIZED, "session-ended", "Session ended")
                     .with_detail("This token's session was revoked; sign in again.")

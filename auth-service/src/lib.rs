@@ -3,6 +3,7 @@
 mod account;
 mod account_events;
 mod attempt;
+mod bootstrap;
 mod client;
 mod config;
 mod domain;

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use messaging::{Broker, Outbox};
 use shared::{
-    auth::{KeySource, Role, Verifier},
+    auth::{KeySource, Verifier},
     health::Checks,
     postgres::Database,
     server::{Server, StartupError},
@@ -13,14 +13,13 @@ use utoipa::OpenApi;
 
 use crate::{
     Config, SERVICE,
+    bootstrap::ensure_admin,
     config::AdminArgs,
-    domain::{NewUser, RegisterRequest},
     keys::{KeyError, KeyRing},
     password::Hasher,
     routes,
     seal::Sealer,
     state::AppState,
-    store::users,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/auth");
@@ -70,6 +69,7 @@ impl Application {
             resets: Arc::new(config.resets.clone()),
             outbox,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+            admin_mfa_required: config.admin.admin_mfa_required,
         };
         match state.keys.initialise().await {
             Ok(()) => ensure_admin(&state, &config.admin).await?,
@@ -126,62 +126,4 @@ async fn initialise_later(state: AppState, admin: AdminArgs) {
             return;
         }
     }
-}
-
-/// Creates the configured administrator if absent (with the password policy of everyone
-/// else), and makes sure they hold the admin role.
-async fn ensure_admin(state: &AppState, admin: &AdminArgs) -> Result<(), StartupError> {
-    let (Some(email), Some(password)) = (&admin.admin_email, &admin.admin_password) else {
-        return Ok(());
-    };
-    let invalid = |message: String| StartupError::Store {
-        store: "admin account",
-        message,
-    };
-    let database = |err: sqlx::Error| invalid(err.to_string());
-    let user = NewUser::parse(RegisterRequest {
-        email: email.clone(),
-        password: password.clone(),
-        display_name: "Administrator".to_owned(),
-        role: None,
-    })
-    .map_err(|errors| {
-        invalid(
-            errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.detail))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
-    let mut transaction = state.db.begin().await.map_err(database)?;
-    let id = match users::find_by_email(&state.db, &user.email)
-        .await
-        .map_err(database)?
-    {
-        Some(existing) => existing.id,
-        None => {
-            let hash = state
-                .hasher
-                .hash_blocking(user.password)
-                .await
-                .map_err(invalid)?;
-            users::insert(
-                &mut transaction,
-                &user.email,
-                &user.display_name,
-                &hash,
-                None,
-            )
-            .await
-            .map_err(database)?
-            .0
-        }
-    };
-    users::grant(&mut transaction, id, Role::Admin, None)
-        .await
-        .map_err(database)?;
-    transaction.commit().await.map_err(database)?;
-    tracing::info!(email = %user.email, "administrator ensured");
-    Ok(())
 }

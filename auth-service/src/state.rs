@@ -27,6 +27,8 @@ pub struct AppState {
     pub outbox: Outbox,
     /// Whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Administrators must enrol a second factor before acting as such.
+    pub admin_mfa_required: bool,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

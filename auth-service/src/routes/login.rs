@@ -1,18 +1,22 @@
 use axum::{Json, extract::State, response::IntoResponse};
+use messaging::contracts::event;
 use serde::{Deserialize, Serialize};
 use shared::{FieldError, JsonBody, Problem};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    account_events,
     attempt::Attempt,
     client::ClientInfo,
+    domain::check_password,
     error::AuthError,
     routes::mfa,
     state::AppState,
     store::{
         lockout::{self, Outcome},
-        sessions, users,
+        resets, sessions,
+        users::{self, UserRecord},
     },
     tokens::TokenResponse,
 };
@@ -28,6 +32,11 @@ pub struct LoginRequest {
     pub email: String,
     #[schema(format = Password)]
     pub password: String,
+    /// Only for an account whose password must be changed (a 403
+    /// `password-change-required` said so): the password it takes from now on.
+    #[serde(default)]
+    #[schema(format = Password)]
+    pub new_password: Option<String>,
 }
 
 /// A password check passed by a user with MFA: the second factor is due.
@@ -43,13 +52,16 @@ pub struct MfaRequired {
 
 /// Checks an email and password. Unknown emails and wrong passwords get the same answer in
 /// the same time; repeated failures hold back this client from the account, the account for
-/// everyone at a higher count, or the client IP (429 each, alike for unknown emails).
+/// everyone at a higher count, or the client IP (429 each, alike for unknown emails). An
+/// account whose password was generated (the first administrator's) is answered 403
+/// `password-change-required` until the sign-in also sends `new_password`, which replaces it.
 #[utoipa::path(post, path = "/auth/login", tag = "sessions",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Tokens, or an MFA challenge", body = TokenResponse),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The password is right but must be changed: sign in again with `new_password`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid, or the new password breaks the policy", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failures; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn log_in(
     State(state): State<AppState>,
@@ -76,6 +88,7 @@ pub async fn log_in(
     attempt.admit(None, &state.lockout).await?;
     let user = users::find_by_email(&state.db, &email).await?;
     let hash = user.as_ref().map(|user| user.password_hash.clone());
+    let current = request.password.clone();
     let matches = state.hasher.verify_blocking(request.password, hash).await;
     let Some(user) = user else {
         attempt.record(None, Outcome::UnknownEmail).await?;
@@ -87,6 +100,23 @@ pub async fn log_in(
             .await?;
         return Err(AuthError::InvalidCredentials);
     }
+    match (user.password_change_required, request.new_password) {
+        (false, None) => {}
+        (false, Some(_)) => {
+            return Err(new_password_error(
+                "is only for a password that must be changed; use POST /auth/password",
+            ));
+        }
+        (true, None) => {
+            attempt
+                .record(Some(user.id), Outcome::PasswordChangeRequired)
+                .await?;
+            return Err(AuthError::PasswordChangeRequired);
+        }
+        (true, Some(new_password)) => {
+            replace_password(&state, &user, &current, new_password).await?;
+        }
+    }
     // The count starts again only when the login is complete: with MFA, after the code.
     if users::has_mfa(&state.db, user.id).await? {
         let challenge = mfa::open_challenge(&state, user.id, &client).await?;
@@ -97,4 +127,41 @@ pub async fn log_in(
     let tokens = sessions::start(&state, user.id, &client).await?;
     attempt.record(Some(user.id), Outcome::Success).await?;
     Ok(Json(tokens).into_response())
+}
+
+/// Sets the password chosen in place of a generated one.
+async fn replace_password(
+    state: &AppState,
+    user: &UserRecord,
+    current: &str,
+    new_password: String,
+) -> Result<(), AuthError> {
+    if new_password == current {
+        return Err(new_password_error("must differ from the current password"));
+    }
+    check_password(&new_password, &user.email).map_err(new_password_error)?;
+    let hash = state
+        .hasher
+        .hash_blocking(new_password)
+        .await
+        .map_err(AuthError::internal)?;
+    let mut transaction = state.db.begin().await?;
+    users::set_password(&mut transaction, user.id, &hash).await?;
+    sessions::revoke_all(&mut transaction, user.id, None, "password_changed").await?;
+    resets::void_all(&mut transaction, user.id).await?;
+    account_events::announce(
+        &mut transaction,
+        event::PASSWORD_CHANGED,
+        user,
+        "changed_at_first_sign_in",
+    )
+    .await?;
+    transaction.commit().await?;
+    state.outbox.committed();
+    tracing::info!(user = %user.id, "generated password replaced");
+    Ok(())
+}
+
+fn new_password_error(detail: impl Into<String>) -> AuthError {
+    AuthError::Validation(vec![FieldError::new("new_password", detail)])
 }

@@ -20,6 +20,7 @@ pub enum Outcome {
     Throttled,
     IpBlocked,
     RefreshTokenReuse,
+    PasswordChangeRequired,
 }
 
 impl Outcome {
@@ -33,6 +34,7 @@ impl Outcome {
             Self::Throttled => "throttled",
             Self::IpBlocked => "ip_blocked",
             Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::PasswordChangeRequired => "password_change_required",
         }
     }
 }

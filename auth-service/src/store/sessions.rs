@@ -227,7 +227,15 @@ async fn respond(
     session: Uuid,
     refresh_token: String,
 ) -> Result<TokenResponse, AuthError> {
-    let roles: Vec<Role> = users::roles_of(&state.db, user).await?;
+    let mut roles: Vec<Role> = users::roles_of(&state.db, user).await?;
+    // Until an administrator who must have a second factor enrols one, no service takes
+    // their tokens for an administrator's.
+    if state.admin_mfa_required
+        && roles.contains(&Role::Admin)
+        && !users::has_mfa(&state.db, user).await?
+    {
+        roles.retain(|role| *role != Role::Admin);
+    }
     let access_token = tokens::access_token(&state.keys, &state.tokens, user, session, &roles)?;
     Ok(TokenResponse {
         access_token,

@@ -11,9 +11,12 @@ pub struct UserRecord {
     pub display_name: String,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
+    /// The password was generated and must be changed at the next sign-in.
+    pub password_change_required: bool,
 }
 
-const COLUMNS: &str = "id, email, display_name, password_hash, created_at";
+const COLUMNS: &str =
+    "id, email, display_name, password_hash, created_at, password_change_required";
 
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn find_by_email(db: &PgPool, email: &str) -> sqlx::Result<Option<UserRecord>> {
@@ -31,19 +34,21 @@ pub async fn find_by_id(db: &PgPool, id: Uuid) -> sqlx::Result<Option<UserRecord
         .await
 }
 
-/// Gives `user` a new password hash.
+/// Gives `user` a new password hash, one they chose: no change is required any more.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn set_password(
     connection: &mut sqlx::PgConnection,
     user: Uuid,
     password_hash: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-        .bind(user)
-        .bind(password_hash)
-        .execute(connection)
-        .await
-        .map(drop)
+    sqlx::query(
+        "UPDATE users SET password_hash = $2, password_change_required = false WHERE id = $1",
+    )
+    .bind(user)
+    .bind(password_hash)
+    .execute(connection)
+    .await
+    .map(drop)
 }
 
 /// The user's roles, in a stable order.
@@ -55,6 +60,19 @@ pub async fn roles_of(db: &PgPool, user: Uuid) -> sqlx::Result<Vec<Role>> {
             .fetch_all(db)
             .await?;
     Ok(names.iter().filter_map(|name| Role::parse(name)).collect())
+}
+
+/// Marks `user`'s password as one to change at the next sign-in.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+pub async fn require_password_change(
+    connection: &mut sqlx::PgConnection,
+    user: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_change_required = true WHERE id = $1")
+        .bind(user)
+        .execute(connection)
+        .await
+        .map(drop)
 }
 
 /// Creates the account with the `customer` role, and records a request for `requested`.

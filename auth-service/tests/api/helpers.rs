@@ -93,6 +93,16 @@ pub async fn spawn_with_broker_at(
 }
 
 impl TestApp {
+    /// A client of an instance already running at `address` on `database`.
+    pub fn at(address: &str, database: TestDatabase) -> Self {
+        Self {
+            address: address.to_owned(),
+            client: reqwest::Client::new(),
+            database,
+            broker: TestBroker::new(),
+        }
+    }
+
     /// The account events of `kind` published so far, waiting up to five seconds for
     /// `count` of them (others are taken off the queue too).
     pub async fn account_events(&self, kind: &str, count: usize) -> Vec<Envelope> {
@@ -219,4 +229,16 @@ impl TestApp {
 /// The `access_token` of a token response.
 pub fn access(tokens: &Value) -> &str {
     tokens["access_token"].as_str().expect("an access token")
+}
+
+/// Asserts a problem+json answer with `status` whose type ends in `slug`; returns its body.
+pub async fn assert_problem_of(response: Response, status: u16, slug: &str) -> Value {
+    let body = assert_problem(response, status).await;
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|kind| kind.ends_with(slug)),
+        "a {slug} problem: {body}"
+    );
+    body
 }

@@ -1,3 +1,5 @@
+mod admin_mfa;
+mod bootstrap;
 mod health;
 mod helpers;
 mod jwt;

@@ -102,18 +102,21 @@ fn every_secret_compose_fills_is_reported_at_its_default_and_silent_once_set() {
         let mut out = value.to_owned();
         for (name, default) in variables(value).expect("compose syntax") {
             let default = default.unwrap_or_default();
-            out = out.replace(
-                &format!("${{{name}:-{default}}}"),
-                &format!("changed-{name}"),
-            );
+            // A switch (`ADMIN_MFA_REQUIRED`) is no secret, and must stay a boolean.
+            let replacement = match default.as_str() {
+                "true" | "false" => default.clone(),
+                _ => format!("changed-{name}"),
+            };
+            out = out.replace(&format!("${{{name}:-{default}}}"), &replacement);
         }
         out
     };
     for binary in binaries::all() {
         let service = &services[binary.name];
+        // A secret whose default is empty ships no value (the binary makes its own).
         let filled: BTreeSet<&str> = written(service)
             .into_iter()
-            .filter(|(_, value)| value.contains("${"))
+            .filter(|(_, value)| value.contains("${") && !defaults(value).is_empty())
             .filter_map(|(variable, _)| {
                 SECRET_VARIABLES
                     .iter()
