@@ -14,6 +14,9 @@ mod totp;
 
 use axum::{
     Router,
+    http::{HeaderValue, header},
+    middleware::map_response,
+    response::Response,
     routing::{delete, get, post},
 };
 use utoipa::{
@@ -23,7 +26,9 @@ use utoipa::{
 
 use crate::state::AppState;
 
-/// The API's routes.
+/// The API's routes. Every answer of the account API is `Cache-Control: no-store` (RFC 6749
+/// §5.1): tokens, TOTP secrets, recovery codes and account details are kept by no cache;
+/// the published keys are public and may be.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/auth/register", post(register::register_user))
@@ -61,10 +66,18 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/auth/admin/users/{id}/unlock", post(admin::unlock_user))
         .route("/auth/admin/keys/rotate", post(admin::rotate_keys))
+        .layer(map_response(no_store))
         // Also under the prefix, so that it can be fetched through the gateway.
         .route("/.well-known/jwks.json", get(jwks::get_jwks))
         .route("/auth/.well-known/jwks.json", get(jwks::get_jwks))
         .with_state(state)
+}
+
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The API's OpenAPI paths and schemas.

@@ -7,6 +7,7 @@ mod lockout;
 mod login;
 mod mfa;
 mod mfa_settings;
+mod no_store;
 mod password;
 mod permissions;
 mod register;

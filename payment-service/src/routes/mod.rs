@@ -6,6 +6,9 @@ mod views;
 
 use axum::{
     Router,
+    http::{HeaderValue, header},
+    middleware::map_response,
+    response::Response,
     routing::{get, post},
 };
 use utoipa::{
@@ -15,7 +18,8 @@ use utoipa::{
 
 use crate::state::AppState;
 
-/// The API's routes.
+/// The API's routes. Every answer is `Cache-Control: no-store`: a payment's view is no
+/// cache's to keep.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/payments/authorize", post(operations::authorize_payment))
@@ -29,7 +33,15 @@ pub fn router(state: AppState) -> Router {
             "/payments/{order_id}/refund",
             post(operations::refund_payment),
         )
+        .layer(map_response(no_store))
         .with_state(state)
+}
+
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The API's OpenAPI paths and schemas.
