@@ -2,9 +2,11 @@
 
 mod account;
 mod account_events;
+mod at_rest;
 mod attempt;
 mod bootstrap;
 mod client;
+mod code_key;
 mod config;
 mod domain;
 mod error;

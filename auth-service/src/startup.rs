@@ -12,8 +12,9 @@ use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
 use crate::{
-    Config, SERVICE,
+    Config, SERVICE, at_rest,
     bootstrap::ensure_admin,
+    code_key::CodeKey,
     config::AdminArgs,
     keys::{KeyError, KeyRing},
     password::Hasher,
@@ -43,6 +44,8 @@ impl Application {
         let db = database.pool().clone();
         let sealer = Sealer::new(&config.signing_key_secret)
             .map_err(|err| StartupError::Config(format!("SIGNING_KEY_SECRET: {err}")))?;
+        let code_key = CodeKey::new(&config.signing_key_secret)
+            .map_err(|err| StartupError::Config(format!("SIGNING_KEY_SECRET: {err}")))?;
         let keys = KeyRing::new(db.clone(), sealer, config.tokens.access_token_ttl);
         let verifier = Verifier::new(
             KeySource::Local(keys.published()),
@@ -70,9 +73,18 @@ impl Application {
             outbox,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             admin_mfa_required: config.admin.admin_mfa_required,
+            code_key,
         };
         match state.keys.initialise().await {
-            Ok(()) => ensure_admin(&state, &config.admin).await?,
+            Ok(()) => {
+                at_rest::protect(&state)
+                    .await
+                    .map_err(|err| StartupError::Store {
+                        store: "postgres",
+                        message: err.to_string(),
+                    })?;
+                ensure_admin(&state, &config.admin).await?;
+            }
             Err(KeyError::Seal(err)) => {
                 return Err(StartupError::Config(format!("SIGNING_KEY_SECRET: {err}")));
             }
@@ -120,6 +132,9 @@ async fn initialise_later(state: AppState, admin: AdminArgs) {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         if state.keys.initialise().await.is_ok() {
             tracing::info!("signing keys loaded");
+            if let Err(err) = at_rest::protect(&state).await {
+                tracing::error!(error = %err, "secrets stored unprotected cannot be protected");
+            }
             if let Err(err) = ensure_admin(&state, &admin).await {
                 tracing::error!(error = %err, "the configured administrator cannot be ensured");
             }

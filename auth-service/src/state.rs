@@ -7,6 +7,7 @@ use shared::forwarded::TrustedProxies;
 use sqlx::PgPool;
 
 use crate::{
+    code_key::CodeKey,
     config::{LockoutArgs, RegistrationArgs, ResetArgs, TokenArgs},
     keys::KeyRing,
     password::Hasher,
@@ -29,6 +30,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// Administrators must enrol a second factor before acting as such.
     pub admin_mfa_required: bool,
+    /// What recovery codes are hashed with.
+    pub code_key: CodeKey,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

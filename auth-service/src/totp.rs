@@ -48,22 +48,39 @@ pub fn now() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default()
 }
 
-/// Ten one-time recovery codes, `xxxxx-xxxxx`.
+/// Characters in a recovery code: 20 of 31 is some 99 bits.
+const RECOVERY_LENGTH: usize = 20;
+
+/// Ten one-time recovery codes, `xxxxx-xxxxx-xxxxx-xxxxx`, each of 99 random bits.
 pub fn recovery_codes() -> Result<Vec<String>, String> {
     let random = SystemRandom::new();
-    (0..10)
-        .map(|_| {
-            let mut bytes = [0_u8; 10];
-            random.fill(&mut bytes).map_err(|_| "no randomness")?;
-            let chars: String = bytes
-                .iter()
-                .map(|byte| {
-                    char::from(RECOVERY_ALPHABET[usize::from(*byte) % RECOVERY_ALPHABET.len()])
-                })
-                .collect();
-            Ok(format!("{}-{}", &chars[..5], &chars[5..]))
-        })
-        .collect()
+    (0..10).map(|_| recovery_code(&random)).collect()
+}
+
+fn recovery_code(random: &SystemRandom) -> Result<String, String> {
+    let alphabet = RECOVERY_ALPHABET.len();
+    // Bytes past the last whole multiple of the alphabet are drawn again, so that every
+    // character is equally likely.
+    let limit = 256 - 256 % alphabet;
+    let mut chars = String::with_capacity(RECOVERY_LENGTH + 3);
+    while chars.len() < RECOVERY_LENGTH + 3 {
+        let mut bytes = [0_u8; 32];
+        random.fill(&mut bytes).map_err(|_| "no randomness")?;
+        for byte in bytes
+            .map(usize::from)
+            .into_iter()
+            .filter(|byte| *byte < limit)
+        {
+            if chars.len() == RECOVERY_LENGTH + 3 {
+                break;
+            }
+            if chars.len() % 6 == 5 {
+                chars.push('-');
+            }
+            chars.push(char::from(RECOVERY_ALPHABET[byte % alphabet]));
+        }
+    }
+    Ok(chars)
 }
 
 /// A recovery code as typed, reduced to the form that is hashed.
@@ -128,9 +145,16 @@ mod tests {
     }
 
     #[test]
-    fn recovery_codes_are_ten_distinct_and_normalise() {
+    fn recovery_codes_are_ten_distinct_of_at_least_80_bits_and_normalise() {
         let codes = recovery_codes().expect("codes");
         assert_eq!(codes.len(), 10);
+        for code in &codes {
+            assert_eq!(code.len(), 23, "{code}");
+            assert_eq!(code.split('-').count(), 4, "{code}");
+            let bits = normalise_recovery_code(code).len() as f64
+                * (RECOVERY_ALPHABET.len() as f64).log2();
+            assert!(bits >= 80.0, "{code}: {bits} bits");
+        }
         let mut unique = codes.clone();
         unique.sort();
         unique.dedup();

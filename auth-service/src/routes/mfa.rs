@@ -126,10 +126,8 @@ impl SecondFactor {
         match self {
             Self::Totp(code) => accept_totp(state, user, code).await,
             Self::Recovery(code) => {
-                Ok(
-                    mfa::use_recovery_code(&state.db, user, &totp::normalise_recovery_code(code))
-                        .await?,
-                )
+                let hash = state.code_key.hash(&totp::normalise_recovery_code(code));
+                Ok(mfa::use_recovery_code(&state.db, user, &hash).await?)
             }
         }
     }

@@ -130,7 +130,7 @@ pub async fn confirm_totp(
         i64::try_from(step).unwrap_or(i64::MAX),
     )
     .await?;
-    mfa::replace_recovery_codes(&mut transaction, claims.sub, &normalised(&codes)).await?;
+    mfa::replace_recovery_codes(&mut transaction, claims.sub, &hashed(&state, &codes)).await?;
     transaction.commit().await?;
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
@@ -211,16 +211,16 @@ pub async fn regenerate_recovery_codes(
     }
     let codes = totp::recovery_codes().map_err(AuthError::internal)?;
     let mut transaction = state.db.begin().await?;
-    mfa::replace_recovery_codes(&mut transaction, user.id, &normalised(&codes)).await?;
+    mfa::replace_recovery_codes(&mut transaction, user.id, &hashed(&state, &codes)).await?;
     transaction.commit().await?;
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
     }))
 }
 
-fn normalised(codes: &[String]) -> Vec<String> {
+fn hashed(state: &AppState, codes: &[String]) -> Vec<Vec<u8>> {
     codes
         .iter()
-        .map(|code| totp::normalise_recovery_code(code))
+        .map(|code| state.code_key.hash(&totp::normalise_recovery_code(code)))
         .collect()
 }

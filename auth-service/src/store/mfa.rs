@@ -4,8 +4,6 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::tokens::sha256;
-
 /// Starts (or restarts) an enrolment with `secret`, inactive until confirmed.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn begin_enrolment(db: &PgPool, user: Uuid, secret: &str) -> sqlx::Result<()> {
@@ -66,36 +64,37 @@ pub async fn advance_step(db: &PgPool, user: Uuid, step: i64) -> sqlx::Result<bo
     Ok(updated.rows_affected() == 1)
 }
 
-/// Replaces the user's recovery codes with `codes` (normalised already).
+/// Replaces the user's recovery codes with those of `hashes` (keyed).
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn replace_recovery_codes(
     connection: &mut PgConnection,
     user: Uuid,
-    codes: &[String],
+    hashes: &[Vec<u8>],
 ) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(user)
         .execute(&mut *connection)
         .await?;
-    let hashes: Vec<Vec<u8>> = codes.iter().map(|code| sha256(code)).collect();
     sqlx::query(
-        "INSERT INTO recovery_codes (user_id, code_hash) SELECT $1, hash FROM unnest($2::bytea[]) AS hash",
+        "INSERT INTO recovery_codes (user_id, code_hash, keyed)
+         SELECT $1, hash, true FROM unnest($2::bytea[]) AS hash",
     )
     .bind(user)
-    .bind(&hashes)
+    .bind(hashes)
     .execute(connection)
     .await
     .map(drop)
 }
 
-/// Uses up one recovery code (normalised): whether it was there unused.
+/// Uses up the recovery code of keyed hash `hash`: whether it was there unused.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
-pub async fn use_recovery_code(db: &PgPool, user: Uuid, code: &str) -> sqlx::Result<bool> {
+pub async fn use_recovery_code(db: &PgPool, user: Uuid, hash: &[u8]) -> sqlx::Result<bool> {
     let used = sqlx::query(
-        "UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        "UPDATE recovery_codes SET used_at = now()
+         WHERE user_id = $1 AND code_hash = $2 AND keyed AND used_at IS NULL",
     )
     .bind(user)
-    .bind(sha256(code))
+    .bind(hash)
     .execute(db)
     .await?;
     Ok(used.rows_affected() == 1)

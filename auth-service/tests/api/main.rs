@@ -10,6 +10,7 @@ mod mfa_settings;
 mod no_store;
 mod password;
 mod permissions;
+mod recovery_codes;
 mod register;
 mod sessions_live;
 mod tokens;
