@@ -77,6 +77,8 @@ pub struct Config {
     pub edge: EdgeArgs,
     #[command(flatten)]
     pub discovery: crate::discovery::DiscoveryArgs,
+    #[command(flatten)]
+    pub connections: crate::server::ConnectionArgs,
 }
 
 /// Accepts a `redis://`, `rediss://` or `redis+unix://` URL.

@@ -23,7 +23,7 @@ use crate::{
     openapi,
     ratelimit::RateLimiter,
     redis::Redis,
-    server::Server,
+    server::{ConnectionLimits, Server},
     state::{GatewayState, Parts},
     store::Store,
     upstream::{self, Caller},
@@ -97,7 +97,11 @@ impl Application {
             front,
             config.common.shutdown_timeout,
             config.worker_threads(),
-        )?;
+        )?
+        .with_limits(ConnectionLimits::new(
+            &config.connections,
+            config.edge.trusted_proxies.clone(),
+        ));
         Ok(Self { server })
     }
 

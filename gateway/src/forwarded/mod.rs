@@ -32,6 +32,13 @@ pub struct Forwarding {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
 
+impl TrustedProxies {
+    /// Whether `address` is one of them.
+    pub fn contains(&self, address: IpAddr) -> bool {
+        self.0.iter().any(|network| network.contains(&address))
+    }
+}
+
 /// `10.0.0.0/8, 192.168.1.7, ::1`: networks or single addresses, comma-separated.
 pub fn parse_trusted_proxies(text: &str) -> Result<TrustedProxies, String> {
     text.split(',')
@@ -55,7 +62,7 @@ impl Forwarding {
 
     /// Whether `peer` is one of the proxies in front.
     pub fn trusts(&self, peer: IpAddr) -> bool {
-        self.proxies.0.iter().any(|network| network.contains(&peer))
+        self.proxies.contains(peer)
     }
 
     /// The client of a request `peer` sent: `peer` itself unless it is a trusted proxy; then

@@ -9,11 +9,14 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 
 use tokio::{net::TcpListener, sync::mpsc};
 
-use super::connections::{Open, OpenConnection, Serve, Serving};
+use super::{
+    connections::{Open, OpenConnection, Serve, Serving},
+    registry::{Admitted, Connections},
+};
 
 /// An accepted connection on its way to the thread that will serve it, already counted as
 /// that thread's (else a burst of connections would all go to a thread yet to count them).
-pub(super) type Handed = (std::net::TcpStream, SocketAddr, OpenConnection);
+pub(super) type Handed = (std::net::TcpStream, SocketAddr, OpenConnection, Admitted);
 
 /// One serving thread's share of the work: it serves what it is handed, and the first
 /// thread also accepts.
@@ -21,6 +24,8 @@ pub(super) struct Share<S> {
     pub index: usize,
     pub service: S,
     pub open: Open,
+    /// Every thread's connections, and their limits.
+    pub connections: std::sync::Arc<Connections>,
 }
 
 /// Accepts connections on `listener` until `stop` completes, each for the thread that has
@@ -48,21 +53,25 @@ pub(super) async fn accept_connections<S: Serve>(
                 continue;
             }
         };
+        // Refused: dropped, so closed, at once.
+        let Some(admitted) = serving.share.connections.admit(peer.ip()) else {
+            continue;
+        };
         next = (next + 1) % (hand_to.len() + 1);
         let target = serving.share.open.fewest(next);
         let Some(worker) = target.checked_sub(1).and_then(|k| hand_to.get(k)) else {
             let open = OpenConnection::new(&serving.share.open, 0);
-            serving.serve(stream, peer, open);
+            serving.serve(stream, peer, open, admitted);
             continue;
         };
         // Taken off this thread's reactor, for the other's to register.
         match stream.into_std() {
             Ok(stream) => {
                 let open = OpenConnection::new(&serving.share.open, target);
-                if let Err(unsent) = worker.send((stream, peer, open)) {
-                    let (stream, peer, _) = unsent.0;
+                if let Err(unsent) = worker.send((stream, peer, open, admitted)) {
+                    let (stream, peer, _, admitted) = unsent.0;
                     let open = OpenConnection::new(&serving.share.open, 0);
-                    serving.serve_std(stream, peer, open);
+                    serving.serve_std(stream, peer, open, admitted);
                 }
             }
             Err(err) => tracing::warn!(error = %err, "cannot hand over an accepted connection"),
@@ -87,10 +96,10 @@ pub(super) async fn serve_handed<S: Serve>(
             next = handed.recv() => next,
             () = &mut stop => break,
         };
-        let Some((stream, peer, open)) = next else {
+        let Some((stream, peer, open, admitted)) = next else {
             break;
         };
-        serving.serve_std(stream, peer, open);
+        serving.serve_std(stream, peer, open, admitted);
     }
     serving.finish().await;
 }

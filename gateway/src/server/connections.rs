@@ -26,7 +26,11 @@ use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
 use tokio::net::TcpStream;
 use tower::Service as _;
 
-use super::accept::Share;
+use super::{
+    accept::Share,
+    head_timer::{HeadTimer, Watched},
+    registry::Admitted,
+};
 
 /// What answers the requests of each accepted connection.
 pub trait Serve: Clone + Debug + Send + 'static {
@@ -126,29 +130,65 @@ impl<S: Serve> Serving<S> {
     }
 
     /// Serves `stream`, handed from another thread, from `peer`.
-    pub fn serve_std(&self, stream: std::net::TcpStream, peer: SocketAddr, open: OpenConnection) {
+    pub fn serve_std(
+        &self,
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+        open: OpenConnection,
+        admitted: Admitted,
+    ) {
         match stream
             .set_nonblocking(true)
             .and_then(|()| TcpStream::from_std(stream))
         {
-            Ok(stream) => self.serve(stream, peer, open),
+            Ok(stream) => self.serve(stream, peer, open, admitted),
             Err(err) => tracing::warn!(error = %err, "cannot serve a handed connection"),
         }
     }
 
-    /// Serves `stream` from `peer` on a task of this thread's, `open` counting it.
-    pub fn serve(&self, stream: TcpStream, peer: SocketAddr, open: OpenConnection) {
+    /// Serves `stream` from `peer` on a task of this thread's, `open` and `admitted`
+    /// counting it, until it ends or, idle, is closed to make room for another.
+    pub fn serve(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        open: OpenConnection,
+        admitted: Admitted,
+    ) {
         // Responses are written whole; Nagle's algorithm would only hold their last segment.
         let _ = stream.set_nodelay(true);
-        let connection = self
-            .http
-            .serve_connection(TokioIo::new(stream), self.share.service.connection(peer));
+        let activity = Arc::clone(&admitted.activity);
+        let limits = &self.share.connections.limits;
+        let mut http = self.http.clone();
+        http.timer(HeadTimer::new(
+            Arc::clone(&activity),
+            limits.header_read_timeout,
+            limits.keepalive_timeout,
+        ))
+        .header_read_timeout(limits.header_read_timeout);
+        let connection = http.serve_connection(
+            TokioIo::new(Watched::new(stream, Arc::clone(&activity))),
+            self.share.service.connection(peer),
+        );
         let connection = self.graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::trace!(error = %err, "connection ended with an error");
+            tokio::pin!(connection);
+            loop {
+                tokio::select! {
+                    served = &mut connection => {
+                        if let Err(err) = served {
+                            tracing::trace!(error = %err, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    // Dropped, so closed, only while idle: no request is cut.
+                    () = activity.closing() => if activity.is_idle() {
+                        break;
+                    },
+                }
             }
             drop(open);
+            drop(admitted);
         });
     }
 

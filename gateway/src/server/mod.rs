@@ -9,10 +9,14 @@
 
 mod accept;
 mod connections;
+mod head_timer;
+mod limits;
+mod registry;
 mod worker;
 
 use std::{
     net::{IpAddr, SocketAddr},
+    sync::Arc,
     time::Duration,
 };
 
@@ -20,8 +24,11 @@ use shared::server::{StartupError, shutdown_signal};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{mpsc, watch};
 
-pub use self::connections::{RouterConnection, Serve, body_of};
-use self::{accept::Share, connections::Open, worker::Worker};
+use self::{accept::Share, connections::Open, registry::Connections, worker::Worker};
+pub use self::{
+    connections::{RouterConnection, Serve, body_of},
+    limits::{ConnectionArgs, ConnectionLimits},
+};
 
 /// The serving threads a `WORKERS` setting asks for: `0` means one per core.
 pub fn workers_or_cores(workers: usize) -> usize {
@@ -40,6 +47,7 @@ pub struct Server<S> {
     service: S,
     port: u16,
     shutdown_timeout: Duration,
+    limits: ConnectionLimits,
 }
 
 impl<S: Serve> Server<S> {
@@ -61,7 +69,14 @@ impl<S: Serve> Server<S> {
             service,
             port,
             shutdown_timeout,
+            limits: ConnectionLimits::default(),
         })
+    }
+
+    /// The same server, its connections held to `limits` rather than the defaults.
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The port actually bound.
@@ -75,6 +90,7 @@ impl<S: Serve> Server<S> {
         let (stopping_tx, stopping_rx) = watch::channel(false);
         tracing::info!(port = self.port, workers = self.workers, "listening");
         let open = Open::new(self.workers);
+        let connections = Arc::new(Connections::new(self.limits));
         let mut hand_to = Vec::new();
         let mut workers = Vec::new();
         for index in 1..self.workers {
@@ -85,6 +101,7 @@ impl<S: Serve> Server<S> {
                     index,
                     service: self.service.clone(),
                     open: open.clone(),
+                    connections: Arc::clone(&connections),
                 },
                 stopping: stopping_rx.clone(),
                 shutdown_timeout: self.shutdown_timeout,
@@ -97,6 +114,7 @@ impl<S: Serve> Server<S> {
                 index: 0,
                 service: self.service,
                 open,
+                connections,
             },
             stopping: stopping_rx,
             shutdown_timeout: self.shutdown_timeout,

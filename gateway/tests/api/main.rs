@@ -16,3 +16,4 @@ mod proxy;
 mod ratelimit;
 mod raw;
 mod retry;
+mod slow_clients;

@@ -1,0 +1,201 @@
+//! Every open connection of the server, across its threads: the cap on them, with the
+//! longest idle closed to make room (as nginx reuses its keep-alive connections when out of
+//! them), and the cap per client address.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use tokio::sync::Notify;
+
+use super::limits::ConnectionLimits;
+
+/// The open connections, shared by the accepting thread and the serving ones.
+#[derive(Debug)]
+pub(super) struct Connections {
+    pub limits: ConnectionLimits,
+    /// What the connections' times are counted from.
+    epoch: Instant,
+    open: Mutex<Open>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    next_id: u64,
+    by_id: HashMap<u64, Arc<Activity>>,
+    per_address: HashMap<IpAddr, usize>,
+}
+
+/// Where one connection is in its life, as its head timer and its socket see it.
+#[derive(Debug)]
+pub(super) struct Activity {
+    epoch: Instant,
+    /// Waiting for a request's head (from accept, or from the previous answer).
+    waiting: AtomicBool,
+    /// Milliseconds from the epoch to the wait's start.
+    waiting_since: AtomicU64,
+    /// Milliseconds from the epoch to the first byte of the awaited head; 0: none yet.
+    head_since: AtomicU64,
+    /// Asked to close to make room.
+    evicted: AtomicBool,
+    close: Notify,
+}
+
+impl Activity {
+    fn new(epoch: Instant) -> Self {
+        let activity = Self {
+            epoch,
+            waiting: AtomicBool::new(false),
+            waiting_since: AtomicU64::new(0),
+            head_since: AtomicU64::new(0),
+            evicted: AtomicBool::new(false),
+            close: Notify::new(),
+        };
+        activity.wait_for_head(Instant::now());
+        activity
+    }
+
+    fn millis(&self, at: Instant) -> u64 {
+        // At least 1: 0 says "none".
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// The connection waits for a request's head from `at` on.
+    pub fn wait_for_head(&self, at: Instant) {
+        self.waiting_since.store(self.millis(at), Ordering::Relaxed);
+        self.head_since.store(0, Ordering::Relaxed);
+        self.waiting.store(true, Ordering::Relaxed);
+    }
+
+    /// The awaited head has arrived whole (or the wait ended otherwise).
+    pub fn head_read(&self) {
+        self.waiting.store(false, Ordering::Relaxed);
+    }
+
+    /// Bytes were read from the socket: the first of a head, if one is awaited.
+    pub fn bytes_read(&self) {
+        if self.waiting.load(Ordering::Relaxed) && self.head_since.load(Ordering::Relaxed) == 0 {
+            self.head_since
+                .store(self.millis(Instant::now()), Ordering::Relaxed);
+        }
+    }
+
+    /// When the awaited head's first byte came, if it has.
+    pub fn head_started(&self) -> Option<Instant> {
+        match self.head_since.load(Ordering::Relaxed) {
+            0 => None,
+            millis => Some(self.epoch + Duration::from_millis(millis)),
+        }
+    }
+
+    /// Since when it has been idle: waiting for a head of which nothing came yet.
+    fn idle_since(&self) -> Option<u64> {
+        (self.waiting.load(Ordering::Relaxed) && self.head_since.load(Ordering::Relaxed) == 0)
+            .then(|| self.waiting_since.load(Ordering::Relaxed))
+    }
+
+    /// Asks it to close, if it has not been asked already.
+    fn evict(&self) {
+        if !self.evicted.swap(true, Ordering::Relaxed) {
+            self.close.notify_one();
+        }
+    }
+
+    /// Whether it is idle.
+    pub fn is_idle(&self) -> bool {
+        self.idle_since().is_some()
+    }
+
+    /// Completes when the registry asks for the connection to be closed to make room.
+    pub async fn closing(&self) {
+        self.close.notified().await;
+    }
+}
+
+impl Connections {
+    pub fn new(limits: ConnectionLimits) -> Self {
+        Self {
+            limits,
+            epoch: Instant::now(),
+            open: Mutex::new(Open::default()),
+        }
+    }
+
+    /// Takes a connection from `peer` in, closing the longest idle one if the server is at
+    /// its cap; `None` when it is refused: its address is at its own cap, or the server is at
+    /// its cap with no connection idle.
+    pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admitted> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let limited = self.limits.limits(peer);
+        if limited
+            && let Some(max) = self.limits.max_per_address
+            && open.per_address.get(&peer).copied().unwrap_or(0) >= max
+        {
+            tracing::debug!(%peer, "connection refused: its address is at its limit");
+            return None;
+        }
+        if open.by_id.len() >= self.limits.max_connections {
+            let idlest = open
+                .by_id
+                .values()
+                .filter(|activity| !activity.evicted.load(Ordering::Relaxed))
+                .filter_map(|activity| Some((activity.idle_since()?, activity)))
+                .min_by_key(|(since, _)| *since);
+            let Some((_, idlest)) = idlest else {
+                tracing::debug!(%peer, "connection refused: every connection is busy");
+                return None;
+            };
+            idlest.evict();
+        }
+        let activity = Arc::new(Activity::new(self.epoch));
+        let id = open.next_id;
+        open.next_id += 1;
+        open.by_id.insert(id, Arc::clone(&activity));
+        if limited {
+            *open.per_address.entry(peer).or_default() += 1;
+        }
+        Some(Admitted {
+            connections: Arc::clone(self),
+            id,
+            peer: limited.then_some(peer),
+            activity,
+        })
+    }
+}
+
+/// One admitted connection, counted until it is dropped.
+#[derive(Debug)]
+pub(super) struct Admitted {
+    connections: Arc<Connections>,
+    id: u64,
+    /// Its address, when the per-address limit counts it.
+    peer: Option<IpAddr>,
+    pub activity: Arc<Activity>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut open = self
+            .connections
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        open.by_id.remove(&self.id);
+        if let Some(peer) = self.peer
+            && let Some(count) = open.per_address.get_mut(&peer)
+        {
+            *count -= 1;
+            if *count == 0 {
+                open.per_address.remove(&peer);
+            }
+        }
+    }
+}
