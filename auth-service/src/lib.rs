@@ -19,6 +19,7 @@ mod state;
 mod store;
 mod tokens;
 mod totp;
+mod totp_secret;
 
 pub use config::Config;
 pub use startup::Application;

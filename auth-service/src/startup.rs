@@ -46,7 +46,7 @@ impl Application {
             .map_err(|err| StartupError::Config(format!("SIGNING_KEY_SECRET: {err}")))?;
         let code_key = CodeKey::new(&config.signing_key_secret)
             .map_err(|err| StartupError::Config(format!("SIGNING_KEY_SECRET: {err}")))?;
-        let keys = KeyRing::new(db.clone(), sealer, config.tokens.access_token_ttl);
+        let keys = KeyRing::new(db.clone(), sealer.clone(), config.tokens.access_token_ttl);
         let verifier = Verifier::new(
             KeySource::Local(keys.published()),
             &config.tokens.token_issuer,
@@ -74,6 +74,7 @@ impl Application {
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             admin_mfa_required: config.admin.admin_mfa_required,
             code_key,
+            sealer,
         };
         match state.keys.initialise().await {
             Ok(()) => {

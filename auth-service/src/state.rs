@@ -11,6 +11,7 @@ use crate::{
     config::{LockoutArgs, RegistrationArgs, ResetArgs, TokenArgs},
     keys::KeyRing,
     password::Hasher,
+    seal::Sealer,
 };
 
 /// What the handlers share.
@@ -32,6 +33,8 @@ pub struct AppState {
     pub admin_mfa_required: bool,
     /// What recovery codes are hashed with.
     pub code_key: CodeKey,
+    /// What TOTP secrets are sealed with.
+    pub sealer: Sealer,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

@@ -18,7 +18,7 @@ use crate::{
         mfa, sessions, users,
     },
     tokens::TokenResponse,
-    totp,
+    totp, totp_secret,
 };
 
 /// The second step of an MFA login: the challenge and a TOTP or a recovery code.
@@ -135,9 +135,10 @@ impl SecondFactor {
 
 /// Checks a TOTP code and, atomically, moves the last used step past it.
 async fn accept_totp(state: &AppState, user: Uuid, code: &str) -> Result<bool, AuthError> {
-    let Some((secret, last_step)) = mfa::active_secret(&state.db, user).await? else {
+    let Some((stored, last_step)) = mfa::active_secret(&state.db, user).await? else {
         return Ok(false);
     };
+    let secret = totp_secret::open(&state.sealer, user, stored)?;
     let generator =
         totp::generator(&secret, &state.tokens.totp_issuer, "user").map_err(AuthError::internal)?;
     let Some(step) = totp::matching_step(

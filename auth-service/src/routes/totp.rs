@@ -16,7 +16,7 @@ use crate::{
     error::AuthError,
     state::AppState,
     store::{lockout::Outcome, mfa},
-    totp,
+    totp, totp_secret,
 };
 
 /// A new, unconfirmed authenticator.
@@ -87,7 +87,8 @@ pub async fn set_up_totp(
     let secret = totp::new_secret().map_err(AuthError::internal)?;
     let generator = totp::generator(&secret, &state.tokens.totp_issuer, &user.email)
         .map_err(AuthError::internal)?;
-    mfa::begin_enrolment(&state.db, user.id, &secret).await?;
+    let sealed = totp_secret::seal(&state.sealer, user.id, &secret)?;
+    mfa::begin_enrolment(&state.db, user.id, &sealed).await?;
     Ok(Json(TotpSetup {
         otpauth_uri: generator.get_url(),
         secret,
@@ -108,12 +109,13 @@ pub async fn confirm_totp(
     Account { claims, .. }: Account,
     JsonBody(request): JsonBody<TotpCode>,
 ) -> Result<Json<RecoveryCodes>, AuthError> {
-    let (secret, confirmed_at) = mfa::enrolment(&state.db, claims.sub)
+    let (stored, confirmed_at) = mfa::enrolment(&state.db, claims.sub)
         .await?
         .ok_or(AuthError::NotFound("TOTP enrolment"))?;
     if confirmed_at.is_some() {
         return Err(AuthError::Conflict("An authenticator is already active."));
     }
+    let secret = totp_secret::open(&state.sealer, claims.sub, stored)?;
     let generator =
         totp::generator(&secret, &state.tokens.totp_issuer, "user").map_err(AuthError::internal)?;
     let step = totp::matching_step(&generator, &request.code, totp::now(), 0).ok_or_else(|| {

@@ -4,18 +4,40 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-/// Starts (or restarts) an enrolment with `secret`, inactive until confirmed.
+use crate::totp_secret::StoredSecret;
+
+/// Starts (or restarts) an enrolment with the `sealed` secret, inactive until confirmed.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
-pub async fn begin_enrolment(db: &PgPool, user: Uuid, secret: &str) -> sqlx::Result<()> {
+pub async fn begin_enrolment(db: &PgPool, user: Uuid, sealed: &[u8]) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO mfa_totp (user_id, secret) VALUES ($1, $2)
-         ON CONFLICT (user_id) DO UPDATE SET secret = EXCLUDED.secret, last_step = 0",
+        "INSERT INTO mfa_totp (user_id, sealed_secret) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE
+         SET sealed_secret = EXCLUDED.sealed_secret, secret = NULL, last_step = 0",
     )
     .bind(user)
-    .bind(secret)
+    .bind(sealed)
     .execute(db)
     .await
     .map(drop)
+}
+
+/// An authenticator as stored.
+#[derive(sqlx::FromRow)]
+struct TotpRow {
+    secret: Option<String>,
+    sealed_secret: Option<Vec<u8>>,
+    confirmed_at: Option<DateTime<Utc>>,
+    last_step: i64,
+}
+
+impl TotpRow {
+    fn split(self) -> (StoredSecret, Option<DateTime<Utc>>, i64) {
+        let stored = StoredSecret {
+            secret: self.secret,
+            sealed_secret: self.sealed_secret,
+        };
+        (stored, self.confirmed_at, self.last_step)
+    }
 }
 
 /// The user's authenticator secret and when it was confirmed, if one was enrolled.
@@ -23,11 +45,17 @@ pub async fn begin_enrolment(db: &PgPool, user: Uuid, secret: &str) -> sqlx::Res
 pub async fn enrolment(
     db: &PgPool,
     user: Uuid,
-) -> sqlx::Result<Option<(String, Option<DateTime<Utc>>)>> {
-    sqlx::query_as("SELECT secret, confirmed_at FROM mfa_totp WHERE user_id = $1")
-        .bind(user)
-        .fetch_optional(db)
-        .await
+) -> sqlx::Result<Option<(StoredSecret, Option<DateTime<Utc>>)>> {
+    let row: Option<TotpRow> = sqlx::query_as(
+        "SELECT secret, sealed_secret, confirmed_at, last_step FROM mfa_totp WHERE user_id = $1",
+    )
+    .bind(user)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| {
+        let (stored, confirmed_at, _) = row.split();
+        (stored, confirmed_at)
+    }))
 }
 
 /// Activates the authenticator, `step` being the code's time step.
@@ -43,13 +71,18 @@ pub async fn activate(connection: &mut PgConnection, user: Uuid, step: i64) -> s
 
 /// The active authenticator's secret and the last time step a code was accepted for.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
-pub async fn active_secret(db: &PgPool, user: Uuid) -> sqlx::Result<Option<(String, i64)>> {
-    sqlx::query_as(
-        "SELECT secret, last_step FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+pub async fn active_secret(db: &PgPool, user: Uuid) -> sqlx::Result<Option<(StoredSecret, i64)>> {
+    let row: Option<TotpRow> = sqlx::query_as(
+        "SELECT secret, sealed_secret, confirmed_at, last_step FROM mfa_totp
+         WHERE user_id = $1 AND confirmed_at IS NOT NULL",
     )
     .bind(user)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(|row| {
+        let (stored, _, last_step) = row.split();
+        (stored, last_step)
+    }))
 }
 
 /// Moves the last accepted step to `step`, if it is later: whether it was.

@@ -12,5 +12,6 @@ mod password;
 mod permissions;
 mod recovery_codes;
 mod register;
+mod sealed_totp;
 mod sessions_live;
 mod tokens;
