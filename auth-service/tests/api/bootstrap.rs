@@ -1,20 +1,16 @@
 //! The first administrator: created only when the email is unused, never by promotion; a
 //! generated password is shown once and must be changed at the first sign-in.
 
-use std::{
-    io::{BufRead, BufReader},
-    net::TcpListener,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
-
 use serde_json::{Value, json};
 use shared::testing::{TestDatabase, postgres_server_url};
 
-use crate::helpers::{
-    PASSWORD, SIGNING_KEY_SECRET, TestApp, access, assert_problem_of, spawn_app, spawn_with_stores,
+use crate::{
+    helpers::{PASSWORD, TestApp, access, assert_problem_of, spawn_app, spawn_with_stores},
+    process::Process,
 };
+
+/// The administrator's settings, with no password.
+const GENERATED: &[(&str, &str)] = &[("ADMIN_EMAIL", "root@example.com"), ("ADMIN_PASSWORD", "")];
 
 #[tokio::test]
 async fn an_existing_account_with_the_admin_email_is_never_promoted() {
@@ -55,82 +51,6 @@ async fn an_existing_account_with_the_admin_email_is_never_promoted() {
     assert_eq!(app.count_users().await, 1, "and no other account made");
 }
 
-/// auth-service as a process, its JSON log lines sent on as they come.
-struct Process {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    address: String,
-}
-
-impl Process {
-    fn start(database: &TestDatabase) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let closed = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_auth-service"))
-            .env_clear()
-            .envs([
-                ("HOST", "127.0.0.1".to_owned()),
-                ("PORT", port.to_string()),
-                ("LOG_FORMAT", "json".to_owned()),
-                ("RUST_LOG", "info".to_owned()),
-                ("DATABASE_URL", database.url()),
-                (
-                    "AMQP_URL",
-                    format!("amqp://guest:guest@127.0.0.1:{closed}/%2f"),
-                ),
-                ("SIGNING_KEY_SECRET", SIGNING_KEY_SECRET.to_owned()),
-                ("ARGON2_MEMORY_KIB", "64".to_owned()),
-                ("ARGON2_ITERATIONS", "1".to_owned()),
-                ("ADMIN_EMAIL", "root@example.com".to_owned()),
-                ("ADMIN_PASSWORD", String::new()),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("auth-service starts");
-        let stdout = child.stdout.take().expect("its output");
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            address: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    /// The log up to the first line that contains `marker`.
-    fn log_until(&self, marker: &str) -> Vec<String> {
-        let mut log = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(30)) {
-            let done = line.contains(marker);
-            log.push(line);
-            if done {
-                return log;
-            }
-        }
-        panic!("no `{marker}` in the log:\n{}", log.join("\n"));
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn generated_password(log: &[String]) -> Option<String> {
     log.iter().find_map(|line| {
         let (_, rest) = line.split_once("generated password `")?;
@@ -141,7 +61,7 @@ fn generated_password(log: &[String]) -> Option<String> {
 #[tokio::test]
 async fn a_generated_password_is_shown_once_and_changed_at_the_first_sign_in() {
     let database = TestDatabase::create(&postgres_server_url(), "auth").await;
-    let first = Process::start(&database);
+    let first = Process::start(&database, GENERATED);
     let log = first.log_until("administrator created");
     let generated = generated_password(&log).expect("the password is in the log");
     assert!(generated.len() >= 20, "a strong password: {generated}");
@@ -178,7 +98,7 @@ async fn a_generated_password_is_shown_once_and_changed_at_the_first_sign_in() {
     assert_eq!(app.login("root@example.com", PASSWORD).await.status(), 200);
     drop(first);
 
-    let again = Process::start(&app.database);
+    let again = Process::start(&app.database, GENERATED);
     let log = again.log_until("administrator exists");
     assert_eq!(generated_password(&log), None, "shown once only");
 }

@@ -158,3 +158,32 @@ fn auth_services_built_in_secrets_are_known_development_values() {
         );
     }
 }
+
+#[test]
+fn compose_ships_no_administrator_password_and_logs_no_reset_link() {
+    let services = services();
+    let auth: BTreeMap<String, String> = written(&services["auth-service"]).into_iter().collect();
+    let default = |name: &str| {
+        let value = auth
+            .get(name)
+            .unwrap_or_else(|| panic!("compose sets auth-service's {name}"));
+        super::interpolate(value).expect("a default")
+    };
+    assert_eq!(
+        default("ADMIN_PASSWORD"),
+        "",
+        "generated at the first start"
+    );
+    assert_eq!(default("ADMIN_MFA_REQUIRED"), "true");
+    assert_eq!(
+        default("LOG_RESET_LINKS"),
+        "false",
+        "a reset link stays out of the log unless the operator asks"
+    );
+    let example = env_example();
+    assert_eq!(example.get("ADMIN_PASSWORD").map(String::as_str), Some(""));
+    assert_eq!(
+        example.get("LOG_RESET_LINKS").map(String::as_str),
+        Some("false")
+    );
+}
