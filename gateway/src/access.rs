@@ -23,7 +23,7 @@ pub const DEFAULT_PUBLIC_ROUTES: &str = "POST /auth/register, POST /auth/login, 
     POST /auth/mfa/verify, POST /auth/refresh, POST /auth/password/reset, \
     POST /auth/password/reset/confirm, GET /.well-known/jwks.json, \
     GET /auth/.well-known/jwks.json, GET /restaurants/**, HEAD /restaurants/**, \
-    GET /*/openapi.json, GET /*/health, GET /*/ready, GET /stats/**, \
+    GET /*/openapi.json, GET /*/health, GET /*/ready, \
     GET /docs/**, GET /dashboard, GET /dashboard/events, DELETE /dashboard/session";
 
 /// What each route needs beyond a valid token: one of the listed permissions (or
@@ -225,6 +225,13 @@ mod tests {
                 .any(|r| r.matches(&Method::GET, "/restaurants/1/menu"))
         );
         assert!(!public.0.iter().any(|r| r.matches(&Method::GET, "/orders")));
+        assert!(
+            !public
+                .0
+                .iter()
+                .any(|r| r.matches(&Method::GET, "/stats/cache")),
+            "the statistics are on the operational listener alone"
+        );
         for explorer in ["/docs", "/docs/", "/docs/swagger-ui-bundle.js"] {
             assert!(public.0.iter().any(|r| r.matches(&Method::GET, explorer)));
         }

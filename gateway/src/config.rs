@@ -79,6 +79,8 @@ pub struct Config {
     pub discovery: crate::discovery::DiscoveryArgs,
     #[command(flatten)]
     pub connections: crate::server::ConnectionArgs,
+    #[command(flatten)]
+    pub admin: crate::ops::AdminArgs,
 }
 
 /// Accepts a `redis://`, `rediss://` or `redis+unix://` URL.

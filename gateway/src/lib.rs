@@ -22,6 +22,7 @@ mod front;
 mod limit;
 mod metrics;
 mod openapi;
+mod ops;
 mod per_runtime;
 mod proxy;
 mod ratelimit;

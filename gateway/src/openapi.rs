@@ -13,8 +13,7 @@ use utoipa::{
 };
 
 use crate::{
-    aggregate, cache, dashboard, deploy, discovery, experiment, explorer, upstream,
-    upstream::Backend,
+    aggregate, cache, dashboard, deploy, discovery, experiment, explorer, upstream::Backend,
 };
 
 /// The gateway's own operations.
@@ -22,7 +21,6 @@ use crate::{
 #[openapi(paths(
     aggregate::get_order_details,
     cache::purge::purge_cache,
-    cache::stats::get_cache_stats,
     dashboard::http::create_dashboard_session,
     dashboard::http::delete_dashboard_session,
     dashboard::http::get_dashboard,
@@ -39,7 +37,6 @@ use crate::{
     explorer::get_docs,
     explorer::get_docs_file,
     explorer::get_docs_page,
-    upstream::stats::get_circuit_breakers,
 ), modifiers(&BearerAuth))]
 struct Own;
 

@@ -21,6 +21,7 @@ use crate::{
     front::Front,
     limit::InFlight,
     openapi,
+    ops::{AdminListener, health::PublicHealth},
     ratelimit::RateLimiter,
     redis::Redis,
     server::{ConnectionLimits, Server},
@@ -33,6 +34,7 @@ use crate::{
 #[derive(Debug)]
 pub struct Application {
     server: Server<Front>,
+    admin: AdminListener,
 }
 
 impl Application {
@@ -83,11 +85,12 @@ impl Application {
             .api(own_routes(state.clone()), openapi::document(&backends))
             .api_counts_itself()
             .readiness(Checks::new().with("redis", redis))
-            .informational(upstream::checks(&backends))
             .into_router();
+        let admin = AdminListener::bind(&config.admin, state.clone(), upstream::checks(&backends))?;
         let front = Front::new(
             state,
             own,
+            PublicHealth::new(upstream::checks(&backends)),
             config.common.request_timeout,
             edge::cors(&config.edge.cors_origins),
         );
@@ -102,7 +105,7 @@ impl Application {
             &config.connections,
             config.edge.trusted_proxies.clone(),
         ));
-        Ok(Self { server })
+        Ok(Self { server, admin })
     }
 
     /// The port bound (useful when the configured port was 0).
@@ -110,9 +113,21 @@ impl Application {
         self.server.port()
     }
 
-    /// Serves until SIGINT or SIGTERM.
+    /// The operational listener's port.
+    pub fn admin_port(&self) -> u16 {
+        self.admin.port().unwrap_or_default()
+    }
+
+    /// Serves until SIGINT or SIGTERM; the operational listener with it.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
-        self.server.run_until_stopped().await
+        let admin = tokio::spawn(async move {
+            if let Err(err) = self.admin.serve().await {
+                tracing::error!(error = %err, "the operational listener stopped");
+            }
+        });
+        let served = self.server.run_until_stopped().await;
+        admin.abort();
+        served
     }
 }
 
@@ -159,11 +174,6 @@ fn own_routes(state: GatewayState) -> Router {
             post(experiment::http::stop_experiment),
         )
         .merge(explorer::routes(&state.backends))
-        .route("/stats/cache", get(cache::get_cache_stats))
-        .route(
-            "/stats/circuit-breakers",
-            get(upstream::get_circuit_breakers),
-        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             admission::admit_request,

@@ -186,6 +186,19 @@ impl Platform {
         self.api.url(path)
     }
 
+    /// A URL of the gateway's operational listener (`/metrics`, `/stats/*`, the full
+    /// `/health`).
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin_port())
+    }
+
+    /// The port of the gateway's operational listener.
+    pub fn admin_port(&self) -> u16 {
+        self.started["gateway"].1["ADMIN_PORT"]
+            .parse()
+            .expect("the gateway is given its ADMIN_PORT")
+    }
+
     /// The backend named `name`.
     pub fn backend(&mut self, name: &str) -> &mut Process {
         self.backends

@@ -114,6 +114,7 @@ pub(super) fn plans(
                 ("PAYMENT_SERVICE_URL", url("payment-service")),
                 ("UPSTREAM_TIMEOUT", "5s".into()),
                 ("RATE_LIMIT", options.rate_limits.to_string()),
+                ("ADMIN_PORT", free_port().to_string()),
                 (
                     "REDIS_KEY_PREFIX",
                     format!("e2e-gateway-{}", ports["gateway"]),

@@ -50,6 +50,16 @@ pub fn all() -> [Binary; 7] {
     ]
 }
 
+/// The port of the gateway's operational listener (`/metrics`, `/stats/*`), its
+/// `ADMIN_PORT` by default: where Prometheus scrapes it.
+pub fn gateway_admin_port() -> u16 {
+    gateway::Config::command()
+        .get_arguments()
+        .find(|arg| arg.get_env().is_some_and(|env| env == "ADMIN_PORT"))
+        .and_then(|arg| arg.get_default_values().first()?.to_str()?.parse().ok())
+        .expect("the gateway has an ADMIN_PORT with a default")
+}
+
 /// Environment variables read outside the flags (by `tracing` and the OTel SDK).
 pub const AMBIENT_VARIABLES: &[&str] =
     &["RUST_LOG", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"];

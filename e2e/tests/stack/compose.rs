@@ -120,17 +120,21 @@ fn every_binary_is_a_compose_service_with_its_command_and_port() {
             "the Dockerfile installs {}",
             binary.name
         );
-        // Only the gateway faces the world; the backends answer on loopback alone, so that
-        // nobody reaches them around it.
+        // Only the gateway faces the world; the backends, and the gateway's operational
+        // listener, answer on loopback alone, so that nobody reaches them around it.
         let published = if binary.name == "gateway" {
-            format!("{0}:{0}", binary.port)
+            let admin = binaries::gateway_admin_port();
+            vec![
+                format!("{0}:{0}", binary.port),
+                format!("127.0.0.1:{admin}:{admin}"),
+            ]
         } else {
-            format!("127.0.0.1:{0}:{0}", binary.port)
+            vec![format!("127.0.0.1:{0}:{0}", binary.port)]
         };
         assert_eq!(
             strings(field(service, "ports")),
-            std::slice::from_ref(&published),
-            "{} publishes {published} alone",
+            published,
+            "{} publishes {published:?} alone",
             binary.name
         );
         let image = field(service, "image").as_str().unwrap_or_default();

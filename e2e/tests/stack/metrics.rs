@@ -89,17 +89,21 @@ async fn platform_after_an_order() -> Platform {
     platform
 }
 
-/// Each binary's name, compose port and port here.
+/// Each binary's name, and the compose port and port here of its `/metrics` (the gateway's
+/// operational listener's).
 fn ports(platform: &mut Platform) -> Vec<(&'static str, u16, u16)> {
     binaries::all()
         .iter()
         .map(|binary| {
-            let port = if binary.name == "gateway" {
-                platform.gateway.port
+            if binary.name == "gateway" {
+                (
+                    binary.name,
+                    binaries::gateway_admin_port(),
+                    platform.admin_port(),
+                )
             } else {
-                platform.backend(binary.name).port
-            };
-            (binary.name, binary.port, port)
+                (binary.name, binary.port, platform.backend(binary.name).port)
+            }
         })
         .collect()
 }

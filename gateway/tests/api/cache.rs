@@ -9,7 +9,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{GatewayBuilder, Scripted, json_of};
+use crate::helpers::{GatewayBuilder, Scripted, admin_url, json_of};
 
 fn header<'a>(response: &'a Response, name: &str) -> &'a str {
     response
@@ -69,7 +69,7 @@ async fn the_seeds_timeline_a_miss_then_hits_then_a_miss_once_the_ttl_has_passed
     assert_eq!(body["call"], 2);
     assert_eq!(restaurants.calls(), 2);
 
-    let stats = json_of(client.get(format!("{gateway}/stats/cache"))).await;
+    let stats = json_of(client.get(format!("{}/stats/cache", admin_url(&gateway)))).await;
     assert_eq!(stats["hits"], 4, "{stats}");
     assert_eq!(stats["misses"], 2, "{stats}");
     assert_eq!(stats["requests"], 6, "{stats}");

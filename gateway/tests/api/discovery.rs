@@ -12,7 +12,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{GatewayBuilder, Scripted, json_of};
+use crate::helpers::{GatewayBuilder, Scripted, admin_url, json_of};
 
 fn instance(url: &str, colour: &str) -> Instance {
     Instance {
@@ -217,7 +217,8 @@ async fn calls_are_spread_over_the_registered_instances_instead_of_the_configure
         "both take a share: {calls:?}"
     );
 
-    let breakers = json_of(client.get(format!("{gateway}/stats/circuit-breakers"))).await;
+    let breakers =
+        json_of(client.get(format!("{}/stats/circuit-breakers", admin_url(&gateway)))).await;
     let restaurants = breakers["breakers"]
         .as_array()
         .and_then(|rows| {

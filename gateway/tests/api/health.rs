@@ -1,9 +1,17 @@
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use axum::{Router, routing::get};
 use serde_json::Value;
 
-use crate::helpers::{Backends, spawn_gateway, spawn_gateway_with_redis, spawn_upstream};
+use crate::helpers::{
+    Backends, admin_url, spawn_gateway, spawn_gateway_with_redis, spawn_upstream,
+};
 
 #[tokio::test]
-async fn health_reports_each_backend_up_or_down_with_its_address() {
+async fn health_reports_each_backend_up_or_down_and_only_the_operational_listener_its_address() {
     let orders = spawn_upstream("/orders").await;
     let gateway = spawn_gateway(
         &Backends {
@@ -20,16 +28,83 @@ async fn health_reports_each_backend_up_or_down_with_its_address() {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["status"], "degraded");
     assert_eq!(body["checks"]["order-service"]["status"], "up");
-    assert_eq!(body["checks"]["order-service"]["target"], orders.as_str());
-    for down in [
+    let down = [
         "auth-service",
         "restaurant-service",
         "delivery-service",
         "tracking-service",
         "payment-service",
-    ] {
-        assert_eq!(body["checks"][down]["status"], "down", "{down}");
-        assert_eq!(body["checks"][down]["error"], "unreachable", "{down}");
+    ];
+    for name in down {
+        assert_eq!(body["checks"][name]["status"], "down", "{name}");
+    }
+    let text = body.to_string();
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains("target") && !text.contains("error"),
+        "the public report names no address: {text}"
+    );
+
+    let full: Value = reqwest::get(format!("{}/health", admin_url(&gateway)))
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(full["checks"]["order-service"]["target"], orders.as_str());
+    for name in down {
+        assert_eq!(full["checks"][name]["error"], "unreachable", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_health_calls_asks_the_backends_once_a_second() {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&asked);
+    let router = Router::new().route(
+        "/ready",
+        get(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { "ready" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let orders = format!("http://{}", listener.local_addr().expect("an address"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let gateway = spawn_gateway(
+        &Backends {
+            orders,
+            ..Backends::default()
+        },
+        "2s",
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let calls = (0..20).map(|_| {
+        let request = client.get(format!("{gateway}/health")).send();
+        async move { request.await.expect("sent").status().as_u16() }
+    });
+    let statuses = futures::future::join_all(calls).await;
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+    let asked = asked.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&asked),
+        "twenty calls within a second, {asked} checks"
+    );
+}
+
+#[tokio::test]
+async fn metrics_and_statistics_are_served_on_the_operational_listener_alone() {
+    let gateway = spawn_gateway(&Backends::default(), "2s").await;
+    let admin = admin_url(&gateway);
+    for path in ["/metrics", "/stats/cache", "/stats/circuit-breakers"] {
+        let public = reqwest::get(format!("{gateway}{path}"))
+            .await
+            .expect("sent");
+        assert_eq!(public.status().as_u16(), 404, "{path} on the public port");
+        let operational = reqwest::get(format!("{admin}{path}")).await.expect("sent");
+        assert_eq!(operational.status().as_u16(), 200, "{path} on {admin}");
     }
 }
 
@@ -104,7 +179,10 @@ async fn openapi_documents_every_backend_prefix_and_the_gateway_errors() {
     assert!(body["components"]["schemas"]["OrderDetails"].is_object());
     assert!(body["paths"]["/admin/cache/purge"]["post"]["responses"]["403"].is_object());
     for stats in ["/stats/cache", "/stats/circuit-breakers"] {
-        assert!(body["paths"][stats]["get"].is_object(), "{stats}");
+        assert!(
+            body["paths"][stats].is_null(),
+            "{stats} is not on the public port"
+        );
     }
     assert!(body["paths"]["/orders/{path}"]["get"]["responses"]["429"].is_object());
 }

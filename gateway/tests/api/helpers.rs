@@ -139,14 +139,40 @@ pub async fn spawn_gateway_with_redis(
         &backends.payments,
         "--upstream-timeout",
         upstream_timeout,
+        "--admin-port",
+        "0",
     ])
     .expect("valid test configuration");
+    start(config).await
+}
+
+/// Where each gateway of this process serves its operational endpoints, by its URL.
+static ADMIN_URLS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// Builds and starts the gateway `config` sets; returns its base URL.
+async fn start(config: Config) -> String {
     let app = Application::build(config)
         .await
         .expect("the gateway builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let admin = format!("http://127.0.0.1:{}", app.admin_port());
+    ADMIN_URLS
+        .lock()
+        .expect("lock")
+        .insert(address.clone(), admin);
     tokio::spawn(app.run_until_stopped());
     address
+}
+
+/// The base URL of the operational listener (`/metrics`, `/stats/*`) of the gateway at
+/// `gateway`.
+pub fn admin_url(gateway: &str) -> String {
+    ADMIN_URLS
+        .lock()
+        .expect("lock")
+        .get(gateway)
+        .cloned()
+        .expect("a gateway started by these helpers")
 }
 
 /// Sends `request` and returns its JSON answer (from an echoing upstream: what it saw).
@@ -162,7 +188,8 @@ pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
 
 /// The row of `service` in the gateway's breaker table.
 pub async fn breaker_row(client: &reqwest::Client, gateway: &str, service: &str) -> Value {
-    let table = json_of(client.get(format!("{gateway}/stats/circuit-breakers"))).await;
+    let admin = admin_url(gateway);
+    let table = json_of(client.get(format!("{admin}/stats/circuit-breakers"))).await;
     table["breakers"]
         .as_array()
         .expect("rows")
@@ -175,7 +202,7 @@ pub async fn breaker_row(client: &reqwest::Client, gateway: &str, service: &str)
 /// The gateway's `/metrics` text. One recorder serves every gateway of this test process, so
 /// tests assert a series' presence, not its value.
 pub async fn metrics_of(gateway: &str) -> String {
-    reqwest::get(format!("{gateway}/metrics"))
+    reqwest::get(format!("{}/metrics", admin_url(gateway)))
         .await
         .expect("the request is sent")
         .text()
@@ -233,6 +260,7 @@ impl GatewayBuilder {
             ("--upstream-timeout", "2s"),
             ("--retry-base", "10ms"),
             ("--retry-cap", "100ms"),
+            ("--admin-port", "0"),
         ] {
             builder = builder.arg(flag, value);
         }
@@ -270,12 +298,7 @@ impl GatewayBuilder {
                 .flat_map(|(flag, value)| [flag, value]),
         );
         let config = Config::try_parse_from(args).expect("valid test configuration");
-        let app = Application::build(config)
-            .await
-            .expect("the gateway builds");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        address
+        start(config).await
     }
 }
 

@@ -7,7 +7,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{GatewayBuilder, Scripted};
+use crate::helpers::{GatewayBuilder, Scripted, admin_url};
 
 fn header(response: &Response, name: &str) -> String {
     response
@@ -168,7 +168,7 @@ async fn with_redis_gone_the_cache_is_bypassed_the_limit_counted_in_process_and_
         "the in-process limiter still counts"
     );
     let stats = client
-        .get(format!("{gateway}/stats/cache"))
+        .get(format!("{}/stats/cache", admin_url(&gateway)))
         .send()
         .await
         .expect("sent");

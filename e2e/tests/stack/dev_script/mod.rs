@@ -137,11 +137,12 @@ async fn the_dev_script_keeps_the_rest_running_when_one_stops_or_dies_and_stops_
     let cached = get(&client, &dev.url("/restaurants")).await;
     assert_eq!(cached.status().as_u16(), 200, "still served from the cache");
     assert_eq!(cached.headers()["x-cache"], "HIT");
-    let table: Value = get(&client, &dev.url("/stats/circuit-breakers"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    // On the gateway's operational listener, at its default port.
+    let admin = format!(
+        "http://127.0.0.1:{}/stats/circuit-breakers",
+        binaries::gateway_admin_port()
+    );
+    let table: Value = get(&client, &admin).await.json().await.expect("json");
     let breakers = table["breakers"].as_array().expect("one row per backend");
     for row in breakers {
         let expected = if row["service"] == "restaurant-service" {

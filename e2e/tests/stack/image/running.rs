@@ -35,7 +35,9 @@ async fn healthcheck_exits_0_on_a_ready_instance_and_1_on_one_not_ready_or_a_clo
     build_binaries();
     let port = free_port();
     let redis = shared::testing::redis_url();
-    let gateway = Process::start("gateway", port, &env(&[("REDIS_URL", redis)]));
+    // Each on an operational port of its own: two gateways run here at once.
+    let admin = || ("ADMIN_PORT", "0".to_owned());
+    let gateway = Process::start("gateway", port, &env(&[("REDIS_URL", redis), admin()]));
     wait_until_ready(&gateway).await;
     // The service's whole environment, with what the check does not read left unparseable.
     let service = |port: u16| {
@@ -51,7 +53,11 @@ async fn healthcheck_exits_0_on_a_ready_instance_and_1_on_one_not_ready_or_a_clo
     // Its Redis away: up, but not ready.
     let unready_port = free_port();
     let redis_away = format!("redis://127.0.0.1:{}", free_port());
-    let unready = Process::start("gateway", unready_port, &env(&[("REDIS_URL", redis_away)]));
+    let unready = Process::start(
+        "gateway",
+        unready_port,
+        &env(&[("REDIS_URL", redis_away), admin()]),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while reqwest::get(format!("{}/health", unready.url()))
         .await
