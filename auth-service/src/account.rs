@@ -103,7 +103,7 @@ impl FromRequestParts<AppState> for Administrator {
     ) -> Result<Self, Self::Rejection> {
         let account = Account::from_request_parts(parts, state).await?;
         if account.has(Permission::USERS_MANAGE) {
-            if state.admin_mfa_required && !users::has_mfa(&state.db, account.claims.sub).await? {
+            if sessions::must_enrol_mfa(state, account.claims.sub, &account.roles).await? {
                 return Err(AuthError::MfaEnrolmentRequired);
             }
             Ok(Self(account))

@@ -24,7 +24,14 @@ pub struct TokenResponse {
     pub refresh_token: String,
     /// The session these tokens belong to.
     pub session_id: Uuid,
+    /// What the account must do before its tokens carry all its roles: `mfa_enrolment`
+    /// for an administrator with no second factor where one is required. Absent if none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub required_actions: Vec<&'static str>,
 }
+
+/// The action of an administrator who must enrol a second factor.
+pub const MFA_ENROLMENT: &str = "mfa_enrolment";
 
 /// Signs an access token for `user` in `session`.
 pub fn access_token(

@@ -55,7 +55,7 @@ async fn roles_view(state: &AppState, user: Uuid) -> Result<Json<UserRoles>, Aut
     responses(
         (status = 200, description = "The user's roles", body = UserRoles),
         (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator now", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator now, or one who must enrol a second factor first (`mfa-enrolment-required`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a role", body = Problem, content_type = "application/problem+json")))]
 pub async fn grant_role(
@@ -81,7 +81,7 @@ pub async fn grant_role(
     responses(
         (status = 200, description = "The user's roles", body = UserRoles),
         (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator now", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator now, or one who must enrol a second factor first (`mfa-enrolment-required`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The user does not hold the role", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_role(
     State(state): State<AppState>,
@@ -102,7 +102,7 @@ pub async fn revoke_role(
     responses(
         (status = 204, description = "Unlocked"),
         (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator now", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator now, or one who must enrol a second factor first (`mfa-enrolment-required`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json")))]
 pub async fn unlock_user(
     State(state): State<AppState>,
@@ -122,7 +122,7 @@ pub async fn unlock_user(
     responses(
         (status = 200, description = "The new key id", body = RotatedKey),
         (status = 401, description = "No valid token, or its session ended", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator now", body = Problem, content_type = "application/problem+json")))]
+        (status = 403, description = "Not an administrator now, or one who must enrol a second factor first (`mfa-enrolment-required`)", body = Problem, content_type = "application/problem+json")))]
 pub async fn rotate_keys(
     State(state): State<AppState>,
     _: Administrator,

@@ -5,7 +5,13 @@ use shared::Problem;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{account::Account, error::AuthError, state::AppState, store::users};
+use crate::{
+    account::Account,
+    error::AuthError,
+    state::AppState,
+    store::{sessions, users},
+    tokens,
+};
 
 /// The caller's account.
 #[derive(Debug, Serialize, ToSchema)]
@@ -17,6 +23,8 @@ pub struct Me {
     pub permissions: Vec<String>,
     pub requested_roles: Vec<String>,
     pub mfa_enabled: bool,
+    /// What the account must do before its tokens carry all its roles (`mfa_enrolment`).
+    pub required_actions: Vec<&'static str>,
     pub session_id: Uuid,
     pub created_at: DateTime<Utc>,
 }
@@ -35,6 +43,11 @@ pub async fn get_me(
         .await?
         .ok_or(AuthError::InvalidCredentials)?;
     let roles = users::roles_of(&state.db, user.id).await?;
+    let required_actions = if sessions::must_enrol_mfa(&state, user.id, &roles).await? {
+        vec![tokens::MFA_ENROLMENT]
+    } else {
+        Vec::new()
+    };
     Ok(Json(Me {
         id: user.id,
         email: user.email,
@@ -43,6 +56,7 @@ pub async fn get_me(
         permissions: shared::auth::Role::permissions_of(&roles),
         requested_roles: users::requested_roles(&state.db, user.id).await?,
         mfa_enabled: users::has_mfa(&state.db, user.id).await?,
+        required_actions,
         session_id: claims.sid,
         created_at: user.created_at,
     }))

@@ -228,13 +228,12 @@ async fn respond(
     refresh_token: String,
 ) -> Result<TokenResponse, AuthError> {
     let mut roles: Vec<Role> = users::roles_of(&state.db, user).await?;
+    let mut required_actions = Vec::new();
     // Until an administrator who must have a second factor enrols one, no service takes
     // their tokens for an administrator's.
-    if state.admin_mfa_required
-        && roles.contains(&Role::Admin)
-        && !users::has_mfa(&state.db, user).await?
-    {
+    if must_enrol_mfa(state, user, &roles).await? {
         roles.retain(|role| *role != Role::Admin);
+        required_actions.push(tokens::MFA_ENROLMENT);
     }
     let access_token = tokens::access_token(&state.keys, &state.tokens, user, session, &roles)?;
     Ok(TokenResponse {
@@ -243,5 +242,13 @@ async fn respond(
         expires_in: state.tokens.access_token_ttl.as_secs(),
         refresh_token,
         session_id: session,
+        required_actions,
     })
+}
+
+/// Whether `user`, holding `roles`, is an administrator who must enrol a second factor.
+pub async fn must_enrol_mfa(state: &AppState, user: Uuid, roles: &[Role]) -> sqlx::Result<bool> {
+    Ok(state.admin_mfa_required
+        && roles.contains(&Role::Admin)
+        && !users::has_mfa(&state.db, user).await?)
 }

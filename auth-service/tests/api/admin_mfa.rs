@@ -36,6 +36,14 @@ async fn admin_routes_answer_only_once_the_administrator_has_enrolled_a_second_f
         json!(["customer"]),
         "no other service takes the token for an administrator's"
     );
+    assert_eq!(tokens["required_actions"], json!(["mfa_enrolment"]));
+    let me: Value = app
+        .get_with("/auth/me", access(&tokens))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["required_actions"], json!(["mfa_enrolment"]));
     let refused = app
         .post_json_with("/auth/admin/keys/rotate", access(&tokens), &json!({}))
         .await;
@@ -84,6 +92,7 @@ async fn admin_routes_answer_only_once_the_administrator_has_enrolled_a_second_f
         .await
         .expect("json");
     assert_eq!(roles_in(access(&refreshed)), json!(["admin", "customer"]));
+    assert_eq!(refreshed.get("required_actions"), None);
 }
 
 #[tokio::test]
@@ -102,6 +111,7 @@ async fn without_the_setting_an_administrator_needs_no_second_factor() {
         .await
         .expect("json");
     assert_eq!(roles_in(access(&tokens)), json!(["admin", "customer"]));
+    assert_eq!(tokens.get("required_actions"), None);
     let rotate = app
         .post_json_with("/auth/admin/keys/rotate", access(&tokens), &json!({}))
         .await;

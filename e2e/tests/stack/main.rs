@@ -10,6 +10,7 @@ mod dashboard;
 mod deployments;
 mod dev_script;
 mod explorer;
+mod first_admin;
 mod forwarded;
 mod image;
 mod metrics;
