@@ -14,6 +14,7 @@ use crate::{
     attempt::Attempt,
     client::ClientInfo,
     error::AuthError,
+    required_actions,
     state::AppState,
     store::{
         lockout::Outcome,
@@ -103,7 +104,7 @@ impl FromRequestParts<AppState> for Administrator {
     ) -> Result<Self, Self::Rejection> {
         let account = Account::from_request_parts(parts, state).await?;
         if account.has(Permission::USERS_MANAGE) {
-            if sessions::must_enrol_mfa(state, account.claims.sub, &account.roles).await? {
+            if required_actions::must_enrol_mfa(state, account.claims.sub, &account.roles).await? {
                 return Err(AuthError::MfaEnrolmentRequired);
             }
             Ok(Self(account))

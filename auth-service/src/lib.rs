@@ -12,6 +12,7 @@ mod domain;
 mod error;
 mod keys;
 mod password;
+mod required_actions;
 mod routes;
 mod seal;
 mod startup;

@@ -30,9 +30,6 @@ pub struct TokenResponse {
     pub required_actions: Vec<&'static str>,
 }
 
-/// The action of an administrator who must enrol a second factor.
-pub const MFA_ENROLMENT: &str = "mfa_enrolment";
-
 /// Signs an access token for `user` in `session`.
 pub fn access_token(
     keys: &KeyRing,

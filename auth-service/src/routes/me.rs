@@ -5,13 +5,7 @@ use shared::Problem;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{
-    account::Account,
-    error::AuthError,
-    state::AppState,
-    store::{sessions, users},
-    tokens,
-};
+use crate::{account::Account, error::AuthError, required_actions, state::AppState, store::users};
 
 /// The caller's account.
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,8 +37,8 @@ pub async fn get_me(
         .await?
         .ok_or(AuthError::InvalidCredentials)?;
     let roles = users::roles_of(&state.db, user.id).await?;
-    let required_actions = if sessions::must_enrol_mfa(&state, user.id, &roles).await? {
-        vec![tokens::MFA_ENROLMENT]
+    let required_actions = if required_actions::must_enrol_mfa(&state, user.id, &roles).await? {
+        vec![required_actions::MFA_ENROLMENT]
     } else {
         Vec::new()
     };

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::{
     client::ClientInfo,
     error::AuthError,
+    required_actions,
     state::AppState,
     store::users,
     tokens::{self, TokenResponse},
@@ -231,9 +232,9 @@ async fn respond(
     let mut required_actions = Vec::new();
     // Until an administrator who must have a second factor enrols one, no service takes
     // their tokens for an administrator's.
-    if must_enrol_mfa(state, user, &roles).await? {
+    if required_actions::must_enrol_mfa(state, user, &roles).await? {
         roles.retain(|role| *role != Role::Admin);
-        required_actions.push(tokens::MFA_ENROLMENT);
+        required_actions.push(required_actions::MFA_ENROLMENT);
     }
     let access_token = tokens::access_token(&state.keys, &state.tokens, user, session, &roles)?;
     Ok(TokenResponse {
@@ -244,11 +245,4 @@ async fn respond(
         session_id: session,
         required_actions,
     })
-}
-
-/// Whether `user`, holding `roles`, is an administrator who must enrol a second factor.
-pub async fn must_enrol_mfa(state: &AppState, user: Uuid, roles: &[Role]) -> sqlx::Result<bool> {
-    Ok(state.admin_mfa_required
-        && roles.contains(&Role::Admin)
-        && !users::has_mfa(&state.db, user).await?)
 }

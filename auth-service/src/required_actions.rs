@@ -1,0 +1,16 @@
+//! What an account must do before its tokens carry all its roles.
+
+use shared::auth::Role;
+use uuid::Uuid;
+
+use crate::{state::AppState, store::users};
+
+/// The action of an administrator who must enrol a second factor (`ADMIN_MFA_REQUIRED`).
+pub const MFA_ENROLMENT: &str = "mfa_enrolment";
+
+/// Whether `user`, holding `roles`, is an administrator who must enrol a second factor.
+pub async fn must_enrol_mfa(state: &AppState, user: Uuid, roles: &[Role]) -> sqlx::Result<bool> {
+    Ok(state.admin_mfa_required
+        && roles.contains(&Role::Admin)
+        && !users::has_mfa(&state.db, user).await?)
+}
