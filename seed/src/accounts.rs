@@ -15,12 +15,20 @@ pub(crate) struct Account {
 /// The administrator's token.
 pub(crate) async fn administrator(client: &Client, config: &Config) -> Result<String, SeedError> {
     let (status, answer) = log_in(client, &config.admin_email, &config.admin_password).await?;
+    let refused = |detail: &str| SeedError::Administrator {
+        email: config.admin_email.clone(),
+        detail: detail.to_owned(),
+    };
+    let must_enrol = answer["required_actions"]
+        .as_array()
+        .is_some_and(|actions| actions.iter().any(|action| action == "mfa_enrolment"));
     match answer["access_token"].as_str() {
+        Some(_) if must_enrol => Err(refused(
+            "administrators must enrol a TOTP authenticator first (ADMIN_MFA_REQUIRED); \
+             seed with ADMIN_MFA_REQUIRED=false, on a stack of your own only",
+        )),
         Some(token) if status == 200 => Ok(token.to_owned()),
-        _ => Err(SeedError::Administrator {
-            email: config.admin_email.clone(),
-            detail: answer["detail"].as_str().unwrap_or("refused").to_owned(),
-        }),
+        _ => Err(refused(answer["detail"].as_str().unwrap_or("refused"))),
     }
 }
 

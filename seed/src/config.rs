@@ -18,7 +18,8 @@ pub struct Config {
     /// The administrator who grants the demo owner's and couriers' roles.
     #[arg(long, env = "ADMIN_EMAIL", default_value = "admin@food-delivery.local")]
     pub admin_email: String,
-    /// The administrator's password.
+    /// The administrator's password; empty, nothing is seeded (the administrator's password
+    /// was generated, and is the operator's alone).
     #[arg(long, env = "ADMIN_PASSWORD", default_value = "local admin password")]
     pub admin_password: String,
     /// The password of every demo account (customer, owner, couriers).

@@ -29,6 +29,16 @@ pub async fn run(config: &Config) -> Result<Report, SeedError> {
     if !config.seed {
         return Ok(report);
     }
+    if config.admin_password.is_empty() {
+        report.skipped = Some(
+            "ADMIN_PASSWORD is empty, so the administrator's password is the one auth-service \
+             generated, to be changed at the first sign-in. To seed, give the administrator a \
+             password of your own and ADMIN_MFA_REQUIRED=false (a stack of your own only), \
+             then run the seed again."
+                .to_owned(),
+        );
+        return Ok(report);
+    }
     let client = Client::new(config);
     client.wait_until_healthy().await?;
     let admin = accounts::administrator(&client, config).await?;
@@ -66,6 +76,24 @@ mod tests {
         assert!(report.created.is_empty());
         assert_eq!(report.present, 0);
         assert!(report.render(&config).starts_with("SEED=false"));
+    }
+
+    #[tokio::test]
+    async fn without_the_administrator_s_password_nothing_is_seeded_and_the_report_says_why() {
+        // Nothing listens on port 1: any call would fail.
+        let config = Config::try_parse_from([
+            "seed",
+            "--gateway-url",
+            "http://127.0.0.1:1",
+            "--admin-password",
+            "",
+        ])
+        .expect("the settings parse");
+        let report = run(&config).await.expect("nothing to do");
+        assert!(report.created.is_empty());
+        let rendered = report.render(&config);
+        assert!(rendered.contains("not seeded"), "{rendered}");
+        assert!(rendered.contains("ADMIN_MFA_REQUIRED=false"), "{rendered}");
     }
 
     #[tokio::test]

@@ -12,6 +12,8 @@ pub struct Report {
     pub created: Vec<String>,
     /// How many things were already there.
     pub present: usize,
+    /// Why nothing was seeded, when the seed could not act as the administrator.
+    pub skipped: Option<String>,
 }
 
 impl Report {
@@ -27,6 +29,9 @@ impl Report {
     pub fn render(&self, config: &Config) -> String {
         if !config.seed {
             return "SEED=false: nothing seeded, the platform stays empty.\n".to_owned();
+        }
+        if let Some(reason) = &self.skipped {
+            return format!("The demo data set was not seeded: {reason}\n");
         }
         if self.created.is_empty() {
             return format!(
