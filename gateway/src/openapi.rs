@@ -31,6 +31,7 @@ use crate::{
     deploy::http::rollback_deployment,
     discovery::view::get_registry,
     experiment::http::create_experiment,
+    experiment::http::delete_experiment,
     experiment::http::get_experiment,
     experiment::http::list_experiments,
     experiment::http::stop_experiment,

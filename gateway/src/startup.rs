@@ -167,7 +167,7 @@ fn own_routes(state: GatewayState) -> Router {
         )
         .route(
             "/admin/experiments/{id}",
-            get(experiment::http::get_experiment),
+            get(experiment::http::get_experiment).delete(experiment::http::delete_experiment),
         )
         .route(
             "/admin/experiments/{id}/stop",

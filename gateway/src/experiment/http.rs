@@ -1,4 +1,5 @@
-//! `/admin/experiments`: start an experiment, read its numbers and verdict, stop it.
+//! `/admin/experiments`: start an experiment, read its numbers and verdict, stop it, delete
+//! it once stopped.
 
 use axum::{
     Json,
@@ -67,7 +68,7 @@ impl Experiments {
         (status = 201, description = "Started; its numbers at the `Location`", body = Experiment),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another experiment covers the route", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another running experiment covers the route", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid (it is named)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Redis does not answer", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_experiment(
@@ -77,10 +78,10 @@ pub async fn create_experiment(
     let experiment = validate(&state, request)?;
     let experiments = &state.experiments;
     let existing = experiments.load().await.ok_or_else(unavailable)?;
-    if let Some(other) = existing
-        .iter()
-        .find(|other| other.covers(&experiment.route) || experiment.covers(&other.route))
-    {
+    if let Some(other) = existing.iter().find(|other| {
+        other.state == ExperimentState::Running
+            && (other.covers(&experiment.route) || experiment.covers(&other.route))
+    }) {
         return Err(conflict(format!(
             "The experiment `{}` ({}) covers {} already.",
             other.name, other.id, other.route
@@ -139,7 +140,8 @@ pub async fn get_experiment(
     Ok(Json(report(experiment, &totals)))
 }
 
-/// Stops an experiment: everyone is sent to the winner from then on (admins only).
+/// Stops an experiment: its route is served as if there had been none from then on (cached,
+/// no cookie, no `X-Experiment`), and the winner is recorded (admins only).
 #[utoipa::path(post, path = "/admin/experiments/{id}/stop", tag = "experiments",
     request_body = StopExperiment, security(("bearer" = [])),
     params(("id" = String, Path, description = "The experiment's id")),
@@ -193,4 +195,34 @@ pub async fn stop_experiment(
         .ok_or_else(unavailable)?;
     tracing::info!(experiment = %experiment.id, winner = ?experiment.winner, "experiment stopped");
     Ok(Json(experiment))
+}
+
+/// Deletes a stopped experiment and its numbers (admins only); a running one must be
+/// stopped first, so that its verdict is recorded.
+#[utoipa::path(delete, path = "/admin/experiments/{id}", tag = "experiments",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The experiment's id")),
+    responses(
+        (status = 204, description = "Deleted, with its numbers"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such experiment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It still runs: stop it first", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Redis does not answer", body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_experiment(
+    State(state): State<GatewayState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let experiments = &state.experiments;
+    let experiment = experiments.find(&id).await?;
+    if experiment.state == ExperimentState::Running {
+        return Err(conflict(format!(
+            "The experiment {id} still runs: stop it first (`POST /admin/experiments/{id}/stop`)."
+        )));
+    }
+    if !experiments.remove(&id).await.ok_or_else(unavailable)? {
+        return Err(not_found(&id));
+    }
+    tracing::info!(experiment = %id, "experiment deleted");
+    Ok(StatusCode::NO_CONTENT)
 }

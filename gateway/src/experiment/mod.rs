@@ -3,14 +3,17 @@
 //! instances. A user's variant is a hash of the experiment and the user (the token's subject,
 //! or for anonymous callers a cookie the gateway sets), so that it is the same on every
 //! request and every gateway instance. Each gateway counts the traffic and adds it to Redis;
-//! `GET /admin/experiments/{id}` compares the variants on the goal set in advance.
+//! `GET /admin/experiments/{id}` compares the variants on the goal set in advance. A stopped
+//! experiment leaves its route alone; once stopped it may be deleted.
 
 mod assign;
 pub mod http;
+mod kept;
 mod model;
 mod new;
 mod report;
 mod stats;
+mod summary;
 mod tally;
 
 use std::{
@@ -26,8 +29,11 @@ use arc_swap::ArcSwap;
 use axum::response::Response;
 use tokio::time::Instant;
 
-pub use self::model::{Experiment, ExperimentState, Goal};
 use self::tally::Pending;
+pub use self::{
+    model::{Experiment, ExperimentState, Goal},
+    summary::ExperimentSummary,
+};
 use crate::{access::Caller, store::Store, upstream::Selector};
 
 /// How often counts are added to Redis and the experiments read again.
@@ -44,7 +50,7 @@ pub struct Experiments(Arc<Parts>);
 struct Parts {
     store: Store,
     all: ArcSwap<Vec<Arc<Experiment>>>,
-    /// Whether there is any, read on every request without loading them.
+    /// Whether any runs, read on every request without loading them.
     any: AtomicBool,
     pending: Mutex<Pending>,
 }
@@ -79,17 +85,20 @@ impl Experiments {
         experiments
     }
 
-    /// Whether any experiment exists (most stacks have none: then nothing else is asked).
+    /// Whether any experiment runs (most stacks have none: then nothing else is asked).
     pub fn active(&self) -> bool {
         self.0.any.load(Ordering::Acquire)
     }
 
-    /// The experiment and variant of a request for `path`, if an experiment covers it.
+    /// The experiment and variant of a request for `path`, if a running experiment covers
+    /// it; a stopped one leaves the route as if it had never been.
     pub fn assign(&self, path: &str, caller: &Caller, headers: &HeaderMap) -> Option<Assignment> {
         let all = self.0.all.load();
         let experiment = all
             .iter()
-            .find(|experiment| experiment.covers(path))?
+            .find(|experiment| {
+                experiment.state == ExperimentState::Running && experiment.covers(path)
+            })?
             .clone();
         let (subject, cookie) = match subject_of(caller, headers) {
             Some(subject) => (subject, None),
@@ -98,10 +107,7 @@ impl Experiments {
                 (subject, Some(cookie))
             }
         };
-        let variant = match (&experiment.state, &experiment.winner) {
-            (ExperimentState::Stopped, Some(winner)) => experiment.variant_index(winner)?,
-            _ => assign::variant(&experiment.id, &subject, experiment.split),
-        };
+        let variant = assign::variant(&experiment.id, &subject, experiment.split);
         Some(Assignment {
             experiment,
             variant,
@@ -161,64 +167,6 @@ impl Experiments {
             }
         }
     }
-
-    fn key(&self) -> String {
-        self.0.store.key(&["experiments"])
-    }
-
-    /// Every experiment in Redis; `None` when it does not answer.
-    async fn load(&self) -> Option<Vec<Experiment>> {
-        let key = self.key();
-        let stored: Vec<String> = self
-            .0
-            .store
-            .run("experiments", |mut connection| async move {
-                redis::cmd("HVALS")
-                    .arg(key)
-                    .query_async(&mut connection)
-                    .await
-            })
-            .await?;
-        let mut experiments: Vec<Experiment> = stored
-            .iter()
-            .filter_map(|text| serde_json::from_str(text).ok())
-            .collect();
-        experiments.sort_by(|a, b| a.id.cmp(&b.id));
-        Some(experiments)
-    }
-
-    /// Writes `experiment` and takes it in at once (the other gateways within a second).
-    async fn save(&self, experiment: &Experiment) -> Option<()> {
-        let (key, id) = (self.key(), experiment.id.clone());
-        let text = serde_json::to_string(experiment).ok()?;
-        self.0
-            .store
-            .run("experiments", |mut connection| async move {
-                redis::cmd("HSET")
-                    .arg(key)
-                    .arg(id)
-                    .arg(text)
-                    .query_async::<()>(&mut connection)
-                    .await
-            })
-            .await?;
-        let mut all: Vec<Arc<Experiment>> = self
-            .0
-            .all
-            .load()
-            .iter()
-            .filter(|known| known.id != experiment.id)
-            .cloned()
-            .collect();
-        all.push(Arc::new(experiment.clone()));
-        self.take_in(all);
-        Some(())
-    }
-
-    fn take_in(&self, all: Vec<Arc<Experiment>>) {
-        self.0.any.store(!all.is_empty(), Ordering::Release);
-        self.0.all.store(Arc::new(all));
-    }
 }
 
 /// Who the caller is to experiments: the token's subject, else the cookie's.
@@ -246,44 +194,6 @@ async fn keep(parts: Weak<Parts>) {
         }
         drop(experiments);
         tokio::time::sleep(REFRESH).await;
-    }
-}
-
-/// One experiment in a line: its verdict and users per variant.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct ExperimentSummary {
-    pub id: String,
-    pub name: String,
-    pub route: String,
-    pub state: ExperimentState,
-    /// The variants' names and users.
-    pub variants: Vec<(String, u64)>,
-    pub verdict: &'static str,
-    pub winner: Option<String>,
-}
-
-impl Experiments {
-    /// Every experiment in a line; `None` while Redis does not answer.
-    pub async fn summaries(&self) -> Option<Vec<ExperimentSummary>> {
-        let mut summaries = Vec::new();
-        for experiment in self.load().await? {
-            let totals = tally::totals(&self.0.store, &experiment.id).await?;
-            let report = report::report(experiment, &totals);
-            summaries.push(ExperimentSummary {
-                id: report.experiment.id.clone(),
-                name: report.experiment.name.clone(),
-                route: report.experiment.route.clone(),
-                state: report.experiment.state,
-                variants: report
-                    .variants
-                    .iter()
-                    .map(|variant| (variant.name.clone(), variant.users))
-                    .collect(),
-                verdict: report.verdict.status,
-                winner: report.verdict.winner,
-            });
-        }
-        Some(summaries)
     }
 }
 

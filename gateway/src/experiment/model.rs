@@ -24,7 +24,7 @@ pub struct Experiment {
     /// needs before a verdict is given.
     pub min_sample: u64,
     pub state: ExperimentState,
-    /// Once stopped: the variant everyone is sent to.
+    /// Once stopped: the variant chosen (to release; the route no longer splits).
     pub winner: Option<String>,
     pub created_at: String,
     pub stopped_at: Option<String>,
@@ -69,7 +69,8 @@ fn default_path() -> String {
 #[serde(rename_all = "kebab-case")]
 pub enum ExperimentState {
     Running,
-    /// Everyone goes to the winner.
+    /// The route is served as if there had been no experiment; its numbers are kept until
+    /// it is deleted.
     Stopped,
 }
 

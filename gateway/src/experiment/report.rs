@@ -143,7 +143,8 @@ fn verdict(
         return Verdict {
             status: "stopped",
             winner: experiment.winner.clone(),
-            detail: "stopped: everyone is sent to the winner".to_owned(),
+            detail: "stopped: the route is served as before; the winner is the variant to release"
+                .to_owned(),
         };
     }
     let unit = match experiment.goal {

@@ -16,18 +16,18 @@ use crate::helpers::{GatewayBuilder, Scripted, metric_value, metrics_of, unique_
 
 /// A gateway with restaurant-service at versions 1.0.0 and 2.0.0 (both live), and an
 /// order-service that takes every order.
-struct Lab {
-    gateway: String,
-    issuer: TestIssuer,
-    admin: String,
-    client: reqwest::Client,
-    v1: Scripted,
-    v2: Scripted,
+pub struct Lab {
+    pub gateway: String,
+    pub issuer: TestIssuer,
+    pub admin: String,
+    pub client: reqwest::Client,
+    pub v1: Scripted,
+    pub v2: Scripted,
     _orders: Scripted,
     _registry: TestRegistry,
     _beats: Vec<Heartbeat>,
     /// The gateway's Redis key prefix: experiments and their counts stay until removed.
-    prefix: String,
+    pub prefix: String,
 }
 
 impl Drop for Lab {
@@ -54,7 +54,7 @@ impl Drop for Lab {
 }
 
 impl Lab {
-    async fn new() -> Self {
+    pub async fn new() -> Self {
         let registry = TestRegistry::new();
         let issuer = TestIssuer::start().await;
         let orders = Scripted::start().await;
@@ -130,7 +130,7 @@ impl Lab {
         panic!("the gateway never read both versions");
     }
 
-    async fn start(&self, body: Value) -> String {
+    pub async fn start(&self, body: Value) -> String {
         let response = self
             .client
             .post(format!("{}/admin/experiments", self.gateway))
@@ -145,7 +145,7 @@ impl Lab {
     }
 
     /// `GET /restaurants` as `user`: the variant named in `X-Experiment`.
-    async fn view(&self, user: &str) -> String {
+    pub async fn view(&self, user: &str) -> String {
         let response = self
             .client
             .get(format!("{}/restaurants?viewer={user}", self.gateway))
@@ -157,7 +157,7 @@ impl Lab {
     }
 
     /// Every user's token viewing once, sixteen at a time: the variants, in order.
-    async fn views(&self, tokens: &[String]) -> Vec<String> {
+    pub async fn views(&self, tokens: &[String]) -> Vec<String> {
         futures::stream::iter(tokens)
             .map(|token| self.view(token))
             .buffered(16)
@@ -166,7 +166,7 @@ impl Lab {
     }
 
     /// The report once `accept` holds for it, or after ten seconds.
-    async fn report_until(&self, id: &str, accept: impl Fn(&Value) -> bool) -> Value {
+    pub async fn report_until(&self, id: &str, accept: impl Fn(&Value) -> bool) -> Value {
         let mut report = Value::Null;
         for _ in 0..100 {
             report = self
@@ -187,14 +187,15 @@ impl Lab {
         report
     }
 
-    fn users(&self, count: usize) -> Vec<String> {
+    pub fn users(&self, count: usize) -> Vec<String> {
         (0..count)
             .map(|_| self.issuer.token(Uuid::now_v7(), &[Role::Customer]))
             .collect()
     }
 }
 
-fn variant_of(response: &reqwest::Response) -> String {
+/// The variant `X-Experiment` names; empty without one.
+pub fn variant_of(response: &reqwest::Response) -> String {
     response
         .headers()
         .get("x-experiment")
@@ -204,14 +205,14 @@ fn variant_of(response: &reqwest::Response) -> String {
         .unwrap_or_default()
 }
 
-fn users_counted(report: &Value) -> u64 {
+pub fn users_counted(report: &Value) -> u64 {
     report["variants"]
         .as_array()
         .map(|variants| variants.iter().filter_map(|v| v["users"].as_u64()).sum())
         .unwrap_or(0)
 }
 
-fn by_version() -> Value {
+pub fn by_version() -> Value {
     json!([
         {"name": "control", "version": "1.0.0"},
         {"name": "v2", "version": "2.0.0"}
@@ -252,7 +253,7 @@ async fn a_fifty_fifty_split_of_two_thousand_users_lands_within_tolerance_and_st
 }
 
 #[tokio::test]
-async fn a_variant_with_a_clearly_higher_conversion_wins_and_stopping_sends_everyone_to_it() {
+async fn a_variant_with_a_clearly_higher_conversion_wins_and_stopping_gives_the_route_back() {
     let lab = Lab::new().await;
     let id = lab
         .start(json!({
@@ -325,10 +326,12 @@ async fn a_variant_with_a_clearly_higher_conversion_wins_and_stopping_sends_ever
         .find(|(_, variant)| *variant == "control")
         .map(|(user, _)| user)
         .expect("a control user");
+    let stopped: Value = stopped.json().await.expect("json");
+    assert_eq!(stopped["winner"], "v2", "{stopped}");
     assert_eq!(
         lab.view(control_user).await,
-        "v2",
-        "everyone goes to the winner"
+        "",
+        "a stopped experiment no longer names a variant"
     );
 }
 

@@ -7,6 +7,7 @@ mod deployments;
 mod discovery;
 mod docs;
 mod edge;
+mod experiment_end;
 mod experiments;
 mod forwarded;
 mod health;
