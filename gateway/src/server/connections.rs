@@ -182,7 +182,7 @@ impl<S: Serve> Serving<S> {
                         break;
                     }
                     // Dropped, so closed, only while idle: no request is cut.
-                    () = activity.closing() => if activity.is_idle() {
+                    () = activity.closing() => if activity.may_close() {
                         break;
                     },
                 }

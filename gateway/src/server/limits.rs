@@ -60,7 +60,7 @@ impl ConnectionLimits {
     }
 
     /// Whether the per-address limit applies to `peer`.
-    pub(super) fn limits(&self, peer: IpAddr) -> bool {
+    pub(super) fn counts_per_address(&self, peer: IpAddr) -> bool {
         !self.unlimited.contains(peer)
     }
 }

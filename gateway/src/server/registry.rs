@@ -38,9 +38,9 @@ pub(super) struct Activity {
     epoch: Instant,
     /// Waiting for a request's head (from accept, or from the previous answer).
     waiting: AtomicBool,
-    /// Milliseconds from the epoch to the wait's start.
+    /// Microseconds from the epoch to the wait's start.
     waiting_since: AtomicU64,
-    /// Milliseconds from the epoch to the first byte of the awaited head; 0: none yet.
+    /// Microseconds from the epoch to the first byte of the awaited head; 0: none yet.
     head_since: AtomicU64,
     /// Asked to close to make room.
     evicted: AtomicBool,
@@ -61,16 +61,16 @@ impl Activity {
         activity
     }
 
-    fn millis(&self, at: Instant) -> u64 {
+    fn micros(&self, at: Instant) -> u64 {
         // At least 1: 0 says "none".
-        u64::try_from(at.saturating_duration_since(self.epoch).as_millis())
+        u64::try_from(at.saturating_duration_since(self.epoch).as_micros())
             .unwrap_or(u64::MAX)
             .max(1)
     }
 
     /// The connection waits for a request's head from `at` on.
     pub fn wait_for_head(&self, at: Instant) {
-        self.waiting_since.store(self.millis(at), Ordering::Relaxed);
+        self.waiting_since.store(self.micros(at), Ordering::Relaxed);
         self.head_since.store(0, Ordering::Relaxed);
         self.waiting.store(true, Ordering::Relaxed);
     }
@@ -84,7 +84,7 @@ impl Activity {
     pub fn bytes_read(&self) {
         if self.waiting.load(Ordering::Relaxed) && self.head_since.load(Ordering::Relaxed) == 0 {
             self.head_since
-                .store(self.millis(Instant::now()), Ordering::Relaxed);
+                .store(self.micros(Instant::now()), Ordering::Relaxed);
         }
     }
 
@@ -92,7 +92,7 @@ impl Activity {
     pub fn head_started(&self) -> Option<Instant> {
         match self.head_since.load(Ordering::Relaxed) {
             0 => None,
-            millis => Some(self.epoch + Duration::from_millis(millis)),
+            micros => Some(self.epoch + Duration::from_micros(micros)),
         }
     }
 
@@ -109,9 +109,14 @@ impl Activity {
         }
     }
 
-    /// Whether it is idle.
-    pub fn is_idle(&self) -> bool {
-        self.idle_since().is_some()
+    /// Whether it is idle, and so may be closed as asked; if not, it stays a candidate for
+    /// a later request to close one.
+    pub fn may_close(&self) -> bool {
+        let idle = self.idle_since().is_some();
+        if !idle {
+            self.evicted.store(false, Ordering::Relaxed);
+        }
+        idle
     }
 
     /// Completes when the registry asks for the connection to be closed to make room.
@@ -134,7 +139,7 @@ impl Connections {
     /// its cap with no connection idle.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admitted> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let limited = self.limits.limits(peer);
+        let limited = self.limits.counts_per_address(peer);
         if limited
             && let Some(max) = self.limits.max_per_address
             && open.per_address.get(&peer).copied().unwrap_or(0) >= max
@@ -143,11 +148,12 @@ impl Connections {
             return None;
         }
         if open.by_id.len() >= self.limits.max_connections {
+            // Ties (within a microsecond) go to the one accepted first.
             let idlest = open
                 .by_id
-                .values()
-                .filter(|activity| !activity.evicted.load(Ordering::Relaxed))
-                .filter_map(|activity| Some((activity.idle_since()?, activity)))
+                .iter()
+                .filter(|(_, activity)| !activity.evicted.load(Ordering::Relaxed))
+                .filter_map(|(id, activity)| Some(((activity.idle_since()?, *id), activity)))
                 .min_by_key(|(since, _)| *since);
             let Some((_, idlest)) = idlest else {
                 tracing::debug!(%peer, "connection refused: every connection is busy");
