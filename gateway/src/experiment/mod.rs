@@ -61,6 +61,8 @@ pub struct Assignment {
     experiment: Arc<Experiment>,
     variant: usize,
     subject: String,
+    /// Whether the subject is a cookie's, not a token's.
+    anonymous: bool,
     cookie: Option<HeaderValue>,
     started: Instant,
 }
@@ -107,11 +109,13 @@ impl Experiments {
                 (subject, Some(cookie))
             }
         };
+        let anonymous = caller.claims().is_none();
         let variant = assign::variant(&experiment.id, &subject, experiment.split);
         Some(Assignment {
             experiment,
             variant,
             subject,
+            anonymous,
             cookie,
             started: Instant::now(),
         })
@@ -124,7 +128,7 @@ impl Experiments {
             lock(&self.0.pending).call(
                 &experiment.id,
                 assignment.variant,
-                &assignment.subject,
+                (&assignment.subject, assignment.anonymous),
                 response.status().as_u16(),
                 assignment.started.elapsed(),
             );

@@ -1,7 +1,9 @@
 //! Each gateway counts its experiments' traffic in memory and adds it to Redis every second,
-//! where every gateway's counts meet: the users exposed and converted (sets, so that a user
-//! is counted once whichever gateway saw them), the calls and their failures, and the calls'
-//! latencies (a histogram's buckets, summed).
+//! where every gateway's counts meet: the users exposed and converted (so that a user is
+//! counted once whichever gateway saw them), the calls and their failures, and the calls'
+//! latencies (a histogram's buckets, summed). Signed-in users are kept in sets; anonymous
+//! callers, who may be new on every request, only in HyperLogLogs (12 KB at most each) and,
+//! for a conversion to find them, in a key per caller that expires.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -13,20 +15,34 @@ use redis::Script;
 
 use crate::{store::Store, upstream::latency_histogram};
 
-/// Adds each subject to the converted set if it is in the exposed one.
+/// How long an anonymous caller's exposure is remembered for a conversion to count.
+pub const ANONYMOUS_MEMORY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Adds each subject (`ARGV[i]`) to the converted set if it is in the exposed one, else to
+/// the anonymous converted count if its exposure (`KEYS[3 + i]`) is remembered.
 const CONVERT: &str = r"
-for _, subject in ipairs(ARGV) do
+for i, subject in ipairs(ARGV) do
   if redis.call('SISMEMBER', KEYS[1], subject) == 1 then
     redis.call('SADD', KEYS[2], subject)
+  elseif redis.call('EXISTS', KEYS[3 + i]) == 1 then
+    redis.call('PFADD', KEYS[3], subject)
   end
 end
 return 1
 ";
 
+/// The keys of one variant of experiment `id`'s counts: `exposed` and `converted` (sets),
+/// `exposed-anonymous` and `converted-anonymous` (HyperLogLogs), `counts`, `latency`
+/// (hashes), `seen:<subject>` (expiring).
+pub fn key(store: &Store, id: &str, variant: usize, what: &str) -> String {
+    store.key(&["experiment", id, &variant.to_string(), what])
+}
+
 /// One variant's traffic since the last flush.
 #[derive(Debug)]
 pub struct VariantCounts {
     exposed: HashSet<String>,
+    anonymous: HashSet<String>,
     converted: HashSet<String>,
     requests: u64,
     errors: u64,
@@ -37,6 +53,7 @@ impl Default for VariantCounts {
     fn default() -> Self {
         Self {
             exposed: HashSet::new(),
+            anonymous: HashSet::new(),
             converted: HashSet::new(),
             requests: 0,
             errors: 0,
@@ -50,13 +67,22 @@ impl Default for VariantCounts {
 pub struct Pending(HashMap<String, [VariantCounts; 2]>);
 
 impl Pending {
-    /// One call of the route, by `subject`, in `variant`: a 5xx is an error, and only an
-    /// answer that is not one exposes the user to the variant.
-    pub fn call(&mut self, id: &str, variant: usize, subject: &str, status: u16, took: Duration) {
+    /// One call of the route, by `subject` (`anonymous` if a cookie's), in `variant`: a
+    /// 5xx is an error, and only an answer that is not one exposes the user to the variant.
+    pub fn call(
+        &mut self,
+        id: &str,
+        variant: usize,
+        (subject, anonymous): (&str, bool),
+        status: u16,
+        took: Duration,
+    ) {
         let counts = &mut self.0.entry(id.to_owned()).or_default()[variant];
         counts.requests += 1;
         if status >= 500 {
             counts.errors += 1;
+        } else if anonymous {
+            counts.anonymous.insert(subject.to_owned());
         } else {
             counts.exposed.insert(subject.to_owned());
         }
@@ -83,10 +109,22 @@ impl Pending {
         let mut conversions = Vec::new();
         for (id, variants) in &self.0 {
             for (index, counts) in variants.iter().enumerate() {
-                let key = |what: &str| store.key(&["experiment", id, &index.to_string(), what]);
+                let key = |what: &str| key(store, id, index, what);
                 if !counts.exposed.is_empty() {
                     pipe.sadd(key("exposed"), counts.exposed.iter().collect::<Vec<_>>())
                         .ignore();
+                }
+                if !counts.anonymous.is_empty() {
+                    let subjects = counts.anonymous.iter().collect::<Vec<_>>();
+                    pipe.pfadd(key("exposed-anonymous"), subjects).ignore();
+                    for subject in &counts.anonymous {
+                        pipe.set_ex(
+                            key(&format!("seen:{subject}")),
+                            1,
+                            ANONYMOUS_MEMORY.as_secs(),
+                        )
+                        .ignore();
+                    }
                 }
                 if counts.requests > 0 {
                     pipe.hincr(key("counts"), "requests", counts.requests)
@@ -102,11 +140,15 @@ impl Pending {
                     }
                 }
                 if !counts.converted.is_empty() {
-                    conversions.push((
-                        key("exposed"),
-                        key("converted"),
-                        counts.converted.iter().cloned().collect::<Vec<_>>(),
-                    ));
+                    let subjects = counts.converted.iter().cloned().collect::<Vec<_>>();
+                    let mut keys =
+                        vec![key("exposed"), key("converted"), key("converted-anonymous")];
+                    keys.extend(
+                        subjects
+                            .iter()
+                            .map(|subject| key(&format!("seen:{subject}"))),
+                    );
+                    conversions.push((keys, subjects));
                 }
             }
         }
@@ -114,10 +156,9 @@ impl Pending {
             .run("experiment counts", |mut connection| async move {
                 pipe.query_async::<()>(&mut connection).await?;
                 // After the exposures: a view and an order in one second count together.
-                for (exposed, converted, subjects) in conversions {
+                for (keys, subjects) in conversions {
                     Script::new(CONVERT)
-                        .key(exposed)
-                        .key(converted)
+                        .key(keys)
                         .arg(subjects)
                         .invoke_async::<i64>(&mut connection)
                         .await?;
@@ -134,6 +175,7 @@ impl Pending {
             let mine = self.0.entry(id).or_default();
             for (mine, theirs) in mine.iter_mut().zip(variants) {
                 mine.exposed.extend(theirs.exposed);
+                mine.anonymous.extend(theirs.anonymous);
                 mine.converted.extend(theirs.converted);
                 mine.requests += theirs.requests;
                 mine.errors += theirs.errors;
@@ -156,24 +198,31 @@ pub struct Totals {
 
 type Counts = HashMap<String, u64>;
 
+/// A variant's users, anonymous users, converted, anonymous converted, counts and latency.
+type Read = (u64, u64, u64, u64, Counts, Counts);
+
 /// The totals of experiment `id`; `None` when Redis does not answer.
 pub async fn totals(store: &Store, id: &str) -> Option<Totals> {
-    let key = |index: usize, what: &str| store.key(&["experiment", id, &index.to_string(), what]);
-    let mut pipe = redis::pipe();
-    for index in 0..2 {
-        pipe.scard(key(index, "exposed"))
-            .scard(key(index, "converted"))
-            .hgetall(key(index, "counts"))
-            .hgetall(key(index, "latency"));
+    let mut pipes = [redis::pipe(), redis::pipe()];
+    for (index, pipe) in pipes.iter_mut().enumerate() {
+        let key = |what: &str| key(store, id, index, what);
+        pipe.scard(key("exposed"))
+            .pfcount(key("exposed-anonymous"))
+            .scard(key("converted"))
+            .pfcount(key("converted-anonymous"))
+            .hgetall(key("counts"))
+            .hgetall(key("latency"));
     }
-    #[allow(clippy::type_complexity)]
-    let read: (u64, u64, Counts, Counts, u64, u64, Counts, Counts) = store
+    let [first, second] = pipes;
+    let (first, second) = store
         .run("experiment totals", |mut connection| async move {
-            pipe.query_async(&mut connection).await
+            let first: Read = first.query_async(&mut connection).await?;
+            let second: Read = second.query_async(&mut connection).await?;
+            Ok((first, second))
         })
         .await?;
-    let first = (read.0, read.1, read.2, read.3);
-    let second = (read.4, read.5, read.6, read.7);
+    let first = (first.0 + first.1, first.2 + first.3, first.4, first.5);
+    let second = (second.0 + second.1, second.2 + second.3, second.4, second.5);
     let latencies = |buckets: &Counts| {
         let mut all = latency_histogram();
         for (value, count) in buckets {

@@ -1,5 +1,5 @@
-//! An experiment's end: once stopped its route is served as if it had never been, and it
-//! may then be deleted with its numbers.
+//! An experiment's end: once stopped its route is served as if it had never been, it may
+//! then be deleted with its numbers, and anonymous callers never pile up in Redis.
 
 use serde_json::{Value, json};
 use shared::{
@@ -133,4 +133,93 @@ async fn deleting_an_experiment_takes_a_stopped_one_and_its_numbers_only() {
         .expect("json");
     assert_eq!(listed, json!([]));
     assert_problem(lab.delete(&id, &lab.admin).await, 404).await;
+}
+
+#[tokio::test]
+async fn anonymous_callers_are_counted_without_a_set_or_a_key_kept_for_ever() {
+    let lab = Lab::new().await;
+    let id = lab
+        .start(json!({"name": "menu-v2", "route": "/restaurants", "variants": by_version()}))
+        .await;
+    for _ in 0..30 {
+        assert_eq!(lab.anonymous_view().await.status(), 200);
+    }
+    let users = lab.users(5);
+    lab.views(&users).await;
+    let report = lab
+        .report_until(&id, |report| users_counted(report) >= 35)
+        .await;
+    assert_eq!(users_counted(&report), 35, "{report}");
+
+    let mut connection = redis().await;
+    let mut in_sets = 0;
+    for key in keys_of(&lab, &id).await {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .expect("type");
+        if kind == "set" {
+            let members: u64 = redis::cmd("SCARD")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .expect("scard");
+            in_sets += members;
+        }
+        if key.contains(":seen:") {
+            let ttl: i64 = redis::cmd("TTL")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .expect("ttl");
+            assert!(ttl > 0 && ttl <= 7 * 24 * 3600, "{key}: {ttl}");
+        }
+    }
+    assert_eq!(in_sets, 5, "only the signed-in users are kept by name");
+}
+
+#[tokio::test]
+async fn an_anonymous_callers_conversion_is_found_by_its_expiring_key() {
+    let lab = Lab::new().await;
+    let id = lab
+        .start(json!({
+            "name": "menu-v2", "route": "/restaurants", "variants": by_version(),
+            "goal": {"kind": "conversion", "method": "GET", "path": "/restaurants/r1/menu"},
+        }))
+        .await;
+    let mut cookies = Vec::new();
+    for _ in 0..20 {
+        let first = lab.anonymous_view().await;
+        let cookie = first.headers()["set-cookie"].to_str().expect("text");
+        cookies.push(cookie.split(';').next().expect("name=value").to_owned());
+    }
+    // Converted in a later second than the views: their exposure is in Redis by then.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for cookie in &cookies[..10] {
+        let converted = lab
+            .client
+            .get(format!("{}/restaurants/r1/menu", lab.gateway))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(converted.status(), 200);
+    }
+    let conversions = |report: &Value| {
+        report["variants"]
+            .as_array()
+            .map(|variants| {
+                variants
+                    .iter()
+                    .filter_map(|v| v["conversions"].as_u64())
+                    .sum::<u64>()
+            })
+            .unwrap_or(0)
+    };
+    let report = lab
+        .report_until(&id, |report| conversions(report) >= 10)
+        .await;
+    assert_eq!(conversions(&report), 10, "{report}");
+    assert_eq!(users_counted(&report), 20, "{report}");
 }
