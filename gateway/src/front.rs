@@ -15,7 +15,6 @@ use std::{
 
 use axum::{Router, extract::Request, response::IntoResponse, response::Response};
 use futures::{FutureExt, future::BoxFuture};
-use http::Method;
 use hyper::body::Incoming;
 use shared::http::{
     REQUEST_ID, ensure_request_id, log_answer, panic_to_problem, request_span, timed_out,
@@ -28,7 +27,7 @@ use tracing::Instrument;
 use crate::{
     admission,
     forwarded::PeerIp,
-    ops::health::PublicHealth,
+    ops::public::PublicOps,
     proxy,
     server::{RouterConnection, Serve, body_of},
     state::GatewayState,
@@ -44,8 +43,8 @@ struct Parts {
     state: GatewayState,
     /// The gateway's own routes and operational endpoints, in the standard layers.
     own: Router,
-    /// The public `/health`.
-    health: PublicHealth,
+    /// The operational endpoints the public port answers itself.
+    public: PublicOps,
     request_timeout: Duration,
     cors: Option<CorsLayer>,
 }
@@ -55,14 +54,14 @@ impl Front {
     pub fn new(
         state: GatewayState,
         own: Router,
-        health: PublicHealth,
+        public: PublicOps,
         request_timeout: Duration,
         cors: Option<CorsLayer>,
     ) -> Self {
         Self(Arc::new(Parts {
             state,
             own,
-            health,
+            public,
             request_timeout,
             cors,
         }))
@@ -137,15 +136,15 @@ impl Dispatch {
         let parts = &self.front.0;
         match route_of(&parts.state.backends, request.uri().path()) {
             Some((backend, route)) => proxy_request(parts, backend, route, self, request).await,
-            None => match request.uri().path() {
-                "/health" if matches!(*request.method(), Method::GET | Method::HEAD) => {
-                    public_health(&parts.health, request.method()).await
-                }
-                // On the operational listener alone.
-                "/metrics" => shared::http::not_found(request.uri().clone())
-                    .await
-                    .into_response(),
-                _ => match self.own.route(request).await {
+            // Cloned: a request is not `Sync`, so no reference to it may be held across the
+            // wait.
+            None => match parts
+                .public
+                .answer(&request.method().clone(), &request.uri().clone())
+                .await
+            {
+                Some(response) => response,
+                None => match self.own.route(request).await {
                     Ok(response) => response,
                     Err(never) => match never {},
                 },
@@ -170,14 +169,6 @@ impl tower::Service<Request> for Dispatch {
         let dispatch = self.clone();
         crate::boxed::in_place(move || async move { Ok(dispatch.answer(request).await) })
     }
-}
-
-/// The public `/health`, finished as the gateway's own routes are.
-async fn public_health(health: &PublicHealth, method: &Method) -> Response {
-    let started = Instant::now();
-    let mut response = health.answer().await;
-    admission::finish(&mut response, Some("/health"), method, started.elapsed());
-    response
 }
 
 /// The backend whose prefix `path` is, or is under, and the route template its requests are

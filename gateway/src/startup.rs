@@ -21,7 +21,7 @@ use crate::{
     front::Front,
     limit::InFlight,
     openapi,
-    ops::{AdminListener, health::PublicHealth},
+    ops::{AdminListener, health::PublicHealth, public::PublicOps},
     ratelimit::RateLimiter,
     redis::Redis,
     server::{ConnectionLimits, Server},
@@ -90,7 +90,10 @@ impl Application {
         let front = Front::new(
             state,
             own,
-            PublicHealth::new(upstream::checks(&backends)),
+            PublicOps::new(
+                PublicHealth::new(upstream::checks(&backends)),
+                openapi::document(&backends),
+            ),
             config.common.request_timeout,
             edge::cors(&config.edge.cors_origins),
         );

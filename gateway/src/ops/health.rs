@@ -8,6 +8,7 @@ use axum::{
     Json,
     response::{IntoResponse, Response},
 };
+use http::Method;
 use shared::health::{CheckReport, Checks, HealthReport};
 use tokio::{sync::Mutex, time::Instant};
 
@@ -63,8 +64,11 @@ impl PublicHealth {
         report
     }
 
-    /// The answer to `GET /health`.
-    pub async fn answer(&self) -> Response {
-        Json(self.report().await.as_ref().clone()).into_response()
+    /// The answer to `GET /health`, finished as the gateway's own routes' are.
+    pub async fn answer(&self, method: &Method) -> Response {
+        let started = Instant::now();
+        let mut response = Json(self.report().await.as_ref().clone()).into_response();
+        crate::admission::finish(&mut response, Some("/health"), method, started.elapsed());
+        response
     }
 }

@@ -6,6 +6,7 @@
 //! second old that names no address (see [`health`]), and `/metrics` and `/stats/*` not at all.
 
 pub mod health;
+pub mod public;
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -178,7 +178,7 @@ async fn openapi_documents_every_backend_prefix_and_the_gateway_errors() {
     }
     assert!(body["components"]["schemas"]["OrderDetails"].is_object());
     assert!(body["paths"]["/admin/cache/purge"]["post"]["responses"]["403"].is_object());
-    for stats in ["/stats/cache", "/stats/circuit-breakers"] {
+    for stats in ["/metrics", "/stats/cache", "/stats/circuit-breakers"] {
         assert!(
             body["paths"][stats].is_null(),
             "{stats} is not on the public port"
