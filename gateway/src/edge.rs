@@ -41,6 +41,10 @@ pub struct EdgeArgs {
     /// Longest wait for each part of an aggregated response.
     #[arg(long, env = "AGGREGATE_PART_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
     pub aggregate_part_timeout: Duration,
+    /// Whether the gateway's cookies are `Secure`, on `Path=/` and named `__Host-…`, which
+    /// browsers keep from HTTPS and `localhost` alone; `false` for plain HTTP elsewhere.
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
 }
 
 /// The security headers every answer carries, unless the handler set its own.

@@ -79,7 +79,7 @@ impl Application {
                 client.clone(),
             ),
             discovery,
-            experiments: Experiments::start(store),
+            experiments: Experiments::start(store, config.edge.cookie_secure),
         });
         let own = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
             .api(own_routes(state.clone()), openapi::document(&backends))

@@ -19,12 +19,13 @@ use shared::{
 };
 
 use super::{Snapshot, snapshot};
-use crate::{access, state::GatewayState};
+use crate::{access, experiment::cookie, state::GatewayState};
 
 /// How often the stream sends a snapshot.
 const EVERY: Duration = Duration::from_secs(1);
 
-/// The cookie holding an admin's access token for the dashboard.
+/// The cookie holding an admin's access token for the dashboard (`__Host-` prefixed with
+/// `COOKIE_SECURE`).
 const COOKIE: &str = "fd_dashboard";
 
 const PAGE: &str = include_str!("page.html");
@@ -35,10 +36,12 @@ fn unauthorized() -> Problem {
     )
 }
 
-/// The bearer token, else (with `cookie`) the session cookie's.
-fn token_of(headers: &HeaderMap, cookie: bool) -> Option<String> {
+/// The bearer token, else (with `cookie`) the session cookie's, under the one name the
+/// gateway gives it (`secure`: only the `__Host-` one, which no other origin could set).
+fn token_of(headers: &HeaderMap, cookie: bool, secure: bool) -> Option<String> {
+    let name = cookie::name(COOKIE, secure);
     bearer_token(headers)
-        .or_else(|| cookie.then(|| access::cookie(headers, COOKIE)).flatten())
+        .or_else(|| cookie.then(|| access::cookie(headers, &name)).flatten())
         .map(str::to_owned)
 }
 
@@ -48,7 +51,8 @@ async fn admin(
     headers: &HeaderMap,
     cookie: bool,
 ) -> Result<(String, Claims), Problem> {
-    let token = token_of(headers, cookie).ok_or_else(unauthorized)?;
+    let secure = state.experiments.secure_cookies();
+    let token = token_of(headers, cookie, secure).ok_or_else(unauthorized)?;
     let claims = state
         .access
         .verifier
@@ -91,7 +95,7 @@ pub async fn get_dashboard_snapshot(
     State(state): State<GatewayState>,
     headers: HeaderMap,
 ) -> Json<Snapshot> {
-    let token = token_of(&headers, false).unwrap_or_default();
+    let token = token_of(&headers, false, false).unwrap_or_default();
     Json(snapshot(&state, &token).await)
 }
 
@@ -143,8 +147,9 @@ pub async fn create_dashboard_session(
 ) -> Result<Response, Problem> {
     let (token, claims) = admin(&state, &headers, false).await?;
     let lifetime = (claims.exp - chrono::Utc::now().timestamp()).max(0);
-    let cookie =
-        format!("{COOKIE}={token}; Path=/dashboard; Max-Age={lifetime}; HttpOnly; SameSite=Strict");
+    let attributes = format!("Max-Age={lifetime}; HttpOnly; SameSite=Strict");
+    let secure = state.experiments.secure_cookies();
+    let cookie = cookie::set_cookie(COOKIE, &token, "/dashboard", &attributes, secure);
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -155,9 +160,11 @@ pub async fn create_dashboard_session(
 /// Signs the dashboard out: the cookie is dropped.
 #[utoipa::path(delete, path = "/dashboard/session", tag = "dashboard",
     responses((status = 204, description = "The cookie is dropped")))]
-pub async fn delete_dashboard_session() -> Response {
+pub async fn delete_dashboard_session(State(state): State<GatewayState>) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
-    let dropped = format!("{COOKIE}=; Path=/dashboard; Max-Age=0; HttpOnly; SameSite=Strict");
+    let attributes = "Max-Age=0; HttpOnly; SameSite=Strict";
+    let secure = state.experiments.secure_cookies();
+    let dropped = cookie::set_cookie(COOKIE, "", "/dashboard", attributes, secure);
     if let Ok(value) = HeaderValue::from_str(&dropped) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }

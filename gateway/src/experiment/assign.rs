@@ -5,7 +5,8 @@
 use http::{HeaderMap, HeaderValue};
 use sha2::{Digest as _, Sha256};
 
-/// The cookie that names an anonymous caller.
+/// The cookie that names an anonymous caller, without its `__Host-` prefix; cookies set
+/// before the prefix are still read, so that their holders keep their variant.
 pub const COOKIE: &str = "fd_subject";
 
 /// How long the cookie lasts: a year.
@@ -31,19 +32,47 @@ pub fn variant(experiment: &str, subject: &str, split: f64) -> usize {
     usize::from(bucket(experiment, subject) < split)
 }
 
-/// The anonymous caller's id from its cookie, if it sent a well-formed one.
-pub fn cookie_subject(headers: &HeaderMap) -> Option<String> {
-    crate::access::cookie(headers, COOKIE)
-        .and_then(|value| uuid::Uuid::parse_str(value).ok())
-        .map(|id| id.to_string())
+/// Where an anonymous caller's id was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// In the cookie as the gateway sets it now.
+    Current,
+    /// In the cookie's other name (set before `COOKIE_SECURE`, or with it changed).
+    Other,
+}
+
+/// The anonymous caller's id from its cookie, if it sent a well-formed one, and which name
+/// it came under when `secure` says how the gateway names it now.
+pub fn cookie_subject(headers: &HeaderMap, secure: bool) -> Option<(String, Found)> {
+    let prefixed = format!("{}{COOKIE}", crate::experiment::cookie::HOST_PREFIX);
+    let current = if secure { prefixed.as_str() } else { COOKIE };
+    let other = if secure { COOKIE } else { prefixed.as_str() };
+    let parse = |name: &str| {
+        crate::access::cookie(headers, name)
+            .and_then(|value| uuid::Uuid::parse_str(value).ok())
+            .map(|id| id.to_string())
+    };
+    parse(current)
+        .map(|id| (id, Found::Current))
+        .or_else(|| parse(other).map(|id| (id, Found::Other)))
+}
+
+/// The `Set-Cookie` that keeps anonymous id `id`.
+pub fn cookie_for(id: &str, secure: bool) -> Option<HeaderValue> {
+    let cookie = crate::experiment::cookie::set_cookie(
+        COOKIE,
+        id,
+        "/",
+        &format!("Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"),
+        secure,
+    );
+    HeaderValue::from_str(&cookie).ok()
 }
 
 /// A new anonymous id, and the `Set-Cookie` that keeps it.
-pub fn new_cookie() -> (String, HeaderValue) {
+pub fn new_cookie(secure: bool) -> (String, Option<HeaderValue>) {
     let id = uuid::Uuid::new_v4().to_string();
-    let cookie = format!("{COOKIE}={id}; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax");
-    let value = HeaderValue::from_str(&cookie)
-        .unwrap_or_else(|_| HeaderValue::from_static("fd_subject=; Path=/"));
+    let value = cookie_for(&id, secure);
     (id, value)
 }
 
@@ -71,27 +100,62 @@ mod tests {
         assert_eq!(variant("exp", "anyone", 100.0), 1);
     }
 
+    const ID: &str = "0192f1d2-6c1e-7cc4-9a3e-6f6b2b1c9d01";
+
+    fn sent(cookie: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static(cookie));
+        headers
+    }
+
     #[test]
     fn only_a_well_formed_cookie_names_a_subject() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; fd_subject=0192f1d2-6c1e-7cc4-9a3e-6f6b2b1c9d01"),
+        let headers = sent("a=1; __Host-fd_subject=0192f1d2-6c1e-7cc4-9a3e-6f6b2b1c9d01");
+        assert_eq!(
+            cookie_subject(&headers, true),
+            Some((ID.to_owned(), Found::Current))
         );
         assert_eq!(
-            cookie_subject(&headers).as_deref(),
-            Some("0192f1d2-6c1e-7cc4-9a3e-6f6b2b1c9d01")
+            cookie_subject(&sent("__Host-fd_subject=<script>"), true),
+            None
         );
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("fd_subject=<script>"),
+        assert_eq!(cookie_subject(&sent("fd_subject=<script>"), false), None);
+    }
+
+    #[test]
+    fn the_unprefixed_name_is_still_read_so_that_its_holder_keeps_the_variant() {
+        let headers = sent("fd_subject=0192f1d2-6c1e-7cc4-9a3e-6f6b2b1c9d01");
+        assert_eq!(
+            cookie_subject(&headers, true),
+            Some((ID.to_owned(), Found::Other))
         );
-        assert_eq!(cookie_subject(&headers), None);
-        let (id, cookie) = new_cookie();
+        assert_eq!(
+            cookie_subject(&headers, false),
+            Some((ID.to_owned(), Found::Current))
+        );
+    }
+
+    #[test]
+    fn a_secure_cookie_is_host_prefixed_and_an_insecure_one_is_not() {
+        let (id, cookie) = new_cookie(true);
+        let text = cookie.expect("a cookie");
+        let text = text.to_str().expect("text");
         assert!(
-            cookie
-                .to_str()
-                .is_ok_and(|text| text.starts_with(&format!("fd_subject={id};")))
+            text.starts_with(&format!("__Host-fd_subject={id}; Path=/;")),
+            "{text}"
         );
+        assert!(
+            text.contains("; Secure") && text.contains("HttpOnly"),
+            "{text}"
+        );
+        assert!(!text.contains("Domain"), "{text}");
+        let (id, cookie) = new_cookie(false);
+        let text = cookie.expect("a cookie");
+        let text = text.to_str().expect("text");
+        assert!(
+            text.starts_with(&format!("fd_subject={id}; Path=/;")),
+            "{text}"
+        );
+        assert!(!text.contains("Secure"), "{text}");
     }
 }

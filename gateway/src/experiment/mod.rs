@@ -7,6 +7,7 @@
 //! experiment leaves its route alone; once stopped it may be deleted.
 
 mod assign;
+pub mod cookie;
 pub mod http;
 mod kept;
 mod model;
@@ -53,6 +54,8 @@ struct Parts {
     /// Whether any runs, read on every request without loading them.
     any: AtomicBool,
     pending: Mutex<Pending>,
+    /// Whether the cookies are `Secure` and `__Host-` named (`COOKIE_SECURE`).
+    secure_cookies: bool,
 }
 
 /// A request's place in an experiment.
@@ -75,13 +78,15 @@ impl Assignment {
 }
 
 impl Experiments {
-    /// The experiments in `store`, read now and every second, with the counts added there.
-    pub fn start(store: Store) -> Self {
+    /// The experiments in `store`, read now and every second, with the counts added there;
+    /// their cookie is `Secure` and `__Host-` named if `secure_cookies`.
+    pub fn start(store: Store, secure_cookies: bool) -> Self {
         let experiments = Self(Arc::new(Parts {
             store,
             all: ArcSwap::from_pointee(Vec::new()),
             any: AtomicBool::new(false),
             pending: Mutex::default(),
+            secure_cookies,
         }));
         tokio::spawn(keep(Arc::downgrade(&experiments.0)));
         experiments
@@ -90,6 +95,11 @@ impl Experiments {
     /// Whether any experiment runs (most stacks have none: then nothing else is asked).
     pub fn active(&self) -> bool {
         self.0.any.load(Ordering::Acquire)
+    }
+
+    /// Whether the gateway's cookies are `Secure` and `__Host-` named (`COOKIE_SECURE`).
+    pub fn secure_cookies(&self) -> bool {
+        self.0.secure_cookies
     }
 
     /// The experiment and variant of a request for `path`, if a running experiment covers
@@ -102,14 +112,22 @@ impl Experiments {
                 experiment.state == ExperimentState::Running && experiment.covers(path)
             })?
             .clone();
-        let (subject, cookie) = match subject_of(caller, headers) {
-            Some(subject) => (subject, None),
-            None => {
-                let (subject, cookie) = assign::new_cookie();
-                (subject, Some(cookie))
-            }
+        let secure = self.0.secure_cookies;
+        let (subject, anonymous, cookie) = match caller.claims() {
+            Some(claims) => (claims.sub.to_string(), false, None),
+            None => match assign::cookie_subject(headers, secure) {
+                Some((subject, assign::Found::Current)) => (subject, true, None),
+                // Set again under the current name, with the same id: the same variant.
+                Some((subject, assign::Found::Other)) => {
+                    let cookie = assign::cookie_for(&subject, secure);
+                    (subject, true, cookie)
+                }
+                None => {
+                    let (subject, cookie) = assign::new_cookie(secure);
+                    (subject, true, cookie)
+                }
+            },
         };
-        let anonymous = caller.claims().is_none();
         let variant = assign::variant(&experiment.id, &subject, experiment.split);
         Some(Assignment {
             experiment,
@@ -173,12 +191,13 @@ impl Experiments {
     }
 }
 
-/// Who the caller is to experiments: the token's subject, else the cookie's.
+/// Who the caller is to experiments: the token's subject, else the cookie's (under either
+/// of its names).
 pub fn subject_of(caller: &Caller, headers: &HeaderMap) -> Option<String> {
     caller
         .claims()
         .map(|claims| claims.sub.to_string())
-        .or_else(|| assign::cookie_subject(headers))
+        .or_else(|| assign::cookie_subject(headers, true).map(|(subject, _)| subject))
 }
 
 /// Adds the counts to Redis and reads the experiments again every second, until the

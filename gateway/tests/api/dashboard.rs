@@ -145,7 +145,7 @@ async fn a_session_cookie_opens_the_stream_for_a_browser_and_signing_out_drops_i
         "{cookie}"
     );
     let pair = cookie.split(';').next().expect("name=value").to_owned();
-    assert_eq!(pair, format!("fd_dashboard={admin}"));
+    assert_eq!(pair, format!("__Host-fd_dashboard={admin}"));
 
     let mut events = events(
         client

@@ -382,7 +382,7 @@ async fn an_anonymous_caller_gets_a_cookie_that_keeps_its_variant() {
             .next()
             .expect("name=value")
             .to_owned();
-        assert!(cookie.starts_with("fd_subject="), "{cookie}");
+        assert!(cookie.starts_with("__Host-fd_subject="), "{cookie}");
         let variant = variant_of(&first);
         for _ in 0..3 {
             let again = lab

@@ -2,6 +2,7 @@ mod access;
 mod aggregate;
 mod breaker;
 mod cache;
+mod cookies;
 mod dashboard;
 mod deployments;
 mod discovery;
