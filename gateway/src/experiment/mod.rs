@@ -200,19 +200,24 @@ pub fn subject_of(caller: &Caller, headers: &HeaderMap) -> Option<String> {
         .or_else(|| assign::cookie_subject(headers, true).map(|(subject, _)| subject))
 }
 
-/// Adds the counts to Redis and reads the experiments again every second, until the
-/// experiments are dropped.
+/// Reads the experiments again and adds the counts to Redis every second, until the
+/// experiments are dropped; the counts of one deleted meanwhile are dropped, not written
+/// back under its keys.
 async fn keep(parts: Weak<Parts>) {
     loop {
         let Some(parts) = parts.upgrade() else { return };
         let experiments = Experiments(parts);
-        let pending = std::mem::take(&mut *lock(&experiments.0.pending));
+        let all = experiments.load().await;
+        let mut pending = std::mem::take(&mut *lock(&experiments.0.pending));
+        if let Some(all) = &all {
+            pending.retain(|id| all.iter().any(|experiment| experiment.id == id));
+        }
         if !pending.is_empty()
             && let Err(unwritten) = pending.flush(&experiments.0.store).await
         {
             lock(&experiments.0.pending).absorb(unwritten);
         }
-        if let Some(all) = experiments.load().await {
+        if let Some(all) = all {
             experiments.take_in(all.into_iter().map(Arc::new).collect());
         }
         drop(experiments);

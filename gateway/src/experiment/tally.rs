@@ -103,6 +103,11 @@ impl Pending {
         self.0.is_empty()
     }
 
+    /// Keeps the counts of the experiments whose id `keep` accepts.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.0.retain(|id, _| keep(id));
+    }
+
     /// Adds everything to Redis; what could not be added is handed back.
     pub async fn flush(self, store: &Store) -> Result<(), Self> {
         let mut pipe = redis::pipe();
