@@ -54,6 +54,7 @@ pub async fn forward_request(
     } else {
         (None, None)
     };
+    experiment::cookie::strip_own(&mut parts.headers);
 
     // Read only on cached routes: the directives are not parsed on the plain proxy path.
     if assignment.is_none()

@@ -26,7 +26,7 @@ const EVERY: Duration = Duration::from_secs(1);
 
 /// The cookie holding an admin's access token for the dashboard (`__Host-` prefixed with
 /// `COOKIE_SECURE`).
-const COOKIE: &str = "fd_dashboard";
+const COOKIE: &str = cookie::DASHBOARD;
 
 const PAGE: &str = include_str!("page.html");
 

@@ -7,7 +7,7 @@ use sha2::{Digest as _, Sha256};
 
 /// The cookie that names an anonymous caller, without its `__Host-` prefix; cookies set
 /// before the prefix are still read, so that their holders keep their variant.
-pub const COOKIE: &str = "fd_subject";
+pub const COOKIE: &str = super::cookie::SUBJECT;
 
 /// How long the cookie lasts: a year.
 const COOKIE_MAX_AGE: u32 = 365 * 24 * 3600;

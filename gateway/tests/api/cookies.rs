@@ -127,3 +127,24 @@ async fn the_dashboard_reads_only_the_host_prefixed_cookie_when_secure() {
     assert_host_prefixed(&dropped, "fd_dashboard");
     assert!(dropped.contains("Max-Age=0"), "{dropped}");
 }
+
+#[tokio::test]
+async fn the_gateway_s_own_cookies_never_reach_a_backend() {
+    let issuer = TestIssuer::start().await;
+    let restaurants = crate::helpers::spawn_upstream("/restaurants").await;
+    let gateway = GatewayBuilder::new(&issuer)
+        .backend("restaurant", &restaurants)
+        .arg("--cache", "false")
+        .spawn()
+        .await;
+    let echoed = crate::helpers::json_of(
+        reqwest::Client::new()
+            .get(format!("{gateway}/restaurants/echo"))
+            .header(
+                "cookie",
+                "theme=dark; __Host-fd_dashboard=an-admin-token; __Host-fd_subject=x; fd_subject=y",
+            ),
+    )
+    .await;
+    assert_eq!(echoed["headers"]["cookie"], "theme=dark", "{echoed}");
+}
