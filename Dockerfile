@@ -45,10 +45,14 @@ RUN cargo build --locked --release -p auth-service -p order-service -p restauran
 
 # No curl here: each binary is its own health check (`gateway healthcheck`).
 FROM debian:bookworm-20260918-slim AS runtime
+# A named volume mounted on the provisioning folder starts with its owner, so that
+# auth-service (running as app) can write the seed's token there.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --no-create-home app
+ && useradd --system --uid 10001 --no-create-home app \
+ && mkdir -p /var/lib/food-delivery/provisioning \
+ && chown app /var/lib/food-delivery/provisioning
 COPY --from=builder /out/ /usr/local/bin/
 USER app
 ENV LOG_FORMAT=json RUST_LOG=info

@@ -114,7 +114,7 @@ async fn judge_existing(state: &AppState, email: &str, id: uuid::Uuid) -> Result
 }
 
 /// 144 random bits, base64url: 24 characters.
-fn generate_password() -> Result<String, String> {
+pub(crate) fn generate_password() -> Result<String, String> {
     let mut bytes = [0_u8; 18];
     SystemRandom::new()
         .fill(&mut bytes)

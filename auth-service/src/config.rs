@@ -165,6 +165,10 @@ pub struct AdminArgs {
     /// then their tokens carry no `admin` role.
     #[arg(long, env = "ADMIN_MFA_REQUIRED", default_value_t = false, action = clap::ArgAction::Set)]
     pub admin_mfa_required: bool,
+    /// Where to write, at each start, an access token of the provisioning account (an
+    /// administrator no person signs in to) for the demo data seed to read; unset, none.
+    #[arg(long, env = "PROVISIONING_TOKEN_FILE")]
+    pub provisioning_token_file: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod domain;
 mod error;
 mod keys;
 mod password;
+mod provisioning;
 mod required_actions;
 mod routes;
 mod seal;

@@ -18,7 +18,7 @@ use crate::{
     config::AdminArgs,
     keys::{KeyError, KeyRing},
     password::Hasher,
-    routes,
+    provisioning, routes,
     seal::Sealer,
     state::AppState,
 };
@@ -85,6 +85,9 @@ impl Application {
                         message: err.to_string(),
                     })?;
                 ensure_admin(&state, &config.admin).await?;
+                if let Some(file) = &config.admin.provisioning_token_file {
+                    provisioning::write_token(&state, file).await?;
+                }
             }
             Err(KeyError::Seal(err)) => {
                 return Err(StartupError::Config(format!("SIGNING_KEY_SECRET: {err}")));
@@ -138,6 +141,11 @@ async fn initialise_later(state: AppState, admin: AdminArgs) {
             }
             if let Err(err) = ensure_admin(&state, &admin).await {
                 tracing::error!(error = %err, "the configured administrator cannot be ensured");
+            }
+            if let Some(file) = &admin.provisioning_token_file
+                && let Err(err) = provisioning::write_token(&state, file).await
+            {
+                tracing::error!(error = %err, "the provisioning token cannot be written");
             }
             return;
         }

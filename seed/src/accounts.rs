@@ -12,6 +12,25 @@ pub(crate) struct Account {
     pub token: String,
 }
 
+/// The administrator's token in `ADMIN_TOKEN_FILE`, if one is configured.
+pub(crate) fn token_from_file(config: &Config) -> Result<Option<String>, SeedError> {
+    let Some(file) = &config.admin_token_file else {
+        return Ok(None);
+    };
+    let token = std::fs::read_to_string(file).map_err(|err| SeedError::TokenFile {
+        file: file.display().to_string(),
+        detail: err.to_string(),
+    })?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(SeedError::TokenFile {
+            file: file.display().to_string(),
+            detail: "it is empty".to_owned(),
+        });
+    }
+    Ok(Some(token.to_owned()))
+}
+
 /// The administrator's token.
 pub(crate) async fn administrator(client: &Client, config: &Config) -> Result<String, SeedError> {
     let (status, answer) = log_in(client, &config.admin_email, &config.admin_password).await?;

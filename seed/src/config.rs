@@ -22,6 +22,10 @@ pub struct Config {
     /// was generated, and is the operator's alone).
     #[arg(long, env = "ADMIN_PASSWORD", default_value = "local admin password")]
     pub admin_password: String,
+    /// A file holding an administrator's access token (auth-service's
+    /// `PROVISIONING_TOKEN_FILE`), used in place of signing in with `ADMIN_PASSWORD`.
+    #[arg(long, env = "ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<std::path::PathBuf>,
     /// The password of every demo account (customer, owner, couriers).
     #[arg(long, env = "SEED_PASSWORD", default_value = "demo password 2026")]
     pub password: String,

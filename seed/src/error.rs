@@ -23,6 +23,9 @@ pub enum SeedError {
     /// A demo account exists but does not take the demo password.
     #[error("{email} exists but does not take SEED_PASSWORD; give the password it was seeded with")]
     ForeignAccount { email: String },
+    /// `ADMIN_TOKEN_FILE` cannot be read.
+    #[error("ADMIN_TOKEN_FILE {file} cannot be read: {detail}")]
+    TokenFile { file: String, detail: String },
     /// The administrator's credentials were refused.
     #[error("the administrator {email} cannot log in (ADMIN_EMAIL, ADMIN_PASSWORD): {detail}")]
     Administrator { email: String, detail: String },

@@ -29,19 +29,23 @@ pub async fn run(config: &Config) -> Result<Report, SeedError> {
     if !config.seed {
         return Ok(report);
     }
-    if config.admin_password.is_empty() {
+    if config.admin_token_file.is_none() && config.admin_password.is_empty() {
         report.skipped = Some(
-            "ADMIN_PASSWORD is empty, so the administrator's password is the one auth-service \
-             generated, to be changed at the first sign-in. To seed, give the administrator a \
-             password of your own and ADMIN_MFA_REQUIRED=false (a stack of your own only), \
-             then run the seed again."
+            "no ADMIN_TOKEN_FILE to read and ADMIN_PASSWORD is empty, so the seed cannot act \
+             as an administrator. Give auth-service a PROVISIONING_TOKEN_FILE that the seed \
+             reads as ADMIN_TOKEN_FILE (compose does), or the administrator a password of your \
+             own with ADMIN_MFA_REQUIRED=false (a stack of your own only)."
                 .to_owned(),
         );
         return Ok(report);
     }
     let client = Client::new(config);
     client.wait_until_healthy().await?;
-    let admin = accounts::administrator(&client, config).await?;
+    // Read once the platform is up: auth-service writes the file as it starts.
+    let admin = match accounts::token_from_file(config)? {
+        Some(token) => token,
+        None => accounts::administrator(&client, config).await?,
+    };
     let owner = (OWNER, "Demo Owner", Some("restaurant_owner"));
     let owner = accounts::ensure(&client, config, &admin, owner, &mut report).await?;
     for restaurant in &RESTAURANTS {

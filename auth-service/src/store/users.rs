@@ -149,6 +149,29 @@ pub async fn requested_roles(db: &PgPool, user: Uuid) -> sqlx::Result<Vec<String
 
 /// Whether the user has confirmed a TOTP authenticator.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+/// Whether `user` needs no second factor of its own: it has one, or it is a service account.
+pub async fn has_mfa_or_is_a_service(db: &PgPool, user: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL)
+             OR EXISTS (SELECT 1 FROM users WHERE id = $1 AND service_account)",
+    )
+    .bind(user)
+    .fetch_one(db)
+    .await
+}
+
+/// Marks `user` as a service account (see [`has_mfa_or_is_a_service`]).
+pub async fn mark_service_account(
+    transaction: &mut Transaction<'_, Postgres>,
+    user: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET service_account = true WHERE id = $1")
+        .bind(user)
+        .execute(&mut **transaction)
+        .await
+        .map(drop)
+}
+
 pub async fn has_mfa(db: &PgPool, user: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL)",

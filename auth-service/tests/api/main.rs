@@ -11,6 +11,7 @@ mod no_store;
 mod password;
 mod permissions;
 mod process;
+mod provisioning;
 mod recovery_codes;
 mod register;
 mod reset_links_log;

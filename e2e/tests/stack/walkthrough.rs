@@ -120,3 +120,60 @@ async fn a_seeded_platform_takes_the_readme_walkthrough_from_login_to_a_delivere
         );
     }
 }
+
+#[tokio::test]
+async fn as_compose_runs_it_the_seed_needs_no_administrator_s_password_nor_second_factor() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("provisioning-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let token_file = dir.join("token");
+    let token_path = token_file.to_str().expect("a UTF-8 path").to_owned();
+    let platform = Platform::start(Options {
+        extra: vec![
+            ("auth-service", "ADMIN_MFA_REQUIRED", "true".to_owned()),
+            (
+                "auth-service",
+                "PROVISIONING_TOKEN_FILE",
+                token_path.clone(),
+            ),
+        ],
+        ..Options::default()
+    })
+    .await;
+    build_binaries();
+    let bin_dir = binary_dir();
+    let gateway = platform.url("");
+    let (seeded, printed) = script(
+        "seed",
+        &[
+            ("FD_BIN_DIR", bin_dir.to_str().expect("a UTF-8 path")),
+            ("GATEWAY_URL", gateway.as_str()),
+            ("ADMIN_PASSWORD", ""),
+            ("ADMIN_TOKEN_FILE", token_path.as_str()),
+        ],
+    );
+    assert!(seeded, "the seeding succeeds:\n{printed}");
+    assert!(printed.starts_with("Seeded 5 restaurants"), "{printed}");
+    let restaurants = catalogue(&platform).await;
+    assert_eq!(
+        restaurants.len(),
+        seed::data::RESTAURANTS.len(),
+        "{restaurants:?}"
+    );
+
+    // And without the token file, nothing is seeded, and the report says how to.
+    let (skipped, said) = script(
+        "seed",
+        &[
+            ("FD_BIN_DIR", bin_dir.to_str().expect("a UTF-8 path")),
+            ("GATEWAY_URL", gateway.as_str()),
+            ("ADMIN_PASSWORD", ""),
+        ],
+    );
+    assert!(skipped, "{said}");
+    assert!(
+        said.contains("not seeded") && said.contains("PROVISIONING_TOKEN_FILE"),
+        "{said}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -62,7 +62,7 @@ fn every_service_of_the_platform_image_checks_its_health_with_its_own_binary() {
 }
 
 #[test]
-fn the_seed_runs_once_against_the_healthy_gateway_as_auth_services_administrator() {
+fn the_seed_runs_once_against_the_healthy_gateway_with_auth_services_provisioning_token() {
     let services = services();
     let seed = &services["seed"];
     assert!(!seed.is_badvalue(), "compose runs the seed");
@@ -89,29 +89,51 @@ fn the_seed_runs_once_against_the_healthy_gateway_as_auth_services_administrator
     );
     assert_eq!(value(&variables, "SEED").as_deref(), Some("true"));
     assert!(value(&variables, "SEED_PASSWORD").is_some());
-    let auth = environment(&services["auth-service"]);
-    for name in ["ADMIN_EMAIL", "ADMIN_PASSWORD"] {
-        assert!(
-            value(&variables, name).is_some(),
-            "the seed is given {name}"
-        );
-        assert_eq!(
-            value(&variables, name),
-            value(&auth, name),
-            "the seed signs in as the administrator auth-service creates"
-        );
-    }
-    // Through the same variable, so that changing one in .env changes both.
-    let raw = |service: &Yaml, name: &str| {
-        field(service, "environment")[name]
-            .as_str()
-            .map(str::to_owned)
-    };
-    for name in ["ADMIN_EMAIL", "ADMIN_PASSWORD"] {
-        assert_eq!(
-            raw(seed, name),
-            raw(&services["auth-service"], name),
-            "{name}"
-        );
-    }
+    // It acts as the provisioning account, through the token file auth-service writes on
+    // a volume the two alone share: no administrator's password, no second factor.
+    let auth = &services["auth-service"];
+    let token_file = value(&environment(auth), "PROVISIONING_TOKEN_FILE")
+        .expect("auth-service writes a provisioning token");
+    assert_eq!(
+        value(&variables, "ADMIN_TOKEN_FILE"),
+        Some(token_file.clone()),
+        "the seed reads the file auth-service writes"
+    );
+    assert!(
+        value(&variables, "ADMIN_PASSWORD").is_none(),
+        "nor needs a password"
+    );
+    let folder = token_file
+        .rsplit_once('/')
+        .map(|(folder, _)| folder)
+        .expect("a folder");
+    let mounts = |service: &Yaml| strings(field(service, "volumes"));
+    let shared = mounts(auth)
+        .into_iter()
+        .find(|mount| mount.ends_with(&format!(":{folder}")))
+        .expect("auth-service's token folder is a volume");
+    let volume = shared.split(':').next().expect("a volume name").to_owned();
+    assert_eq!(
+        mounts(seed),
+        [format!("{volume}:{folder}:ro")],
+        "the seed reads it only"
+    );
+    let others: Vec<&str> = services
+        .as_hash()
+        .expect("services is a map")
+        .iter()
+        .map(|(name, service)| (name.as_str().unwrap_or_default(), service))
+        .filter(|(name, service)| {
+            !["auth-service", "seed"].contains(name)
+                && mounts(service)
+                    .iter()
+                    .any(|mount| mount.starts_with(&format!("{volume}:")))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        others,
+        Vec::<&str>::new(),
+        "no other service mounts the token"
+    );
 }
