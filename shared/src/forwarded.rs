@@ -15,7 +15,8 @@ pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for
 pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
-    fn trusts(&self, address: IpAddr) -> bool {
+    /// Whether `address` is one of them.
+    pub fn contains(&self, address: IpAddr) -> bool {
         self.0.iter().any(|network| network.contains(&address))
     }
 
@@ -23,7 +24,7 @@ impl TrustedProxies {
     /// then the right-most address of `X-Forwarded-For` that is not one (each trusted hop
     /// appended the address it saw; the first untrusted one is where trust ends).
     pub fn client(&self, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
-        if !self.trusts(peer) {
+        if !self.contains(peer) {
             return peer;
         }
         let mut client = peer;
@@ -38,7 +39,7 @@ impl TrustedProxies {
                 break;
             };
             client = address;
-            if !self.trusts(address) {
+            if !self.contains(address) {
                 break;
             }
         }

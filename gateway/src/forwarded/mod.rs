@@ -13,10 +13,10 @@ mod headers;
 use std::net::IpAddr;
 
 use http::{HeaderMap, HeaderValue};
-use ipnet::IpNet;
 use smallvec::SmallVec;
 
 use shared::forwarded::X_FORWARDED_FOR;
+pub use shared::forwarded::{TrustedProxies, parse_trusted_proxies};
 
 pub use self::headers::{PeerIp, forwarding};
 
@@ -26,32 +26,6 @@ pub use self::headers::{PeerIp, forwarding};
 pub struct Forwarding {
     proxies: TrustedProxies,
     hops: usize,
-}
-
-/// Networks or addresses of the proxies whose `X-Forwarded-For` is believed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
-
-impl TrustedProxies {
-    /// Whether `address` is one of them.
-    pub fn contains(&self, address: IpAddr) -> bool {
-        self.0.iter().any(|network| network.contains(&address))
-    }
-}
-
-/// `10.0.0.0/8, 192.168.1.7, ::1`: networks or single addresses, comma-separated.
-pub fn parse_trusted_proxies(text: &str) -> Result<TrustedProxies, String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            entry
-                .parse::<IpNet>()
-                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("`{entry}` is neither an address nor a network (10.0.0.0/8)"))
-        })
-        .collect::<Result<_, _>>()
-        .map(TrustedProxies)
 }
 
 impl Forwarding {
