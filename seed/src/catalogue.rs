@@ -58,10 +58,15 @@ pub(crate) async fn ensure(
 async fn find(client: &Client, owner: &Account, name: &str) -> Result<Option<String>, SeedError> {
     let mut cursor: Option<String> = None;
     loop {
-        let mut path = format!("/restaurants?limit=100&q={}", encode(name));
-        if let Some(cursor) = &cursor {
-            path.push_str(&format!("&cursor={}", encode(cursor)));
-        }
+        // The query encoded by `url`, as any value a restaurant's name or a cursor holds.
+        let mut query =
+            reqwest::Url::parse("http://gateway.invalid/restaurants").expect("a fixed, valid URL");
+        query
+            .query_pairs_mut()
+            .append_pair("limit", "100")
+            .append_pair("q", name)
+            .extend_pairs(cursor.iter().map(|cursor| ("cursor", cursor)));
+        let path = format!("/restaurants?{}", query.query().unwrap_or_default());
         let (_, page) = client
             .expect(Method::GET, &path, None, None, &[200])
             .await?;
@@ -77,17 +82,4 @@ async fn find(client: &Client, owner: &Account, name: &str) -> Result<Option<Str
             None => return Ok(None),
         }
     }
-}
-
-/// Percent-encodes a query value: everything but unreserved characters.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
 }
