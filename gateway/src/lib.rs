@@ -11,6 +11,7 @@ mod cache;
 mod cached;
 pub mod client;
 mod config;
+mod cookies;
 mod dashboard;
 mod deploy;
 mod discovery;

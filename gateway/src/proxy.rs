@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, header, uri::PathAndQuery
 use crate::{
     access::Caller,
     cache::{Directives, invalidation},
-    cached, experiment,
+    cached, cookies, experiment,
     forwarded::{PeerIp, forwarding},
     state::GatewayState,
     upstream::{Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit},
@@ -54,7 +54,7 @@ pub async fn forward_request(
     } else {
         (None, None)
     };
-    experiment::cookie::strip_own(&mut parts.headers);
+    cookies::strip_own(&mut parts.headers);
 
     // Read only on cached routes: the directives are not parsed on the plain proxy path.
     if assignment.is_none()

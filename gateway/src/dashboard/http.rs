@@ -19,14 +19,14 @@ use shared::{
 };
 
 use super::{Snapshot, snapshot};
-use crate::{access, experiment::cookie, state::GatewayState};
+use crate::{access, cookies, state::GatewayState};
 
 /// How often the stream sends a snapshot.
 const EVERY: Duration = Duration::from_secs(1);
 
 /// The cookie holding an admin's access token for the dashboard (`__Host-` prefixed with
 /// `COOKIE_SECURE`).
-const COOKIE: &str = cookie::DASHBOARD;
+const COOKIE: &str = cookies::DASHBOARD;
 
 const PAGE: &str = include_str!("page.html");
 
@@ -39,7 +39,7 @@ fn unauthorized() -> Problem {
 /// The bearer token, else (with `cookie`) the session cookie's, under the one name the
 /// gateway gives it (`secure`: only the `__Host-` one, which no other origin could set).
 fn token_of(headers: &HeaderMap, cookie: bool, secure: bool) -> Option<String> {
-    let name = cookie::name(COOKIE, secure);
+    let name = cookies::name(COOKIE, secure);
     bearer_token(headers)
         .or_else(|| cookie.then(|| access::cookie(headers, &name)).flatten())
         .map(str::to_owned)
@@ -149,7 +149,7 @@ pub async fn create_dashboard_session(
     let lifetime = (claims.exp - chrono::Utc::now().timestamp()).max(0);
     let attributes = format!("Max-Age={lifetime}; HttpOnly; SameSite=Strict");
     let secure = state.experiments.secure_cookies();
-    let cookie = cookie::set_cookie(COOKIE, &token, "/dashboard", &attributes, secure);
+    let cookie = cookies::set_cookie(COOKIE, &token, "/dashboard", &attributes, secure);
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -164,7 +164,7 @@ pub async fn delete_dashboard_session(State(state): State<GatewayState>) -> Resp
     let mut response = StatusCode::NO_CONTENT.into_response();
     let attributes = "Max-Age=0; HttpOnly; SameSite=Strict";
     let secure = state.experiments.secure_cookies();
-    let dropped = cookie::set_cookie(COOKIE, "", "/dashboard", attributes, secure);
+    let dropped = cookies::set_cookie(COOKIE, "", "/dashboard", attributes, secure);
     if let Ok(value) = HeaderValue::from_str(&dropped) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }

@@ -7,7 +7,7 @@ use sha2::{Digest as _, Sha256};
 
 /// The cookie that names an anonymous caller, without its `__Host-` prefix; cookies set
 /// before the prefix are still read, so that their holders keep their variant.
-pub const COOKIE: &str = super::cookie::SUBJECT;
+pub const COOKIE: &str = crate::cookies::SUBJECT;
 
 /// How long the cookie lasts: a year.
 const COOKIE_MAX_AGE: u32 = 365 * 24 * 3600;
@@ -44,7 +44,7 @@ pub enum Found {
 /// The anonymous caller's id from its cookie, if it sent a well-formed one, and which name
 /// it came under when `secure` says how the gateway names it now.
 pub fn cookie_subject(headers: &HeaderMap, secure: bool) -> Option<(String, Found)> {
-    let prefixed = format!("{}{COOKIE}", crate::experiment::cookie::HOST_PREFIX);
+    let prefixed = format!("{}{COOKIE}", crate::cookies::HOST_PREFIX);
     let current = if secure { prefixed.as_str() } else { COOKIE };
     let other = if secure { COOKIE } else { prefixed.as_str() };
     let parse = |name: &str| {
@@ -59,7 +59,7 @@ pub fn cookie_subject(headers: &HeaderMap, secure: bool) -> Option<(String, Foun
 
 /// The `Set-Cookie` that keeps anonymous id `id`.
 pub fn cookie_for(id: &str, secure: bool) -> Option<HeaderValue> {
-    let cookie = crate::experiment::cookie::set_cookie(
+    let cookie = crate::cookies::set_cookie(
         COOKIE,
         id,
         "/",

@@ -7,7 +7,6 @@
 //! experiment leaves its route alone; once stopped it may be deleted.
 
 mod assign;
-pub mod cookie;
 pub mod http;
 mod kept;
 mod model;
