@@ -85,8 +85,11 @@ impl Application {
                         message: err.to_string(),
                     })?;
                 ensure_admin(&state, &config.admin).await?;
-                if let Some(file) = &config.admin.provisioning_token_file {
-                    provisioning::write_token(&state, file).await?;
+                // Without the token only the demo seed is stopped: it says so itself.
+                if let Some(file) = &config.admin.provisioning_token_file
+                    && let Err(err) = provisioning::write_token(&state, file).await
+                {
+                    tracing::error!(error = %err, "the provisioning token cannot be written");
                 }
             }
             Err(KeyError::Seal(err)) => {

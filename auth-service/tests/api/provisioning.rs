@@ -79,3 +79,15 @@ async fn the_provisioning_token_grants_roles_where_administrators_must_enrol_a_s
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_token_file_that_cannot_be_written_leaves_auth_service_serving() {
+    let app = spawn_app_with(&[
+        "--provisioning-token-file",
+        "/nonexistent-folder/for/the/token",
+    ])
+    .await;
+    app.register("ada@example.com").await;
+    let login = app.login("ada@example.com", PASSWORD).await;
+    assert_eq!(login.status(), 200);
+}
