@@ -34,6 +34,9 @@ pub enum AuthError {
     /// The access token's session was revoked (logged out, or revoked from another one).
     #[error("the session has ended")]
     SessionEnded,
+    /// An administrator disabled the account: it can neither sign in nor refresh.
+    #[error("the account is disabled")]
+    AccountDisabled,
     /// The refresh token is unknown, used, expired or its session revoked.
     #[error("invalid refresh token")]
     InvalidRefreshToken,
@@ -139,6 +142,12 @@ impl IntoResponse for AuthError {
                 "Administrators must enrol a TOTP authenticator before acting as such: \
                  POST /auth/mfa/totp/setup, then /auth/mfa/totp/confirm.",
             ),
+            Self::AccountDisabled => Problem::new(
+                StatusCode::FORBIDDEN,
+                "account-disabled",
+                "Account disabled",
+            )
+            .with_detail("An administrator disabled this account; it cannot sign in."),
             Self::SessionEnded => {
                 Problem::new(StatusCode::UNAUTHORIZED, "session-ended", "Session ended")
                     .with_detail("This token's session was revoked; sign in again.")

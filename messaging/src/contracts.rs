@@ -69,6 +69,9 @@ pub mod event {
     pub const PASSWORD_CHANGED: &str = "account.password_changed";
     /// An account's second factor was turned off.
     pub const MFA_DISABLED: &str = "account.mfa_disabled";
+    /// Sessions were revoked: their access tokens must be refused from now on. Payload
+    /// [`super::SessionsRevoked`].
+    pub const SESSION_REVOKED: &str = "session.revoked";
 }
 
 /// The payment commands' fields. Authorize and void carry the whole order's terms, so that
@@ -180,4 +183,18 @@ pub struct AccountSecurityEvent {
     pub email: String,
     /// `changed_by_owner`, `reset`, `disabled_by_owner`.
     pub how: String,
+}
+
+/// Sessions revoked, so that their access tokens are refused before they expire: announced
+/// in the transaction that revokes them, and kept in the gateway's denylist until
+/// `expires_at`, past which no token of these sessions is valid anyway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsRevoked {
+    pub user_id: Uuid,
+    pub session_ids: Vec<Uuid>,
+    /// `logout`, `revoked_by_user`, `password_changed`, `password_reset`, `role_revoked`,
+    /// `mfa_reset`, `account_disabled`, `refresh_token_reuse`, `lifetime_reached`.
+    pub why: String,
+    /// When the last access token these sessions could have been issued expires.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }

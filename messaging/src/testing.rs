@@ -13,7 +13,7 @@ use shared::testing::conformance::Guard;
 use crate::{
     Envelope,
     config::{BrokerArgs, RetryDelays},
-    topology::{Exchange, QUEUES, QueueSpec, Topology},
+    topology::{Exchange, GATEWAY_REVOCATIONS, QUEUES, QueueSpec, Topology},
 };
 
 /// The broker tests use (`TEST_AMQP_URL`, else the local one).
@@ -214,7 +214,11 @@ impl TestBroker {
     fn names(&self) -> (Vec<String>, Vec<String>) {
         let topology = self.topology();
         let mut queues = Vec::new();
-        for queue in QUEUES.iter().chain(&self.extra_queues) {
+        for queue in QUEUES
+            .iter()
+            .chain([&GATEWAY_REVOCATIONS])
+            .chain(&self.extra_queues)
+        {
             queues.push(topology.queue(queue));
             queues.push(topology.dead_letters(queue));
             for delay in &self.delays.0 {

@@ -90,6 +90,15 @@ pub const TRACKING_SERVICE: QueueSpec = QueueSpec {
     bindings: &[(Exchange::DomainEvents, "delivery.*")],
 };
 
+/// The gateways' revocations, one queue shared by every gateway instance: whichever takes a
+/// message writes it to the denylist in Redis that all of them read. Not in [`QUEUES`]: its
+/// consumer keeps no processed marks in a database, and its messages are never retried
+/// through delay queues (see the gateway's `revocation` module).
+pub const GATEWAY_REVOCATIONS: QueueSpec = QueueSpec {
+    name: "gateway.revocations",
+    bindings: &[(Exchange::DomainEvents, "session.revoked")],
+};
+
 /// Every consuming service's queue.
 pub const QUEUES: [QueueSpec; 4] = [
     ORDER_SERVICE,
@@ -158,7 +167,9 @@ impl Topology {
                 )
                 .await?;
         }
-        for queue in &QUEUES {
+        // Declared by every binary too, so that a revocation published before any gateway
+        // has started waits for it rather than reaching no queue.
+        for queue in QUEUES.iter().chain([&GATEWAY_REVOCATIONS]) {
             self.declare_queue(channel, queue).await?;
         }
         Ok(())

@@ -12,7 +12,11 @@ use crate::{
     account::Administrator,
     error::AuthError,
     state::AppState,
-    store::{lockout, users},
+    store::{
+        lockout,
+        revocations::{self, Revocation},
+        users,
+    },
 };
 
 /// A role to grant.
@@ -75,7 +79,8 @@ pub async fn grant_role(
     roles_view(&state, id).await
 }
 
-/// Takes a role away (needs `users:manage`).
+/// Takes a role away (needs `users:manage`). The user's sessions are revoked with it, so
+/// that no access token carrying the role lives on: the user signs in again.
 #[utoipa::path(delete, path = "/auth/admin/users/{id}/roles/{role}", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id"), ("role" = String, Path, description = "Role")),
     responses(
@@ -89,9 +94,14 @@ pub async fn revoke_role(
     Path((id, role)): Path<(Uuid, String)>,
 ) -> Result<Json<UserRoles>, AuthError> {
     let role = parse_role(&role, "role")?;
-    if !users::revoke(&state.db, id, role).await? {
+    let mut transaction = state.db.begin().await?;
+    if !users::revoke(&mut transaction, id, role).await? {
         return Err(AuthError::NotFound("role of that user"));
     }
+    let revocation = Revocation::of(&state, id, "role_revoked");
+    revocations::revoke_all(&mut transaction, revocation, None).await?;
+    transaction.commit().await?;
+    state.outbox.committed();
     tracing::info!(user = %id, role = role.as_str(), by = %caller.claims.sub, "role revoked");
     roles_view(&state, id).await
 }

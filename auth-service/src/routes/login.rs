@@ -15,7 +15,9 @@ use crate::{
     state::AppState,
     store::{
         lockout::{self, Outcome},
-        resets, sessions,
+        resets,
+        revocations::{self, Revocation},
+        sessions,
         users::{self, UserRecord},
     },
     tokens::TokenResponse,
@@ -60,7 +62,7 @@ pub struct MfaRequired {
     responses(
         (status = 200, description = "Tokens, or an MFA challenge", body = TokenResponse),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The password is right but must be changed: sign in again with `new_password`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The password is right but must be changed: sign in again with `new_password`; or the account is disabled (`account-disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid, or the new password breaks the policy", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failures; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn log_in(
@@ -99,6 +101,10 @@ pub async fn log_in(
             .record(Some(user.id), Outcome::WrongPassword)
             .await?;
         return Err(AuthError::InvalidCredentials);
+    }
+    // Only to whoever knows the password: to others a disabled account looks like any.
+    if users::is_disabled(&state.db, user.id).await? {
+        return Err(AuthError::AccountDisabled);
     }
     match (user.password_change_required, request.new_password) {
         (false, None) => {}
@@ -147,7 +153,8 @@ async fn replace_password(
         .map_err(AuthError::internal)?;
     let mut transaction = state.db.begin().await?;
     users::set_password(&mut transaction, user.id, &hash).await?;
-    sessions::revoke_all(&mut transaction, user.id, None, "password_changed").await?;
+    let revocation = Revocation::of(state, user.id, "password_changed");
+    revocations::revoke_all(&mut transaction, revocation, None).await?;
     resets::void_all(&mut transaction, user.id).await?;
     account_events::announce(
         &mut transaction,

@@ -1,5 +1,6 @@
 //! auth-service's HTTP API.
 
+mod accounts;
 mod admin;
 mod authorize;
 mod jwks;
@@ -65,6 +66,15 @@ pub fn router(state: AppState) -> Router {
             delete(admin::revoke_role),
         )
         .route("/auth/admin/users/{id}/unlock", post(admin::unlock_user))
+        .route(
+            "/auth/admin/users/{id}/disable",
+            post(accounts::disable_user),
+        )
+        .route("/auth/admin/users/{id}/enable", post(accounts::enable_user))
+        .route(
+            "/auth/admin/users/{id}/mfa",
+            delete(accounts::reset_user_mfa),
+        )
         .route("/auth/admin/keys/rotate", post(admin::rotate_keys))
         .layer(map_response(no_store))
         // Also under the prefix, so that it can be fetched through the gateway.
@@ -104,6 +114,9 @@ async fn no_store(mut response: Response) -> Response {
         admin::grant_role,
         admin::revoke_role,
         admin::unlock_user,
+        accounts::disable_user,
+        accounts::enable_user,
+        accounts::reset_user_mfa,
         admin::rotate_keys,
         jwks::get_jwks,
     ),
@@ -139,7 +152,7 @@ async fn no_store(mut response: Response) -> Response {
         (name = "sessions", description = "Login, tokens and sessions"),
         (name = "mfa", description = "TOTP second factor"),
         (name = "permissions", description = "Authorization decisions"),
-        (name = "admin", description = "Roles, locks and keys"),
+        (name = "admin", description = "Roles, locks, accounts and keys"),
         (name = "keys", description = "Published signing keys"),
     )
 )]

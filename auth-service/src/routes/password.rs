@@ -17,7 +17,11 @@ use crate::{
     domain::check_password,
     error::AuthError,
     state::AppState,
-    store::{lockout, resets, sessions, users},
+    store::{
+        lockout, resets,
+        revocations::{self, Revocation},
+        users,
+    },
     tokens,
 };
 
@@ -75,13 +79,9 @@ pub async fn change_password(
     let hash = hash(&state, request.new_password).await?;
     let mut transaction = state.db.begin().await?;
     users::set_password(&mut transaction, user.id, &hash).await?;
-    let revoked = sessions::revoke_all(
-        &mut transaction,
-        user.id,
-        Some(account.claims.sid),
-        "password_changed",
-    )
-    .await?;
+    let revocation = Revocation::of(&state, user.id, "password_changed");
+    let revoked =
+        revocations::revoke_all(&mut transaction, revocation, Some(account.claims.sid)).await?;
     resets::void_all(&mut transaction, user.id).await?;
     account_events::announce(
         &mut transaction,
@@ -155,7 +155,8 @@ pub async fn confirm_password_reset(
     let hash = hash(&state, request.new_password).await?;
     users::set_password(&mut transaction, user.id, &hash).await?;
     resets::void_all(&mut transaction, user.id).await?;
-    let revoked = sessions::revoke_all(&mut transaction, user.id, None, "password_reset").await?;
+    let revocation = Revocation::of(&state, user.id, "password_reset");
+    let revoked = revocations::revoke_all(&mut transaction, revocation, None).await?;
     account_events::announce(&mut transaction, event::PASSWORD_CHANGED, &user, "reset").await?;
     transaction.commit().await?;
     state.outbox.committed();

@@ -10,7 +10,10 @@ use crate::{
     account::Account,
     error::AuthError,
     state::AppState,
-    store::sessions::{self, SessionView},
+    store::{
+        revocations::{self, Revocation},
+        sessions::{self, SessionView},
+    },
 };
 
 /// My open sessions, newest first.
@@ -39,11 +42,14 @@ pub async fn revoke_session(
     Account { claims, .. }: Account,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AuthError> {
-    if sessions::revoke(&state.db, claims.sub, id, "revoked_by_user").await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AuthError::NotFound("session"))
+    let mut transaction = state.db.begin().await?;
+    let revocation = Revocation::of(&state, claims.sub, "revoked_by_user");
+    if !revocations::revoke(&mut transaction, revocation, id).await? {
+        return Err(AuthError::NotFound("session"));
     }
+    transaction.commit().await?;
+    state.outbox.committed();
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Revokes every one of my sessions but this one ("sign out everywhere else").
@@ -55,14 +61,11 @@ pub async fn revoke_other_sessions(
     State(state): State<AppState>,
     Account { claims, .. }: Account,
 ) -> Result<StatusCode, AuthError> {
-    let mut connection = state.db.acquire().await?;
-    let revoked = sessions::revoke_all(
-        &mut connection,
-        claims.sub,
-        Some(claims.sid),
-        "revoked_by_user",
-    )
-    .await?;
+    let mut transaction = state.db.begin().await?;
+    let revocation = Revocation::of(&state, claims.sub, "revoked_by_user");
+    let revoked = revocations::revoke_all(&mut transaction, revocation, Some(claims.sid)).await?;
+    transaction.commit().await?;
+    state.outbox.committed();
     tracing::info!(user = %claims.sub, revoked, "other sessions revoked");
     Ok(StatusCode::NO_CONTENT)
 }

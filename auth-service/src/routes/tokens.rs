@@ -9,6 +9,7 @@ use crate::{
     state::AppState,
     store::{
         lockout::{self, Outcome},
+        revocations::{self, Revocation},
         sessions::{self, Refreshed},
         users,
     },
@@ -28,7 +29,8 @@ pub struct RefreshRequest {
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = TokenResponse),
-        (status = 401, description = "Unknown, used or expired token, or revoked session", body = Problem, content_type = "application/problem+json")))]
+        (status = 401, description = "Unknown, used or expired token, or revoked session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account is disabled (`account-disabled`)", body = Problem, content_type = "application/problem+json")))]
 pub async fn refresh_tokens(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<RefreshRequest>,
@@ -53,10 +55,12 @@ pub async fn refresh_tokens(
             Err(AuthError::InvalidRefreshToken)
         }
         Refreshed::Invalid => Err(AuthError::InvalidRefreshToken),
+        Refreshed::Disabled => Err(AuthError::AccountDisabled),
     }
 }
 
-/// Ends the current session: its refresh token stops working at once.
+/// Ends the current session: its refresh token stops working at once, and its access token
+/// at the gateway as soon as the revocation reaches it (well within a second).
 #[utoipa::path(post, path = "/auth/logout", tag = "sessions", security(("bearer" = [])),
     responses(
         (status = 204, description = "Logged out"),
@@ -65,6 +69,10 @@ pub async fn log_out(
     State(state): State<AppState>,
     Account { claims, .. }: Account,
 ) -> Result<StatusCode, AuthError> {
-    sessions::revoke(&state.db, claims.sub, claims.sid, "logout").await?;
+    let mut transaction = state.db.begin().await?;
+    let revocation = Revocation::of(&state, claims.sub, "logout");
+    revocations::revoke(&mut transaction, revocation, claims.sid).await?;
+    transaction.commit().await?;
+    state.outbox.committed();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,7 +15,11 @@ use crate::{
     client::ClientInfo,
     error::AuthError,
     state::AppState,
-    store::{lockout::Outcome, mfa},
+    store::{
+        lockout::Outcome,
+        mfa,
+        revocations::{self, Revocation},
+    },
     totp, totp_secret,
 };
 
@@ -140,7 +144,8 @@ pub async fn confirm_totp(
 }
 
 /// Turns the second factor off: the password and a current code (or a recovery code) are
-/// both needed. The owner is told through an `account.mfa_disabled` event.
+/// both needed. The owner is told through an `account.mfa_disabled` event, and the
+/// account's other sessions are revoked.
 #[utoipa::path(post, path = "/auth/mfa/totp/disable", tag = "mfa", security(("bearer" = [])),
     request_body = DisableTotp,
     responses(
@@ -177,6 +182,9 @@ pub async fn disable_totp(
     }
     let mut transaction = state.db.begin().await?;
     mfa::disable(&mut transaction, user.id).await?;
+    // Sessions opened with the factor elsewhere end with it; this one stays.
+    let revocation = Revocation::of(&state, user.id, "mfa_disabled");
+    revocations::revoke_all(&mut transaction, revocation, Some(account.claims.sid)).await?;
     account_events::announce(
         &mut transaction,
         event::MFA_DISABLED,

@@ -4,5 +4,6 @@ pub mod lockout;
 pub mod mfa;
 pub mod registrations;
 pub mod resets;
+pub mod revocations;
 pub mod sessions;
 pub mod users;

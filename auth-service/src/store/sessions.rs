@@ -12,7 +12,10 @@ use crate::{
     error::AuthError,
     required_actions,
     state::AppState,
-    store::users,
+    store::{
+        revocations::{self, Revocation},
+        users,
+    },
     tokens::{self, TokenResponse},
 };
 
@@ -36,6 +39,9 @@ pub async fn start(
     user: Uuid,
     client: &ClientInfo,
 ) -> Result<TokenResponse, AuthError> {
+    if users::is_disabled(&state.db, user).await? {
+        return Err(AuthError::AccountDisabled);
+    }
     let session = Uuid::now_v7();
     let (refresh_token, hash) = tokens::opaque_token().map_err(AuthError::internal)?;
     let mut transaction = state.db.begin().await?;
@@ -59,8 +65,9 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Refreshed,
     let mut transaction = state.db.begin().await?;
     let row: Option<RefreshRow> = sqlx::query_as(
         "SELECT rt.session_id AS session, rt.used_at, rt.expires_at, s.user_id, s.revoked_at,
-                s.created_at AS session_started
+                s.created_at AS session_started, u.disabled_at IS NOT NULL AS disabled
          FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
+         JOIN users u ON u.id = s.user_id
          WHERE rt.token_hash = $1 FOR UPDATE OF rt, s",
     )
     .bind(&hash)
@@ -73,16 +80,22 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Refreshed,
         user_id: user,
         revoked_at,
         session_started,
+        disabled,
     }) = row
     else {
         return Ok(Refreshed::Invalid);
     };
     if used_at.is_some() {
-        if revoked_at.is_none() {
-            revoke_in(&mut transaction, session, "refresh_token_reuse").await?;
-        }
+        let revocation = Revocation::of(state, user, "refresh_token_reuse");
+        revocations::revoke(&mut transaction, revocation, session).await?;
         transaction.commit().await?;
+        state.outbox.committed();
         return Ok(Refreshed::Reused { user, session });
+    }
+    // Before the revocation: a disabled account's sessions are revoked too, and its owner
+    // is told why the token no longer works.
+    if disabled {
+        return Ok(Refreshed::Disabled);
     }
     if revoked_at.is_some() || expires_at <= Utc::now() {
         return Ok(Refreshed::Invalid);
@@ -92,8 +105,10 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Refreshed,
     let lifetime =
         chrono::Duration::from_std(state.tokens.session_lifetime).unwrap_or(chrono::Duration::MAX);
     if session_started + lifetime <= Utc::now() {
-        revoke_in(&mut transaction, session, "lifetime_reached").await?;
+        let revocation = Revocation::of(state, user, "lifetime_reached");
+        revocations::revoke(&mut transaction, revocation, session).await?;
         transaction.commit().await?;
+        state.outbox.committed();
         return Ok(Refreshed::Invalid);
     }
     sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1")
@@ -121,6 +136,7 @@ struct RefreshRow {
     user_id: Uuid,
     revoked_at: Option<DateTime<Utc>>,
     session_started: DateTime<Utc>,
+    disabled: bool,
 }
 
 /// What a refresh came to.
@@ -132,40 +148,8 @@ pub enum Refreshed {
     Reused { user: Uuid, session: Uuid },
     /// Unknown, expired, or its session revoked.
     Invalid,
-}
-
-/// Revokes `session` of `user`; whether there was such an active session.
-#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
-pub async fn revoke(db: &PgPool, user: Uuid, session: Uuid, why: &str) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE sessions SET revoked_at = now(), revoked_why = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(session)
-    .bind(user)
-    .bind(why)
-    .execute(db)
-    .await?;
-    Ok(result.rows_affected() > 0)
-}
-
-/// Revokes every open session of `user` but `except`: how many were.
-#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
-pub async fn revoke_all(
-    connection: &mut sqlx::PgConnection,
-    user: Uuid,
-    except: Option<Uuid>,
-    why: &str,
-) -> sqlx::Result<u64> {
-    let result = sqlx::query(
-        "UPDATE sessions SET revoked_at = now(), revoked_why = $3
-         WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2",
-    )
-    .bind(user)
-    .bind(except)
-    .bind(why)
-    .execute(connection)
-    .await?;
-    Ok(result.rows_affected())
+    /// The account is disabled.
+    Disabled,
 }
 
 /// Whether `session` of `user` is still open.
@@ -192,19 +176,6 @@ pub async fn list(db: &PgPool, user: Uuid, current: Uuid) -> sqlx::Result<Vec<Se
         session.current = session.id == current;
     }
     Ok(sessions)
-}
-
-async fn revoke_in(
-    transaction: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    session: Uuid,
-    why: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET revoked_at = now(), revoked_why = $2 WHERE id = $1")
-        .bind(session)
-        .bind(why)
-        .execute(&mut **transaction)
-        .await
-        .map(drop)
 }
 
 async fn insert_refresh_token(

@@ -129,13 +129,46 @@ pub async fn grant(
 
 /// Takes `role` from `user`; whether it was held.
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
-pub async fn revoke(db: &PgPool, user: Uuid, role: Role) -> sqlx::Result<bool> {
+pub async fn revoke(
+    connection: &mut sqlx::PgConnection,
+    user: Uuid,
+    role: Role,
+) -> sqlx::Result<bool> {
     let result = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
         .bind(user)
         .bind(role.as_str())
-        .execute(db)
+        .execute(connection)
         .await?;
     Ok(result.rows_affected() > 0)
+}
+
+/// Disables `user` (`disabled`) or enables it again; whether there is such a user.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+pub async fn set_disabled(
+    connection: &mut sqlx::PgConnection,
+    user: Uuid,
+    disabled: bool,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
+         WHERE id = $1",
+    )
+    .bind(user)
+    .bind(disabled)
+    .execute(connection)
+    .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// Whether an administrator has disabled `user`.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+pub async fn is_disabled(db: &PgPool, user: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NOT NULL)",
+    )
+    .bind(user)
+    .fetch_one(db)
+    .await
 }
 
 /// Roles the user asked for that await an admin.

@@ -1,3 +1,4 @@
+mod admin_accounts;
 mod admin_mfa;
 mod bootstrap;
 mod health;
@@ -15,6 +16,7 @@ mod provisioning;
 mod recovery_codes;
 mod register;
 mod reset_links_log;
+mod revocations;
 mod sealed_totp;
 mod sessions_live;
 mod tokens;
