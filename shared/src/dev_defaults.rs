@@ -18,8 +18,23 @@ pub const DEVELOPMENT_VALUES: &[&str] = &[
     "local admin password",
     // PostgreSQL's password in compose.
     "postgres",
-    // RabbitMQ's built-in account, the default of AMQP_URL and of compose.
+    // RabbitMQ's built-in account, the default of AMQP_URL.
     "guest",
+    // The services' own users of the stores, in compose and scripts/dev.
+    "dev-auth-db",
+    "dev-order-db",
+    "dev-payment-db",
+    "dev-delivery-db",
+    "dev-tracking-db",
+    "dev-redis-gateway",
+    "dev-redis-registry",
+    "dev-redis-exporter",
+    "dev-amqp-auth",
+    "dev-amqp-order",
+    "dev-amqp-payment",
+    "dev-amqp-delivery",
+    "dev-amqp-tracking",
+    "dev-amqp-gateway",
 ];
 
 /// The variables that hold a secret: whole, or as the password of the URLs in them.

@@ -321,7 +321,10 @@ fn a_green_restaurant_service_stands_beside_the_blue_one_under_its_own_profile()
         Some("http://restaurant-service-green:3003"),
         "reached at its own name"
     );
-    assert_eq!(value("REGISTRY_URL"), Some("redis://redis:6379"));
+    assert_eq!(
+        value("REGISTRY_URL"),
+        Some("redis://registry:dev-redis-registry@redis:6379")
+    );
     let blue = environment(&services["restaurant-service"]);
     assert_eq!(
         value("MONGODB_DATABASE"),

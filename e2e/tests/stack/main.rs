@@ -9,6 +9,7 @@ mod compose_observability;
 mod dashboard;
 mod deployments;
 mod dev_script;
+mod doors;
 mod explorer;
 mod first_admin;
 mod forwarded;
