@@ -13,7 +13,10 @@ use shared::{
     config::AuthArgs,
 };
 
-use crate::routes::{RoutePattern, RouteTable, parse_patterns, parse_table};
+use crate::{
+    revocation::Denylist,
+    routes::{RoutePattern, RouteTable, parse_patterns, parse_table},
+};
 
 /// Routes anyone may call: signing up and in, resetting a forgotten password, the keys,
 /// restaurant browsing, the services' own descriptions and the API explorer that shows them,
@@ -112,15 +115,27 @@ fn parse_route_policy(text: &str) -> Result<RoutePolicy, String> {
     .map(RoutePolicy)
 }
 
-/// The verifier and the policy, shared by every request.
+/// The verifier, the revoked sessions and the policy, shared by every request.
 #[derive(Debug)]
 pub struct Access {
     pub verifier: Verifier,
+    /// Sessions whose tokens are refused although genuine and current.
+    pub denylist: Denylist,
     pub public: PublicRoutes,
     pub policy: RoutePolicy,
 }
 
 impl Access {
+    /// The claims of `token` if it is genuine, current and of a session not revoked.
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let claims = self.verifier.verify(token).await?;
+        if self.denylist.contains(&claims.sid) {
+            metrics::counter!("gateway_revoked_tokens_refused_total").increment(1);
+            return Err(TokenError::Revoked);
+        }
+        Ok(claims)
+    }
+
     fn is_public(&self, method: &Method, path: &str) -> bool {
         self.public
             .0
@@ -170,7 +185,7 @@ pub async fn identify(access: &Access, headers: &HeaderMap) -> Caller {
     };
     // Boxed: the verification (which may fetch the keys) is a large future, and every
     // request's future would otherwise carry its size, token or not.
-    match crate::boxed::in_place(|| access.verifier.verify(token)).await {
+    match crate::boxed::in_place(|| access.verify(token)).await {
         Ok(claims) => Caller::Verified(Arc::new(claims)),
         Err(err) => Caller::Refused(err),
     }

@@ -62,6 +62,8 @@ pub struct Config {
     #[command(flatten)]
     pub access: AccessArgs,
     #[command(flatten)]
+    pub revocation: crate::revocation::RevocationArgs,
+    #[command(flatten)]
     pub rate_limit: RateLimitArgs,
     #[command(flatten)]
     pub cache: CacheArgs,

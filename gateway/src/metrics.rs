@@ -84,6 +84,26 @@ const METRICS: &[Description] = &[
         "gateway_redis_failures_total",
         "Redis calls that failed, by call.",
     ),
+    (
+        Kind::Counter,
+        "gateway_revocations_received_total",
+        "Revocations this gateway learnt of, by where from (broker: taken off the shared queue; redis: announced by another gateway).",
+    ),
+    (
+        Kind::Gauge,
+        "gateway_revoked_sessions",
+        "Revoked sessions this gateway refuses the tokens of.",
+    ),
+    (
+        Kind::Gauge,
+        "gateway_revocation_feed_up",
+        "1 while this gateway follows the shared denylist in Redis, 0 while it cannot.",
+    ),
+    (
+        Kind::Counter,
+        "gateway_revoked_tokens_refused_total",
+        "Genuine, current tokens refused because their session was revoked.",
+    ),
 ];
 
 /// Installs the metrics recorder and gives the gateway's metrics their help text.

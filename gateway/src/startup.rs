@@ -24,6 +24,7 @@ use crate::{
     ops::{AdminListener, health::PublicHealth, public::PublicOps},
     ratelimit::RateLimiter,
     redis::Redis,
+    revocation,
     server::{ConnectionLimits, Server},
     state::{GatewayState, Parts},
     store::Store,
@@ -58,6 +59,7 @@ impl Application {
         let state = GatewayState::new(Parts {
             access: Arc::new(Access {
                 verifier: config.access.auth.verifier(),
+                denylist: revocation::start(&config.revocation, &config.redis_url, &store).await,
                 public: config.access.public_routes.clone(),
                 policy: config.access.route_policy.clone(),
             }),

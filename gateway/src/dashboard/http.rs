@@ -55,7 +55,6 @@ async fn admin(
     let token = token_of(headers, cookie, secure).ok_or_else(unauthorized)?;
     let claims = state
         .access
-        .verifier
         .verify(&token)
         .await
         .map_err(|_| unauthorized())?;

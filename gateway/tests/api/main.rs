@@ -18,4 +18,5 @@ mod proxy;
 mod ratelimit;
 mod raw;
 mod retry;
+mod revocation;
 mod slow_clients;

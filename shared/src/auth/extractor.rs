@@ -61,11 +61,20 @@ pub fn refusal(err: TokenError) -> Problem {
             r#"Bearer realm="food-delivery", error="invalid_token", error_description="{err}""#
         ),
     };
-    let problem = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized")
-        .with_detail(match err {
-            TokenError::Missing => "This endpoint needs a bearer token.".to_owned(),
-            other => format!("The bearer token was refused: {other}."),
-        });
+    let problem = match err {
+        TokenError::Revoked => {
+            Problem::new(StatusCode::UNAUTHORIZED, "token-revoked", "Token revoked")
+        }
+        _ => Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+    }
+    .with_detail(match err {
+        TokenError::Missing => "This endpoint needs a bearer token.".to_owned(),
+        TokenError::Revoked => {
+            "The bearer token's session has ended (signed out or revoked); sign in again."
+                .to_owned()
+        }
+        other => format!("The bearer token was refused: {other}."),
+    });
     match HeaderValue::from_str(&challenge) {
         Ok(value) => problem.with_header(header::WWW_AUTHENTICATE, value),
         Err(_) => problem,

@@ -77,6 +77,10 @@ pub enum TokenError {
     /// Signature, algorithm, issuer or audience is wrong.
     #[error("the token is invalid: {0}")]
     Invalid(&'static str),
+    /// The token is genuine and current, but its session was revoked (logout, password
+    /// change, ...): a check the gateway makes beyond the signature.
+    #[error("the token's session has been revoked")]
+    Revoked,
     /// The keys could not be fetched and none are cached.
     #[error("the signing keys cannot be fetched")]
     KeysUnavailable,

@@ -67,10 +67,15 @@ impl TestIssuer {
 
     /// A token for `user` with `roles` that expires in `seconds`.
     pub fn token_lasting(&self, user: Uuid, roles: &[Role], seconds: i64) -> String {
+        self.token_of_session(user, Uuid::now_v7(), roles, seconds)
+    }
+
+    /// A token of session `sid` for `user` with `roles` that expires in `seconds`.
+    pub fn token_of_session(&self, user: Uuid, sid: Uuid, roles: &[Role], seconds: i64) -> String {
         let now = chrono_like_now();
         let claims = Claims {
             sub: user,
-            sid: Uuid::now_v7(),
+            sid,
             roles: roles.iter().map(|role| role.as_str().to_owned()).collect(),
             perms: Role::permissions_of(roles),
             iat: now,
