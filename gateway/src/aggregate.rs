@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode, header, uri::PathAndQuery};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header, uri::PathAndQuery};
 use http_body_util::{BodyExt, Limited};
 use serde::Serialize;
 use serde_json::Value;
@@ -150,7 +150,9 @@ pub async fn get_order_details(
     if !failed.is_empty() {
         metrics::counter!("gateway_partial_aggregations_total").increment(1);
     }
-    Json(OrderDetails {
+    // A customer's payment and whereabouts: kept by no cache on the way (ASVS 8.2.1).
+    let no_store = [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
+    let details = OrderDetails {
         order,
         restaurant,
         payment,
@@ -158,8 +160,8 @@ pub async fn get_order_details(
         tracking,
         partial: !failed.is_empty(),
         failed,
-    })
-    .into_response()
+    };
+    (no_store, Json(details)).into_response()
 }
 
 /// The caller's identity, request id and trace context, for each part.

@@ -99,6 +99,11 @@ async fn the_details_join_the_order_restaurant_payment_delivery_and_tracking() {
     let gateway = gateway(&services, &issuer).await;
     let response = details(&gateway, &issuer, "o1").await;
     assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["cache-control"],
+        "no-store",
+        "a customer's payment and delivery are kept by no cache"
+    );
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["partial"], false, "{body}");
     assert_eq!(body["order"]["id"], "o1");
