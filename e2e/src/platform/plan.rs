@@ -130,6 +130,9 @@ pub(super) fn plans(
         pairs.push(("REGISTRY_PREFIX", registry.prefix.clone()));
         if *name == "gateway" {
             pairs.push(("REGISTRY_REFRESH", "200ms".into()));
+            // Its revocations' queue, with the services' broker and prefix.
+            pairs.push(("AMQP_URL", broker.url.clone()));
+            pairs.push(("AMQP_PREFIX", broker.prefix.clone()));
         } else {
             pairs.push(("REGISTRY_TTL", "2s".into()));
         }

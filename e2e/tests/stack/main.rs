@@ -19,6 +19,7 @@ mod openapi;
 mod prometheus;
 mod readme;
 mod registry;
+mod revocation;
 mod saga;
 mod saga_regressions;
 mod stack;
