@@ -1,6 +1,6 @@
 //! The stores of one `scripts/dev` run, named with its prefix and dropped afterwards.
 
-use std::time::Duration;
+use std::{process::Command, time::Duration};
 
 use messaging::{RetryDelays, testing::TestBroker};
 use shared::testing::{TestMongo, TestRegistry, run_to_end};
@@ -52,6 +52,7 @@ impl Drop for Stores {
                 format!("{}orders", self.prefix),
             ));
         }
+        let prefix = self.prefix.clone();
         run_to_end(async move {
             for (server, name) in databases {
                 let Ok(mut connection) = PgConnection::connect(&server).await else {
@@ -61,7 +62,33 @@ impl Drop for Stores {
                 let _ = connection
                     .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
                     .await;
+                // Its service's role, which owned nothing else (scripts/provision).
+                let service = name.trim_start_matches(&prefix).trim_end_matches('s');
+                let role = format!("{prefix}{service}_service");
+                let _ = connection
+                    .execute(format!(r#"DROP ROLE IF EXISTS "{role}""#).as_str())
+                    .await;
             }
         });
+        // The stack's users of the machine's Redis and RabbitMQ, named after its prefix.
+        for user in ["gateway", "registry", "exporter"] {
+            let user = format!("{}{user}", self.prefix);
+            let _ = Command::new("redis-cli")
+                .args(["ACL", "DELUSER", &user])
+                .output();
+        }
+        for service in [
+            "auth", "order", "payment", "delivery", "tracking", "gateway",
+        ] {
+            let user = format!("{}{service}", self.prefix);
+            let user = if service == "gateway" {
+                user
+            } else {
+                format!("{user}-service")
+            };
+            let _ = Command::new("rabbitmqctl")
+                .args(["-q", "delete_user", &user])
+                .output();
+        }
     }
 }

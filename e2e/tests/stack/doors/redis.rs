@@ -141,7 +141,7 @@ async fn the_registry_user_registers_instances_and_can_touch_nothing_else() {
             .instances("restaurant-service")
             .await
             .expect("it lists"),
-        [listed.clone()]
+        std::slice::from_ref(&listed)
     );
     registry.withdraw(&listed).await.expect("and withdraws");
     redis.refused("registry", &["SET", "gateway:cache:x", "forged"]);
@@ -177,6 +177,15 @@ async fn the_gateway_user_reaches_its_keys_and_the_registry_but_cannot_flush_or_
         redis
             .as_user("gateway", &["INFO", "memory"])
             .contains("used_memory")
+    );
+    // The registry's script reads Redis's clock.
+    let clock = redis.as_user("gateway", &["EVAL", "return redis.call('TIME')", "0"]);
+    assert!(
+        clock
+            .lines()
+            .next()
+            .is_some_and(|seconds| seconds.parse::<u64>().is_ok()),
+        "{clock}"
     );
     redis.refused("gateway", &["SET", "elsewhere", "1"]);
     redis.refused("gateway", &["FLUSHALL"]);
