@@ -141,10 +141,18 @@ impl Topology {
         format!("{}{}.dead", self.prefix, queue.name)
     }
 
+    /// The direct exchange through which a queue's consumer moves the queue's own messages:
+    /// to its retry queues, to its dead letters, and back from them (a replay). Each queue has
+    /// its own, on which only its consumer's broker user may publish; the default exchange
+    /// would let any user put a message on any queue by its name.
+    pub fn moves(&self, queue: &QueueSpec) -> String {
+        format!("{}{}.moves", self.prefix, queue.name)
+    }
+
     /// Where a queue's messages wait `delay` before they are delivered again.
     pub fn retry_queue(&self, queue: &QueueSpec, delay: Duration) -> String {
         format!(
-            "{}{}.retry.{}",
+            "{}{}.delay.{}",
             self.prefix,
             queue.name,
             humantime::format_duration(delay)
@@ -175,27 +183,36 @@ impl Topology {
         Ok(())
     }
 
-    /// Declares `queue`, its bindings and its dead-letter queue.
+    /// Declares `queue`, its bindings, its dead-letter queue, and the exchange its messages
+    /// move through, to which both are bound under their own names.
     pub async fn declare_queue(&self, channel: &Channel, queue: &QueueSpec) -> lapin::Result<()> {
         let name = self.queue(queue);
+        let dead = self.dead_letters(queue);
         durable(channel, &name, FieldTable::default()).await?;
-        durable(channel, &self.dead_letters(queue), FieldTable::default()).await?;
+        durable(channel, &dead, FieldTable::default()).await?;
         for (exchange, key) in queue.bindings {
-            channel
-                .queue_bind(
-                    &name,
-                    &self.exchange(*exchange),
-                    key,
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
+            bind(channel, &name, &self.exchange(*exchange), key).await?;
         }
-        Ok(())
+        let moves = self.moves(queue);
+        channel
+            .exchange_declare(
+                &moves,
+                ExchangeKind::Direct,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..ExchangeDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        bind(channel, &name, &moves, &name).await?;
+        bind(channel, &dead, &moves, &dead).await
     }
 
-    /// Declares one waiting queue per delay: a message put there expires after the delay and
-    /// is dead-lettered, through the default exchange, back onto `queue`.
+    /// Declares one waiting queue per delay, bound to the queue's [`Self::moves`]: a message
+    /// put there expires after the delay and is dead-lettered back onto `queue` through the
+    /// same exchange. (Earlier versions named them `<queue>.retry.<delay>` and dead-lettered
+    /// through the default exchange; such queues still deliver what they hold.)
     pub async fn declare_retries(
         &self,
         channel: &Channel,
@@ -208,16 +225,30 @@ impl Topology {
             arguments.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl));
             arguments.insert(
                 "x-dead-letter-exchange".into(),
-                AMQPValue::LongString(LongString::from("")),
+                AMQPValue::LongString(LongString::from(self.moves(queue))),
             );
             arguments.insert(
                 ShortString::from("x-dead-letter-routing-key"),
                 AMQPValue::LongString(LongString::from(self.queue(queue))),
             );
-            durable(channel, &self.retry_queue(queue, *delay), arguments).await?;
+            let retry = self.retry_queue(queue, *delay);
+            durable(channel, &retry, arguments).await?;
+            bind(channel, &retry, &self.moves(queue), &retry).await?;
         }
         Ok(())
     }
+}
+
+async fn bind(channel: &Channel, queue: &str, exchange: &str, key: &str) -> lapin::Result<()> {
+    channel
+        .queue_bind(
+            queue,
+            exchange,
+            key,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
 }
 
 async fn durable(channel: &Channel, name: &str, arguments: FieldTable) -> lapin::Result<()> {
@@ -250,9 +281,10 @@ mod tests {
             topology.dead_letters(&PAYMENT_SERVICE),
             "t1.payment-service.dead"
         );
+        assert_eq!(topology.moves(&PAYMENT_SERVICE), "t1.payment-service.moves");
         assert_eq!(
             topology.retry_queue(&PAYMENT_SERVICE, Duration::from_secs(30)),
-            "t1.payment-service.retry.30s"
+            "t1.payment-service.delay.30s"
         );
     }
 

@@ -149,9 +149,10 @@ impl<H: Handler> Consumer<H> {
         }
     }
 
-    /// Copies `delivery` to queue `target` with `extra` headers and, once the broker has
-    /// confirmed the copy, acknowledges the original; if the copy fails, the original goes
-    /// back to its queue, so it is never lost. Returns whether it was moved.
+    /// Copies `delivery` to queue `target`, through the queue's own exchange of moves, with
+    /// `extra` headers and, once the broker has confirmed the copy, acknowledges the
+    /// original; if the copy fails, the original goes back to its queue, so it is never lost.
+    /// Returns whether it was moved.
     async fn forward(
         &self,
         channel: &Channel,
@@ -167,7 +168,7 @@ impl<H: Handler> Consumer<H> {
         let copied = async {
             let confirm = channel
                 .basic_publish(
-                    "",
+                    &self.topology.moves(&self.queue),
                     target,
                     BasicPublishOptions {
                         mandatory: true,

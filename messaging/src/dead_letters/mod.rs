@@ -134,7 +134,7 @@ impl DeadLetters {
         let properties = delivery.properties.clone().with_headers(headers);
         let confirmation = channel
             .basic_publish(
-                "",
+                &self.topology.moves(&self.queue),
                 &self.topology.queue(&self.queue),
                 BasicPublishOptions {
                     mandatory: true,

@@ -94,10 +94,15 @@ impl Vhost {
 
     /// Publishes `key` on `exchange` as `service`: whether the broker took it.
     async fn publish_as(&self, service: &str, exchange: Exchange, key: &str) -> Result<(), String> {
+        self.publish_on(service, exchange.name(), key).await
+    }
+
+    /// Publishes `key` on the exchange named `exchange` as `service`.
+    async fn publish_on(&self, service: &str, exchange: &str, key: &str) -> Result<(), String> {
         let (_connection, channel) = self.channel(service).await;
         let confirm = channel
             .basic_publish(
-                exchange.name(),
+                exchange,
                 key,
                 BasicPublishOptions::default(),
                 b"{}",
@@ -223,4 +228,35 @@ async fn payment_service_publishes_its_replies_and_no_other_participants() {
             .await,
         "payment-service cannot command itself",
     );
+}
+
+#[tokio::test]
+async fn no_service_puts_a_message_on_another_ones_queue_by_its_name() {
+    let vhost = Vhost::new();
+    vhost
+        .declare_as("order-service", Some(ORDER_SERVICE))
+        .await
+        .expect("the topology");
+    assert_refused(
+        vhost
+            .publish_on("tracking-service", "", "order-service")
+            .await,
+        "tracking-service cannot use the default exchange",
+    );
+    assert_refused(
+        vhost
+            .publish_on("tracking-service", "order-service.moves", "order-service")
+            .await,
+        "tracking-service cannot use order-service's moves",
+    );
+    vhost
+        .publish_on("order-service", "order-service.moves", "order-service.dead")
+        .await
+        .expect("order-service moves its own messages to its dead letters");
+    let (_connection, channel) = vhost.channel("order-service").await;
+    let dead = channel
+        .basic_get("order-service.dead", BasicGetOptions { no_ack: true })
+        .await
+        .expect("order-service reads its dead letters");
+    assert!(dead.is_some(), "the move reached order-service.dead");
 }
