@@ -172,10 +172,7 @@ fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
             headers.insert(name, value.clone());
         }
     }
-    headers.insert(
-        header::ACCEPT,
-        http::HeaderValue::from_static("application/json"),
-    );
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
     shared::http::inject_trace_context(&mut headers);
     headers
 }
