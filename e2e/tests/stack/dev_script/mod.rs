@@ -2,13 +2,10 @@
 //! running when one is stopped or dies, brings one back, and stops them all on Ctrl-C.
 
 mod harness;
+mod listening;
 mod stores;
 
-use std::{
-    net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket},
-    process::Command,
-    time::Duration,
-};
+use std::{net::TcpListener, process::Command, time::Duration};
 
 use serde_json::Value;
 use shared::testing::assert_problem;
@@ -97,39 +94,6 @@ async fn assert_every_service_is_registered(client: &reqwest::Client, dev: &Dev)
     }
 }
 
-/// The machine's address toward the outside, if it has one but loopback: the one a datagram
-/// socket would send from (connecting one sends nothing).
-fn outward_address() -> Option<IpAddr> {
-    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("192.0.2.1:9").ok()?;
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
-}
-
-/// Each binary answers on 127.0.0.1 and refuses connections on the machine's other address,
-/// since the stack's administrator's password is public.
-fn assert_every_binary_listens_on_loopback_alone(dev: &Dev) {
-    let Some(outside) = outward_address() else {
-        eprintln!("this machine has no address but loopback: nothing else to refuse on");
-        return;
-    };
-    for binary in binaries::all() {
-        let port = dev.port(binary.name);
-        let timeout = Duration::from_secs(2);
-        let inside = SocketAddr::from(([127, 0, 0, 1], port));
-        assert!(
-            TcpStream::connect_timeout(&inside, timeout).is_ok(),
-            "{} listens on loopback",
-            binary.name
-        );
-        assert!(
-            TcpStream::connect_timeout(&SocketAddr::new(outside, port), timeout).is_err(),
-            "{} listens on {outside} too",
-            binary.name
-        );
-    }
-}
-
 #[tokio::test]
 async fn the_dev_script_keeps_the_rest_running_when_one_stops_or_dies_and_stops_all_on_ctrl_c() {
     let stores = Stores::new();
@@ -149,7 +113,7 @@ async fn the_dev_script_keeps_the_rest_running_when_one_stops_or_dies_and_stops_
         assert_eq!(browse.headers()["x-cache"], expected);
     }
     assert_every_service_is_registered(&client, &dev).await;
-    assert_every_binary_listens_on_loopback_alone(&dev);
+    listening::assert_every_binary_listens_on_loopback_alone(&dev);
 
     let (stopped, text) = dev.run(&["stop", "restaurant-service"]);
     assert!(stopped, "{text}");
