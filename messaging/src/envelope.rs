@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
-use crate::{consumer::Failure, topology::Exchange};
+use crate::topology::Exchange;
 
 /// A message as it travels: its id (for idempotent consumers), its type (also its routing
 /// key), when the change it reports happened, the aggregate it concerns, and its payload.
@@ -30,13 +30,23 @@ impl Envelope {
         serde_json::from_slice(body).map_err(|err| err.to_string())
     }
 
-    /// The payload as `T`; a payload that does not fit can never be handled, so it is
-    /// rejected (dead-lettered at once) rather than retried.
-    pub fn payload<T: DeserializeOwned>(&self) -> Result<T, Failure> {
-        T::deserialize(&self.payload).map_err(|err| {
-            Failure::Reject(format!("the payload of a {} is invalid: {err}", self.kind))
+    /// The payload as `T`, or why it does not fit.
+    pub fn payload<T: DeserializeOwned>(&self) -> Result<T, InvalidPayload> {
+        T::deserialize(&self.payload).map_err(|err| InvalidPayload {
+            kind: self.kind.clone(),
+            reason: err.to_string(),
         })
     }
+}
+
+/// A payload that does not have the shape its message's type asks for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the payload of a {kind} is invalid: {reason}")]
+pub struct InvalidPayload {
+    /// The type of the message that carried it.
+    pub kind: String,
+    /// What did not fit, as the decoder put it.
+    pub reason: String,
 }
 
 /// A message to publish through the outbox: where it goes, what it is, what it is about.
@@ -109,7 +119,7 @@ mod tests {
     }
 
     #[test]
-    fn a_payload_of_the_wrong_shape_is_rejected_not_retried() {
+    fn a_payload_of_the_wrong_shape_is_refused_with_its_type() {
         #[derive(Debug, Deserialize)]
         #[allow(dead_code)]
         struct Wanted {
@@ -122,9 +132,8 @@ mod tests {
             aggregate_id: "o-1".into(),
             payload: serde_json::json!({"amount": "twelve"}),
         };
-        assert!(matches!(
-            envelope.payload::<Wanted>(),
-            Err(Failure::Reject(reason)) if reason.contains("payment.authorize")
-        ));
+        let err = envelope.payload::<Wanted>().expect_err("invalid");
+        assert_eq!(err.kind, "payment.authorize");
+        assert!(err.to_string().contains("payment.authorize"), "{err}");
     }
 }

@@ -38,7 +38,7 @@ pub use broker::{Broker, Workers};
 pub use config::{BrokerArgs, RetryDelays};
 pub use connection::{Amqp, AmqpError};
 pub use consumer::{Failure, Handler};
-pub use envelope::{Envelope, Message};
+pub use envelope::{Envelope, InvalidPayload, Message};
 pub use outbox::{Outbox, enqueue};
 pub use service::{BrokeredService, BrokeredServiceArgs};
 pub use stores::DatabaseAndBroker;

@@ -4,7 +4,10 @@ use std::future::Future;
 
 use sqlx::PgConnection;
 
-use crate::{envelope::Envelope, outbox::Outbox};
+use crate::{
+    envelope::{Envelope, InvalidPayload},
+    outbox::Outbox,
+};
 
 /// Why a message was not applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +33,14 @@ impl From<sqlx::Error> for Failure {
         } else {
             Self::Retry(format!("database: {err}"))
         }
+    }
+}
+
+/// A payload that does not fit can never be handled, so it is rejected (dead-lettered at
+/// once) rather than retried.
+impl From<InvalidPayload> for Failure {
+    fn from(err: InvalidPayload) -> Self {
+        Self::Reject(err.to_string())
     }
 }
 
@@ -68,5 +79,22 @@ pub trait Handler: Send + Sync + 'static {
     /// Runs after the transaction of `message` committed (to tell live listeners, say).
     fn committed(&self, _message: &Envelope) -> impl Future<Output = ()> + Send {
         std::future::ready(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_of_the_wrong_shape_is_rejected_not_retried() {
+        let invalid = InvalidPayload {
+            kind: "payment.authorize".into(),
+            reason: "invalid type".into(),
+        };
+        assert_eq!(
+            Failure::from(invalid),
+            Failure::Reject("the payload of a payment.authorize is invalid: invalid type".into())
+        );
     }
 }
