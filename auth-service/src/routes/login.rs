@@ -1,9 +1,8 @@
 use axum::{Json, extract::State, response::IntoResponse};
 use messaging::contracts::event;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::{FieldError, JsonBody, Problem};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::{
     account_events,
@@ -11,7 +10,7 @@ use crate::{
     client::ClientInfo,
     domain::check_password,
     error::AuthError,
-    routes::mfa,
+    routes::challenge,
     state::AppState,
     store::{
         lockout::{self, Outcome},
@@ -39,17 +38,6 @@ pub struct LoginRequest {
     #[serde(default)]
     #[schema(format = Password)]
     pub new_password: Option<String>,
-}
-
-/// A password check passed by a user with MFA: the second factor is due.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MfaRequired {
-    /// Always true.
-    pub mfa_required: bool,
-    /// Send it with a code to `/auth/mfa/verify`.
-    pub challenge: Uuid,
-    /// Seconds the challenge stays valid.
-    pub expires_in: u64,
 }
 
 /// Checks an email and password. Unknown emails and wrong passwords get the same answer in
@@ -125,7 +113,7 @@ pub async fn log_in(
     }
     // The count starts again only when the login is complete: with MFA, after the code.
     if users::has_mfa(&state.db, user.id).await? {
-        let challenge = mfa::open_challenge(&state, user.id, &client).await?;
+        let challenge = challenge::open_challenge(&state, user.id, &client).await?;
         attempt.record(Some(user.id), Outcome::MfaChallenge).await?;
         return Ok(Json(challenge).into_response());
     }

@@ -7,7 +7,6 @@ use shared::{FieldError, JsonBody, Problem};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::login::MfaRequired;
 use crate::{
     attempt::Attempt,
     client::ClientInfo,
@@ -67,30 +66,6 @@ pub async fn verify_mfa(
     let tokens = sessions::start(&state, user.id, &client).await?;
     attempt.record(Some(user.id), Outcome::Success).await?;
     Ok(Json(tokens))
-}
-
-/// Opens a challenge for `user`, who has passed the password check.
-pub async fn open_challenge(
-    state: &AppState,
-    user: Uuid,
-    client: &ClientInfo,
-) -> Result<MfaRequired, AuthError> {
-    let challenge = Uuid::now_v7();
-    let ttl = state.tokens.mfa_challenge_ttl;
-    mfa::open_challenge(
-        &state.db,
-        challenge,
-        user,
-        &client.ip,
-        client.device.as_deref(),
-        ttl.as_secs_f64(),
-    )
-    .await?;
-    Ok(MfaRequired {
-        mfa_required: true,
-        challenge,
-        expires_in: ttl.as_secs(),
-    })
 }
 
 /// A code from the authenticator, or one of the recovery codes: one of the two.

@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod authorize;
+mod challenge;
 mod jwks;
 mod login;
 mod me;
@@ -124,7 +125,7 @@ async fn no_store(mut response: Response) -> Response {
         crate::domain::RegisterRequest,
         register::UserResponse,
         login::LoginRequest,
-        login::MfaRequired,
+        challenge::MfaRequired,
         crate::tokens::TokenResponse,
         totp::TotpSetup,
         totp::TotpCode,
