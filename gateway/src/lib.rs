@@ -28,6 +28,7 @@ mod per_runtime;
 mod proxy;
 mod ratelimit;
 mod redis;
+mod relay;
 mod revocation;
 mod routes;
 pub mod server;

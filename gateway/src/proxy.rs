@@ -4,26 +4,19 @@
 
 use std::time::Instant;
 
-use crate::client::PooledBody;
-use axum::{
-    body::{Body, HttpBody as _},
-    extract::Request,
-    response::Response,
-};
+use axum::{body::HttpBody as _, extract::Request, response::Response};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, header, uri::PathAndQuery};
+use http::{HeaderValue, Method, header, uri::PathAndQuery};
 
 use crate::{
     access::Caller,
     cache::{Directives, invalidation},
     cached, cookies, experiment,
     forwarded::{PeerIp, forwarding},
+    relay::{X_CACHE, relay},
     state::GatewayState,
     upstream::{Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit},
 };
-
-/// The `X-Cache` header.
-pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// Sends `request` (admitted) to `backend`, or answers it from the cache, and streams the
 /// answer back.
@@ -137,13 +130,6 @@ pub async fn forward_request(
     response
 }
 
-/// A backend's response, streamed on with its hop-by-hop headers removed.
-pub fn relay(response: http::Response<PooledBody>) -> Response {
-    let (mut parts, body) = response.into_parts();
-    remove_hop_by_hop(&mut parts.headers);
-    Response::from_parts(parts, Body::new(body))
-}
-
 /// The answer when the request body could not be read: 413 naming the limit when it was
 /// over it, else (cut off, say) 400.
 fn body_refused(state: &GatewayState, too_large: bool) -> Response {
@@ -151,81 +137,5 @@ fn body_refused(state: &GatewayState, too_large: bool) -> Response {
         crate::edge::too_large(state.body_limit)
     } else {
         crate::edge::unreadable_body()
-    }
-}
-
-/// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus any the
-/// `Connection` header names.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: one pass over their few names, instead of one lookup for
-    // each hop-by-hop name.
-    if !headers.keys().any(is_hop_by_hop) {
-        return;
-    }
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    let hop_by_hop: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_hop_by_hop(name))
-        .cloned()
-        .collect();
-    for name in hop_by_hop {
-        headers.remove(name);
-    }
-}
-
-/// The hop-by-hop names themselves.
-pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
-    // Spelled out, so that each standard name is a cheap comparison of its index.
-    *name == header::CONNECTION
-        || *name == header::PROXY_AUTHENTICATE
-        || *name == header::PROXY_AUTHORIZATION
-        || *name == header::TE
-        || *name == header::TRAILER
-        || *name == header::TRANSFER_ENCODING
-        || *name == header::UPGRADE
-        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(name, value)| {
-                (
-                    HeaderName::from_bytes(name.as_bytes()).expect("a name"),
-                    HeaderValue::from_str(value).expect("a value"),
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn hop_by_hop_headers_and_those_connection_names_are_removed() {
-        let mut map = headers(&[
-            ("connection", "keep-alive, x-session-hint"),
-            ("keep-alive", "timeout=5"),
-            ("x-session-hint", "abc"),
-            ("transfer-encoding", "chunked"),
-            ("proxy-authorization", "Basic x"),
-            ("upgrade", "websocket"),
-            ("authorization", "Bearer token"),
-            ("x-request-id", "r1"),
-        ]);
-        remove_hop_by_hop(&mut map);
-        let mut left: Vec<&str> = map.keys().map(HeaderName::as_str).collect();
-        left.sort_unstable();
-        assert_eq!(left, ["authorization", "x-request-id"]);
     }
 }

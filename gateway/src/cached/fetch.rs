@@ -23,7 +23,7 @@ use crate::{
         vary,
     },
     client::PooledBody,
-    proxy::remove_hop_by_hop,
+    relay::remove_hop_by_hop,
     state::GatewayState,
     upstream::{Failure, Outbound, OutboundBody},
 };

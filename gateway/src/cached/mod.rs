@@ -25,7 +25,7 @@ use crate::{
         CacheKey, Directives, Entry, conditional, flight_result::FlightResult, now_ms, select,
         stats::Outcome, vary,
     },
-    proxy::{X_CACHE, relay},
+    relay::{X_CACHE, relay},
     state::GatewayState,
     upstream::{Added, Backend, Outbound, OutboundBody},
 };

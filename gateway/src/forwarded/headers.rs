@@ -10,7 +10,7 @@ use shared::forwarded::X_FORWARDED_FOR;
 
 use super::Forwarding;
 use crate::{
-    proxy::{is_hop_by_hop, remove_hop_by_hop},
+    relay::{is_hop_by_hop, remove_hop_by_hop},
     upstream::Added,
 };
 
