@@ -13,9 +13,9 @@ use http::Response;
 use hyper::body::{Frame, SizeHint};
 
 use super::{
+    conn::{Conn, PoolError},
     decode::{Chunk, Decoded, Decoder},
     idle::{Slot, checkin},
-    pool::{Conn, PoolError},
     response::{BodyLength, Head, READ_SIZE},
 };
 

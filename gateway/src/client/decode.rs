@@ -5,7 +5,7 @@ use bytes::{Buf as _, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use hyper::body::Frame;
 
-use super::pool::PoolError;
+use super::conn::PoolError;
 
 /// Longest chunk-size line or trailer section a chunked body may have.
 const MAX_CHUNK_LINE: usize = 16 * 1024;

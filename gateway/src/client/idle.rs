@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::pool::Conn;
+use super::conn::Conn;
 
 /// Where a pool's idle connections are kept in each thread's [`IDLE`], and for how long.
 #[derive(Debug, Clone, Copy)]

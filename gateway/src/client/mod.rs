@@ -2,6 +2,7 @@
 //! requests (see `docs/adr/0001-own-http-client.md`), and hyper-util's for readiness probes.
 
 mod body;
+mod conn;
 mod decode;
 mod idle;
 mod pool;
@@ -23,7 +24,8 @@ use hyper_util::{
 
 pub use self::{
     body::PooledBody,
-    pool::{OriginPool, PoolError, dial_address},
+    conn::PoolError,
+    pool::{OriginPool, dial_address},
 };
 
 /// A pooled HTTP/1.1 client whose request bodies stream.

@@ -18,42 +18,15 @@ use std::{
 };
 
 use axum::body::{Body, HttpBody as _};
-use bytes::BytesMut;
 use http::{HeaderName, HeaderValue, Method, Request, Response};
-use tokio::net::TcpStream;
 
 use super::{
-    CONNECT_TIMEOUT,
     body::PooledBody,
+    conn::{Conn, PoolError},
     idle::{Slot, checkout},
     request::{self, Framing, WriteError},
     response::{self, HeadError},
 };
-
-/// Why a request got no answer, or its answer no whole body.
-#[derive(Debug, thiserror::Error)]
-pub enum PoolError {
-    /// No connection could be opened.
-    #[error("cannot connect to {address}: {message}")]
-    Connect {
-        /// Where.
-        address: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// The connection failed while the request was sent or its answer read.
-    #[error("connection failed: {0}")]
-    Io(#[from] std::io::Error),
-    /// The origin closed the connection before its answer was complete.
-    #[error("the origin closed the connection before its answer was complete")]
-    Incomplete,
-    /// The origin's answer is not HTTP/1.1 this client can read.
-    #[error("the origin's answer is malformed: {0}")]
-    Malformed(&'static str),
-    /// The request's own body failed, or did not match its declared length.
-    #[error("the request body could not be sent: {0}")]
-    Body(axum::Error),
-}
 
 /// Where to connect for an `http://` URL: its `host:port`, the port defaulted to 80; `None`
 /// for another scheme or a URL without a host.
@@ -78,15 +51,6 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct OriginPool {
     address: String,
     slot: Slot,
-}
-
-/// One connection to an origin, and what it has read but not yet handed out.
-#[derive(Debug)]
-pub(super) struct Conn {
-    pub stream: TcpStream,
-    pub read: BytesMut,
-    /// The head of the request being sent; kept between requests for its capacity.
-    pub write: Vec<u8>,
 }
 
 /// What became of one attempt at a request.
@@ -138,7 +102,10 @@ impl OriginPool {
             {
                 Some(conn) => (conn, true),
                 // Boxed: connecting is a large future that most requests never poll.
-                None => (crate::boxed::in_place(|| self.connect()).await?, false),
+                None => (
+                    crate::boxed::in_place(|| Conn::open(&self.address)).await?,
+                    false,
+                ),
             };
             let body = body.take().unwrap_or_else(Body::empty);
             let head = request::Head {
@@ -189,24 +156,6 @@ impl OriginPool {
             }
         };
         Ok(PooledBody::after(head, conn, self.slot, complete))
-    }
-
-    async fn connect(&self) -> Result<Conn, PoolError> {
-        let failed = |message: String| PoolError::Connect {
-            address: self.address.clone(),
-            message,
-        };
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.address))
-            .await
-            .map_err(|_| failed("timed out".into()))?
-            .map_err(|err| failed(err.to_string()))?;
-        // Requests are written whole; Nagle's algorithm would only hold their last segment.
-        let _ = stream.set_nodelay(true);
-        Ok(Conn {
-            stream,
-            read: BytesMut::new(),
-            write: Vec::new(),
-        })
     }
 }
 

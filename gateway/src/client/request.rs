@@ -9,7 +9,7 @@ use http_body_util::BodyExt as _;
 use hyper::body::Frame;
 use tokio::io::AsyncWriteExt as _;
 
-use super::pool::Conn;
+use super::conn::Conn;
 
 /// A body's first chunk up to this size goes out in the same write as the head.
 const COALESCED_BODY: usize = 16 * 1024;

@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Ver
 use smallvec::SmallVec;
 use tokio::io::AsyncReadExt as _;
 
-use super::pool::{Conn, PoolError};
+use super::conn::{Conn, PoolError};
 
 /// Most header fields an answer may have.
 const MAX_HEADERS: usize = 100;
