@@ -72,7 +72,6 @@ mod tests {
         time::Duration,
     };
 
-    use axum::body::to_bytes;
     use gateway::server::Server;
 
     use super::*;
@@ -91,18 +90,14 @@ mod tests {
         let port = server.port();
         tokio::spawn(server.run_until_stopped());
 
-        let client = gateway::client::http_client();
-        let get = |path: &str| {
-            let request = Request::get(format!("http://127.0.0.1:{port}{path}"))
-                .body(Body::empty())
-                .expect("a request");
-            client.request(request)
-        };
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a client");
+        let get = |path: &str| client.get(format!("http://127.0.0.1:{port}{path}")).send();
         let response = get("/orders/bench").await.expect("an answer");
         assert_eq!(response.status(), StatusCode::OK);
-        let body = to_bytes(Body::new(response.into_body()), usize::MAX)
-            .await
-            .expect("a body");
+        let body = response.bytes().await.expect("a body");
         assert_eq!(body, crate::BODY);
         let missing = get("/nothing/here").await.expect("an answer");
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);

@@ -238,7 +238,7 @@ mod tests {
         use clap::Parser;
         let config = crate::Config::try_parse_from(["gateway"]).expect("the defaults parse");
         let backends =
-            crate::upstream::from_config(&config, &crate::client::http_client()).expect("backends");
+            crate::upstream::from_config(&config, &crate::probe::probe_client()).expect("backends");
         let route = |path| route_of(&backends, path).map(|(backend, route)| (backend.name, route));
         assert_eq!(route("/orders"), Some(("order-service", "/orders")));
         assert_eq!(

@@ -25,6 +25,7 @@ mod metrics;
 mod openapi;
 mod ops;
 mod per_runtime;
+mod probe;
 mod proxy;
 mod ratelimit;
 mod redis;

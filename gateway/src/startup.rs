@@ -9,9 +9,7 @@ use shared::{health::Checks, server::StartupError, service::ServiceDefinition};
 use crate::{
     Config, SERVICE,
     access::Access,
-    admission, aggregate, cache,
-    client::http_client,
-    dashboard,
+    admission, aggregate, cache, dashboard,
     deploy::{self, Deployments},
     discovery::{self, Discovery},
     edge,
@@ -22,6 +20,7 @@ use crate::{
     limit::InFlight,
     openapi,
     ops::{AdminListener, health::PublicHealth, public::PublicOps},
+    probe::probe_client,
     ratelimit::RateLimiter,
     redis::Redis,
     revocation,
@@ -53,7 +52,7 @@ impl Application {
             &config.redis_key_prefix,
             config.redis_timeout,
         );
-        let client = http_client();
+        let client = probe_client();
         let backends = upstream::from_config(&config, &client)?;
         let discovery = Discovery::start(&config.discovery, backends.clone());
         let state = GatewayState::new(Parts {

@@ -22,7 +22,7 @@ pub use self::{
     record::{SmokeCheck, now},
     store::{DEFAULT_LIVE, DeployStore},
 };
-use crate::{client::HttpClient, discovery::Discovery, upstream::Backend};
+use crate::{discovery::Discovery, probe::ProbeClient, upstream::Backend};
 
 /// The defaults of every deployment; a request may set its own.
 #[derive(Debug, Clone, Args)]
@@ -97,7 +97,7 @@ struct Parts {
     args: DeployArgs,
     discovery: Discovery,
     backends: Arc<[Backend]>,
-    client: HttpClient,
+    client: ProbeClient,
 }
 
 impl Deployments {
@@ -106,7 +106,7 @@ impl Deployments {
         args: DeployArgs,
         discovery: Discovery,
         backends: Arc<[Backend]>,
-        client: HttpClient,
+        client: ProbeClient,
     ) -> Self {
         Self(Arc::new(Parts {
             args,

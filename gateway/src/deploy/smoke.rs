@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use http::Request;
 use shared::registry::Instance;
 
 use super::{Deployments, record::SmokeCheck};
@@ -23,11 +21,12 @@ impl Deployments {
         for instance in instances {
             for check in checks {
                 let url = format!("{}{}", instance.url.trim_end_matches('/'), check.path);
-                let Ok(request) = Request::get(&url).body(Body::empty()) else {
+                let client = &self.0.client;
+                let Ok(request) = client.get(&url).build() else {
                     failures.push(format!("GET {url}: not a valid URL"));
                     continue;
                 };
-                match tokio::time::timeout(SMOKE_TIMEOUT, self.0.client.request(request)).await {
+                match tokio::time::timeout(SMOKE_TIMEOUT, client.execute(request)).await {
                     Ok(Ok(response)) if response.status().as_u16() == check.status => {}
                     Ok(Ok(response)) => failures.push(format!(
                         "GET {url} answered {}, expected {}",

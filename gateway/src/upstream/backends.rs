@@ -17,7 +17,7 @@ use shared::{
 use super::{balance::Balancer, budget::RetryBudget, origin::Origin};
 use crate::{
     Config,
-    client::{HttpClient, Upstream},
+    probe::{ProbeClient, Upstream},
 };
 
 /// One service behind the gateway; cloning shares it.
@@ -83,7 +83,7 @@ impl CallMetrics {
 }
 
 /// Every backend, from the configuration; refused if a URL names no host to call.
-pub fn from_config(config: &Config, client: &HttpClient) -> Result<Arc<[Backend]>, StartupError> {
+pub fn from_config(config: &Config, client: &ProbeClient) -> Result<Arc<[Backend]>, StartupError> {
     let breaker = BreakerConfig {
         failure_rate: f64::from(config.breaker.breaker_failure_rate) / 100.0,
         window: config.breaker.breaker_window,
@@ -153,7 +153,7 @@ mod tests {
         let config =
             Config::try_parse_from(["gateway", "--order-service-url", "https://orders:3002"])
                 .expect("the syntax is accepted");
-        let refused = from_config(&config, &crate::client::http_client())
+        let refused = from_config(&config, &crate::probe::probe_client())
             .expect_err("an https backend is refused");
         let message = refused.to_string();
         assert!(message.contains("order-service"), "{message}");
