@@ -66,6 +66,12 @@ impl Redis {
     }
 }
 
+/// Accepts a `redis://`, `rediss://` or `redis+unix://` URL.
+pub(crate) fn parse_redis_url(value: &str) -> Result<String, String> {
+    Client::open(value).map_err(|err| err.to_string())?;
+    Ok(value.to_owned())
+}
+
 impl shared::health::HealthCheck for Redis {
     fn check(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
         Box::pin(Redis::check(self))
@@ -113,5 +119,11 @@ mod tests {
             assert_eq!(thread.join().expect("the thread ran"), Ok(()));
         }
         assert_eq!(redis.managers.count(), 3, "one connection per runtime");
+    }
+
+    #[test]
+    fn a_redis_url_of_another_scheme_is_refused() {
+        assert!(parse_redis_url("redis://127.0.0.1:6379").is_ok());
+        assert!(parse_redis_url("memcached://x").is_err());
     }
 }

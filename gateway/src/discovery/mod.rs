@@ -22,7 +22,7 @@ use crate::{deploy::DeployStore, upstream::Backend};
 #[derive(Debug, Clone, Args)]
 pub struct DiscoveryArgs {
     /// Redis holding the service registry; unset, the gateway knows only the configured URLs.
-    #[arg(long, env = "REGISTRY_URL", value_parser = crate::config::parse_redis_url)]
+    #[arg(long, env = "REGISTRY_URL", value_parser = crate::redis::parse_redis_url)]
     pub registry_url: Option<String>,
     /// The registry's key prefix, as the services were given it.
     #[arg(long, env = "REGISTRY_PREFIX", default_value = "")]

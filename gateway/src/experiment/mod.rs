@@ -24,9 +24,11 @@ use std::{
     time::Duration,
 };
 
-use ::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use arc_swap::ArcSwap;
-use axum::response::Response;
+use axum::{
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
+    response::Response,
+};
 use tokio::time::Instant;
 
 use self::tally::Pending;
