@@ -7,11 +7,11 @@
 
 mod analysis;
 pub mod http;
-mod record;
+pub(crate) mod record;
 mod request;
 mod run;
 mod smoke;
-mod store;
+pub(crate) mod store;
 
 use std::{sync::Arc, time::Duration};
 

@@ -16,7 +16,7 @@ use shared::registry::{Instance, Registry};
 use tokio::sync::RwLock;
 
 pub use self::view::{RegistryView, get_registry};
-use crate::{deploy::DeployStore, upstream::Backend};
+use crate::{deploy::store::DeployStore, upstream::Backend};
 
 /// Where the gateway reads the service registry.
 #[derive(Debug, Clone, Args)]

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use super::most_vanished;
-use crate::deploy::now;
+use crate::deploy::{record::now, store::DEFAULT_LIVE};
 use crate::{
     state::GatewayState,
     upstream::{Backend, EndpointHealth},
@@ -83,7 +83,7 @@ impl RegistryView {
                 let service = ServiceView {
                     source: Source::Configured,
                     configured_url: url,
-                    live_colour: crate::deploy::DEFAULT_LIVE.to_owned(),
+                    live_colour: DEFAULT_LIVE.to_owned(),
                     instances: Vec::new(),
                     known: Vec::new(),
                     preserving_since: None,
