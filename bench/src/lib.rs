@@ -9,9 +9,11 @@
 //!   tell whether a proxy really answered from its cache.
 //!
 //! [`bare_proxy`] is the other end of the scale: a proxy on the gateway's HTTP stack with
-//! none of its features.
+//! none of its features; [`bare_proxy_hyper`] the same with hyper's client in place of the
+//! gateway's, to measure one against the other.
 
 pub mod bare_proxy;
+pub mod bare_proxy_hyper;
 pub mod saga;
 
 use std::sync::{

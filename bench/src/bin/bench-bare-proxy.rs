@@ -1,7 +1,8 @@
 use std::{net::IpAddr, process::ExitCode, time::Duration};
 
 use axum::http::Uri;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use gateway::server::{Serve, Server};
 
 // As in the gateway, so that the two differ by their features and not their allocator.
 #[global_allocator]
@@ -24,6 +25,18 @@ struct Args {
     /// Serving threads (0: one per core, as the gateway's default).
     #[arg(long, env = "WORKERS", default_value_t = 0)]
     workers: usize,
+    /// The client of the upstream calls: the gateway's own, or hyper's
+    /// (`client::conn::http1`, idle connections per serving thread), to compare the two.
+    #[arg(long, env = "BARE_PROXY_CLIENT", value_enum, default_value_t = Client::Own)]
+    client: Client,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Client {
+    /// `gateway::client::OriginPool`.
+    Own,
+    /// `hyper::client::conn::http1`.
+    Hyper,
 }
 
 /// An absolute `http://` URL, as the gateway's backend URLs are checked; its `host:port`.
@@ -38,19 +51,15 @@ fn parse_upstream_url(value: &str) -> Result<String, String> {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let workers = gateway::server::workers_or_cores(args.workers);
-    let proxy = bench::bare_proxy::BareProxy::new(args.upstream_url);
-    let served = match gateway::server::Server::bind_workers(
-        args.host,
-        args.port,
-        proxy,
-        Duration::from_secs(1),
-        workers,
-    ) {
-        Ok(server) => server
-            .run_until_stopped()
-            .await
-            .map_err(|err| err.to_string()),
-        Err(err) => Err(err.to_string()),
+    let served = match args.client {
+        Client::Own => {
+            let proxy = bench::bare_proxy::BareProxy::new(args.upstream_url);
+            serve(args.host, args.port, proxy, workers).await
+        }
+        Client::Hyper => {
+            let proxy = bench::bare_proxy_hyper::BareHyperProxy::new(args.upstream_url);
+            serve(args.host, args.port, proxy, workers).await
+        }
     };
     match served {
         Ok(()) => ExitCode::SUCCESS,
@@ -58,5 +67,15 @@ async fn main() -> ExitCode {
             eprintln!("bench-bare-proxy: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn serve<S: Serve>(host: IpAddr, port: u16, proxy: S, workers: usize) -> Result<(), String> {
+    match Server::bind_workers(host, port, proxy, Duration::from_secs(1), workers) {
+        Ok(server) => server
+            .run_until_stopped()
+            .await
+            .map_err(|err| err.to_string()),
+        Err(err) => Err(err.to_string()),
     }
 }
