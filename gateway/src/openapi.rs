@@ -29,7 +29,7 @@ use crate::{
     deploy::http::create_deployment,
     deploy::http::get_deployment,
     deploy::http::rollback_deployment,
-    discovery::view::get_registry,
+    discovery::http::get_registry,
     experiment::http::create_experiment,
     experiment::http::delete_experiment,
     experiment::http::get_experiment,

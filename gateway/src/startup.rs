@@ -145,7 +145,7 @@ fn own_routes(state: GatewayState) -> Router {
             get(aggregate::get_order_details),
         )
         .route("/admin/cache/purge", post(cache::purge_cache))
-        .route("/admin/registry", get(discovery::get_registry))
+        .route("/admin/registry", get(discovery::http::get_registry))
         .route(
             "/admin/dashboard",
             get(dashboard::http::get_dashboard_snapshot),

@@ -7,6 +7,7 @@
 //! than a mass shutdown), the last known list is kept for `REGISTRY_PRESERVATION` and the view
 //! says so.
 
+pub mod http;
 pub mod view;
 
 use std::{sync::Arc, time::Duration};
@@ -15,7 +16,7 @@ use clap::Args;
 use shared::registry::{Instance, Registry};
 use tokio::sync::RwLock;
 
-pub use self::view::{RegistryView, get_registry};
+pub use self::view::RegistryView;
 use crate::{deploy::store::DeployStore, upstream::Backend};
 
 /// Where the gateway reads the service registry.

@@ -3,7 +3,6 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use axum::{Json, extract::State};
 use serde::Serialize;
 use shared::registry::Instance;
 use tokio::time::Instant;
@@ -11,10 +10,7 @@ use utoipa::ToSchema;
 
 use super::most_vanished;
 use crate::deploy::{record::now, store::DEFAULT_LIVE};
-use crate::{
-    state::GatewayState,
-    upstream::{Backend, EndpointHealth},
-};
+use crate::upstream::{Backend, EndpointHealth};
 
 /// Every backend's instances.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -161,15 +157,4 @@ impl RegistryView {
         }
         self
     }
-}
-
-/// Each backend's instances as the gateway sees them (admins only).
-#[utoipa::path(get, path = "/admin/registry", tag = "discovery",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Each backend's instances and where they come from", body = RegistryView),
-        (status = 401, description = "No valid token", body = shared::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = shared::Problem, content_type = "application/problem+json")))]
-pub async fn get_registry(State(state): State<GatewayState>) -> Json<RegistryView> {
-    Json(state.discovery.view().await.described(&state.backends))
 }
