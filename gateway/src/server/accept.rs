@@ -10,23 +10,13 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 use tokio::{net::TcpListener, sync::mpsc};
 
 use super::{
-    connections::{Open, OpenConnection, Serve, Serving},
-    registry::{Admitted, Connections},
+    connections::{OpenConnection, Serve, Serving, Share},
+    registry::Admitted,
 };
 
 /// An accepted connection on its way to the thread that will serve it, already counted as
 /// that thread's (else a burst of connections would all go to a thread yet to count them).
 pub(super) type Handed = (std::net::TcpStream, SocketAddr, OpenConnection, Admitted);
-
-/// One serving thread's share of the work: it serves what it is handed, and the first
-/// thread also accepts.
-pub(super) struct Share<S> {
-    pub index: usize,
-    pub service: S,
-    pub open: Open,
-    /// Every thread's connections, and their limits.
-    pub connections: std::sync::Arc<Connections>,
-}
 
 /// Accepts connections on `listener` until `stop` completes, each for the thread that has
 /// the fewest open (`hand_to[k]` reaching thread `k + 1`; this one is thread 0), then waits

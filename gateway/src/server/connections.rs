@@ -27,10 +27,19 @@ use tokio::net::TcpStream;
 use tower::Service as _;
 
 use super::{
-    accept::Share,
     head_timer::{HeadTimer, Watched},
-    registry::Admitted,
+    registry::{Admitted, Connections},
 };
+
+/// One serving thread's share of the work: it serves what it is handed, and the first
+/// thread also accepts.
+pub(super) struct Share<S> {
+    pub index: usize,
+    pub service: S,
+    pub open: Open,
+    /// Every thread's connections, and their limits.
+    pub connections: Arc<Connections>,
+}
 
 /// What answers the requests of each accepted connection.
 pub trait Serve: Clone + Debug + Send + 'static {

@@ -24,7 +24,11 @@ use shared::server::{StartupError, shutdown_signal};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{mpsc, watch};
 
-use self::{accept::Share, connections::Open, registry::Connections, worker::Worker};
+use self::{
+    connections::{Open, Share},
+    registry::Connections,
+    worker::Worker,
+};
 pub use self::{
     connections::{RouterConnection, Serve, body_of},
     limits::{ConnectionArgs, ConnectionLimits},

@@ -7,8 +7,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
     StartupError,
-    accept::{self, Handed, Share},
+    accept::{self, Handed},
     connections::Serve,
+    connections::Share,
 };
 
 /// One serving thread.
