@@ -2,6 +2,8 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use shared::{FieldError, Problem};
 
+use crate::domain::status::{Action, Status};
+
 /// Everything order-service's handlers can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -38,6 +40,13 @@ impl From<Problem> for OrderError {
 }
 
 impl OrderError {
+    /// `action` is not allowed on an order that is `current`.
+    pub fn illegal(current: Status, action: Action) -> Self {
+        Self::IllegalTransition(format!(
+            "An order that is {current} cannot be changed by {action:?}."
+        ))
+    }
+
     /// A database error on shard `name`: its being unreachable is named, anything else is
     /// internal.
     pub fn on_shard(name: &str) -> impl Fn(sqlx::Error) -> Self + '_ {

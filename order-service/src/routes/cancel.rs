@@ -11,7 +11,7 @@ use shared::Problem;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::{transitions::illegal, views::OrderView};
+use super::views::OrderView;
 use crate::{
     domain::status::{Action, Status},
     error::OrderError,
@@ -49,7 +49,7 @@ pub(super) async fn cancel(state: &AppState, id: Uuid) -> Result<Response, Order
     }
     let Some(row) = row else {
         // Every order has a saga; one without would have nothing to undo.
-        return Err(illegal(current, Action::Cancel));
+        return Err(OrderError::illegal(current, Action::Cancel));
     };
     let saga = orchestrator::cancel(&mut tx, &order, &row, &state.saga)
         .await

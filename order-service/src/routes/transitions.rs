@@ -53,13 +53,13 @@ async fn apply(
     }
     let next = current
         .after(action)
-        .ok_or_else(|| illegal(current, action))?;
+        .ok_or_else(|| OrderError::illegal(current, action))?;
     let shard = state.shards.for_order(id).ok_or(OrderError::NotFound)?;
     let updated = store::transition(shard.database.pool(), id, current.as_str(), next.as_str())
         .await
         .map_err(OrderError::on_shard(&shard_name))?
         // Someone else changed it between the read and the write (its saga, say).
-        .ok_or_else(|| illegal(current, action))?;
+        .ok_or_else(|| OrderError::illegal(current, action))?;
     tracing::info!(order = %id, from = %current, to = %next, "order status changed");
     Ok(Json(OrderView::from(&updated)).into_response())
 }
@@ -79,12 +79,6 @@ pub(super) fn held(id: Uuid, current: Status) -> OrderError {
     .with_detail(detail)
     .with_extension("saga", format!("/orders/{id}/saga"))
     .into()
-}
-
-pub(super) fn illegal(current: Status, action: Action) -> OrderError {
-    OrderError::IllegalTransition(format!(
-        "An order that is {current} cannot be changed by {action:?}."
-    ))
 }
 
 macro_rules! transition_handler {
