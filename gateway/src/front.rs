@@ -8,6 +8,7 @@
 //! path is where the gateway's cost is: axum's router and each layer around it clone a
 //! service and box a future on every request, which profiles showed as the largest share
 //! of the gateway's own CPU time per proxied request.
+//! Callgrind: 30,200 instructions a request, 42,600 routed and layered (docs/benchmark.md).
 
 use std::{
     convert::Infallible, net::SocketAddr, panic::AssertUnwindSafe, sync::Arc, time::Duration,
