@@ -90,6 +90,32 @@ impl PrivateRedis {
         text.trim().to_owned()
     }
 
+    /// As [`Self::as_user`], for a command that does not end by itself (`SUBSCRIBE`): what
+    /// it printed in its first two seconds.
+    fn for_a_moment_as_user(&self, user: &str, command: &[&str]) -> String {
+        let output = Command::new("timeout")
+            .args([
+                "2",
+                "redis-cli",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+            ])
+            .args([
+                "--no-auth-warning",
+                "--user",
+                user,
+                "--pass",
+                self.password_of(user),
+            ])
+            .args(command)
+            .output()
+            .expect("redis-cli runs");
+        (String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr))
+            .into_owned()
+    }
+
     fn url(&self, user: &str) -> String {
         format!(
             "redis://{user}:{}@127.0.0.1:{}",
@@ -187,6 +213,26 @@ async fn the_gateway_user_reaches_its_keys_and_the_registry_but_cannot_flush_or_
             .is_some_and(|seconds| seconds.parse::<u64>().is_ok()),
         "{clock}"
     );
+    // The revocations' denylist: written with an expiry, read back by a scan, followed on
+    // its channel.
+    let revoked = "gateway:revoked:0190a8f4-0000-7000-8000-000000000001";
+    assert_eq!(
+        redis.as_user("gateway", &["SET", revoked, "1", "PX", "60000"]),
+        "OK"
+    );
+    let scanned = redis.as_user(
+        "gateway",
+        &["SCAN", "0", "MATCH", "gateway:revoked:*", "COUNT", "500"],
+    );
+    assert!(scanned.contains(revoked), "{scanned}");
+    assert_eq!(redis.as_user("gateway", &["MGET", revoked]), "1");
+    let following = redis.for_a_moment_as_user("gateway", &["SUBSCRIBE", "gateway:revocations"]);
+    assert!(
+        following.contains("subscribe") && !following.contains("NOPERM"),
+        "{following}"
+    );
+    let elsewhere = redis.for_a_moment_as_user("gateway", &["SUBSCRIBE", "elsewhere"]);
+    assert!(elsewhere.contains("NOPERM"), "{elsewhere}");
     redis.refused("gateway", &["SET", "elsewhere", "1"]);
     redis.refused("gateway", &["FLUSHALL"]);
     redis.refused("gateway", &["CONFIG", "SET", "appendonly", "no"]);
