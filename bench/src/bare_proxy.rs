@@ -4,7 +4,7 @@
 //! metrics, request ids or forwarded headers). Measured beside the gateway and nginx, it
 //! shows how much of the gateway's cost is the HTTP stack itself and how much its features.
 
-use std::{convert::Infallible, net::SocketAddr, sync::Arc};
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc};
 
 use axum::{
     body::Body,
@@ -15,18 +15,46 @@ use futures::future::BoxFuture;
 use gateway::{client::OriginPool, server::Serve};
 use hyper::body::Incoming;
 
-/// Forwards every request, whatever its path, to its upstream; cloning shares it.
-#[derive(Debug, Clone)]
-pub struct BareProxy(Arc<OriginPool>);
+/// The client a bare proxy forwards through: the gateway's own, or one to compare it with
+/// (`crate::bare_proxy_hyper`). Everything else about the proxy is the same for each.
+pub trait Upstream: std::fmt::Debug + Send + Sync + 'static {
+    /// The upstream's answer to `request`, or `None` when there was none.
+    fn forward(&self, request: Request<Body>) -> impl Future<Output = Option<Response>> + Send;
+}
+
+impl Upstream for OriginPool {
+    async fn forward(&self, request: Request<Body>) -> Option<Response> {
+        let response = self.send(request).await.ok()?;
+        Some(response.map(Body::new))
+    }
+}
+
+/// Forwards every request, whatever its path, to its upstream through `U` (the gateway's
+/// own client unless said otherwise); cloning shares it.
+#[derive(Debug)]
+pub struct BareProxy<U = OriginPool>(Arc<U>);
+
+impl<U> Clone for BareProxy<U> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
 
 impl BareProxy {
     /// A proxy to the upstream at `address` (`host:port`).
     pub fn new(address: String) -> Self {
-        Self(Arc::new(OriginPool::new(address)))
+        Self::through(OriginPool::new(address))
     }
 }
 
-impl Serve for BareProxy {
+impl<U: Upstream> BareProxy<U> {
+    /// A proxy that forwards through `upstream`.
+    pub fn through(upstream: U) -> Self {
+        Self(Arc::new(upstream))
+    }
+}
+
+impl<U: Upstream> Serve for BareProxy<U> {
     type Connection = Self;
 
     fn connection(&self, _: SocketAddr) -> Self {
@@ -34,7 +62,7 @@ impl Serve for BareProxy {
     }
 }
 
-impl hyper::service::Service<Request<Incoming>> for BareProxy {
+impl<U: Upstream> hyper::service::Service<Request<Incoming>> for BareProxy<U> {
     type Response = Response;
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<Response, Infallible>>;
@@ -42,12 +70,12 @@ impl hyper::service::Service<Request<Incoming>> for BareProxy {
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let upstream = Arc::clone(&self.0);
         gateway::boxed::in_place(
-            move || async move { Ok(forward_request(&upstream, request).await) },
+            move || async move { Ok(forward_request(&*upstream, request).await) },
         )
     }
 }
 
-async fn forward_request(upstream: &OriginPool, request: Request<Incoming>) -> Response {
+async fn forward_request<U: Upstream>(upstream: &U, request: Request<Incoming>) -> Response {
     let (mut parts, body) = request.into_parts();
     // The target in origin form; the client's `Host` goes on as it came.
     let target = parts
@@ -56,12 +84,10 @@ async fn forward_request(upstream: &OriginPool, request: Request<Incoming>) -> R
         .cloned()
         .unwrap_or(PathAndQuery::from_static("/"));
     parts.uri = Uri::from(target);
-    match upstream
-        .send(Request::from_parts(parts, gateway::server::body_of(body)))
-        .await
-    {
-        Ok(response) => response.map(Body::new),
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+    let request = Request::from_parts(parts, gateway::server::body_of(body));
+    match upstream.forward(request).await {
+        Some(response) => response,
+        None => StatusCode::BAD_GATEWAY.into_response(),
     }
 }
 

@@ -8,23 +8,12 @@
 
 use std::{
     cell::RefCell,
-    convert::Infallible,
-    net::SocketAddr,
     pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::atomic::{AtomicUsize, Ordering},
     task::{Context, Poll},
 };
 
-use axum::{
-    body::Body,
-    http::{Request, StatusCode, Uri, uri::PathAndQuery},
-    response::{IntoResponse, Response},
-};
-use futures::future::BoxFuture;
-use gateway::server::Serve;
+use axum::{body::Body, http::Request, response::Response};
 use hyper::{
     body::{Body as HttpBody, Frame, Incoming, SizeHint},
     client::conn::http1::{self, SendRequest},
@@ -32,54 +21,15 @@ use hyper::{
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-/// Forwards every request, whatever its path, to its upstream through hyper's client;
-/// cloning shares it.
-#[derive(Debug, Clone)]
-pub struct BareHyperProxy(Arc<HyperPool>);
+use crate::bare_proxy::{BareProxy, Upstream};
 
-impl BareHyperProxy {
-    /// A proxy to the upstream at `address` (`host:port`).
-    pub fn new(address: String) -> Self {
-        Self(Arc::new(HyperPool::new(address)))
-    }
-}
+/// The bare proxy over hyper's client.
+pub type BareHyperProxy = BareProxy<HyperPool>;
 
-impl Serve for BareHyperProxy {
-    type Connection = Self;
-
-    fn connection(&self, _: SocketAddr) -> Self {
-        self.clone()
-    }
-}
-
-impl hyper::service::Service<Request<Incoming>> for BareHyperProxy {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
-        let upstream = Arc::clone(&self.0);
-        gateway::boxed::in_place(
-            move || async move { Ok(forward_request(&upstream, request).await) },
-        )
-    }
-}
-
-/// As `bare_proxy`'s: the target in origin form, the client's `Host` on as it came.
-async fn forward_request(upstream: &HyperPool, request: Request<Incoming>) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let target = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or(PathAndQuery::from_static("/"));
-    parts.uri = Uri::from(target);
-    match upstream
-        .send(Request::from_parts(parts, gateway::server::body_of(body)))
-        .await
-    {
-        Ok(response) => response.map(Body::new),
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+impl Upstream for HyperPool {
+    async fn forward(&self, request: Request<Body>) -> Option<Response> {
+        let response = self.send(request).await.ok()?;
+        Some(response.map(Body::new))
     }
 }
 
@@ -249,9 +199,12 @@ impl HttpBody for Checkin {
 #[cfg(test)]
 mod tests {
     use std::{
-        net::{IpAddr, Ipv4Addr},
+        net::{IpAddr, Ipv4Addr, SocketAddr},
+        sync::Arc,
         time::Duration,
     };
+
+    use axum::http::StatusCode;
 
     use axum::serve::ListenerExt as _;
     use gateway::server::Server;
@@ -275,7 +228,7 @@ mod tests {
 
     /// A bare proxy with one serving thread to `upstream`; its port.
     fn proxy_to(upstream: String) -> u16 {
-        let proxy = BareHyperProxy::new(upstream);
+        let proxy = BareHyperProxy::through(HyperPool::new(upstream));
         let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let server = Server::bind_workers(localhost, 0, proxy, Duration::from_secs(1), 1)
             .expect("a port for the proxy");

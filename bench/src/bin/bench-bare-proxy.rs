@@ -57,7 +57,9 @@ async fn main() -> ExitCode {
             serve(args.host, args.port, proxy, workers).await
         }
         Client::Hyper => {
-            let proxy = bench::bare_proxy_hyper::BareHyperProxy::new(args.upstream_url);
+            let proxy = bench::bare_proxy_hyper::BareHyperProxy::through(
+                bench::bare_proxy_hyper::HyperPool::new(args.upstream_url),
+            );
             serve(args.host, args.port, proxy, workers).await
         }
     };
