@@ -91,7 +91,7 @@ pub async fn log_in(
         return Err(AuthError::InvalidCredentials);
     }
     // Only to whoever knows the password: to others a disabled account looks like any.
-    if users::is_disabled(&state.db, user.id).await? {
+    if user.disabled {
         return Err(AuthError::AccountDisabled);
     }
     match (user.password_change_required, request.new_password) {

@@ -39,19 +39,24 @@ pub async fn start(
     user: Uuid,
     client: &ClientInfo,
 ) -> Result<TokenResponse, AuthError> {
-    if users::is_disabled(&state.db, user).await? {
-        return Err(AuthError::AccountDisabled);
-    }
     let session = Uuid::now_v7();
     let (refresh_token, hash) = tokens::opaque_token().map_err(AuthError::internal)?;
     let mut transaction = state.db.begin().await?;
-    sqlx::query("INSERT INTO sessions (id, user_id, device, ip) VALUES ($1, $2, $3, $4)")
-        .bind(session)
-        .bind(user)
-        .bind(client.device.as_deref())
-        .bind(&client.ip)
-        .execute(&mut *transaction)
-        .await?;
+    // No session for a disabled account, checked by the statement that opens it: an account
+    // disabled meanwhile gets none either.
+    let opened = sqlx::query(
+        "INSERT INTO sessions (id, user_id, device, ip)
+         SELECT $1, id, $3, $4 FROM users WHERE id = $2 AND disabled_at IS NULL",
+    )
+    .bind(session)
+    .bind(user)
+    .bind(client.device.as_deref())
+    .bind(&client.ip)
+    .execute(&mut *transaction)
+    .await?;
+    if opened.rows_affected() == 0 {
+        return Err(AuthError::AccountDisabled);
+    }
     insert_refresh_token(&mut transaction, session, &hash, state).await?;
     transaction.commit().await?;
     respond(state, user, session, refresh_token).await

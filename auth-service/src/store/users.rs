@@ -13,10 +13,12 @@ pub struct UserRecord {
     pub created_at: DateTime<Utc>,
     /// The password was generated and must be changed at the next sign-in.
     pub password_change_required: bool,
+    /// An administrator has disabled the account.
+    pub disabled: bool,
 }
 
-const COLUMNS: &str =
-    "id, email, display_name, password_hash, created_at, password_change_required";
+const COLUMNS: &str = "id, email, display_name, password_hash, created_at, \
+     password_change_required, disabled_at IS NOT NULL AS disabled";
 
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn find_by_email(db: &PgPool, email: &str) -> sqlx::Result<Option<UserRecord>> {
@@ -158,17 +160,6 @@ pub async fn set_disabled(
     .execute(connection)
     .await?;
     Ok(result.rows_affected() > 0)
-}
-
-/// Whether an administrator has disabled `user`.
-#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
-pub async fn is_disabled(db: &PgPool, user: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NOT NULL)",
-    )
-    .bind(user)
-    .fetch_one(db)
-    .await
 }
 
 /// Roles the user asked for that await an admin.

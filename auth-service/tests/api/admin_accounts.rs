@@ -95,6 +95,34 @@ async fn a_disabled_account_cannot_sign_in_or_refresh_until_it_is_enabled() {
 }
 
 #[tokio::test]
+async fn an_account_disabled_between_its_challenge_and_its_code_gets_no_session() {
+    let (app, root) = admin_app().await;
+    let (totp, _) = mfa::enrolled(&app, "ada@example.com").await;
+    let challenge = mfa::open_challenge(&app, "ada@example.com").await;
+    let ada_id: String =
+        sqlx::query_scalar("SELECT id::text FROM users WHERE email = 'ada@example.com'")
+            .fetch_one(&app.pool().await)
+            .await
+            .expect("ada");
+    let sessions_before = app.count("SELECT count(*) FROM sessions").await;
+    let disable = format!("/auth/admin/users/{ada_id}/disable");
+    let disabled = app
+        .post_json_with(&disable, access(&root), &json!({}))
+        .await;
+    assert_eq!(disabled.status().as_u16(), 204);
+
+    // The current step was spent confirming; the next one is within the accepted window.
+    let code = totp.generate(mfa::now() + 30);
+    let verified = mfa::verify(&app, &challenge, "code", &code).await;
+    assert_problem_of(verified, 403, "account-disabled").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM sessions").await,
+        sessions_before,
+        "no session was opened"
+    );
+}
+
+#[tokio::test]
 async fn an_administrator_cannot_disable_themselves_nor_an_unknown_account() {
     let (app, root) = admin_app().await;
     let me: Value = app
