@@ -14,7 +14,7 @@ use messaging::{
 use redis::AsyncCommands;
 use shared::{
     auth::Role,
-    testing::{TestIssuer, assert_problem},
+    testing::{TcpProxy, TestIssuer, assert_problem},
 };
 use uuid::Uuid;
 
@@ -215,4 +215,52 @@ async fn without_a_broker_the_gateway_serves_on_and_catches_up_when_it_comes() {
     fleet.revoke(sid, 900).await;
     until_status(&connected, &token, 401).await;
     until_status(&cut_off, &token, 401).await;
+}
+
+#[tokio::test]
+async fn with_redis_cut_the_gateway_refuses_what_it_takes_and_shares_it_once_redis_is_back() {
+    let fleet = Fleet::new().await;
+    let redis = TcpProxy::start("127.0.0.1:6379".parse().expect("an address")).await;
+    let through_proxy = format!("redis://127.0.0.1:{}", redis.port());
+    let gateway = GatewayBuilder::new(&fleet.issuer)
+        .backend("order", &fleet.orders.url)
+        .arg("--cache", "false")
+        .arg("--rate-limit", "false")
+        .arg("--redis-url", &through_proxy)
+        .arg("--redis-key-prefix", &fleet.redis_prefix)
+        .arg("--amqp-url", &fleet.broker.url)
+        .arg("--amqp-prefix", &fleet.broker.prefix)
+        .spawn()
+        .await;
+    let (token, sid) = fleet.token();
+    assert_eq!(status_of(&gateway, &token).await, 200);
+
+    redis.cut();
+    fleet.revoke(sid, 900).await;
+    until_status(&gateway, &token, 401).await;
+    let key = format!("{}:revoked:{sid}", fleet.redis_prefix);
+    let written: bool = fleet.redis().await.exists(&key).await.expect("exists");
+    assert!(!written, "Redis was cut: nothing could be written yet");
+
+    redis.restore();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !fleet
+        .redis()
+        .await
+        .exists::<_, bool>(&key)
+        .await
+        .expect("exists")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the revocation never reached Redis"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let later = fleet.gateway().await;
+    assert_eq!(
+        status_of(&later, &token).await,
+        401,
+        "a gateway started afterwards knows it from Redis"
+    );
 }
