@@ -1,6 +1,6 @@
 //! The floor of the stack the gateway is built on: the same accept loop and HTTP/1.1 server
-//! (`gateway::server`), a service of its own in place of a router, the same pooled client out
-//! (`gateway::client::OriginPool`), one serving thread per core, and nothing else (no routes, limits, cache, breaker,
+//! (`gateway_net::server`), a service of its own in place of a router, the same pooled client out
+//! (`gateway_net::client::OriginPool`), one serving thread per core, and nothing else (no routes, limits, cache, breaker,
 //! metrics, request ids or forwarded headers). Measured beside the gateway and nginx, it
 //! shows how much of the gateway's cost is the HTTP stack itself and how much its features.
 
@@ -12,7 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures::future::BoxFuture;
-use gateway::{client::OriginPool, server::Serve};
+use gateway_net::{client::OriginPool, server::Serve};
 use hyper::body::Incoming;
 
 /// The client a bare proxy forwards through: the gateway's own, or one to compare it with
@@ -69,9 +69,9 @@ impl<U: Upstream> hyper::service::Service<Request<Incoming>> for BareProxy<U> {
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let upstream = Arc::clone(&self.0);
-        gateway::boxed::in_place(
-            move || async move { Ok(forward_request(&*upstream, request).await) },
-        )
+        gateway_net::boxed::in_place(move || async move {
+            Ok(forward_request(&*upstream, request).await)
+        })
     }
 }
 
@@ -84,7 +84,7 @@ async fn forward_request<U: Upstream>(upstream: &U, request: Request<Incoming>) 
         .cloned()
         .unwrap_or(PathAndQuery::from_static("/"));
     parts.uri = Uri::from(target);
-    let request = Request::from_parts(parts, gateway::server::body_of(body));
+    let request = Request::from_parts(parts, gateway_net::server::body_of(body));
     match upstream.forward(request).await {
         Some(response) => response,
         None => StatusCode::BAD_GATEWAY.into_response(),
@@ -98,7 +98,7 @@ mod tests {
         time::Duration,
     };
 
-    use gateway::server::Server;
+    use gateway_net::server::Server;
 
     use super::*;
 

@@ -207,7 +207,7 @@ mod tests {
     use axum::http::StatusCode;
 
     use axum::serve::ListenerExt as _;
-    use gateway::server::Server;
+    use gateway_net::server::Server;
 
     use super::*;
 

@@ -185,7 +185,7 @@ pub async fn identify(access: &Access, headers: &HeaderMap) -> Caller {
     };
     // Boxed: the verification (which may fetch the keys) is a large future, and every
     // request's future would otherwise carry its size, token or not.
-    match crate::boxed::in_place(|| access.verify(token)).await {
+    match gateway_net::boxed::in_place(|| access.verify(token)).await {
         Ok(claims) => Caller::Verified(Arc::new(claims)),
         Err(err) => Caller::Refused(err),
     }

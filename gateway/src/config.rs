@@ -81,7 +81,7 @@ pub struct Config {
     #[command(flatten)]
     pub discovery: crate::discovery::DiscoveryArgs,
     #[command(flatten)]
-    pub connections: crate::server::ConnectionArgs,
+    pub connections: gateway_net::server::ConnectionArgs,
     #[command(flatten)]
     pub admin: crate::ops::AdminArgs,
 }
@@ -89,7 +89,7 @@ pub struct Config {
 impl Config {
     /// The serving threads `WORKERS` asks for, at least one.
     pub fn worker_threads(&self) -> usize {
-        crate::server::workers_or_cores(self.workers)
+        gateway_net::server::workers_or_cores(self.workers)
     }
 }
 

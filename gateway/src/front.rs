@@ -16,6 +16,7 @@ use std::{
 
 use axum::{Router, extract::Request, response::IntoResponse, response::Response};
 use futures::{FutureExt, future::BoxFuture};
+use gateway_net::server::{RouterConnection, Serve, body_of};
 use hyper::body::Incoming;
 use shared::http::{
     REQUEST_ID, ensure_request_id, log_answer, panic_to_problem, request_span, timed_out,
@@ -26,12 +27,7 @@ use tower_http::cors::{Cors, CorsLayer};
 use tracing::Instrument;
 
 use crate::{
-    admission,
-    forwarded::PeerIp,
-    ops::public::PublicOps,
-    proxy,
-    server::{RouterConnection, Serve, body_of},
-    state::GatewayState,
+    admission, forwarded::PeerIp, ops::public::PublicOps, proxy, state::GatewayState,
     upstream::Backend,
 };
 
@@ -112,7 +108,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
         let id = ensure_request_id(request.headers_mut());
         let connection = Arc::clone(&self.0);
         // Built in its allocation: the request's whole future is kilobytes (see `boxed`).
-        crate::boxed::in_place(move || async move {
+        gateway_net::boxed::in_place(move || async move {
             let mut response = match &connection.cors {
                 None => connection.dispatch.answer(request).await,
                 Some(cors) => cors.clone().oneshot(request).await?,
@@ -168,7 +164,7 @@ impl tower::Service<Request> for Dispatch {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let dispatch = self.clone();
-        crate::boxed::in_place(move || async move { Ok(dispatch.answer(request).await) })
+        gateway_net::boxed::in_place(move || async move { Ok(dispatch.answer(request).await) })
     }
 }
 

@@ -6,14 +6,14 @@ use std::time::Instant;
 
 use axum::{body::HttpBody as _, extract::Request, response::Response};
 use bytes::Bytes;
+use gateway_net::relay::relay;
 use http::{HeaderValue, Method, header, uri::PathAndQuery};
 
 use crate::{
     access::Caller,
-    cache::{Directives, invalidation},
+    cache::{Directives, X_CACHE, invalidation},
     cached, cookies, experiment,
     forwarded::{PeerIp, forwarding},
-    relay::{X_CACHE, relay},
     state::GatewayState,
     upstream::{Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit},
 };
@@ -72,7 +72,7 @@ pub async fn forward_request(
             started: Instant::now(),
         };
         // Boxed: the cache's future is large, and uncached requests need not carry it.
-        return crate::boxed::in_place(|| cached::serve(state, request)).await;
+        return gateway_net::boxed::in_place(|| cached::serve(state, request)).await;
     }
 
     let method = parts.method;
@@ -103,7 +103,7 @@ pub async fn forward_request(
     };
     if invalidation::invalidates(&method, response.status()) {
         let named = invalidation::named_paths(response.headers(), host.as_ref());
-        crate::boxed::in_place(|| async {
+        gateway_net::boxed::in_place(|| async {
             state.cache.invalidate(&method, target.path()).await;
             for path in &named {
                 state.cache.invalidate(&Method::PUT, path).await;

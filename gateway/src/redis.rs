@@ -3,7 +3,7 @@
 //!
 //! One per runtime rather than one for the process: a connection's driver is a task of the
 //! runtime that made it, so a command sent from another serving thread would wake that
-//! thread and be woken back (see [`crate::per_runtime`]), and a connection made on a runtime
+//! thread and be woken back (see [`gateway_net::per_runtime`]), and a connection made on a runtime
 //! that has ended would be dead.
 
 use std::time::Duration;
@@ -14,7 +14,7 @@ use redis::{
 };
 use tokio::sync::OnceCell;
 
-use crate::per_runtime::PerRuntime;
+use gateway_net::per_runtime::PerRuntime;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -4,6 +4,7 @@ use axum::{
     Router, middleware,
     routing::{get, post},
 };
+use gateway_net::server::{ConnectionLimits, Server};
 use shared::{health::Checks, server::StartupError, service::ServiceDefinition};
 
 use crate::{
@@ -24,7 +25,6 @@ use crate::{
     ratelimit::RateLimiter,
     redis::Redis,
     revocation,
-    server::{ConnectionLimits, Server},
     state::{GatewayState, Parts},
     store::Store,
     upstream::{self, Caller},

@@ -2,7 +2,7 @@ use std::{net::IpAddr, process::ExitCode, time::Duration};
 
 use axum::http::Uri;
 use clap::{Parser, ValueEnum};
-use gateway::server::{Serve, Server};
+use gateway_net::server::{Serve, Server};
 
 // As in the gateway, so that the two differ by their features and not their allocator.
 #[global_allocator]
@@ -33,7 +33,7 @@ struct Args {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Client {
-    /// `gateway::client::OriginPool`.
+    /// `gateway_net::client::OriginPool`.
     Own,
     /// `hyper::client::conn::http1`.
     Hyper,
@@ -44,13 +44,14 @@ fn parse_upstream_url(value: &str) -> Result<String, String> {
     let url: Uri = shared::config::parse_http_url(value)?
         .parse()
         .map_err(|err: axum::http::uri::InvalidUri| err.to_string())?;
-    gateway::client::dial_address(&url).ok_or_else(|| format!("`{value}` is not an http:// URL"))
+    gateway_net::client::dial_address(&url)
+        .ok_or_else(|| format!("`{value}` is not an http:// URL"))
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let workers = gateway::server::workers_or_cores(args.workers);
+    let workers = gateway_net::server::workers_or_cores(args.workers);
     let served = match args.client {
         Client::Own => {
             let proxy = bench::bare_proxy::BareProxy::new(args.upstream_url);

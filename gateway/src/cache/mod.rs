@@ -21,9 +21,9 @@ pub(crate) mod vary;
 
 use std::{sync::Arc, time::Duration};
 
-use crate::per_runtime::PerRuntime;
 use bytes::Bytes;
 use clap::{ArgAction, Args};
+use gateway_net::per_runtime::PerRuntime;
 use http::Method;
 use redis::Script;
 
@@ -40,6 +40,9 @@ use crate::{
     routes::{RouteTable, parse_table},
     store::Store,
 };
+
+/// The header that tells how the cache answered a request (`HIT`, `MISS`, `STALE`, `BYPASS`).
+pub const X_CACHE: http::HeaderName = http::HeaderName::from_static("x-cache");
 
 /// Authentication answers, payments and live tracking are never cached; health neither.
 pub const DEFAULT_CACHE_TTLS: &str =

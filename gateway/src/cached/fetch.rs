@@ -15,6 +15,8 @@ use futures::StreamExt as _;
 use http::{HeaderMap, Method, StatusCode, header};
 use http_body_util::BodyExt;
 
+use gateway_net::{client::PooledBody, relay::remove_hop_by_hop};
+
 use super::CachedRequest;
 use crate::{
     cache::{
@@ -22,8 +24,6 @@ use crate::{
         flight_result::FlightResult, freshness, millis_since_epoch, now_ms, revalidate, select,
         vary,
     },
-    client::PooledBody,
-    relay::remove_hop_by_hop,
     state::GatewayState,
     upstream::{Failure, Outbound, OutboundBody},
 };

@@ -19,13 +19,14 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, uri::PathAndQ
 use shared::Problem;
 use uuid::Uuid;
 
+use gateway_net::relay::relay;
+
 use self::fetch::fetch;
 use crate::{
     cache::{
-        CacheKey, Directives, Entry, conditional, flight_result::FlightResult, now_ms, select,
-        stats::Outcome, vary,
+        CacheKey, Directives, Entry, X_CACHE, conditional, flight_result::FlightResult, now_ms,
+        select, stats::Outcome, vary,
     },
-    relay::{X_CACHE, relay},
     state::GatewayState,
     upstream::{Added, Backend, Outbound, OutboundBody},
 };

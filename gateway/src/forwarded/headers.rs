@@ -8,11 +8,10 @@ use std::net::SocketAddr;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use shared::forwarded::X_FORWARDED_FOR;
 
+use gateway_net::relay::{is_hop_by_hop, remove_hop_by_hop};
+
 use super::Forwarding;
-use crate::{
-    relay::{is_hop_by_hop, remove_hop_by_hop},
-    upstream::Added,
-};
+use crate::upstream::Added;
 
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");

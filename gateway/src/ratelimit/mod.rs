@@ -181,7 +181,7 @@ impl RateLimiter {
         };
         let key = self.store.key(&["rl", &rule.to_string(), &subject]);
         // Boxed: the Redis call is a large future that unlimited requests need not carry.
-        let decision = crate::boxed::in_place(|| self.check(key, quota)).await;
+        let decision = gateway_net::boxed::in_place(|| self.check(key, quota)).await;
         Some(Verdict { quota, decision })
     }
 }

@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use super::{endpoint::Endpoint, origin::Origin, outlier::OutlierArgs};
-use crate::client::OriginPool;
+use gateway_net::client::OriginPool;
 
 /// Which registered instances a call may go to: those of a colour, of a version, or both.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::{
     Backend, BreakerArgs, Endpoint, Failure, Outbound, OutboundBody, RetryArgs, over_limit,
 };
-use crate::client::{PoolError, PooledBody};
+use gateway_net::client::{PoolError, PooledBody};
 
 /// The rules every backend call follows.
 #[derive(Debug, Clone)]

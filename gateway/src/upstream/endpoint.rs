@@ -20,7 +20,7 @@ use super::{
     origin::Origin,
     outlier::{Ejections, OutlierArgs},
 };
-use crate::client::OriginPool;
+use gateway_net::client::OriginPool;
 
 /// Weight of each call's latency in the moving average.
 const WEIGHT: f64 = 0.3;

@@ -17,7 +17,7 @@ impl Origin {
     /// The origin of `base_url`, an absolute `http://` URL (as the configuration checks).
     pub fn parse(base_url: &str) -> Option<Self> {
         let uri: Uri = base_url.parse().ok()?;
-        let address = crate::client::dial_address(&uri)?;
+        let address = gateway_net::client::dial_address(&uri)?;
         let host = HeaderValue::from_str(uri.authority()?.as_str()).ok()?;
         Some(Self {
             address,

@@ -1,14 +1,10 @@
 //! Passing a message on across the gateway: the hop-by-hop headers that stay behind
-//! (RFC 9110 §7.6.1), a backend's response streamed on to the client, and the `X-Cache`
-//! header that tells how it was answered.
+//! (RFC 9110 §7.6.1), and a backend's response streamed on to the client.
 
 use axum::{body::Body, response::Response};
 use http::{HeaderMap, HeaderName, header};
 
 use crate::client::PooledBody;
-
-/// The `X-Cache` header.
-pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// A backend's response, streamed on with its hop-by-hop headers removed.
 pub fn relay(response: http::Response<PooledBody>) -> Response {
@@ -46,7 +42,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// The hop-by-hop names themselves.
-pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
+pub fn is_hop_by_hop(name: &HeaderName) -> bool {
     // Spelled out, so that each standard name is a cheap comparison of its index.
     *name == header::CONNECTION
         || *name == header::PROXY_AUTHENTICATE

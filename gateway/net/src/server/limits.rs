@@ -7,7 +7,7 @@ use std::{net::IpAddr, time::Duration};
 
 use clap::Args;
 
-use crate::forwarded::TrustedProxies;
+use shared::forwarded::TrustedProxies;
 
 /// The connection settings of the gateway's listener.
 #[derive(Debug, Clone, Args)]
