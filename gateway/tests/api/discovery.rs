@@ -205,6 +205,12 @@ async fn calls_are_spread_over_the_registered_instances_instead_of_the_configure
     let issuer = TestIssuer::start().await;
     let gateway = balancing_gateway(&test, &issuer).await;
     let upstreams = registered_upstreams(&test, 2).await;
+    // Alike and slow enough that a loaded machine's scheduling noise (a first connection
+    // taking tens of milliseconds) does not make one look far costlier for the whole burst:
+    // the balancer rightly favours a faster instance.
+    for (upstream, _) in &upstreams {
+        upstream.delay(Duration::from_millis(40));
+    }
     registry_until(&gateway, &issuer, |view| health_states(view).len() == 2).await;
 
     let client = reqwest::Client::new();
