@@ -209,7 +209,7 @@ pub(crate) async fn fetch_part(
     };
     let call = async {
         let response = state
-            .caller
+            .call_policy
             .send(backend, outbound)
             .await
             .map_err(|failure| failure.to_string())?;

@@ -1,13 +1,18 @@
-//! gateway: the edge of the platform. Each request passes, in order: load shedding and the
-//! body limit, caller identification, the rate limit, the route policy, then either the
-//! aggregation of several backends or the forwarding to one, through the response cache,
-//! the backend's circuit breaker and the retry rules.
+//! gateway: the edge of the platform, the request path and the control plane. Each request
+//! passes, in order: load shedding and the body limit, caller identification, the rate
+//! limit, the route policy, then either the aggregation of several backends or the
+//! forwarding to one, through the response cache, the backend's circuit breaker and the
+//! retry rules. Beside the path: discovery, blue-green deployments, A/B experiments and the
+//! dashboard.
+//!
+//! Its neighbours, below it: `gateway-net` (the server it serves on, the client it calls
+//! backends with) and `gateway-http-cache` (the RFC 9111 rules, given Redis here); `shared`
+//! and `messaging` (revocations) under all. Nothing imports it but its binary and the tests.
 
 mod access;
 mod admission;
 mod aggregate;
 mod cache;
-mod cached;
 mod config;
 mod cookies;
 mod dashboard;

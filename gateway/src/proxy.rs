@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use axum::{body::HttpBody as _, extract::Request, response::Response};
 use bytes::Bytes;
+use gateway_http_cache::{Directives, invalidation};
 use gateway_net::relay::relay;
 use http::{HeaderValue, Method, header, uri::PathAndQuery};
 
 use crate::{
     access::Caller,
-    cache::{Directives, X_CACHE, invalidation},
-    cached, cookies, experiment,
+    cache::{self, X_CACHE},
+    cookies, experiment,
     forwarded::{PeerIp, forwarding},
     state::GatewayState,
     upstream::{Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit},
@@ -60,7 +61,7 @@ pub async fn forward_request(
             // A range is for GET only (RFC 9110 §14.2).
             parts.headers.remove(header::RANGE);
         }
-        let request = cached::CachedRequest {
+        let request = cache::CachedRequest {
             backend: backend.clone(),
             head,
             target,
@@ -72,7 +73,7 @@ pub async fn forward_request(
             started: Instant::now(),
         };
         // Boxed: the cache's future is large, and uncached requests need not carry it.
-        return gateway_net::boxed::in_place(|| cached::serve(state, request)).await;
+        return gateway_net::boxed::in_place(|| cache::serve(state, request)).await;
     }
 
     let method = parts.method;
@@ -96,10 +97,10 @@ pub async fn forward_request(
             .as_ref()
             .map(|assignment| assignment.instances().clone()),
     };
-    let mut response = match state.caller.send(backend, outbound).await {
+    let mut response = match state.call_policy.send(backend, outbound).await {
         Ok(response) => relay(response),
         Err(Failure::RequestBody { too_large }) => return body_refused(state, too_large),
-        Err(failure) => failure.into_response(backend.name, state.caller.timeout),
+        Err(failure) => failure.into_response(backend.name, state.call_policy.timeout),
     };
     if invalidation::invalidates(&method, response.status()) {
         let named = invalidation::named_paths(response.headers(), host.as_ref());

@@ -27,7 +27,7 @@ use crate::{
     revocation,
     state::{GatewayState, Parts},
     store::Store,
-    upstream::{self, Caller},
+    upstream::{self, CallPolicy},
 };
 
 /// The gateway, bound and ready to serve.
@@ -65,7 +65,7 @@ impl Application {
             limiter: RateLimiter::new(&config.rate_limit, store.clone()),
             cache: cache::Cache::new(config.cache.clone(), store.clone()),
             backends: backends.clone(),
-            caller: Caller::new(config.upstream_timeout, &config.retry, &config.breaker),
+            call_policy: CallPolicy::new(config.upstream_timeout, &config.retry, &config.breaker),
             part_timeout: config.edge.aggregate_part_timeout,
             body_limit: config.edge.body_limit,
             in_flight: InFlight::new(config.edge.max_concurrency),

@@ -11,7 +11,7 @@ use crate::{
     forwarded::Forwarding,
     limit::InFlight,
     ratelimit::RateLimiter,
-    upstream::{Backend, Caller},
+    upstream::{Backend, CallPolicy},
 };
 
 /// The gateway's state: one `Arc`, so that the clone every middleware makes of it is one
@@ -41,7 +41,7 @@ pub struct Parts {
     pub limiter: RateLimiter,
     pub cache: Cache,
     pub backends: Arc<[Backend]>,
-    pub caller: Caller,
+    pub call_policy: CallPolicy,
     /// Longest wait for each part of an aggregated response.
     pub part_timeout: Duration,
     /// Largest request body, in bytes.

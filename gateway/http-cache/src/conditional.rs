@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
-use super::policy::{header_date, http_date};
+use crate::policy::{header_date, http_date};
 
 /// What a client sends to make its request conditional or partial.
 pub const CLIENT_CONDITIONS: [HeaderName; 6] = [

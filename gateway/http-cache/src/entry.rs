@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use super::policy::{Freshness, Scope};
+use crate::{Freshness, Scope};
 
 /// One cached response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +115,7 @@ impl Entry {
                 .is_some_and(|window| !self.is_fresh(now) && self.staleness(now) <= window)
     }
 
-    /// How long Redis keeps it: its remaining lifetime and the longest it may serve stale.
+    /// How long the store keeps it: its remaining lifetime and the longest it may serve stale.
     pub fn keep_for(&self, stale_limit: Duration) -> Duration {
         let freshness = &self.freshness;
         let stale = [
@@ -130,7 +130,7 @@ impl Entry {
         freshness.lifetime.saturating_sub(freshness.initial_age) + stale
     }
 
-    /// The bytes stored in Redis.
+    /// The bytes the store keeps.
     pub fn encode(&self) -> Bytes {
         let freshness = &self.freshness;
         let head = Head {

@@ -4,8 +4,7 @@
 
 use uuid::Uuid;
 
-use super::policy::Scope;
-use crate::store::Store;
+use crate::{Scope, Store};
 
 /// The two places a GET's answer may be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +19,7 @@ pub struct CacheKey {
 
 impl CacheKey {
     /// The keys of `GET path?query` for `user`.
-    pub fn new(store: &Store, path: &str, query: Option<&str>, user: Option<Uuid>) -> Self {
+    pub fn new(store: &impl Store, path: &str, query: Option<&str>, user: Option<Uuid>) -> Self {
         let resource = match query.map(normalise_query).filter(|q| !q.is_empty()) {
             Some(query) => format!("{path}?{query}"),
             None => path.to_owned(),
@@ -58,7 +57,7 @@ pub fn normalise_query(query: &str) -> String {
 }
 
 /// The proper ancestors of `path`: `/a/b/c` -> `/a/b`, `/a`.
-pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn ancestors(path: &str) -> impl Iterator<Item = &str> {
     let trimmed = path.trim_end_matches('/');
     trimmed
         .match_indices('/')
@@ -68,12 +67,12 @@ pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The set of entries stored at exactly `path`.
-pub fn exact_tag(store: &Store, path: &str) -> String {
+pub(crate) fn exact_tag(store: &impl Store, path: &str) -> String {
     store.key(&["tag", "exact", path.trim_end_matches('/')])
 }
 
 /// The set of entries stored at `path` or below it.
-pub fn tree_tag(store: &Store, path: &str) -> String {
+pub(crate) fn tree_tag(store: &impl Store, path: &str) -> String {
     store.key(&["tag", "tree", path.trim_end_matches('/')])
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, StatusCode, header};
 
-use super::{
+use crate::{
     control::{Directives, Seconds},
     revalidate, vary,
 };

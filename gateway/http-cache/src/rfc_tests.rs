@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::{
+use crate::{
     control::{CDN_CACHE_CONTROL, Directives, Seconds},
     policy::{Exchange, Scope, freshness},
 };

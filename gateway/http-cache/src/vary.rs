@@ -1,11 +1,11 @@
 //! Variants (RFC 9111 §4.1): a response with `Vary` is stored with the values its request
 //! had for the fields it nominates, and answers only requests with the same values. The
-//! variants of one key live together in one Redis value, so that a lookup stays one `GET`.
+//! variants of one key live together in one stored value, so that a lookup stays one read.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, header};
 
-use super::Entry;
+use crate::Entry;
 
 /// Most variants kept per key; the oldest goes first.
 const MOST_VARIANTS: usize = 8;

@@ -7,8 +7,9 @@
 //! - [`relay`]: what a message loses crossing the gateway (hop-by-hop headers);
 //! - [`per_runtime`] and [`boxed`]: values kept per serving runtime, futures boxed in place.
 //!
-//! Its neighbours: it stands on `shared` alone; the `gateway` crate above serves its routes
-//! on [`server`] and calls backends through [`client`]; `bench` measures it bare.
+//! Its neighbours: it stands on `shared` alone; `gateway-http-cache` beside it knows no
+//! network; the `gateway` crate above serves its routes on [`server`] and calls backends
+//! through [`client`]; `bench` measures it bare.
 
 pub mod boxed;
 pub mod client;

@@ -17,13 +17,13 @@ use http_body_util::BodyExt;
 
 use gateway_net::{client::PooledBody, relay::remove_hop_by_hop};
 
-use super::CachedRequest;
+use gateway_http_cache::{
+    CacheKey, Entry, Exchange, Freshness, Lookup, Scope, conditional, freshness,
+    millis_since_epoch, now_ms, revalidate, select, vary,
+};
+
+use super::flight::{CachedRequest, FlightResult};
 use crate::{
-    cache::{
-        CacheKey, Entry, Exchange, Freshness, Lookup, Scope, conditional,
-        flight_result::FlightResult, freshness, millis_since_epoch, now_ms, revalidate, select,
-        vary,
-    },
     state::GatewayState,
     upstream::{Failure, Outbound, OutboundBody},
 };
@@ -90,7 +90,7 @@ pub(super) async fn fetch(
     // delimited by the connection's close (RFC 9112 §6.3) on a connection kept open does
     // not hold every request of the key for ever.
     let collecting = collect_within(body, cache.args.cache_max_body);
-    let body = match tokio::time::timeout(state.caller.timeout, collecting).await {
+    let body = match tokio::time::timeout(state.call_policy.timeout, collecting).await {
         Ok(Collected::Whole(body)) => body,
         Ok(Collected::TooLarge(body)) => {
             let response = Response::from_parts(parts, body);
@@ -155,7 +155,7 @@ async fn send(
         body: OutboundBody::Replayable(Bytes::new()),
         only: None,
     };
-    state.caller.send(&request.backend, outbound).await
+    state.call_policy.send(&request.backend, outbound).await
 }
 
 /// A body read up to a limit.

@@ -58,7 +58,7 @@ pub async fn purge_cache(
     // Entry keys are `<ns>:cache:<scope>:GET:<path?query>`.
     let resource = if field == "key" {
         let (path, query) = match value.split_once('?') {
-            Some((path, query)) => (path, super::key::normalise_query(query)),
+            Some((path, query)) => (path, gateway_http_cache::normalise_query(query)),
             None => (value.as_str(), String::new()),
         };
         if query.is_empty() {

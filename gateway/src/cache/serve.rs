@@ -3,11 +3,9 @@
 //! lets a shared cache store. A stale copy answers while it is refreshed, or for a failing
 //! backend, as far as the origin's headers allow.
 
-mod fetch;
-
 use std::{
     sync::atomic::{AtomicU64, Ordering},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use axum::{
@@ -15,46 +13,29 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, uri::PathAndQuery};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use shared::Problem;
-use uuid::Uuid;
 
 use gateway_net::relay::relay;
 
-use self::fetch::fetch;
+use gateway_http_cache::{CacheKey, Directives, Entry, conditional, now_ms, select, vary};
+
+use super::{
+    fetch::fetch,
+    flight::{CachedRequest, FlightResult},
+    stats::{Outcome, X_CACHE},
+};
 use crate::{
-    cache::{
-        CacheKey, Directives, Entry, X_CACHE, conditional, flight_result::FlightResult, now_ms,
-        select, stats::Outcome, vary,
-    },
     state::GatewayState,
-    upstream::{Added, Backend, Outbound, OutboundBody},
+    upstream::{Outbound, OutboundBody},
 };
 
 const X_CACHE_SOURCE: HeaderName = HeaderName::from_static("x-cache-source");
 
-/// A GET (or HEAD) on a cached route.
-#[derive(Debug, Clone)]
-pub struct CachedRequest {
-    pub backend: Backend,
-    pub head: bool,
-    /// Path and query, as received.
-    pub target: PathAndQuery,
-    pub headers: HeaderMap,
-    /// Its `Cache-Control` directives, read once.
-    pub asked: Directives,
-    /// Fields forwarding adds after `headers`.
-    pub added: Added,
-    pub user: Option<Uuid>,
-    /// The lifetime the route's configuration forces, if any.
-    pub forced: Option<Duration>,
-    pub started: Instant,
-}
-
 /// Answers `request` from the cache or the backend.
 pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
     let key = CacheKey::new(
-        &state.cache.store,
+        &state.cache.entries,
         request.target.path(),
         request.target.query(),
         request.user,
@@ -236,7 +217,7 @@ async fn fly(
             (from_stored(entry, now, asked), Outcome::Stale)
         }
         FlightResult::Failed(failure) => (
-            failure.into_response(request.backend.name, state.caller.timeout),
+            failure.into_response(request.backend.name, state.call_policy.timeout),
             Outcome::Miss,
         ),
         FlightResult::Unshared(slot) => {
@@ -278,8 +259,8 @@ async fn own_call(state: &GatewayState, request: &CachedRequest) -> Response {
         body: OutboundBody::Replayable(Bytes::new()),
         only: None,
     };
-    match state.caller.send(&request.backend, outbound).await {
+    match state.call_policy.send(&request.backend, outbound).await {
         Ok(response) => relay(response),
-        Err(failure) => failure.into_response(request.backend.name, state.caller.timeout),
+        Err(failure) => failure.into_response(request.backend.name, state.call_policy.timeout),
     }
 }

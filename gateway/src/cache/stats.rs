@@ -6,6 +6,7 @@ use std::{
 };
 
 use axum::{Json, extract::State};
+use http::HeaderName;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -31,6 +32,9 @@ impl Outcome {
         }
     }
 }
+
+/// The header that tells how the cache answered a request: [`Outcome::as_str`].
+pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// Counters of the cache's answers.
 #[derive(Debug, Default)]

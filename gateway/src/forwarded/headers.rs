@@ -38,7 +38,7 @@ impl PeerIp {
 /// Readies `headers` to be forwarded: removes their hop-by-hop fields, and says what goes
 /// on after them, in place of the fields of the same names: `X-Forwarded-For`, and unless a
 /// trusted proxy set them, `-Host` (the client's `Host`; the call carries the backend's, see
-/// `Caller::send`) and `-Proto`.
+/// `CallPolicy::send`) and `-Proto`.
 ///
 /// One pass over the fields, where looking each name up would hash it, and the additions
 /// written after the fields rather than inserted among them (see `OriginPool::send_with`).

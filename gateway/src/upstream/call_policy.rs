@@ -18,13 +18,13 @@ use gateway_net::client::{PoolError, PooledBody};
 
 /// The rules every backend call follows.
 #[derive(Debug, Clone)]
-pub struct Caller {
+pub struct CallPolicy {
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub slow_call: Option<Duration>,
 }
 
-impl Caller {
+impl CallPolicy {
     /// The caller `retry` and `breaker` describe.
     pub fn new(timeout: Duration, retry: &RetryArgs, breaker: &BreakerArgs) -> Self {
         Self {

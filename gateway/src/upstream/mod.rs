@@ -6,7 +6,7 @@
 mod backends;
 mod balance;
 mod budget;
-mod caller;
+mod call_policy;
 mod endpoint;
 mod origin;
 mod outlier;
@@ -26,7 +26,7 @@ use smallvec::SmallVec;
 
 pub use self::{
     backends::{Backend, checks, from_config},
-    caller::Caller,
+    call_policy::CallPolicy,
     endpoint::{CallRecord, Endpoint, EndpointHealth, latency_histogram},
     outlier::OutlierArgs,
     stats::{BreakerTable, breaker_table, get_circuit_breakers},

@@ -1,0 +1,42 @@
+//! gateway-http-cache: the rules of an RFC 9111 shared cache, over a store it does not know.
+//!
+//! What a response may be stored for and whom (`policy`, `control`), how long it stays fresh
+//! and when it may answer stale (RFC 5861), how a stored answer is chosen among the variants
+//! `Vary` names (`vary`), revalidated (`revalidate`) or answered to a conditional request
+//! (`conditional`), which writes make what stale (`invalidation`), and how concurrent
+//! misses share one call (`flight`). Entries go to a [`Store`]: any key-value store with
+//! sets; the gateway's is Redis.
+//!
+//! Its neighbours: it knows no network and no gateway; the `gateway` crate above puts it on
+//! the request path, gives it Redis, and counts what it answers.
+
+pub mod conditional;
+mod control;
+mod entry;
+mod flight;
+pub mod invalidation;
+mod key;
+mod policy;
+pub mod revalidate;
+#[cfg(test)]
+mod rfc_tests;
+mod store;
+pub mod vary;
+
+pub use self::{
+    control::Directives,
+    entry::{Entry, millis_since_epoch, now_ms},
+    flight::Flights,
+    key::{CacheKey, normalise_query},
+    policy::{Exchange, Freshness, Scope, freshness},
+    store::{Lookup, Store, insert, invalidate, lookup},
+};
+
+/// The stored answer for `request` among `entries`: a fresh variant that matches it, else
+/// the youngest stale one.
+pub fn select<'a>(entries: &'a [Entry], request: &http::HeaderMap, now: u64) -> Option<&'a Entry> {
+    let matching = || entries.iter().filter(|entry| vary::matches(entry, request));
+    matching()
+        .find(|entry| entry.is_fresh(now))
+        .or_else(|| matching().min_by_key(|entry| entry.age(now)))
+}
