@@ -4,9 +4,10 @@
 //! breaker. A part that fails is named in the body; only a missing order fails the whole.
 
 use axum::{
-    Json,
+    Json, Router,
     extract::{Path, State},
     response::{IntoResponse, Response},
+    routing::get,
 };
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header, uri::PathAndQuery};
@@ -246,6 +247,11 @@ pub(crate) async fn fetch_part(
 /// encoding would write a space as `+`, which a path keeps as a plus).
 fn urlencoding(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The aggregation's route.
+pub fn router() -> Router<GatewayState> {
+    Router::new().route("/api/orders/{id}/details", get(get_order_details))
 }
 
 #[cfg(test)]

@@ -33,10 +33,10 @@ use crate::{
 
 /// What serves the gateway's connections; cloning shares it.
 #[derive(Debug, Clone)]
-pub struct Front(Arc<Parts>);
+pub struct Front(Arc<FrontInner>);
 
 #[derive(Debug)]
-struct Parts {
+struct FrontInner {
     state: GatewayState,
     /// The gateway's own routes and operational endpoints, in the standard layers.
     own: Router,
@@ -55,7 +55,7 @@ impl Front {
         request_timeout: Duration,
         cors: Option<CorsLayer>,
     ) -> Self {
-        Self(Arc::new(Parts {
+        Self(Arc::new(FrontInner {
             state,
             own,
             public,
@@ -186,7 +186,7 @@ fn route_of<'a>(backends: &'a [Backend], path: &str) -> Option<(&'a Backend, &'a
 /// The proxy path: span, access line, panic catcher and request timeout around the
 /// admission and the forwarding.
 async fn proxy_request(
-    parts: &Parts,
+    parts: &FrontInner,
     backend: &Backend,
     route: &str,
     connection: &Dispatch,

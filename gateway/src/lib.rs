@@ -13,6 +13,8 @@ mod access;
 mod admission;
 mod aggregate;
 mod cache;
+mod clock;
+mod colours;
 mod config;
 mod cookies;
 mod dashboard;

@@ -1,9 +1,6 @@
 use std::sync::Arc;
 
-use axum::{
-    Router, middleware,
-    routing::{get, post},
-};
+use axum::{Router, middleware};
 use gateway_net::server::{ConnectionLimits, Server};
 use shared::{health::Checks, server::StartupError, service::ServiceDefinition};
 
@@ -25,7 +22,7 @@ use crate::{
     ratelimit::RateLimiter,
     redis::Redis,
     revocation,
-    state::{GatewayState, Parts},
+    state::{GatewayState, Shared},
     store::Store,
     upstream::{self, CallPolicy},
 };
@@ -55,7 +52,7 @@ impl Application {
         let client = probe_client();
         let backends = upstream::from_config(&config, &client)?;
         let discovery = Discovery::start(&config.discovery, backends.clone());
-        let state = GatewayState::new(Parts {
+        let state = GatewayState::new(Shared {
             access: Arc::new(Access {
                 verifier: config.access.auth.verifier(),
                 denylist: revocation::start(&config.revocation, &config.redis_url, &store).await,
@@ -140,43 +137,12 @@ impl Application {
 /// [`Front`]'s.
 fn own_routes(state: GatewayState) -> Router {
     Router::new()
-        .route(
-            "/api/orders/{id}/details",
-            get(aggregate::get_order_details),
-        )
-        .route("/admin/cache/purge", post(cache::purge_cache))
-        .route("/admin/registry", get(discovery::http::get_registry))
-        .route(
-            "/admin/dashboard",
-            get(dashboard::http::get_dashboard_snapshot),
-        )
-        .route("/dashboard", get(dashboard::http::get_dashboard))
-        .route("/dashboard/events", get(dashboard::http::stream_dashboard))
-        .route(
-            "/dashboard/session",
-            post(dashboard::http::create_dashboard_session)
-                .delete(dashboard::http::delete_dashboard_session),
-        )
-        .route(
-            "/admin/deployments/{service}",
-            get(deploy::http::get_deployment).post(deploy::http::create_deployment),
-        )
-        .route(
-            "/admin/deployments/{service}/rollback",
-            post(deploy::http::rollback_deployment),
-        )
-        .route(
-            "/admin/experiments",
-            get(experiment::http::list_experiments).post(experiment::http::create_experiment),
-        )
-        .route(
-            "/admin/experiments/{id}",
-            get(experiment::http::get_experiment).delete(experiment::http::delete_experiment),
-        )
-        .route(
-            "/admin/experiments/{id}/stop",
-            post(experiment::http::stop_experiment),
-        )
+        .merge(aggregate::router())
+        .merge(cache::router())
+        .merge(discovery::http::router())
+        .merge(dashboard::http::router())
+        .merge(deploy::http::router())
+        .merge(experiment::http::router())
         .merge(explorer::routes(&state.backends))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -2,6 +2,8 @@
 
 use std::{ops::Deref, sync::Arc, time::Duration};
 
+use axum::extract::FromRef;
+
 use crate::{
     access::Access,
     cache::Cache,
@@ -17,26 +19,26 @@ use crate::{
 /// The gateway's state: one `Arc`, so that the clone every middleware makes of it is one
 /// reference count, not one per part.
 #[derive(Debug, Clone)]
-pub struct GatewayState(Arc<Parts>);
+pub struct GatewayState(Arc<Shared>);
 
 impl GatewayState {
     /// The state made of `parts`.
-    pub fn new(parts: Parts) -> Self {
+    pub fn new(parts: Shared) -> Self {
         Self(Arc::new(parts))
     }
 }
 
 impl Deref for GatewayState {
-    type Target = Parts;
+    type Target = Shared;
 
-    fn deref(&self) -> &Parts {
+    fn deref(&self) -> &Shared {
         &self.0
     }
 }
 
-/// What the state holds.
+/// What the state holds, shared by every handler and middleware.
 #[derive(Debug)]
-pub struct Parts {
+pub struct Shared {
     pub access: Arc<Access>,
     pub limiter: RateLimiter,
     pub cache: Cache,
@@ -58,9 +60,28 @@ pub struct Parts {
     pub experiments: Experiments,
 }
 
-impl Parts {
+impl Shared {
     /// The backend called `name`.
     pub fn backend(&self, name: &str) -> Option<&Backend> {
         self.backends.iter().find(|backend| backend.name == name)
     }
+}
+
+/// Each feature's own state, taken from the gateway's by its handlers (`State<Cache>`), so
+/// that a feature's routes need nothing of the others.
+macro_rules! feature_state {
+    ($($feature:ty => $field:ident),* $(,)?) => {
+        $(impl FromRef<GatewayState> for $feature {
+            fn from_ref(state: &GatewayState) -> Self {
+                state.$field.clone()
+            }
+        })*
+    };
+}
+
+feature_state! {
+    Cache => cache,
+    Deployments => deployments,
+    Experiments => experiments,
+    Arc<[Backend]> => backends,
 }

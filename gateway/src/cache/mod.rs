@@ -11,6 +11,7 @@ mod args;
 mod entries;
 mod fetch;
 mod flight;
+mod panel;
 pub(crate) mod purge;
 mod serve;
 mod state;
@@ -19,8 +20,9 @@ mod stats;
 pub use self::{
     args::CacheArgs,
     flight::CachedRequest,
-    purge::purge_cache,
+    panel::{CachePanel, cache_panel, get_cache_stats},
+    purge::router,
     serve::serve,
     state::Cache,
-    stats::{CachePanel, X_CACHE, cache_panel, get_cache_stats},
+    stats::X_CACHE,
 };

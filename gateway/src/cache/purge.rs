@@ -1,12 +1,16 @@
 //! `POST /admin/cache/purge`: drops one entry by its exact resource, or every entry whose
 //! path starts with a prefix, for every user.
 
-use axum::{Json, extract::State};
+use axum::{
+    Json, Router,
+    extract::{FromRef, State},
+    routing::post,
+};
 use serde::{Deserialize, Serialize};
 use shared::{FieldError, JsonBody, Problem};
 use utoipa::ToSchema;
 
-use crate::state::GatewayState;
+use super::state::Cache;
 
 /// What to purge: exactly one of the two.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -35,7 +39,7 @@ pub struct PurgeResult {
         (status = 422, description = "Neither or both of key and prefix, or not a path", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Redis is unavailable", body = Problem, content_type = "application/problem+json")))]
 pub async fn purge_cache(
-    State(state): State<GatewayState>,
+    State(cache): State<Cache>,
     JsonBody(request): JsonBody<PurgeRequest>,
 ) -> Result<Json<PurgeResult>, Problem> {
     let (field, value) = match (&request.key, &request.prefix) {
@@ -54,7 +58,7 @@ pub async fn purge_cache(
             "must be a path starting with `/`, at most 2048 characters",
         )]));
     }
-    let store = &state.cache.store;
+    let store = &cache.store;
     // Entry keys are `<ns>:cache:<scope>:GET:<path?query>`.
     let resource = if field == "key" {
         let (path, query) = match value.split_once('?') {
@@ -117,6 +121,15 @@ fn escape_glob(text: &str) -> String {
         escaped.push(c);
     }
     escaped
+}
+
+/// The cache's administration route.
+pub fn router<S>() -> Router<S>
+where
+    Cache: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new().route("/admin/cache/purge", post(purge_cache))
 }
 
 #[cfg(test)]

@@ -4,13 +4,14 @@
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
-    Json,
+    Json, Router,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{
         Html, IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
     },
+    routing::{get, post},
 };
 use futures::Stream;
 use shared::{
@@ -168,4 +169,16 @@ pub async fn delete_dashboard_session(State(state): State<GatewayState>) -> Resp
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
+}
+
+/// The dashboard's routes: its page, its snapshot, its stream and its session.
+pub fn router() -> Router<GatewayState> {
+    Router::new()
+        .route("/admin/dashboard", get(get_dashboard_snapshot))
+        .route("/dashboard", get(get_dashboard))
+        .route("/dashboard/events", get(stream_dashboard))
+        .route(
+            "/dashboard/session",
+            post(create_dashboard_session).delete(delete_dashboard_session),
+        )
 }

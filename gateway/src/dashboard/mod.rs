@@ -65,14 +65,14 @@ pub async fn snapshot(state: &GatewayState, token: &str) -> Snapshot {
         })
         .collect();
     let (cache, registry, deployments, experiments, sagas) = tokio::join!(
-        cache_panel(state),
+        cache_panel(&state.cache),
         state.discovery.view(),
         state.deployments.statuses(),
         state.experiments.summaries(),
         sagas(state, token),
     );
     Snapshot {
-        at: crate::deploy::now(),
+        at: crate::clock::now(),
         breakers: breaker_table(&state.backends),
         cache,
         retries,

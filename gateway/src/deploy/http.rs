@@ -1,10 +1,11 @@
 //! `/admin/deployments/{service}`: start a deployment, follow it, roll it back.
 
 use axum::{
-    Json,
-    extract::{Path, State},
+    Json, Router,
+    extract::{FromRef, Path, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
+    routing::{get, post},
 };
 use serde::Serialize;
 use shared::{FieldError, JsonBody, Problem};
@@ -12,17 +13,17 @@ use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use super::{
-    DEFAULT_LIVE, DeployStore, Deployments,
+    DeployStore, Deployments,
     record::{DeployState, Deployment, millis},
     request::{DeployRequest, is_colour},
 };
-use crate::state::GatewayState;
+use crate::colours::DEFAULT_LIVE;
 
 impl Deployments {
     /// Every backend's live colour and latest deployment; `None` without a registry or
     /// while it does not answer.
     pub async fn statuses(&self) -> Option<Vec<DeploymentStatus>> {
-        let store = self.0.discovery.store()?;
+        let store = self.0.store.as_ref()?;
         let names: Vec<&str> = self.0.backends.iter().map(|backend| backend.name).collect();
         let live = store.live_colours(&names).await.ok()?;
         let mut statuses = Vec::with_capacity(names.len());
@@ -61,7 +62,7 @@ impl Deployments {
         if self.backend(service).is_none() {
             return Err(unknown_service(service));
         }
-        self.0.discovery.store().ok_or_else(store_unavailable)
+        self.0.store.as_ref().ok_or_else(store_unavailable)
     }
 }
 
@@ -83,11 +84,10 @@ fn store_unavailable() -> Problem {
         (status = 422, description = "A setting is invalid (the field is named)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No service registry", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_deployment(
-    State(state): State<GatewayState>,
+    State(deployments): State<Deployments>,
     Path(service): Path<String>,
     JsonBody(request): JsonBody<DeployRequest>,
 ) -> Result<Response, Problem> {
-    let deployments = &state.deployments;
     if deployments.backend(&service).is_none() {
         return Err(unknown_service(&service));
     }
@@ -148,10 +148,9 @@ pub async fn create_deployment(
         (status = 404, description = "No such backend", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No service registry", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_deployment(
-    State(state): State<GatewayState>,
+    State(deployments): State<Deployments>,
     Path(service): Path<String>,
 ) -> Result<Json<DeploymentStatus>, Problem> {
-    let deployments = &state.deployments;
     let store = deployments.store_for(&service)?;
     let services = [service.as_str()];
     let (live, deployment) =
@@ -181,10 +180,9 @@ pub async fn get_deployment(
         (status = 409, description = "Nothing to roll back", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No service registry", body = Problem, content_type = "application/problem+json")))]
 pub async fn rollback_deployment(
-    State(state): State<GatewayState>,
+    State(deployments): State<Deployments>,
     Path(service): Path<String>,
 ) -> Result<Json<Deployment>, Problem> {
-    let deployments = &state.deployments;
     let store = deployments.store_for(&service)?;
     let mut deployment = store
         .latest(&service)
@@ -219,4 +217,21 @@ pub async fn rollback_deployment(
         }
     }
     Ok(Json(deployment))
+}
+
+/// The deployments' routes.
+pub fn router<S>() -> Router<S>
+where
+    Deployments: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route(
+            "/admin/deployments/{service}",
+            get(get_deployment).post(create_deployment),
+        )
+        .route(
+            "/admin/deployments/{service}/rollback",
+            post(rollback_deployment),
+        )
 }

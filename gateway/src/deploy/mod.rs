@@ -17,11 +17,7 @@ use std::{sync::Arc, time::Duration};
 
 use clap::Args;
 
-pub use self::{
-    http::DeploymentStatus,
-    record::{SmokeCheck, now},
-    store::{DEFAULT_LIVE, DeployStore},
-};
+pub use self::{http::DeploymentStatus, record::SmokeCheck, store::DeployStore};
 use crate::{discovery::Discovery, probe::ProbeClient, upstream::Backend};
 
 /// The defaults of every deployment; a request may set its own.
@@ -90,12 +86,14 @@ fn parse_percent(text: &str) -> Result<f64, String> {
 
 /// Starts, follows and rolls back deployments; cloning shares it.
 #[derive(Debug, Clone)]
-pub struct Deployments(Arc<Parts>);
+pub struct Deployments(Arc<DeploymentsInner>);
 
 #[derive(Debug)]
-struct Parts {
+struct DeploymentsInner {
     args: DeployArgs,
     discovery: Discovery,
+    /// `None` without a registry.
+    store: Option<DeployStore>,
     backends: Arc<[Backend]>,
     client: ProbeClient,
 }
@@ -108,8 +106,9 @@ impl Deployments {
         backends: Arc<[Backend]>,
         client: ProbeClient,
     ) -> Self {
-        Self(Arc::new(Parts {
+        Self(Arc::new(DeploymentsInner {
             args,
+            store: discovery.colours().cloned().map(DeployStore::new),
             discovery,
             backends,
             client,

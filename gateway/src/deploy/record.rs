@@ -1,9 +1,11 @@
 //! A deployment as it is kept in Redis and shown at `GET /admin/deployments/{service}`: what
 //! was asked, every step with its time, and the measured timings.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::clock::now;
 
 /// Where a deployment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -141,11 +143,6 @@ pub struct Deployment {
     pub steps: Vec<Step>,
     pub timings: Timings,
     pub analysis: Option<Analysis>,
-}
-
-/// Now, as the records write times.
-pub fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl Deployment {

@@ -211,7 +211,7 @@ impl Deployments {
     /// Writes `deployment`: `Ok(false)` when it was ended elsewhere, `Err` when Redis did
     /// not answer.
     async fn try_save(&self, deployment: &Deployment, live: Option<&str>) -> Result<bool, ()> {
-        let Some(store) = self.0.discovery.store() else {
+        let Some(store) = self.0.store.as_ref() else {
             return Err(());
         };
         match store.save(deployment, live).await {
@@ -229,7 +229,7 @@ impl Deployments {
 
     /// Writes a final record once more, with the timings measured after it ended.
     async fn finish(&self, deployment: &Deployment, live: &str) {
-        if let Some(store) = self.0.discovery.store()
+        if let Some(store) = self.0.store.as_ref()
             && let Err(err) = store.overwrite(deployment, live).await
         {
             tracing::warn!(service = %deployment.service, error = %err, "cannot record the deployment's timings");
@@ -237,7 +237,7 @@ impl Deployments {
     }
 
     async fn ended_elsewhere(&self, deployment: &Deployment) -> bool {
-        let Some(store) = self.0.discovery.store() else {
+        let Some(store) = self.0.store.as_ref() else {
             return true;
         };
         matches!(

@@ -1,11 +1,11 @@
-//! Deployments kept in the registry's Redis, so that every gateway agrees: each service's live
-//! colour, and its latest deployment as one JSON record. A record is written only while it is
+//! Deployments kept in the registry's Redis, so that every gateway agrees: each service's
+//! latest deployment as one JSON record, written with its live colour (`colours`). A record is written only while it is
 //! not yet final, so that a rollback asked at one gateway stops the deployment another runs.
 
 use redis::{AsyncCommands as _, RedisError, Script};
-use shared::registry::Registry;
 
 use super::record::Deployment;
+use crate::colours::LiveColours;
 
 /// Writes the record (and the live colour, if given) unless the stored record of the same
 /// deployment is final, or (for a new one) another deployment is still under way.
@@ -23,43 +23,29 @@ if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3]) end
 return 1
 ";
 
-/// The colour that takes a service's traffic while none is set.
-pub const DEFAULT_LIVE: &str = "blue";
-
-/// Deployments and live colours, beside the registry's instances.
+/// Deployment records, beside the registry's instances and the live colours.
 #[derive(Debug, Clone)]
 pub struct DeployStore {
-    registry: Registry,
+    colours: LiveColours,
 }
 
 impl DeployStore {
-    /// The store in `registry`'s Redis.
-    pub fn new(registry: Registry) -> Self {
-        Self { registry }
+    /// The store beside `colours`, in the same Redis.
+    pub fn new(colours: LiveColours) -> Self {
+        Self { colours }
     }
 
     /// Each of `services`' live colour (the default where none is set).
     pub async fn live_colours(&self, services: &[&str]) -> Result<Vec<String>, RedisError> {
-        let keys: Vec<String> = services
-            .iter()
-            .map(|service| self.registry.service_key(service, "live"))
-            .collect();
-        let mut connection = self.registry.connection().await?;
-        let colours: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut connection)
-            .await?;
-        Ok(colours
-            .into_iter()
-            .map(|colour| colour.unwrap_or_else(|| DEFAULT_LIVE.to_owned()))
-            .collect())
+        self.colours.read(services).await
     }
 
     /// `service`'s latest deployment.
     pub async fn latest(&self, service: &str) -> Result<Option<Deployment>, RedisError> {
-        let mut connection = self.registry.connection().await?;
+        let registry = self.colours.registry();
+        let mut connection = registry.connection().await?;
         let stored: Option<String> = connection
-            .get(self.registry.service_key(service, "deployment"))
+            .get(registry.service_key(service, "deployment"))
             .await?;
         Ok(stored.and_then(|text| match serde_json::from_str(&text) {
             Ok(deployment) => Some(deployment),
@@ -97,10 +83,11 @@ return 1
         script: &str,
     ) -> Result<bool, RedisError> {
         let record = serde_json::to_string(deployment).unwrap_or_default();
-        let mut connection = self.registry.connection().await?;
+        let registry = self.colours.registry();
+        let mut connection = registry.connection().await?;
         let saved: i64 = Script::new(script)
-            .key(self.registry.service_key(&deployment.service, "deployment"))
-            .key(self.registry.service_key(&deployment.service, "live"))
+            .key(registry.service_key(&deployment.service, "deployment"))
+            .key(self.colours.key(&deployment.service))
             .arg(record)
             .arg(&deployment.id)
             .arg(live.unwrap_or(""))

@@ -1,6 +1,6 @@
 //! The registry as the gateway sees it, for administrators: `GET /admin/registry`.
 
-use axum::{Json, extract::State};
+use axum::{Json, Router, extract::State, routing::get};
 
 use super::view::RegistryView;
 use crate::state::GatewayState;
@@ -14,4 +14,9 @@ use crate::state::GatewayState;
         (status = 403, description = "Not an admin", body = shared::Problem, content_type = "application/problem+json")))]
 pub async fn get_registry(State(state): State<GatewayState>) -> Json<RegistryView> {
     Json(state.discovery.view().await.described(&state.backends))
+}
+
+/// The discovery's routes.
+pub fn router() -> Router<GatewayState> {
+    Router::new().route("/admin/registry", get(get_registry))
 }

@@ -17,7 +17,7 @@ use shared::registry::{Instance, Registry};
 use tokio::sync::RwLock;
 
 pub use self::view::RegistryView;
-use crate::{deploy::store::DeployStore, upstream::Backend};
+use crate::{colours::LiveColours, upstream::Backend};
 
 /// Where the gateway reads the service registry.
 #[derive(Debug, Clone, Args)]
@@ -41,7 +41,7 @@ pub struct DiscoveryArgs {
 pub struct Discovery {
     view: Arc<RwLock<RegistryView>>,
     backends: Arc<[Backend]>,
-    store: Option<DeployStore>,
+    colours: Option<LiveColours>,
 }
 
 impl Discovery {
@@ -60,7 +60,7 @@ impl Discovery {
             registry.is_some(),
             configured,
         )));
-        let store = registry.clone().map(DeployStore::new);
+        let colours = registry.clone().map(LiveColours::new);
         if let Some(registry) = registry {
             tokio::spawn(watch(
                 registry,
@@ -73,7 +73,7 @@ impl Discovery {
         Self {
             view,
             backends,
-            store,
+            colours,
         }
     }
 
@@ -82,9 +82,9 @@ impl Discovery {
         self.view.read().await.clone()
     }
 
-    /// Where deployments and live colours are kept; `None` without a registry.
-    pub fn store(&self) -> Option<&DeployStore> {
-        self.store.as_ref()
+    /// Where the live colours are kept; `None` without a registry.
+    pub fn colours(&self) -> Option<&LiveColours> {
+        self.colours.as_ref()
     }
 
     /// `service`'s instances as last read, and its live colour.
@@ -128,7 +128,7 @@ async fn watch(
     refresh: Duration,
     preservation: Duration,
 ) {
-    let store = DeployStore::new(registry.clone());
+    let colours = LiveColours::new(registry.clone());
     let names: Vec<&str> = backends.iter().map(|backend| backend.name).collect();
     let mut reachable = None;
     loop {
@@ -143,7 +143,7 @@ async fn watch(
         }
         reachable = Some(read.is_ok());
         let live = match read {
-            Ok(_) => store.live_colours(&names).await.ok(),
+            Ok(_) => colours.read(&names).await.ok(),
             Err(_) => None,
         };
         let mut view = view.write().await;

@@ -9,8 +9,8 @@ use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use super::most_vanished;
-use crate::deploy::{record::now, store::DEFAULT_LIVE};
 use crate::upstream::{Backend, EndpointHealth};
+use crate::{clock::now, colours::DEFAULT_LIVE};
 
 /// Every backend's instances.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -1,11 +1,14 @@
 //! `/admin/experiments`: start an experiment, read its numbers and verdict, stop it, delete
 //! it once stopped.
 
+use std::sync::Arc;
+
 use axum::{
-    Json,
-    extract::{Path, State},
+    Json, Router,
+    extract::{FromRef, Path, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
+    routing::{get, post},
 };
 use serde::Deserialize;
 use shared::{FieldError, JsonBody, Problem};
@@ -18,7 +21,7 @@ use super::{
     report::{ExperimentReport, report},
     tally,
 };
-use crate::state::GatewayState;
+use crate::upstream::Backend;
 
 /// How an experiment ends.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -72,11 +75,11 @@ impl Experiments {
         (status = 422, description = "A field is invalid (it is named)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Redis does not answer", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_experiment(
-    State(state): State<GatewayState>,
+    State(experiments): State<Experiments>,
+    State(backends): State<Arc<[Backend]>>,
     JsonBody(request): JsonBody<NewExperiment>,
 ) -> Result<Response, Problem> {
-    let experiment = validate(&state, request)?;
-    let experiments = &state.experiments;
+    let experiment = validate(&backends, request)?;
     let existing = experiments.load().await.ok_or_else(unavailable)?;
     if let Some(other) = existing.iter().find(|other| {
         other.state == ExperimentState::Running
@@ -108,14 +111,9 @@ pub async fn create_experiment(
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Redis does not answer", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_experiments(
-    State(state): State<GatewayState>,
+    State(experiments): State<Experiments>,
 ) -> Result<Json<Vec<Experiment>>, Problem> {
-    state
-        .experiments
-        .load()
-        .await
-        .map(Json)
-        .ok_or_else(unavailable)
+    experiments.load().await.map(Json).ok_or_else(unavailable)
 }
 
 /// An experiment's numbers per variant, the difference on its goal, the sample-ratio check
@@ -130,11 +128,11 @@ pub async fn list_experiments(
         (status = 404, description = "No such experiment", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Redis does not answer", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_experiment(
-    State(state): State<GatewayState>,
+    State(experiments): State<Experiments>,
     Path(id): Path<String>,
 ) -> Result<Json<ExperimentReport>, Problem> {
-    let experiment = state.experiments.find(&id).await?;
-    let totals = tally::totals(&state.experiments.0.store, &id)
+    let experiment = experiments.find(&id).await?;
+    let totals = tally::totals(&experiments.0.store, &id)
         .await
         .ok_or_else(unavailable)?;
     Ok(Json(report(experiment, &totals)))
@@ -154,11 +152,10 @@ pub async fn get_experiment(
         (status = 422, description = "The winner is not one of its variants", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Redis does not answer", body = Problem, content_type = "application/problem+json")))]
 pub async fn stop_experiment(
-    State(state): State<GatewayState>,
+    State(experiments): State<Experiments>,
     Path(id): Path<String>,
     JsonBody(request): JsonBody<StopExperiment>,
 ) -> Result<Json<Experiment>, Problem> {
-    let experiments = &state.experiments;
     let mut experiment = experiments.find(&id).await?;
     if experiment.state == ExperimentState::Stopped {
         return Err(conflict(format!("The experiment {id} is stopped already.")));
@@ -188,7 +185,7 @@ pub async fn stop_experiment(
     };
     experiment.state = ExperimentState::Stopped;
     experiment.winner = Some(winner);
-    experiment.stopped_at = Some(crate::deploy::now());
+    experiment.stopped_at = Some(crate::clock::now());
     experiments
         .save(&experiment)
         .await
@@ -210,10 +207,9 @@ pub async fn stop_experiment(
         (status = 409, description = "It still runs: stop it first", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Redis does not answer", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_experiment(
-    State(state): State<GatewayState>,
+    State(experiments): State<Experiments>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    let experiments = &state.experiments;
     let experiment = experiments.find(&id).await?;
     if experiment.state == ExperimentState::Running {
         return Err(conflict(format!(
@@ -225,4 +221,23 @@ pub async fn delete_experiment(
     }
     tracing::info!(experiment = %id, "experiment deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The experiments' routes.
+pub fn router<S>() -> Router<S>
+where
+    Experiments: FromRef<S>,
+    Arc<[Backend]>: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route(
+            "/admin/experiments",
+            get(list_experiments).post(create_experiment),
+        )
+        .route(
+            "/admin/experiments/{id}",
+            get(get_experiment).delete(delete_experiment),
+        )
+        .route("/admin/experiments/{id}/stop", post(stop_experiment))
 }

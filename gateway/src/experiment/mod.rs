@@ -46,10 +46,10 @@ const X_EXPERIMENT: HeaderName = HeaderName::from_static("x-experiment");
 
 /// The experiments, as every gateway reads them from Redis; cloning shares them.
 #[derive(Debug, Clone)]
-pub struct Experiments(Arc<Parts>);
+pub struct Experiments(Arc<ExperimentsInner>);
 
 #[derive(Debug)]
-struct Parts {
+struct ExperimentsInner {
     store: Store,
     all: ArcSwap<Vec<Arc<Experiment>>>,
     /// Whether any runs, read on every request without loading them.
@@ -82,7 +82,7 @@ impl Experiments {
     /// The experiments in `store`, read now and every second, with the counts added there;
     /// their cookie is `Secure` and `__Host-` named if `secure_cookies`.
     pub fn start(store: Store, secure_cookies: bool) -> Self {
-        let experiments = Self(Arc::new(Parts {
+        let experiments = Self(Arc::new(ExperimentsInner {
             store,
             all: ArcSwap::from_pointee(Vec::new()),
             any: AtomicBool::new(false),
@@ -204,7 +204,7 @@ pub fn subject_of(caller: &Caller, headers: &HeaderMap) -> Option<String> {
 /// Reads the experiments again and adds the counts to Redis every second, until the
 /// experiments are dropped; the counts of one deleted meanwhile are dropped, not written
 /// back under its keys.
-async fn keep(parts: Weak<Parts>) {
+async fn keep(parts: Weak<ExperimentsInner>) {
     loop {
         let Some(parts) = parts.upgrade() else { return };
         let experiments = Experiments(parts);

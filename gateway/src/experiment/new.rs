@@ -5,7 +5,7 @@ use shared::{FieldError, Problem};
 use utoipa::ToSchema;
 
 use super::model::{Experiment, ExperimentState, Goal, Variant};
-use crate::state::GatewayState;
+use crate::upstream::Backend;
 
 /// An experiment asked for.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -34,7 +34,7 @@ fn is_name(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-pub fn validate(state: &GatewayState, request: NewExperiment) -> Result<Experiment, Problem> {
+pub fn validate(backends: &[Backend], request: NewExperiment) -> Result<Experiment, Problem> {
     let mut errors = Vec::new();
     if !is_name(&request.name) {
         errors.push(FieldError::new(
@@ -42,8 +42,7 @@ pub fn validate(state: &GatewayState, request: NewExperiment) -> Result<Experime
             "must be 1 to 64 letters, digits, `-`, `_` or `.`",
         ));
     }
-    let service = state
-        .backends
+    let service = backends
         .iter()
         .find(|backend| {
             request
@@ -122,7 +121,7 @@ pub fn validate(state: &GatewayState, request: NewExperiment) -> Result<Experime
         min_sample,
         state: ExperimentState::Running,
         winner: None,
-        created_at: crate::deploy::now(),
+        created_at: crate::clock::now(),
         stopped_at: None,
     })
 }

@@ -17,10 +17,10 @@ const FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// The backends' checks and the latest public report of them.
 #[derive(Debug, Clone)]
-pub struct PublicHealth(Arc<Parts>);
+pub struct PublicHealth(Arc<PublicHealthInner>);
 
 #[derive(Debug)]
-struct Parts {
+struct PublicHealthInner {
     checks: Checks,
     /// Held while a report is made, so that concurrent calls wait for one check.
     latest: Mutex<Option<(Instant, Arc<HealthReport>)>>,
@@ -29,7 +29,7 @@ struct Parts {
 impl PublicHealth {
     /// Reports on `checks`.
     pub fn new(checks: Checks) -> Self {
-        Self(Arc::new(Parts {
+        Self(Arc::new(PublicHealthInner {
             checks,
             latest: Mutex::new(None),
         }))

@@ -2,13 +2,13 @@
 //! instances' breakers.
 
 use axum::{Json, extract::State};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use shared::resilience::{BreakerSnapshot, BreakerState};
 use utoipa::ToSchema;
 
 use super::Backend;
-use crate::state::GatewayState;
+use crate::{clock::rfc3339, state::GatewayState};
 
 /// Every backend's breaker.
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,7 +70,6 @@ fn state_name(state: BreakerState) -> &'static str {
 }
 
 fn counts(snapshot: BreakerSnapshot) -> BreakerCounts {
-    let rfc3339 = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
     #[allow(clippy::cast_precision_loss)] // counts far below 2^52
     let percent = |part: u64| {
         if snapshot.calls == 0 {
