@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use crate::{
     access::{self, Caller},
-    edge,
+    guards,
     state::GatewayState,
 };
 
@@ -53,14 +53,14 @@ pub async fn admit_then(
 ) -> Response {
     match state.in_flight.try_enter() {
         Some(_slot) => admit(state, peer, request, route).await,
-        None => edge::overloaded(),
+        None => guards::overloaded(),
     }
 }
 
 /// What every answer gets on its way out: the security headers, and its request counted
 /// under the route `template`, `elapsed` after it came.
 pub fn finish(response: &mut Response, template: Option<&str>, method: &Method, elapsed: Duration) {
-    edge::add_security_headers(response.headers_mut());
+    guards::add_security_headers(response.headers_mut());
     shared::metrics::record_request(template, method, response.status(), elapsed);
 }
 
@@ -70,10 +70,10 @@ async fn admit(
     request: Request,
     route: impl AsyncFnOnce(Request, Caller) -> Response,
 ) -> Response {
-    if let Some(oversized) = edge::refuse_oversized(request.headers(), state.body_limit) {
+    if let Some(oversized) = guards::refuse_oversized(request.headers(), state.body_limit) {
         return oversized;
     }
-    let request = edge::limit_body(request, state.body_limit);
+    let request = guards::limit_body(request, state.body_limit);
     let caller = access::identify(&state.access, request.headers()).await;
     let (method, path) = (request.method(), request.uri().path());
     let client = state.forwarding.client(request.headers(), peer.ip());

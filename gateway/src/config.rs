@@ -6,7 +6,7 @@ use shared::config::{CommonArgs, parse_http_url};
 use crate::{
     access::AccessArgs,
     cache::CacheArgs,
-    edge::EdgeArgs,
+    guards::GuardArgs,
     ratelimit::RateLimitArgs,
     redis::parse_redis_url,
     upstream::{BreakerArgs, RetryArgs},
@@ -77,7 +77,7 @@ pub struct Config {
     #[command(flatten)]
     pub deploy: crate::deploy::DeployArgs,
     #[command(flatten)]
-    pub edge: EdgeArgs,
+    pub guards: GuardArgs,
     #[command(flatten)]
     pub discovery: crate::discovery::DiscoveryArgs,
     #[command(flatten)]

@@ -27,7 +27,7 @@ use tower_http::cors::{Cors, CorsLayer};
 use tracing::Instrument;
 
 use crate::{
-    admission, forwarded::PeerIp, ops::public::PublicOps, proxy, state::GatewayState,
+    admission, forward, forwarded::PeerIp, ops::public::PublicOps, state::GatewayState,
     upstream::Backend,
 };
 
@@ -202,7 +202,7 @@ async fn proxy_request(
         connection.peer,
         request,
         |request, caller| {
-            proxy::forward_request(state, backend, &connection.peer_ip, request, caller)
+            forward::forward_request(state, backend, &connection.peer_ip, request, caller)
         },
     ));
     let answer = tokio::time::timeout_at(

@@ -10,11 +10,11 @@ use crate::{
     admission, aggregate, cache, dashboard,
     deploy::{self, Deployments},
     discovery::{self, Discovery},
-    edge,
     experiment::{self, Experiments},
     explorer,
     forwarded::Forwarding,
     front::Front,
+    guards,
     limit::InFlight,
     openapi,
     ops::{AdminListener, health::PublicHealth, public::PublicOps},
@@ -63,12 +63,12 @@ impl Application {
             cache: cache::Cache::new(config.cache.clone(), store.clone()),
             backends: backends.clone(),
             call_policy: CallPolicy::new(config.upstream_timeout, &config.retry, &config.breaker),
-            part_timeout: config.edge.aggregate_part_timeout,
-            body_limit: config.edge.body_limit,
-            in_flight: InFlight::new(config.edge.max_concurrency),
+            part_timeout: config.guards.aggregate_part_timeout,
+            body_limit: config.guards.body_limit,
+            in_flight: InFlight::new(config.guards.max_concurrency),
             forwarding: Forwarding::new(
-                config.edge.trusted_proxies.clone(),
-                usize::from(config.edge.trusted_hops),
+                config.guards.trusted_proxies.clone(),
+                usize::from(config.guards.trusted_hops),
             ),
             deployments: Deployments::new(
                 config.deploy.clone(),
@@ -77,7 +77,7 @@ impl Application {
                 client.clone(),
             ),
             discovery,
-            experiments: Experiments::start(store, config.edge.cookie_secure),
+            experiments: Experiments::start(store, config.guards.cookie_secure),
         });
         let own = ServiceDefinition::new(SERVICE, None, config.common.request_timeout)
             .api(own_routes(state.clone()), openapi::document(&backends))
@@ -93,7 +93,7 @@ impl Application {
                 openapi::document(&backends),
             ),
             config.common.request_timeout,
-            edge::cors(&config.edge.cors_origins),
+            guards::cors(&config.guards.cors_origins),
         );
         let server = Server::bind_workers(
             config.common.host,
@@ -104,7 +104,7 @@ impl Application {
         )?
         .with_limits(ConnectionLimits::new(
             &config.connections,
-            config.edge.trusted_proxies.clone(),
+            config.guards.trusted_proxies.clone(),
         ));
         Ok(Self { server, admin })
     }

@@ -163,7 +163,7 @@ impl Failure {
             )
             .with_detail("The request body is over the size limit.")
             .into_response(),
-            Self::RequestBody { too_large: false } => crate::edge::unreadable_body(),
+            Self::RequestBody { too_large: false } => crate::guards::unreadable_body(),
         }
     }
 }

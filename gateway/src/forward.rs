@@ -135,8 +135,8 @@ pub async fn forward_request(
 /// over it, else (cut off, say) 400.
 fn body_refused(state: &GatewayState, too_large: bool) -> Response {
     if too_large {
-        crate::edge::too_large(state.body_limit)
+        crate::guards::too_large(state.body_limit)
     } else {
-        crate::edge::unreadable_body()
+        crate::guards::unreadable_body()
     }
 }

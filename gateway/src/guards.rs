@@ -17,9 +17,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::forwarded::{TrustedProxies, parse_trusted_proxies};
 
-/// Limits at the edge.
+/// The outer guards' settings.
 #[derive(Debug, Clone, Args)]
-pub struct EdgeArgs {
+pub struct GuardArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
