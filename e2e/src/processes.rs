@@ -5,6 +5,7 @@ use std::{
     fs::File,
     path::PathBuf,
     process::{Child, Command, ExitStatus, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
@@ -64,12 +65,26 @@ pub fn build_binaries() {
     assert!(status.success(), "the binaries build");
 }
 
-/// A free loopback port (bound, then released for the binary to take).
+/// A free loopback port for a binary to take: bound, then released. Taken below Linux's
+/// ephemeral range (32768 and up), where the kernel picks the local ports of outgoing
+/// connections: a port released there can be taken by any connection the tests open before
+/// the binary binds it, and the binary then fails to start while its port answers for
+/// another. And never the same twice in one test process, whose tests start binaries at once.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
+    // Below the dev-script test's ports too (20000 to 30006).
+    const FIRST: u32 = 10_000;
+    const SPAN: u32 = 10_000;
+    static TAKEN: AtomicU32 = AtomicU32::new(0);
+    // Each test process starts elsewhere, so that two run at once seldom meet.
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    for _ in 0..SPAN {
+        let offset = (start + TAKEN.fetch_add(1, Ordering::Relaxed)) % SPAN;
+        let port = u16::try_from(FIRST + offset).expect("below 20000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port from {FIRST} to {}", FIRST + SPAN)
 }
 
 /// A running binary, killed when dropped; its output goes to a log file.
