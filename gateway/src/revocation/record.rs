@@ -27,11 +27,13 @@ pub async fn publish(store: &Store, entries: &[(Uuid, u64)]) -> bool {
     let now = now_ms();
     let mut pipe = redis::pipe();
     for (sid, until) in entries.iter().filter(|(_, until)| *until > now) {
+        // At the instant itself, not a span counted from when Redis runs the call: the key
+        // then goes no later than every gateway's in-memory entry does.
         pipe.cmd("SET")
             .arg(key(store, sid))
             .arg(until)
-            .arg("PX")
-            .arg(until - now)
+            .arg("PXAT")
+            .arg(until)
             .ignore();
         pipe.cmd("PUBLISH")
             .arg(channel(store))
