@@ -23,6 +23,11 @@ impl RedisEntries {
             drop_tagged: Arc::new(Script::new(DROP_TAGGED)),
         }
     }
+
+    /// The Redis they are kept in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
 }
 
 impl gateway_http_cache::Store for RedisEntries {

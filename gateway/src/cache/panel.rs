@@ -53,7 +53,7 @@ pub async fn cache_panel(cache: &Cache) -> CachePanel {
     let (hits, misses, stale) = (load(&stats.hits), load(&stats.misses), load(&stats.stale));
     let requests = hits + misses + stale;
     let info = cache
-        .store
+        .store()
         .run("cache stats", |mut connection| async move {
             redis::cmd("INFO")
                 .arg("memory")

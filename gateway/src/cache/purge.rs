@@ -58,7 +58,7 @@ pub async fn purge_cache(
             "must be a path starting with `/`, at most 2048 characters",
         )]));
     }
-    let store = &cache.store;
+    let store = cache.store();
     // Entry keys are `<ns>:cache:<scope>:GET:<path?query>`.
     let resource = if field == "key" {
         let (path, query) = match value.split_once('?') {

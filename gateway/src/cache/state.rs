@@ -21,8 +21,7 @@ pub struct RouteCache {
 #[derive(Debug, Clone)]
 pub struct Cache {
     pub args: Arc<CacheArgs>,
-    pub store: Store,
-    /// Where the entries are kept: `store`, seen by the cache's rules.
+    /// Where the entries are kept.
     pub entries: RedisEntries,
     /// Lookups in flight, shared by the requests of one serving thread.
     pub lookups: PerRuntime<Flights<Lookup>>,
@@ -36,12 +35,17 @@ impl Cache {
     pub fn new(args: CacheArgs, store: Store) -> Self {
         Self {
             args: Arc::new(args),
-            entries: RedisEntries::new(store.clone()),
-            store,
+            entries: RedisEntries::new(store),
             lookups: PerRuntime::default(),
             flights: Arc::default(),
             stats: Arc::default(),
         }
+    }
+
+    /// The Redis the entries are kept in, for what the cache's rules do not cover (the
+    /// purge, the memory figure).
+    pub fn store(&self) -> &Store {
+        self.entries.store()
     }
 
     /// How a response to `method path` is cached, `None` when it is not.

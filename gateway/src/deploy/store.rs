@@ -1,6 +1,7 @@
 //! Deployments kept in the registry's Redis, so that every gateway agrees: each service's
-//! latest deployment as one JSON record, written with its live colour (`colours`). A record is written only while it is
-//! not yet final, so that a rollback asked at one gateway stops the deployment another runs.
+//! latest deployment as one JSON record, written with its live colour (`colours`). A record
+//! is written only while it is not yet final, so that a rollback asked at one gateway stops
+//! the deployment another runs.
 
 use redis::{AsyncCommands as _, RedisError, Script};
 

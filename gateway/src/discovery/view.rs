@@ -1,5 +1,5 @@
-//! `GET /admin/registry`: each backend's instances as the gateway sees them, and where that
-//! view comes from.
+//! The registry as the gateway sees it: each backend's instances, and where that view comes
+//! from (the registry, the configured URL, or what was last known).
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -9,8 +9,11 @@ use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use super::most_vanished;
-use crate::upstream::{Backend, EndpointHealth};
-use crate::{clock::now, colours::DEFAULT_LIVE};
+use crate::{
+    clock::now,
+    colours::DEFAULT_LIVE,
+    upstream::{Backend, EndpointHealth},
+};
 
 /// Every backend's instances.
 #[derive(Debug, Clone, Serialize, ToSchema)]
