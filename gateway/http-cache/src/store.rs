@@ -124,7 +124,10 @@ pub async fn invalidate(store: &impl Store, method: &Method, path: &str) -> Opti
 mod tests {
     use std::{
         collections::{HashMap, HashSet},
-        sync::Mutex,
+        sync::{
+            Mutex,
+            atomic::{AtomicBool, Ordering},
+        },
     };
 
     use bytes::Bytes;
@@ -133,11 +136,18 @@ mod tests {
     use super::*;
     use crate::{Freshness, Scope, now_ms};
 
-    /// A store in memory: values and tag sets, without expiry.
+    /// A store in memory: values and tag sets, without expiry; `down`, it answers nothing.
     #[derive(Default)]
     struct Memory {
         values: Mutex<HashMap<String, Vec<u8>>>,
         sets: Mutex<HashMap<String, HashSet<String>>>,
+        down: AtomicBool,
+    }
+
+    impl Memory {
+        fn is_down(&self) -> bool {
+            self.down.load(Ordering::Relaxed)
+        }
     }
 
     impl Store for Memory {
@@ -146,6 +156,9 @@ mod tests {
         }
 
         async fn get_many(&self, keys: Vec<String>) -> Option<Vec<Option<Vec<u8>>>> {
+            if self.is_down() {
+                return None;
+            }
             let values = self.values.lock().expect("values");
             Some(keys.iter().map(|key| values.get(key).cloned()).collect())
         }
@@ -157,6 +170,9 @@ mod tests {
             _: Duration,
             tags: Vec<String>,
         ) -> bool {
+            if self.is_down() {
+                return false;
+            }
             let mut sets = self.sets.lock().expect("sets");
             for tag in tags {
                 sets.entry(tag).or_default().insert(key.clone());
@@ -169,6 +185,9 @@ mod tests {
         }
 
         async fn drop_tagged(&self, tags: Vec<String>) -> Option<u64> {
+            if self.is_down() {
+                return None;
+            }
             let (mut sets, mut values) = (self.sets.lock().ok()?, self.values.lock().ok()?);
             let keys: Vec<String> = tags
                 .iter()
@@ -241,5 +260,24 @@ mod tests {
 
         assert!(matches!(lookup(&store, &list).await, Lookup::Miss));
         assert_eq!(lookup(&store, &restaurant).await.entries().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_store_that_does_not_answer_is_a_bypass_not_a_miss_and_loses_nothing() {
+        let store = Memory::default();
+        let kept = stored(&store, "/restaurants").await;
+        store.down.store(true, Ordering::Relaxed);
+
+        assert!(matches!(lookup(&store, &kept).await, Lookup::Unavailable));
+        let other = CacheKey::new(&store, "/restaurants/1", None, None);
+        assert!(!insert(&store, &other, &entry("{}"), &[], Duration::ZERO).await);
+        assert_eq!(invalidate(&store, &Method::PUT, "/restaurants").await, None);
+
+        store.down.store(false, Ordering::Relaxed);
+        assert_eq!(
+            lookup(&store, &kept).await.entries().len(),
+            1,
+            "kept while away"
+        );
     }
 }
