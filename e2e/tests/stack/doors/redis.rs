@@ -73,7 +73,19 @@ impl PrivateRedis {
 
     /// `command`'s answer to `user` (none: the connection's own, `default`), errors included.
     fn as_user(&self, user: &str, command: &[&str]) -> String {
-        let mut cli = Command::new("redis-cli");
+        self.cli(Command::new("redis-cli"), user, command)
+    }
+
+    /// As [`Self::as_user`], for a command that does not end by itself (`SUBSCRIBE`): what
+    /// it printed in its first two seconds.
+    fn for_a_moment_as_user(&self, user: &str, command: &[&str]) -> String {
+        let mut timed = Command::new("timeout");
+        timed.args(["2", "redis-cli"]);
+        self.cli(timed, user, command)
+    }
+
+    /// Runs `cli` (redis-cli, perhaps behind another command) against this server.
+    fn cli(&self, mut cli: Command, user: &str, command: &[&str]) -> String {
         cli.args([
             "-h",
             "127.0.0.1",
@@ -88,32 +100,6 @@ impl PrivateRedis {
         let text =
             String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
         text.trim().to_owned()
-    }
-
-    /// As [`Self::as_user`], for a command that does not end by itself (`SUBSCRIBE`): what
-    /// it printed in its first two seconds.
-    fn for_a_moment_as_user(&self, user: &str, command: &[&str]) -> String {
-        let output = Command::new("timeout")
-            .args([
-                "2",
-                "redis-cli",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-            ])
-            .args([
-                "--no-auth-warning",
-                "--user",
-                user,
-                "--pass",
-                self.password_of(user),
-            ])
-            .args(command)
-            .output()
-            .expect("redis-cli runs");
-        (String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr))
-            .into_owned()
     }
 
     fn url(&self, user: &str) -> String {
