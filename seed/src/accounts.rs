@@ -105,14 +105,34 @@ fn holds(me: &Value, role: &str) -> bool {
         .is_some_and(|roles| roles.iter().any(|held| held == role))
 }
 
+/// A token of `email`'s. The gateway limits sign-ins per address (10 a minute by default),
+/// and the seed signs in more often than that: a 429 is waited out, five seconds at a time
+/// for two minutes at most. Only a refused password means the account is someone else's.
 async fn token_of(client: &Client, email: &str, password: &str) -> Result<String, SeedError> {
-    let (status, answer) = log_in(client, email, password).await?;
-    match answer["access_token"].as_str() {
-        Some(token) if status == 200 => Ok(token.to_owned()),
-        _ => Err(SeedError::ForeignAccount {
-            email: email.to_owned(),
-        }),
+    for _ in 0..24 {
+        let (status, answer) = log_in(client, email, password).await?;
+        match (status, answer["access_token"].as_str()) {
+            (200, Some(token)) => return Ok(token.to_owned()),
+            (429, _) => tokio::time::sleep(std::time::Duration::from_secs(5)).await,
+            (401, _) => {
+                return Err(SeedError::ForeignAccount {
+                    email: email.to_owned(),
+                });
+            }
+            (status, _) => {
+                return Err(SeedError::Refused {
+                    call: "POST /auth/login".to_owned(),
+                    status,
+                    detail: answer["detail"].as_str().unwrap_or_default().to_owned(),
+                });
+            }
+        }
     }
+    Err(SeedError::Refused {
+        call: "POST /auth/login".to_owned(),
+        status: 429,
+        detail: "sign-ins stayed limited for two minutes".to_owned(),
+    })
 }
 
 async fn log_in(client: &Client, email: &str, password: &str) -> Result<(u16, Value), SeedError> {
