@@ -17,10 +17,8 @@ use serde_json::Value;
 use shared::{Problem, http::REQUEST_ID};
 use utoipa::ToSchema;
 
-use crate::{
-    state::GatewayState,
-    upstream::{Added, Outbound, OutboundBody},
-};
+use crate::state::GatewayState;
+use gateway_upstream::{Added, Outbound, OutboundBody};
 
 /// Largest part body read.
 const PART_LIMIT: usize = 1024 * 1024;

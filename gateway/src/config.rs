@@ -1,16 +1,13 @@
 use std::time::Duration;
 
 use clap::Parser;
-use shared::config::{CommonArgs, parse_http_url};
+use shared::config::CommonArgs;
 
 use crate::{
-    access::AccessArgs,
-    cache::CacheArgs,
-    guards::GuardArgs,
-    ratelimit::RateLimitArgs,
+    access::AccessArgs, cache::CacheArgs, guards::GuardArgs, ratelimit::RateLimitArgs,
     redis::parse_redis_url,
-    upstream::{BreakerArgs, RetryArgs},
 };
+use gateway_upstream::UpstreamArgs;
 
 /// The gateway's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
@@ -39,27 +36,8 @@ pub struct Config {
     /// in-process rate limit.
     #[arg(long, env = "REDIS_TIMEOUT", default_value = "200ms", value_parser = humantime::parse_duration)]
     pub redis_timeout: Duration,
-    /// auth-service, serving `/auth/*`.
-    #[arg(long, env = "AUTH_SERVICE_URL", default_value = "http://127.0.0.1:3001", value_parser = parse_http_url)]
-    pub auth_service_url: String,
-    /// order-service, serving `/orders/*`.
-    #[arg(long, env = "ORDER_SERVICE_URL", default_value = "http://127.0.0.1:3002", value_parser = parse_http_url)]
-    pub order_service_url: String,
-    /// restaurant-service, serving `/restaurants/*`.
-    #[arg(long, env = "RESTAURANT_SERVICE_URL", default_value = "http://127.0.0.1:3003", value_parser = parse_http_url)]
-    pub restaurant_service_url: String,
-    /// delivery-service, serving `/delivery/*`.
-    #[arg(long, env = "DELIVERY_SERVICE_URL", default_value = "http://127.0.0.1:3004", value_parser = parse_http_url)]
-    pub delivery_service_url: String,
-    /// tracking-service, serving `/tracking/*`.
-    #[arg(long, env = "TRACKING_SERVICE_URL", default_value = "http://127.0.0.1:3005", value_parser = parse_http_url)]
-    pub tracking_service_url: String,
-    /// payment-service, serving `/payments/*`.
-    #[arg(long, env = "PAYMENT_SERVICE_URL", default_value = "http://127.0.0.1:3006", value_parser = parse_http_url)]
-    pub payment_service_url: String,
-    /// Longest wait for a backend's response headers.
-    #[arg(long, env = "UPSTREAM_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub upstream_timeout: Duration,
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
     #[command(flatten)]
     pub access: AccessArgs,
     #[command(flatten)]
@@ -68,12 +46,6 @@ pub struct Config {
     pub rate_limit: RateLimitArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
-    #[command(flatten)]
-    pub breaker: BreakerArgs,
-    #[command(flatten)]
-    pub retry: RetryArgs,
-    #[command(flatten)]
-    pub outlier: crate::upstream::OutlierArgs,
     #[command(flatten)]
     pub deploy: crate::deploy::DeployArgs,
     #[command(flatten)]
@@ -101,8 +73,8 @@ mod tests {
     fn the_defaults_are_the_local_stores_and_the_architecture_port() {
         let config = Config::try_parse_from(["gateway"]).expect("the defaults parse");
         assert_eq!(config.port, 3000);
-        assert_eq!(config.order_service_url, "http://127.0.0.1:3002");
-        assert_eq!(config.upstream_timeout, Duration::from_secs(10));
+        assert_eq!(config.upstream.order_service_url, "http://127.0.0.1:3002");
+        assert_eq!(config.upstream.upstream_timeout, Duration::from_secs(10));
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         assert_eq!(
             config.worker_threads(),

@@ -19,7 +19,7 @@ use axum::{
 use shared::Problem;
 use utoipa_swagger_ui::{Config, Url};
 
-use crate::upstream::Backend;
+use gateway_upstream::Backend;
 
 /// Where the explorer's files are served from.
 const ROOT: &str = "/docs/";

@@ -16,8 +16,8 @@ use crate::{
     cookies, experiment,
     forwarded::{PeerIp, forwarding},
     state::GatewayState,
-    upstream::{Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit},
 };
+use gateway_upstream::{Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit};
 
 /// Sends `request` (admitted) to `backend`, or answers it from the cache, and streams the
 /// answer back.
@@ -137,6 +137,6 @@ fn body_refused(state: &GatewayState, too_large: bool) -> Response {
     if too_large {
         crate::guards::too_large(state.body_limit)
     } else {
-        crate::guards::unreadable_body()
+        gateway_upstream::unreadable_body()
     }
 }

@@ -26,10 +26,8 @@ use tower::{Layer, ServiceExt};
 use tower_http::cors::{Cors, CorsLayer};
 use tracing::Instrument;
 
-use crate::{
-    admission, forward, forwarded::PeerIp, ops::public::PublicOps, state::GatewayState,
-    upstream::Backend,
-};
+use crate::{admission, forward, forwarded::PeerIp, ops::public::PublicOps, state::GatewayState};
+use gateway_upstream::Backend;
 
 /// What serves the gateway's connections; cloning shares it.
 #[derive(Debug, Clone)]
@@ -235,7 +233,8 @@ mod tests {
         use clap::Parser;
         let config = crate::Config::try_parse_from(["gateway"]).expect("the defaults parse");
         let backends =
-            crate::upstream::from_config(&config, &crate::probe::probe_client()).expect("backends");
+            gateway_upstream::from_args(&config.upstream, &gateway_upstream::probe::probe_client())
+                .expect("backends");
         let route = |path| route_of(&backends, path).map(|(backend, route)| (backend.name, route));
         assert_eq!(route("/orders"), Some(("order-service", "/orders")));
         assert_eq!(

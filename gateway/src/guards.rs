@@ -151,14 +151,6 @@ pub fn limit_body(request: Request, limit: usize) -> Request {
     Request::from_parts(parts, Body::new(http_body_util::Limited::new(body, limit)))
 }
 
-/// The 400 problem for a body that could not be read whole (cut off, say).
-pub fn unreadable_body() -> Response {
-    Problem::bad_request(
-        "The request body could not be read: it is over the size limit or was cut off.",
-    )
-    .into_response()
-}
-
 /// The 413 problem for a body over `limit` bytes.
 pub fn too_large(limit: usize) -> Response {
     Problem::new(

@@ -5,9 +5,10 @@
 //! retry rules. Beside the path: discovery, blue-green deployments, A/B experiments and the
 //! dashboard.
 //!
-//! Its neighbours, below it: `gateway-net` (the server it serves on, the client it calls
-//! backends with) and `gateway-http-cache` (the RFC 9111 rules, given Redis here); `shared`
-//! and `messaging` (revocations) under all. Nothing imports it but its binary and the tests.
+//! Its neighbours, below it: `gateway-net` (the server it serves on), `gateway-upstream` (the
+//! calls to backends: balancing, breakers, retries, over `gateway-net`'s client) and
+//! `gateway-http-cache` (the RFC 9111 rules, given Redis here); `shared` and `messaging`
+//! (revocations) under all. Nothing imports it but its binary and the tests.
 
 mod access;
 mod admission;
@@ -30,7 +31,6 @@ mod limit;
 mod metrics;
 mod openapi;
 mod ops;
-mod probe;
 mod ratelimit;
 mod redis;
 mod revocation;
@@ -38,7 +38,6 @@ mod routes;
 mod startup;
 mod state;
 mod store;
-mod upstream;
 
 pub use config::Config;
 pub use startup::Application;

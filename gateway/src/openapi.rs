@@ -12,9 +12,8 @@ use utoipa::{
     },
 };
 
-use crate::{
-    aggregate, cache, dashboard, deploy, discovery, experiment, explorer, upstream::Backend,
-};
+use crate::{aggregate, cache, dashboard, deploy, discovery, experiment, explorer};
+use gateway_upstream::Backend;
 
 /// The gateway's own operations.
 #[derive(utoipa::OpenApi)]

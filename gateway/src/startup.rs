@@ -18,14 +18,14 @@ use crate::{
     limit::InFlight,
     openapi,
     ops::{AdminListener, health::PublicHealth, public::PublicOps},
-    probe::probe_client,
     ratelimit::RateLimiter,
     redis::Redis,
     revocation,
     state::{GatewayState, Shared},
     store::Store,
-    upstream::{self, CallPolicy},
 };
+use gateway_upstream::probe::probe_client;
+use gateway_upstream::{self as upstream, CallPolicy};
 
 /// The gateway, bound and ready to serve.
 #[derive(Debug)]
@@ -50,7 +50,7 @@ impl Application {
             config.redis_timeout,
         );
         let client = probe_client();
-        let backends = upstream::from_config(&config, &client)?;
+        let backends = upstream::from_args(&config.upstream, &client)?;
         let discovery = Discovery::start(&config.discovery, backends.clone());
         let state = GatewayState::new(Shared {
             access: Arc::new(Access {
@@ -62,7 +62,11 @@ impl Application {
             limiter: RateLimiter::new(&config.rate_limit, store.clone()),
             cache: cache::Cache::new(config.cache.clone(), store.clone()),
             backends: backends.clone(),
-            call_policy: CallPolicy::new(config.upstream_timeout, &config.retry, &config.breaker),
+            call_policy: CallPolicy::new(
+                config.upstream.upstream_timeout,
+                &config.upstream.retry,
+                &config.upstream.breaker,
+            ),
             part_timeout: config.guards.aggregate_part_timeout,
             body_limit: config.guards.body_limit,
             in_flight: InFlight::new(config.guards.max_concurrency),

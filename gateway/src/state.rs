@@ -5,16 +5,10 @@ use std::{ops::Deref, sync::Arc, time::Duration};
 use axum::extract::FromRef;
 
 use crate::{
-    access::Access,
-    cache::Cache,
-    deploy::Deployments,
-    discovery::Discovery,
-    experiment::Experiments,
-    forwarded::Forwarding,
-    limit::InFlight,
-    ratelimit::RateLimiter,
-    upstream::{Backend, CallPolicy},
+    access::Access, cache::Cache, deploy::Deployments, discovery::Discovery,
+    experiment::Experiments, forwarded::Forwarding, limit::InFlight, ratelimit::RateLimiter,
 };
+use gateway_upstream::{Backend, CallPolicy};
 
 /// The gateway's state: one `Arc`, so that the clone every middleware makes of it is one
 /// reference count, not one per part.

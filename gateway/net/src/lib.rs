@@ -8,8 +8,8 @@
 //! - [`per_runtime`] and [`boxed`]: values kept per serving runtime, futures boxed in place.
 //!
 //! Its neighbours: it stands on `shared` alone; `gateway-http-cache` beside it knows no
-//! network; the `gateway` crate above serves its routes on [`server`] and calls backends
-//! through [`client`]; `bench` measures it bare.
+//! network; the `gateway` crate above serves its routes on [`server`], and
+//! `gateway-upstream` calls backends through [`client`]; `bench` measures it bare.
 
 pub mod boxed;
 pub mod client;

@@ -23,10 +23,8 @@ use gateway_http_cache::{
 };
 
 use super::flight::{CachedRequest, FlightResult};
-use crate::{
-    state::GatewayState,
-    upstream::{Failure, Outbound, OutboundBody},
-};
+use crate::state::GatewayState;
+use gateway_upstream::{Failure, Outbound, OutboundBody};
 
 /// One flight: the lookup, and on a miss (or a stale copy) the backend call and the store.
 /// `leader` names the request that runs it: an answer that may not be shared is its alone.

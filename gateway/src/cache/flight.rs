@@ -11,7 +11,7 @@ use gateway_http_cache::{Directives, Entry};
 use http::{HeaderMap, uri::PathAndQuery};
 use uuid::Uuid;
 
-use crate::upstream::{Added, Backend, Failure};
+use gateway_upstream::{Added, Backend, Failure};
 
 /// The outcome of one lookup-and-fetch.
 #[derive(Debug)]

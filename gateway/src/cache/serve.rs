@@ -25,10 +25,8 @@ use super::{
     flight::{CachedRequest, FlightResult},
     stats::{Outcome, X_CACHE},
 };
-use crate::{
-    state::GatewayState,
-    upstream::{Outbound, OutboundBody},
-};
+use crate::state::GatewayState;
+use gateway_upstream::{Outbound, OutboundBody};
 
 const X_CACHE_SOURCE: HeaderName = HeaderName::from_static("x-cache-source");
 

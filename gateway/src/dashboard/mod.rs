@@ -15,8 +15,8 @@ use crate::{
     discovery::RegistryView,
     experiment::ExperimentSummary,
     state::GatewayState,
-    upstream::{BreakerTable, BudgetUsage, breaker_table},
 };
+use gateway_upstream::{BreakerTable, BudgetUsage, breaker_table};
 
 /// Everything the dashboard shows, at one time.
 #[derive(Debug, Serialize, ToSchema)]

@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
 use super::record::{Analysis, DeploySettings};
-use crate::upstream::{CallRecord, Endpoint};
+use gateway_upstream::{CallRecord, Endpoint};
 
 /// The new colour's instances and what their calls were at the switch.
 #[derive(Debug)]

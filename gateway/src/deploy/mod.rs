@@ -18,7 +18,9 @@ use std::{sync::Arc, time::Duration};
 use clap::Args;
 
 pub use self::{http::DeploymentStatus, record::SmokeCheck, store::DeployStore};
-use crate::{discovery::Discovery, probe::ProbeClient, upstream::Backend};
+use crate::discovery::Discovery;
+use gateway_upstream::Backend;
+use gateway_upstream::probe::ProbeClient;
 
 /// The defaults of every deployment; a request may set its own.
 #[derive(Debug, Clone, Args)]

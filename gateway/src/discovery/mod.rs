@@ -17,7 +17,8 @@ use shared::registry::{Instance, Registry};
 use tokio::sync::RwLock;
 
 pub use self::view::RegistryView;
-use crate::{colours::LiveColours, upstream::Backend};
+use crate::colours::LiveColours;
+use gateway_upstream::Backend;
 
 /// Where the gateway reads the service registry.
 #[derive(Debug, Clone, Args)]

@@ -9,11 +9,8 @@ use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use super::most_vanished;
-use crate::{
-    clock::now,
-    colours::DEFAULT_LIVE,
-    upstream::{Backend, EndpointHealth},
-};
+use crate::{clock::now, colours::DEFAULT_LIVE};
+use gateway_upstream::{Backend, EndpointHealth};
 
 /// Every backend's instances.
 #[derive(Debug, Clone, Serialize, ToSchema)]

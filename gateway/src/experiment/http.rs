@@ -21,7 +21,7 @@ use super::{
     report::{ExperimentReport, report},
     tally,
 };
-use crate::upstream::Backend;
+use gateway_upstream::Backend;
 
 /// How an experiment ends.
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -36,7 +36,8 @@ pub use self::{
     model::{Experiment, ExperimentState, Goal},
     summary::ExperimentSummary,
 };
-use crate::{access::Caller, store::Store, upstream::Selector};
+use crate::{access::Caller, store::Store};
+use gateway_upstream::Selector;
 
 /// How often counts are added to Redis and the experiments read again.
 const REFRESH: Duration = Duration::from_secs(1);

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::upstream::Selector;
+use gateway_upstream::Selector;
 
 /// One experiment.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -5,7 +5,7 @@ use shared::{FieldError, Problem};
 use utoipa::ToSchema;
 
 use super::model::{Experiment, ExperimentState, Goal, Variant};
-use crate::upstream::Backend;
+use gateway_upstream::Backend;
 
 /// An experiment asked for.
 #[derive(Debug, Deserialize, ToSchema)]

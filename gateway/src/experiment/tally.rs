@@ -13,7 +13,8 @@ use std::{
 use hdrhistogram::Histogram;
 use redis::Script;
 
-use crate::{store::Store, upstream::latency_histogram};
+use crate::store::Store;
+use gateway_upstream::latency_histogram;
 
 /// How long an anonymous caller's exposure is remembered for a conversion to count.
 pub const ANONYMOUS_MEMORY: Duration = Duration::from_secs(7 * 24 * 3600);

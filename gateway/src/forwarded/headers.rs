@@ -11,7 +11,7 @@ use shared::forwarded::X_FORWARDED_FOR;
 use gateway_net::relay::{is_hop_by_hop, remove_hop_by_hop};
 
 use super::Forwarding;
-use crate::upstream::Added;
+use gateway_upstream::Added;
 
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");

@@ -14,7 +14,7 @@ use axum::{Json, Router, extract::State, routing::get};
 use clap::Args;
 use shared::health::{CheckReport, Checks, HealthReport};
 
-use crate::{SERVICE, cache, state::GatewayState, upstream};
+use crate::{SERVICE, cache, state::GatewayState};
 
 /// Where the operational listener is.
 #[derive(Debug, Clone, Args)]
@@ -47,7 +47,7 @@ impl AdminListener {
             .route("/stats/cache", get(cache::get_cache_stats))
             .route(
                 "/stats/circuit-breakers",
-                get(upstream::get_circuit_breakers),
+                get(gateway_upstream::get_circuit_breakers),
             )
             .with_state(state)
             .route("/health", get(get_full_health).with_state(checks));

@@ -25,8 +25,8 @@ use crate::{
     access::Caller,
     routes::{RouteTable, parse_table},
     store::Store,
-    upstream::whole_seconds,
 };
+use gateway_upstream::whole_seconds;
 
 /// Signing in and up, and password resets, are held to a few attempts a minute per client
 /// address, whoever the token says the caller is; reads get the most room.

@@ -1,14 +1,15 @@
 //! `GET /stats/circuit-breakers`: the dashboard's breaker table, one row per backend with its
 //! instances' breakers.
 
+use std::sync::Arc;
+
 use axum::{Json, extract::State};
-use chrono::Utc;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use shared::resilience::{BreakerSnapshot, BreakerState};
 use utoipa::ToSchema;
 
-use super::Backend;
-use crate::{clock::rfc3339, state::GatewayState};
+use crate::Backend;
 
 /// Every backend's breaker.
 #[derive(Debug, Serialize, ToSchema)]
@@ -96,6 +97,10 @@ fn counts(snapshot: BreakerSnapshot) -> BreakerCounts {
     }
 }
 
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
 fn row(backend: &Backend) -> BreakerRow {
     let instances = backend
         .balancer
@@ -121,8 +126,8 @@ fn row(backend: &Backend) -> BreakerRow {
 /// failure rate, last change, next trial.
 #[utoipa::path(get, path = "/stats/circuit-breakers", tag = "statistics",
     responses((status = 200, description = "One row per backend", body = BreakerTable)))]
-pub async fn get_circuit_breakers(State(state): State<GatewayState>) -> Json<BreakerTable> {
-    Json(breaker_table(&state.backends))
+pub async fn get_circuit_breakers(State(backends): State<Arc<[Backend]>>) -> Json<BreakerTable> {
+    Json(breaker_table(&backends))
 }
 
 /// Every backend's breaker, and its instances'.

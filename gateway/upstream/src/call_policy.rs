@@ -11,7 +11,7 @@ use http::{HeaderMap, Request, Response, StatusCode, header};
 use shared::resilience::{Attempt, Breaker, BreakerState, RetryPolicy};
 use tokio::time::Instant;
 
-use super::{
+use crate::{
     Backend, BreakerArgs, Endpoint, Failure, Outbound, OutboundBody, RetryArgs, over_limit,
 };
 use gateway_net::client::{PoolError, PooledBody};
@@ -175,7 +175,7 @@ impl CallPolicy {
         backend: &Backend,
         endpoint: &Endpoint,
         request: Request<Body>,
-        added: &super::Added,
+        added: &crate::Added,
     ) -> Result<(Result<Response<PooledBody>, Failure>, Duration), Failure> {
         let started = Instant::now();
         let outcome = tokio::time::timeout_at(

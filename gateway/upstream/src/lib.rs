@@ -1,7 +1,15 @@
-//! Calling a backend without being taken down by it: each attempt passes its breaker, waits
-//! at most the upstream timeout for the response headers, and idempotent requests are retried
-//! with exponential backoff and full jitter on retryable failures, within the retry budget
-//! and never while the breaker is open.
+//! gateway-upstream: calling a backend without being taken down by it.
+//!
+//! Each service behind the gateway is a [`Backend`]: its path prefix, its instances and the
+//! choice between them (`balance`: latency-aware, outliers ejected), its circuit breaker and
+//! its retry budget. A [`CallPolicy`] makes one call: each attempt passes the breaker and
+//! waits at most the upstream timeout for the response headers; idempotent requests are
+//! retried with exponential backoff and full jitter on retryable failures, within the budget
+//! and never while the breaker is open. [`probe`] holds the calls off that path (readiness).
+//!
+//! Its neighbours: it stands on `gateway-net` (the client and pool it calls through) and
+//! `shared`; the `gateway` crate above routes requests to it, and its control plane
+//! (discovery, deployments, experiments) steers the instances it chooses among.
 
 mod backends;
 mod balance;
@@ -10,7 +18,8 @@ mod call_policy;
 mod endpoint;
 mod origin;
 mod outlier;
-pub(crate) mod stats;
+pub mod probe;
+mod stats;
 
 use std::time::Duration;
 
@@ -25,7 +34,7 @@ use shared::Problem;
 use smallvec::SmallVec;
 
 pub use self::{
-    backends::{Backend, checks, from_config},
+    backends::{Backend, UpstreamArgs, checks, from_args},
     call_policy::CallPolicy,
     endpoint::{CallRecord, Endpoint, EndpointHealth, latency_histogram},
     outlier::OutlierArgs,
@@ -163,9 +172,17 @@ impl Failure {
             )
             .with_detail("The request body is over the size limit.")
             .into_response(),
-            Self::RequestBody { too_large: false } => crate::guards::unreadable_body(),
+            Self::RequestBody { too_large: false } => unreadable_body(),
         }
     }
+}
+
+/// The 400 problem for a body that could not be read whole (cut off, say).
+pub fn unreadable_body() -> Response {
+    Problem::bad_request(
+        "The request body could not be read: it is over the size limit or was cut off.",
+    )
+    .into_response()
 }
 
 /// Seconds, rounded up: a client told 0 would come back at once and be refused again.

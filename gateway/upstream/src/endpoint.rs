@@ -16,7 +16,7 @@ use shared::{registry::Instance, resilience::Breaker};
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use super::{
+use crate::{
     origin::Origin,
     outlier::{Ejections, OutlierArgs},
 };

@@ -4,21 +4,58 @@
 use std::{
     ops::Deref,
     sync::{Arc, atomic::AtomicU64},
+    time::Duration,
 };
 
+use clap::Args;
 use metrics::{Counter, Histogram};
-
 use shared::{
+    config::parse_http_url,
     health::Checks,
     resilience::{Breaker, BreakerConfig},
     server::StartupError,
 };
 
-use super::{balance::Balancer, budget::RetryBudget, origin::Origin};
 use crate::{
-    Config,
+    BreakerArgs, RetryArgs,
+    balance::Balancer,
+    budget::RetryBudget,
+    origin::Origin,
+    outlier::OutlierArgs,
     probe::{ProbeClient, Upstream},
 };
+
+/// The services behind the gateway, and how calls to them are guarded.
+#[derive(Debug, Clone, Args)]
+pub struct UpstreamArgs {
+    /// auth-service, serving `/auth/*`.
+    #[arg(long, env = "AUTH_SERVICE_URL", default_value = "http://127.0.0.1:3001", value_parser = parse_http_url)]
+    pub auth_service_url: String,
+    /// order-service, serving `/orders/*`.
+    #[arg(long, env = "ORDER_SERVICE_URL", default_value = "http://127.0.0.1:3002", value_parser = parse_http_url)]
+    pub order_service_url: String,
+    /// restaurant-service, serving `/restaurants/*`.
+    #[arg(long, env = "RESTAURANT_SERVICE_URL", default_value = "http://127.0.0.1:3003", value_parser = parse_http_url)]
+    pub restaurant_service_url: String,
+    /// delivery-service, serving `/delivery/*`.
+    #[arg(long, env = "DELIVERY_SERVICE_URL", default_value = "http://127.0.0.1:3004", value_parser = parse_http_url)]
+    pub delivery_service_url: String,
+    /// tracking-service, serving `/tracking/*`.
+    #[arg(long, env = "TRACKING_SERVICE_URL", default_value = "http://127.0.0.1:3005", value_parser = parse_http_url)]
+    pub tracking_service_url: String,
+    /// payment-service, serving `/payments/*`.
+    #[arg(long, env = "PAYMENT_SERVICE_URL", default_value = "http://127.0.0.1:3006", value_parser = parse_http_url)]
+    pub payment_service_url: String,
+    /// Longest wait for a backend's response headers.
+    #[arg(long, env = "UPSTREAM_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: Duration,
+    #[command(flatten)]
+    pub breaker: BreakerArgs,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+    #[command(flatten)]
+    pub outlier: OutlierArgs,
+}
 
 /// One service behind the gateway; cloning shares it.
 #[derive(Debug, Clone)]
@@ -83,7 +120,10 @@ impl CallMetrics {
 }
 
 /// Every backend, from the configuration; refused if a URL names no host to call.
-pub fn from_config(config: &Config, client: &ProbeClient) -> Result<Arc<[Backend]>, StartupError> {
+pub fn from_args(
+    config: &UpstreamArgs,
+    client: &ProbeClient,
+) -> Result<Arc<[Backend]>, StartupError> {
     let breaker = BreakerConfig {
         failure_rate: f64::from(config.breaker.breaker_failure_rate) / 100.0,
         window: config.breaker.breaker_window,
@@ -148,12 +188,18 @@ mod tests {
 
     use super::*;
 
+    #[derive(Parser)]
+    struct Config {
+        #[command(flatten)]
+        upstream: UpstreamArgs,
+    }
+
     #[test]
     fn a_backend_url_the_gateway_cannot_call_stops_it_at_start_naming_the_service() {
         let config =
             Config::try_parse_from(["gateway", "--order-service-url", "https://orders:3002"])
                 .expect("the syntax is accepted");
-        let refused = from_config(&config, &crate::probe::probe_client())
+        let refused = from_args(&config.upstream, &crate::probe::probe_client())
             .expect_err("an https backend is refused");
         let message = refused.to_string();
         assert!(message.contains("order-service"), "{message}");

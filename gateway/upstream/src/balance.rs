@@ -29,7 +29,7 @@ use shared::{
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use super::{endpoint::Endpoint, origin::Origin, outlier::OutlierArgs};
+use crate::{endpoint::Endpoint, origin::Origin, outlier::OutlierArgs};
 use gateway_net::client::OriginPool;
 
 /// Which registered instances a call may go to: those of a colour, of a version, or both.
