@@ -43,7 +43,7 @@ pub struct Explorer {
 impl Explorer {
     /// The gateway's own document first, then each backend's under its prefix.
     pub fn new(backends: &[Backend]) -> Self {
-        let own = (crate::SERVICE, "/openapi.json".to_owned());
+        let own = (crate::name::SERVICE, "/openapi.json".to_owned());
         let documents = std::iter::once(own)
             .chain(
                 backends

@@ -73,7 +73,7 @@ pub async fn forward_request(
             started: Instant::now(),
         };
         // Boxed: the cache's future is large, and uncached requests need not carry it.
-        return gateway_net::boxed::in_place(|| cache::serve(state, request)).await;
+        return gateway_net::boxed::in_place(|| cache::serve(&state.cache, request)).await;
     }
 
     let method = parts.method;

@@ -231,7 +231,8 @@ mod tests {
     #[test]
     fn a_path_belongs_to_the_backend_whose_prefix_it_is_or_is_under() {
         use clap::Parser;
-        let config = crate::Config::try_parse_from(["gateway"]).expect("the defaults parse");
+        let config =
+            crate::config::Config::try_parse_from(["gateway"]).expect("the defaults parse");
         let backends =
             gateway_upstream::from_args(&config.upstream, &gateway_upstream::probe::probe_client())
                 .expect("backends");

@@ -29,6 +29,7 @@ mod front;
 mod guards;
 mod limit;
 mod metrics;
+mod name;
 mod openapi;
 mod ops;
 mod ratelimit;
@@ -40,7 +41,5 @@ mod state;
 mod store;
 
 pub use config::Config;
+pub use name::SERVICE;
 pub use startup::Application;
-
-/// The binary's name, in logs, traces and `/health`.
-pub const SERVICE: &str = "gateway";

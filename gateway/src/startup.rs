@@ -5,9 +5,10 @@ use gateway_net::server::{ConnectionLimits, Server};
 use shared::{health::Checks, server::StartupError, service::ServiceDefinition};
 
 use crate::{
-    Config, SERVICE,
     access::Access,
-    admission, aggregate, cache, dashboard,
+    admission, aggregate, cache,
+    config::Config,
+    dashboard,
     deploy::{self, Deployments},
     discovery::{self, Discovery},
     experiment::{self, Experiments},
@@ -16,6 +17,7 @@ use crate::{
     front::Front,
     guards,
     limit::InFlight,
+    name::SERVICE,
     openapi,
     ops::{AdminListener, health::PublicHealth, public::PublicOps},
     ratelimit::RateLimiter,
@@ -52,6 +54,11 @@ impl Application {
         let client = probe_client();
         let backends = upstream::from_args(&config.upstream, &client)?;
         let discovery = Discovery::start(&config.discovery, backends.clone());
+        let call_policy = CallPolicy::new(
+            config.upstream.upstream_timeout,
+            &config.upstream.retry,
+            &config.upstream.breaker,
+        );
         let state = GatewayState::new(Shared {
             access: Arc::new(Access {
                 verifier: config.access.auth.verifier(),
@@ -60,13 +67,9 @@ impl Application {
                 policy: config.access.route_policy.clone(),
             }),
             limiter: RateLimiter::new(&config.rate_limit, store.clone()),
-            cache: cache::Cache::new(config.cache.clone(), store.clone()),
+            cache: cache::Cache::new(config.cache.clone(), store.clone(), call_policy.clone()),
             backends: backends.clone(),
-            call_policy: CallPolicy::new(
-                config.upstream.upstream_timeout,
-                &config.upstream.retry,
-                &config.upstream.breaker,
-            ),
+            call_policy,
             part_timeout: config.guards.aggregate_part_timeout,
             body_limit: config.guards.body_limit,
             in_flight: InFlight::new(config.guards.max_concurrency),

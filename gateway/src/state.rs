@@ -76,6 +76,7 @@ macro_rules! feature_state {
 feature_state! {
     Cache => cache,
     Deployments => deployments,
+    Discovery => discovery,
     Experiments => experiments,
     Arc<[Backend]> => backends,
 }

@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use crate::{Freshness, Scope};
+use crate::rules::{Freshness, Scope};
 
 /// One cached response.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use crate::{Scope, Store};
+use crate::{rules::Scope, store::Store};
 
 /// The two places a GET's answer may be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,10 +16,12 @@ mod entry;
 mod flight;
 pub mod invalidation;
 mod key;
+mod operations;
 mod policy;
 pub mod revalidate;
 #[cfg(test)]
 mod rfc_tests;
+mod rules;
 mod store;
 pub mod vary;
 
@@ -28,15 +30,9 @@ pub use self::{
     entry::{Entry, millis_since_epoch, now_ms},
     flight::Flights,
     key::{CacheKey, normalise_query},
-    policy::{Exchange, Freshness, Scope, freshness},
-    store::{Lookup, Store, insert, invalidate, lookup},
+    operations::{Lookup, insert, invalidate, lookup},
+    policy::{Exchange, freshness},
+    rules::{Freshness, Scope},
+    store::Store,
+    vary::select,
 };
-
-/// The stored answer for `request` among `entries`: a fresh variant that matches it, else
-/// the youngest stale one.
-pub fn select<'a>(entries: &'a [Entry], request: &http::HeaderMap, now: u64) -> Option<&'a Entry> {
-    let matching = || entries.iter().filter(|entry| vary::matches(entry, request));
-    matching()
-        .find(|entry| entry.is_fresh(now))
-        .or_else(|| matching().min_by_key(|entry| entry.age(now)))
-}

@@ -8,19 +8,10 @@ use http::{HeaderMap, StatusCode, header};
 
 use crate::{
     control::{Directives, Seconds},
-    revalidate, vary,
+    revalidate,
+    rules::{Freshness, Scope},
+    vary,
 };
-
-/// Where a response may be kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// One copy for everyone.
-    Public,
-    /// One copy per user the gateway authenticated: the gateway's policy for answers a
-    /// shared cache may not share (`private`, or asked with a token and not marked for
-    /// sharing), each kept as that user's private cache would keep it.
-    User,
-}
 
 /// One exchange with the origin, as the cache judges it.
 #[derive(Debug, Clone, Copy)]
@@ -36,22 +27,6 @@ pub struct Exchange<'a> {
     pub received_at: SystemTime,
     /// A lifetime the route's configuration forces, in place of the response's.
     pub forced: Option<Duration>,
-}
-
-/// What the cache keeps of a stored response's rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Freshness {
-    pub lifetime: Duration,
-    /// Its age when received (`corrected_initial_age`).
-    pub initial_age: Duration,
-    pub scope: Scope,
-    /// How long past its lifetime it may answer for a failing origin (RFC 5861).
-    pub stale_if_error: Option<Duration>,
-    /// How long past its lifetime it may answer while being refreshed (RFC 5861).
-    pub stale_while_revalidate: Option<Duration>,
-    /// It must never answer stale without the origin's word (`must-revalidate`,
-    /// `proxy-revalidate`, `s-maxage`).
-    pub revalidate_only: bool,
 }
 
 /// Final statuses whose responses may be stored with a heuristic lifetime (RFC 9110 §15.1),

@@ -3,7 +3,7 @@
 
 use http::{HeaderMap, HeaderName, header};
 
-use crate::Entry;
+use crate::entry::Entry;
 
 /// Fields a 304 may not change: they describe the stored body, which is kept (§3.2).
 const BODY_FIELDS: [HeaderName; 4] = [

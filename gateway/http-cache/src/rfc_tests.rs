@@ -6,7 +6,8 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::{
     control::{CDN_CACHE_CONTROL, Directives, Seconds},
-    policy::{Exchange, Scope, freshness},
+    policy::{Exchange, freshness},
+    rules::Scope,
 };
 
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {

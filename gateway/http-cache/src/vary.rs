@@ -5,7 +5,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, header};
 
-use crate::Entry;
+use crate::entry::Entry;
 
 /// Most variants kept per key; the oldest goes first.
 const MOST_VARIANTS: usize = 8;
@@ -102,6 +102,15 @@ pub fn decode(bytes: &Bytes) -> Option<Vec<Entry>> {
         at += length;
     }
     Some(entries)
+}
+
+/// The stored answer for `request` among `entries`: a fresh variant that matches it, else
+/// the youngest stale one.
+pub fn select<'a>(entries: &'a [Entry], request: &HeaderMap, now: u64) -> Option<&'a Entry> {
+    let matching = || entries.iter().filter(|entry| matches(entry, request));
+    matching()
+        .find(|entry| entry.is_fresh(now))
+        .or_else(|| matching().min_by_key(|entry| entry.age(now)))
 }
 
 #[cfg(test)]

@@ -22,20 +22,21 @@ use gateway_http_cache::{
     millis_since_epoch, now_ms, revalidate, select, vary,
 };
 
-use super::flight::{CachedRequest, FlightResult};
-use crate::state::GatewayState;
+use super::{
+    flight::{CachedRequest, FlightResult},
+    state::Cache,
+};
 use gateway_upstream::{Failure, Outbound, OutboundBody};
 
 /// One flight: the lookup, and on a miss (or a stale copy) the backend call and the store.
 /// `leader` names the request that runs it: an answer that may not be shared is its alone.
 pub(super) async fn fetch(
-    state: GatewayState,
+    cache: Cache,
     key: CacheKey,
     request: CachedRequest,
     revalidate: bool,
     leader: u64,
 ) -> FlightResult {
-    let cache = &state.cache;
     let found = cache.lookup(&key).await;
     let redis_up = !matches!(found, Lookup::Unavailable);
     let others = found.entries();
@@ -50,9 +51,9 @@ pub(super) async fn fetch(
         .as_ref()
         .filter(|entry| revalidate::has_validators(&entry.headers));
     let requested_at = SystemTime::now();
-    let mut response = match send(&state, &request, validating).await {
+    let mut response = match send(&cache, &request, validating).await {
         Ok(response) => response,
-        Err(failure) => return disconnected(&state, stale, failure),
+        Err(failure) => return disconnected(&cache, stale, failure),
     };
     // A 304 that does not answer for the stored copy: asked again without conditions, so
     // that the client gets a whole answer (RFC 9111 §4.3.4).
@@ -60,9 +61,9 @@ pub(super) async fn fetch(
         && validating.is_some_and(|entry| !revalidate::validates(entry, response.headers()))
     {
         validating = None;
-        response = match send(&state, &request, None).await {
+        response = match send(&cache, &request, None).await {
             Ok(response) => response,
-            Err(failure) => return disconnected(&state, stale, failure),
+            Err(failure) => return disconnected(&cache, stale, failure),
         };
     }
     // RFC 5861's errors: what `stale-if-error` lets a stale copy answer for.
@@ -88,14 +89,14 @@ pub(super) async fn fetch(
     // delimited by the connection's close (RFC 9112 §6.3) on a connection kept open does
     // not hold every request of the key for ever.
     let collecting = collect_within(body, cache.args.cache_max_body);
-    let body = match tokio::time::timeout(state.call_policy.timeout, collecting).await {
+    let body = match tokio::time::timeout(cache.calls.timeout, collecting).await {
         Ok(Collected::Whole(body)) => body,
         Ok(Collected::TooLarge(body)) => {
             let response = Response::from_parts(parts, body);
             return FlightResult::Unshared(Mutex::new(Some(response)));
         }
-        Ok(Collected::Broken) => return disconnected(&state, stale, Failure::Unreachable),
-        Err(_) => return disconnected(&state, stale, Failure::Timeout),
+        Ok(Collected::Broken) => return disconnected(&cache, stale, Failure::Unreachable),
+        Err(_) => return disconnected(&cache, stale, Failure::Timeout),
     };
     let exchange = Exchanged {
         request: &request,
@@ -113,7 +114,7 @@ pub(super) async fn fetch(
     };
     let (entry, rules) = exchange.entry(status, headers, body);
     if rules.is_some() && redis_up {
-        state.cache.insert(&key, &entry, others).await;
+        cache.insert(&key, &entry, others).await;
     }
     // What may not be stored for everyone is not handed to the flight's other requests.
     let private_to = rules
@@ -134,7 +135,7 @@ pub(super) async fn fetch(
 /// here from the complete response, and with the stored copy's validators when it has one
 /// to validate.
 async fn send(
-    state: &GatewayState,
+    cache: &Cache,
     request: &CachedRequest,
     validating: Option<&Entry>,
 ) -> Result<http::Response<PooledBody>, Failure> {
@@ -153,7 +154,7 @@ async fn send(
         body: OutboundBody::Replayable(Bytes::new()),
         only: None,
     };
-    state.call_policy.send(&request.backend, outbound).await
+    cache.calls.send(&request.backend, outbound).await
 }
 
 /// A body read up to a limit.
@@ -191,8 +192,8 @@ async fn collect_within(mut body: PooledBody, limit: usize) -> Collected {
 
 /// The backend could not be reached, timed out or its breaker is open: a stale copy answers
 /// if the origin allows it.
-fn disconnected(state: &GatewayState, stale: Option<Entry>, failure: Failure) -> FlightResult {
-    let limit = state.cache.args.cache_stale_limit;
+fn disconnected(cache: &Cache, stale: Option<Entry>, failure: Failure) -> FlightResult {
+    let limit = cache.args.cache_stale_limit;
     match stale.filter(|entry| entry.may_answer_disconnected(now_ms(), limit)) {
         Some(entry) => FlightResult::Stale {
             entry,

@@ -23,17 +23,17 @@ use gateway_http_cache::{CacheKey, Directives, Entry, conditional, now_ms, selec
 use super::{
     fetch::fetch,
     flight::{CachedRequest, FlightResult},
+    state::Cache,
     stats::{Outcome, X_CACHE},
 };
-use crate::state::GatewayState;
 use gateway_upstream::{Outbound, OutboundBody};
 
 const X_CACHE_SOURCE: HeaderName = HeaderName::from_static("x-cache-source");
 
 /// Answers `request` from the cache or the backend.
-pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
+pub async fn serve(cache: &Cache, request: CachedRequest) -> Response {
     let key = CacheKey::new(
-        &state.cache.entries,
+        &cache.entries,
         request.target.path(),
         request.target.query(),
         request.user,
@@ -47,9 +47,9 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
     let looked_up = if revalidate {
         None
     } else {
-        let (cache, looked_for) = (state.cache.clone(), key.clone());
-        let lookup = async move { cache.lookup(&looked_for).await };
-        state.cache.lookups.get().run(key.flight(), lookup).await
+        let (shared, looked_for) = (cache.clone(), key.clone());
+        let lookup = async move { shared.lookup(&looked_for).await };
+        cache.lookups.get().run(key.flight(), lookup).await
     };
     let now = now_ms();
     let found = looked_up
@@ -60,7 +60,7 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
             (from_stored(entry, now, &request.headers), Outcome::Hit)
         }
         Some(entry) if entry.may_answer_while_revalidating(now) => {
-            refresh_in_background(state, key, &request, entry);
+            refresh_in_background(cache, key, &request, entry);
             (from_stored(entry, now, &request.headers), Outcome::Stale)
         }
         Some(entry) if takes_stale(entry, &asked, now) => {
@@ -79,7 +79,7 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
         // A fresh copy too old for the client's `max-age` or `min-fresh` is refreshed.
         found => {
             let refresh = revalidate || found.is_some_and(|entry| entry.is_fresh(now));
-            match fly(state, key, &request, refresh, &[]).await {
+            match fly(cache, key, &request, refresh, &[]).await {
                 Some(answer) => answer,
                 None => return Problem::internal().into_response(),
             }
@@ -90,7 +90,7 @@ pub async fn serve(state: &GatewayState, request: CachedRequest) -> Response {
     if outcome != Outcome::Bypass {
         headers.insert(X_CACHE_SOURCE, HeaderValue::from_static("Redis"));
     }
-    state.cache.stats.record(outcome, request.started.elapsed());
+    cache.stats.record(outcome, request.started.elapsed());
     if request.head {
         *response.body_mut() = Body::empty();
     }
@@ -124,15 +124,10 @@ fn takes_stale(entry: &Entry, asked: &Directives, now: u64) -> bool {
 
 /// Refreshes `key` from the backend without keeping anyone waiting, in the flight every
 /// refresh of that key joins (`stale-while-revalidate`).
-fn refresh_in_background(
-    state: &GatewayState,
-    key: CacheKey,
-    request: &CachedRequest,
-    stale: &Entry,
-) {
+fn refresh_in_background(cache: &Cache, key: CacheKey, request: &CachedRequest, stale: &Entry) {
     let flight_key = flight_key(&key, true, &stale.variant);
-    let work = fetch(state.clone(), key, request.clone(), true, next_request_id());
-    let flights = state.cache.flights.clone();
+    let work = fetch(cache.clone(), key, request.clone(), true, next_request_id());
+    let flights = cache.flights.clone();
     tokio::spawn(async move {
         flights.run(&flight_key, work).await;
     });
@@ -159,7 +154,7 @@ fn next_request_id() -> u64 {
 /// The answer of the flight for `key`, joined or started: its lookup, and on a miss the
 /// backend. `None` when the flight did not finish.
 async fn fly(
-    state: &GatewayState,
+    cache: &Cache,
     key: CacheKey,
     request: &CachedRequest,
     revalidate: bool,
@@ -167,8 +162,8 @@ async fn fly(
 ) -> Option<(Response, Outcome)> {
     let id = next_request_id();
     let flight_key = flight_key(&key, revalidate, variant);
-    let work = fetch(state.clone(), key.clone(), request.clone(), revalidate, id);
-    let result = state.cache.flights.run(&flight_key, work).await?;
+    let work = fetch(cache.clone(), key.clone(), request.clone(), revalidate, id);
+    let result = cache.flights.run(&flight_key, work).await?;
     // The flight answered another variant than this request's: one flight of its own.
     if variant.is_empty()
         && let Some(entry) = result.entry()
@@ -178,15 +173,15 @@ async fn fly(
             .map(|names| vary::values_of(&request.headers, &names))
             .filter(|own| !own.is_empty());
         return match own {
-            Some(own) => Box::pin(fly(state, key, request, revalidate, &own)).await,
+            Some(own) => Box::pin(fly(cache, key, request, revalidate, &own)).await,
             // `Vary: *`: an answer for no other request.
-            None => Some((Box::pin(own_call(state, request)).await, Outcome::Miss)),
+            None => Some((Box::pin(own_call(cache, request)).await, Outcome::Miss)),
         };
     }
     // Its answer was another request's alone (private, or not to be stored): one call of
     // this request's own.
     if !result.answers(id) {
-        return Some((Box::pin(own_call(state, request)).await, Outcome::Miss));
+        return Some((Box::pin(own_call(cache, request)).await, Outcome::Miss));
     }
     let now = now_ms();
     let asked = &request.headers;
@@ -215,7 +210,7 @@ async fn fly(
             (from_stored(entry, now, asked), Outcome::Stale)
         }
         FlightResult::Failed(failure) => (
-            failure.into_response(request.backend.name, state.call_policy.timeout),
+            failure.into_response(request.backend.name, cache.calls.timeout),
             Outcome::Miss,
         ),
         FlightResult::Unshared(slot) => {
@@ -225,7 +220,7 @@ async fn fly(
                 .take();
             let response = match taken {
                 Some(response) => response,
-                None => Box::pin(own_call(state, request)).await,
+                None => Box::pin(own_call(cache, request)).await,
             };
             (response, Outcome::Miss)
         }
@@ -248,7 +243,7 @@ fn respond(asked: &HeaderMap, status: StatusCode, headers: HeaderMap, body: &Byt
 }
 
 /// An uncached call of this request's own, for a response too big to share.
-async fn own_call(state: &GatewayState, request: &CachedRequest) -> Response {
+async fn own_call(cache: &Cache, request: &CachedRequest) -> Response {
     let outbound = Outbound {
         method: Method::GET,
         target: request.target.clone(),
@@ -257,8 +252,8 @@ async fn own_call(state: &GatewayState, request: &CachedRequest) -> Response {
         body: OutboundBody::Replayable(Bytes::new()),
         only: None,
     };
-    match state.call_policy.send(&request.backend, outbound).await {
+    match cache.calls.send(&request.backend, outbound).await {
         Ok(response) => relay(response),
-        Err(failure) => failure.into_response(request.backend.name, state.call_policy.timeout),
+        Err(failure) => failure.into_response(request.backend.name, cache.calls.timeout),
     }
 }

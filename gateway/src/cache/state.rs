@@ -1,10 +1,11 @@
-//! The cache's state: its settings, Redis, the flights in the air and the statistics; and
-//! what it asks of the cache's rules for one route or one key.
+//! The cache's state: its settings, Redis, the flights in the air, the statistics and the
+//! rules of its backend calls; and what it asks of the cache's rules for one route or one key.
 
 use std::{sync::Arc, time::Duration};
 
 use gateway_http_cache::{CacheKey, Entry, Flights, Lookup};
 use gateway_net::per_runtime::PerRuntime;
+use gateway_upstream::CallPolicy;
 use http::Method;
 
 use super::{args::CacheArgs, entries::RedisEntries, flight::FlightResult, stats::CacheStats};
@@ -28,17 +29,20 @@ pub struct Cache {
     /// Lookups and backend calls in flight, shared by every request.
     pub flights: Arc<Flights<FlightResult>>,
     pub stats: Arc<CacheStats>,
+    /// How a miss calls the backend.
+    pub calls: CallPolicy,
 }
 
 impl Cache {
-    /// A cache for `args` in `store`.
-    pub fn new(args: CacheArgs, store: Store) -> Self {
+    /// A cache for `args` in `store`, calling backends on a miss as `calls` says.
+    pub fn new(args: CacheArgs, store: Store, calls: CallPolicy) -> Self {
         Self {
             args: Arc::new(args),
             entries: RedisEntries::new(store),
             lookups: PerRuntime::default(),
             flights: Arc::default(),
             stats: Arc::default(),
+            calls,
         }
     }
 

@@ -14,7 +14,7 @@ use axum::{Json, Router, extract::State, routing::get};
 use clap::Args;
 use shared::health::{CheckReport, Checks, HealthReport};
 
-use crate::{SERVICE, cache, state::GatewayState};
+use crate::{cache, name::SERVICE, state::GatewayState};
 
 /// Where the operational listener is.
 #[derive(Debug, Clone, Args)]

@@ -13,7 +13,7 @@ use http::{Method, Uri};
 use utoipa::openapi::OpenApi;
 
 use super::health::PublicHealth;
-use crate::SERVICE;
+use crate::name::SERVICE;
 
 /// The public port's own answers.
 #[derive(Clone)]

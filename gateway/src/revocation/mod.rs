@@ -75,7 +75,7 @@ pub async fn start(args: &RevocationArgs, redis_url: &str, store: &Store) -> Den
         Err(err) => tracing::warn!(error = %err, "no revocation feed from redis"),
     }
     let consumer = consumer::Consumer {
-        amqp: Amqp::start(amqp_url, crate::SERVICE),
+        amqp: Amqp::start(amqp_url, crate::name::SERVICE),
         topology: Topology::new(&args.amqp_prefix),
         store: store.clone(),
         denylist: denylist.clone(),

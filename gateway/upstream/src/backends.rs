@@ -17,7 +17,7 @@ use shared::{
 };
 
 use crate::{
-    BreakerArgs, RetryArgs,
+    args::{BreakerArgs, RetryArgs},
     balance::Balancer,
     budget::RetryBudget,
     origin::Origin,

@@ -12,7 +12,11 @@ use shared::resilience::{Attempt, Breaker, BreakerState, RetryPolicy};
 use tokio::time::Instant;
 
 use crate::{
-    Backend, BreakerArgs, Endpoint, Failure, Outbound, OutboundBody, RetryArgs, over_limit,
+    args::{BreakerArgs, RetryArgs},
+    backends::Backend,
+    endpoint::Endpoint,
+    failure::Failure,
+    outbound::{Outbound, OutboundBody, over_limit},
 };
 use gateway_net::client::{PoolError, PooledBody};
 
@@ -175,7 +179,7 @@ impl CallPolicy {
         backend: &Backend,
         endpoint: &Endpoint,
         request: Request<Body>,
-        added: &crate::Added,
+        added: &crate::outbound::Added,
     ) -> Result<(Result<Response<PooledBody>, Failure>, Duration), Failure> {
         let started = Instant::now();
         let outcome = tokio::time::timeout_at(

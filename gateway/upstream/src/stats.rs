@@ -9,7 +9,7 @@ use serde::Serialize;
 use shared::resilience::{BreakerSnapshot, BreakerState};
 use utoipa::ToSchema;
 
-use crate::Backend;
+use crate::backends::Backend;
 
 /// Every backend's breaker.
 #[derive(Debug, Serialize, ToSchema)]
