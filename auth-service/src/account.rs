@@ -14,11 +14,10 @@ use crate::{
     attempt::Attempt,
     client::ClientInfo,
     error::AuthError,
-    required_actions,
     state::AppState,
     store::{
         lockout::Outcome,
-        sessions,
+        required_actions, sessions,
         users::{self, UserRecord},
     },
 };

@@ -8,6 +8,9 @@ use shared::{
     registry::RegistryArgs,
 };
 
+/// The binary's name, in logs, traces and `/health`.
+pub const SERVICE: &str = "auth-service";
+
 /// auth-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
 #[command(

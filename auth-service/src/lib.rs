@@ -13,7 +13,6 @@ mod error;
 mod keys;
 mod password;
 mod provisioning;
-mod required_actions;
 mod routes;
 mod seal;
 mod startup;
@@ -23,8 +22,5 @@ mod tokens;
 mod totp;
 mod totp_secret;
 
-pub use config::Config;
+pub use config::{Config, SERVICE};
 pub use startup::Application;
-
-/// The binary's name, in logs, traces and `/health`.
-pub const SERVICE: &str = "auth-service";

@@ -12,10 +12,11 @@ use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
 use crate::{
-    Config, SERVICE, at_rest,
+    at_rest,
     bootstrap::ensure_admin,
     code_key::CodeKey,
     config::AdminArgs,
+    config::{Config, SERVICE},
     keys::{KeyError, KeyRing},
     password::Hasher,
     provisioning, routes,

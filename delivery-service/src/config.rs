@@ -1,6 +1,9 @@
 use clap::Parser;
 use messaging::BrokeredServiceArgs;
 
+/// The binary's name, in logs, traces and `/health`.
+pub const SERVICE: &str = "delivery-service";
+
 /// delivery-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
 #[command(

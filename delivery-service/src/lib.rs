@@ -10,8 +10,5 @@ mod shipments;
 mod startup;
 mod state;
 
-pub use config::Config;
+pub use config::{Config, SERVICE};
 pub use startup::Application;
-
-/// The binary's name, in logs, traces and `/health`.
-pub const SERVICE: &str = "delivery-service";

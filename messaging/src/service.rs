@@ -17,8 +17,11 @@ use shared::{
 use sqlx::migrate::Migrator;
 
 use crate::{
-    BrokerArgs, DatabaseAndBroker, Handler, Workers,
+    broker::Workers,
+    config::BrokerArgs,
+    consumer::Handler,
     dead_letters::{self, DeadLetters},
+    stores::DatabaseAndBroker,
     topology::QueueSpec,
 };
 

@@ -4,7 +4,7 @@
 use shared::{config::PostgresArgs, health::Checks, postgres::Database, server::StartupError};
 use sqlx::migrate::Migrator;
 
-use crate::{Broker, BrokerArgs, Outbox};
+use crate::{broker::Broker, config::BrokerArgs, outbox::Outbox};
 
 /// A database, its outbox and the broker.
 #[derive(Debug, Clone)]

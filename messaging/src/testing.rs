@@ -11,8 +11,8 @@ use lapin::{
 use shared::testing::conformance::Guard;
 
 use crate::{
-    Envelope,
     config::{BrokerArgs, RetryDelays},
+    envelope::Envelope,
     topology::{Exchange, GATEWAY_REVOCATIONS, QUEUES, QueueSpec, Topology},
 };
 

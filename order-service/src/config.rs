@@ -9,6 +9,9 @@ use shared::{
 
 use crate::shards::{ShardMap, parse_shard_map};
 
+/// The binary's name, in logs, traces and `/health`.
+pub const SERVICE: &str = "order-service";
+
 /// order-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
 #[command(

@@ -11,9 +11,6 @@ mod startup;
 mod state;
 mod store;
 
-pub use config::Config;
+pub use config::{Config, SERVICE};
 pub use shards::{ShardMap, ShardSpec, tag as shard_tag};
 pub use startup::Application;
-
-/// The binary's name, in logs, traces and `/health`.
-pub const SERVICE: &str = "order-service";

@@ -16,8 +16,8 @@ use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
 use crate::{
-    Config, SERVICE,
     catalog::Catalog,
+    config::{Config, SERVICE},
     routes,
     saga::{self, SagaPolicy, replies::OrderMessages, timer},
     shards::{Shard, Shards, tag},

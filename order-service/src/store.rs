@@ -4,11 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
-use crate::{
-    domain::input::DeliveryAddress,
-    routes::views::{OrderLine, OrderView},
-    saga::store::SagaRow,
-};
+use crate::domain::{input::DeliveryAddress, lines::OrderLine};
 
 /// An order as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -31,28 +27,8 @@ pub struct OrderRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, customer_id, restaurant_id, restaurant_owner_id, courier_id, status, items, total_amount, \
+pub(crate) const COLUMNS: &str = "id, customer_id, restaurant_id, restaurant_owner_id, courier_id, status, items, total_amount, \
                        currency, delivery_address, payment_method, pickup_lat, pickup_lon, request_hash, created_at, updated_at";
-
-impl From<&OrderRow> for OrderView {
-    fn from(row: &OrderRow) -> Self {
-        Self {
-            id: row.id,
-            customer_id: row.customer_id,
-            restaurant_id: row.restaurant_id.clone(),
-            status: row.status.clone(),
-            items: row.items.0.clone(),
-            total: crate::routes::views::Money {
-                amount: row.total_amount,
-                currency: row.currency.clone(),
-            },
-            delivery_address: row.delivery_address.0.clone(),
-            courier_id: row.courier_id,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
-    }
-}
 
 #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
 pub async fn insert(
@@ -134,36 +110,6 @@ pub async fn lock(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<OrderR
     .bind(id)
     .fetch_optional(tx)
     .await
-}
-
-/// The order and its saga, both locked until the transaction ends, in one statement (the
-/// saga read as JSON beside the order's columns); `None` if either is missing.
-#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
-pub async fn lock_with_saga(
-    tx: &mut PgConnection,
-    id: Uuid,
-) -> sqlx::Result<Option<(OrderRow, SagaRow)>> {
-    static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let columns: Vec<String> = COLUMNS
-            .split(',')
-            .map(|c| format!("o.{}", c.trim()))
-            .collect();
-        format!(
-            // Rows are locked in the order of the FROM list: the saga first, as everyone
-            // else who locks both does, so that none of them waits on the other in a circle.
-            "SELECT {}, to_jsonb(s) AS saga FROM sagas s JOIN orders o ON o.id = s.order_id
-             WHERE s.order_id = $1 FOR UPDATE",
-            columns.join(", ")
-        )
-    });
-    #[derive(sqlx::FromRow)]
-    struct Locked {
-        #[sqlx(flatten)]
-        order: OrderRow,
-        saga: Json<SagaRow>,
-    }
-    let locked: Option<Locked> = sqlx::query_as(&QUERY).bind(id).fetch_optional(tx).await?;
-    Ok(locked.map(|locked| (locked.order, locked.saga.0)))
 }
 
 /// Moves the order to `to` from any status in `from`; `None` if it was in none of them.

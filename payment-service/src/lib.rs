@@ -11,8 +11,5 @@ mod state;
 mod status;
 mod store;
 
-pub use config::Config;
+pub use config::{Config, SERVICE};
 pub use startup::Application;
-
-/// The binary's name, in logs, traces and `/health`.
-pub const SERVICE: &str = "payment-service";

@@ -5,7 +5,12 @@ use shared::server::{Server, StartupError};
 use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
-use crate::{Config, SERVICE, commands::PaymentCommands, routes, state::AppState};
+use crate::{
+    commands::PaymentCommands,
+    config::{Config, SERVICE},
+    routes,
+    state::AppState,
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/payments");
 

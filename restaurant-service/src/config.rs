@@ -4,6 +4,9 @@ use shared::{
     registry::RegistryArgs,
 };
 
+/// The binary's name, in logs, traces and `/health`.
+pub const SERVICE: &str = "restaurant-service";
+
 /// restaurant-service's configuration: flags, each with an environment fallback.
 #[derive(Debug, Clone, Parser)]
 #[command(

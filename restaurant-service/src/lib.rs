@@ -8,8 +8,5 @@ mod startup;
 mod state;
 mod store;
 
-pub use config::Config;
+pub use config::{Config, SERVICE};
 pub use startup::Application;
-
-/// The binary's name, in logs, traces and `/health`.
-pub const SERVICE: &str = "restaurant-service";

@@ -7,7 +7,12 @@ use shared::{
 };
 use utoipa::OpenApi;
 
-use crate::{Config, SERVICE, routes, state::AppState, store::Restaurants};
+use crate::{
+    config::{Config, SERVICE},
+    routes,
+    state::AppState,
+    store::Restaurants,
+};
 
 /// restaurant-service, bound and ready to serve.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{Config, SeedError, client::Client, report::Report};
+use crate::{client::Client, config::Config, error::SeedError, report::Report};
 
 /// A demo account signed in: its id and a token that carries its roles.
 #[derive(Debug, Clone)]

@@ -3,7 +3,9 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::{SeedError, accounts::Account, client::Client, data::Restaurant, report::Report};
+use crate::{
+    accounts::Account, client::Client, data::Restaurant, error::SeedError, report::Report,
+};
 
 /// `restaurant`, created by `owner` unless one of theirs already has its name, with its menu
 /// unless it has one; returns its id.

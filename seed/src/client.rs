@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::{Config, SeedError};
+use crate::{config::Config, error::SeedError};
 
 /// A client of the gateway.
 #[derive(Debug, Clone)]

@@ -3,7 +3,9 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::{Config, SeedError, accounts, client::Client, data::Courier, report::Report};
+use crate::{
+    accounts, client::Client, config::Config, data::Courier, error::SeedError, report::Report,
+};
 
 /// `courier`'s account and profile; a new profile is placed at its location and on duty.
 /// A profile already there is left as it is (its courier may be on a delivery, or off duty).

@@ -1,7 +1,7 @@
 //! What a run created and what it found already there, and the demo credentials.
 
 use crate::{
-    Config,
+    config::Config,
     data::{COURIERS, CUSTOMER, OWNER, RESTAURANTS},
 };
 

@@ -14,8 +14,5 @@ mod state;
 mod store;
 mod streams;
 
-pub use config::Config;
+pub use config::{Config, SERVICE};
 pub use startup::Application;
-
-/// The binary's name, in logs, traces and `/health`.
-pub const SERVICE: &str = "tracking-service";

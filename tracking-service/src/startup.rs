@@ -6,7 +6,11 @@ use sqlx::migrate::Migrator;
 use utoipa::OpenApi;
 
 use crate::{
-    Config, SERVICE, live::StreamSlots, progress::DeliveryProgress, routes, state::AppState,
+    config::{Config, SERVICE},
+    live::StreamSlots,
+    progress::DeliveryProgress,
+    routes,
+    state::AppState,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/tracking");

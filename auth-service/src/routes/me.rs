@@ -5,7 +5,12 @@ use shared::Problem;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{account::Account, error::AuthError, required_actions, state::AppState, store::users};
+use crate::{
+    account::Account,
+    error::AuthError,
+    state::AppState,
+    store::{required_actions, users},
+};
 
 /// The caller's account.
 #[derive(Debug, Serialize, ToSchema)]

@@ -10,9 +10,9 @@ use uuid::Uuid;
 use crate::{
     client::ClientInfo,
     error::AuthError,
-    required_actions,
     state::AppState,
     store::{
+        required_actions,
         revocations::{self, Revocation},
         users,
     },

@@ -21,7 +21,7 @@ use lapin::{
 };
 
 use crate::{
-    Broker,
+    broker::Broker,
     connection::Amqp,
     topology::{QUEUES, QueueSpec, Topology},
 };

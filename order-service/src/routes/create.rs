@@ -11,7 +11,8 @@ use shared::{
 };
 use sqlx::types::Json as SqlJson;
 
-use super::views::{Money, OrderLine, OrderView};
+use super::views::OrderView;
+use crate::domain::lines::{Money, OrderLine};
 use crate::{
     catalog::{CatalogError, RestaurantMenu},
     domain::{input::CreateOrder, status::Status},

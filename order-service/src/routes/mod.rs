@@ -80,9 +80,9 @@ pub fn router(state: AppState) -> Router {
         saga_actions::OperatorNote,
         saga_summary::SagaSummary,
         views::OrderView,
-        views::OrderLine,
+        crate::domain::lines::OrderLine,
         views::OrderPage,
-        views::Money,
+        crate::domain::lines::Money,
     )),
     modifiers(&BearerAuth),
     tags((name = "orders", description = "Orders, on the customer's shard"))

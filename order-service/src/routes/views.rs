@@ -1,26 +1,15 @@
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::input::DeliveryAddress;
-
-/// An amount in minor units with its currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Money {
-    pub amount: i64,
-    pub currency: String,
-}
-
-/// One line of an order, priced by the restaurant when the order was placed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct OrderLine {
-    pub menu_item_id: String,
-    pub name: String,
-    pub quantity: i64,
-    pub unit_price: Money,
-    pub line_total: Money,
-}
+use crate::{
+    domain::{
+        input::DeliveryAddress,
+        lines::{Money, OrderLine},
+    },
+    store::OrderRow,
+};
 
 /// An order as those allowed to see it see it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -46,4 +35,24 @@ pub struct OrderPage {
     /// Pass as `cursor` for the next page; absent on the last one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<Uuid>,
+}
+
+impl From<&OrderRow> for OrderView {
+    fn from(row: &OrderRow) -> Self {
+        Self {
+            id: row.id,
+            customer_id: row.customer_id,
+            restaurant_id: row.restaurant_id.clone(),
+            status: row.status.clone(),
+            items: row.items.0.clone(),
+            total: Money {
+                amount: row.total_amount,
+                currency: row.currency.clone(),
+            },
+            delivery_address: row.delivery_address.0.clone(),
+            courier_id: row.courier_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
 }

@@ -14,8 +14,9 @@ use super::{
     facts,
     machine::{Outcome, Step},
     orchestrator::{self, SagaPolicy},
+    store,
 };
-use crate::{shards::Shards, store as orders};
+use crate::shards::Shards;
 
 /// Handles the order-service queue.
 #[derive(Debug, Clone)]
@@ -91,7 +92,7 @@ impl OrderMessages {
         outcome: &Outcome,
         reply: Option<&StepReply>,
     ) -> Result<(), Failure> {
-        let Some((order, row)) = orders::lock_with_saga(tx, order).await? else {
+        let Some((order, row)) = store::lock_with_saga(tx, order).await? else {
             return match outcome {
                 // Nothing to tell: a fault about a reply for no saga ends here.
                 Outcome::Faulted(_) => Ok(()),

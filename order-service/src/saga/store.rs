@@ -8,6 +8,7 @@ use super::{
     log::Entry,
     machine::{Ending, Saga, SagaState, Step, Unresolved},
 };
+use crate::store::{self as orders, OrderRow};
 
 /// A saga as stored.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
@@ -189,4 +190,34 @@ pub async fn recent_ends(db: &PgPool, limit: i64) -> sqlx::Result<Vec<SagaRow>> 
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// The order and its saga, both locked until the transaction ends, in one statement (the
+/// saga read as JSON beside the order's columns); `None` if either is missing.
+#[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+pub async fn lock_with_saga(
+    tx: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<(OrderRow, SagaRow)>> {
+    static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let columns: Vec<String> = orders::COLUMNS
+            .split(',')
+            .map(|c| format!("o.{}", c.trim()))
+            .collect();
+        format!(
+            // Rows are locked in the order of the FROM list: the saga first, as everyone
+            // else who locks both does, so that none of them waits on the other in a circle.
+            "SELECT {}, to_jsonb(s) AS saga FROM sagas s JOIN orders o ON o.id = s.order_id
+             WHERE s.order_id = $1 FOR UPDATE",
+            columns.join(", ")
+        )
+    });
+    #[derive(sqlx::FromRow)]
+    struct Locked {
+        #[sqlx(flatten)]
+        order: OrderRow,
+        saga: Json<SagaRow>,
+    }
+    let locked: Option<Locked> = sqlx::query_as(&QUERY).bind(id).fetch_optional(tx).await?;
+    Ok(locked.map(|locked| (locked.order, locked.saga.0)))
 }

@@ -3,7 +3,8 @@
 use shared::auth::Role;
 use uuid::Uuid;
 
-use crate::{state::AppState, store::users};
+use super::users;
+use crate::state::AppState;
 
 /// The action of an administrator who must enrol a second factor (`ADMIN_MFA_REQUIRED`).
 pub const MFA_ENROLMENT: &str = "mfa_enrolment";
