@@ -1,7 +1,7 @@
 //! The outer guards of the API: a concurrency limit that sheds load with 503 instead of
 //! queueing, a body size limit (413), CORS from the configuration, and security headers.
 //! The admission applies the first, second and last; CORS wraps everything the gateway
-//! serves (see [`crate::front`]).
+//! serves (see [`crate::dispatch`]).
 
 use std::time::Duration;
 

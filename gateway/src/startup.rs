@@ -11,10 +11,10 @@ use crate::{
     dashboard,
     deploy::{self, Deployments},
     discovery::{self, Discovery},
+    dispatch::Dispatcher,
     experiment::{self, Experiments},
     explorer,
     forwarded::Forwarding,
-    front::Front,
     guards,
     limit::InFlight,
     name::SERVICE,
@@ -32,7 +32,7 @@ use gateway_upstream::{self as upstream, CallPolicy};
 /// The gateway, bound and ready to serve.
 #[derive(Debug)]
 pub struct Application {
-    server: Server<Front>,
+    server: Server<Dispatcher>,
     admin: AdminListener,
 }
 
@@ -92,7 +92,7 @@ impl Application {
             .readiness(Checks::new().with("redis", redis))
             .into_router();
         let admin = AdminListener::bind(&config.admin, state.clone(), upstream::checks(&backends))?;
-        let front = Front::new(
+        let dispatcher = Dispatcher::new(
             state,
             own,
             PublicOps::new(
@@ -105,7 +105,7 @@ impl Application {
         let server = Server::bind_workers(
             config.common.host,
             config.port,
-            front,
+            dispatcher,
             config.common.shutdown_timeout,
             config.worker_threads(),
         )?

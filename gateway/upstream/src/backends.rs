@@ -59,19 +59,19 @@ pub struct UpstreamArgs {
 
 /// One service behind the gateway; cloning shares it.
 #[derive(Debug, Clone)]
-pub struct Backend(Arc<BackendParts>);
+pub struct Backend(Arc<BackendInner>);
 
 impl Deref for Backend {
-    type Target = BackendParts;
+    type Target = BackendInner;
 
-    fn deref(&self) -> &BackendParts {
+    fn deref(&self) -> &BackendInner {
         &self.0
     }
 }
 
 /// What a backend is.
 #[derive(Debug)]
-pub struct BackendParts {
+pub struct BackendInner {
     /// Its name, in errors, logs, `/health` and the statistics.
     pub name: &'static str,
     /// The path prefix routed to it, unchanged (`/orders`).
@@ -156,7 +156,7 @@ pub fn from_args(
         let origin = Origin::parse(url).ok_or_else(|| {
             StartupError::Config(format!("{name}: `{url}` is not an http:// URL"))
         })?;
-        Ok(Backend(Arc::new(BackendParts {
+        Ok(Backend(Arc::new(BackendInner {
             name,
             prefix,
             subtree: format!("{prefix}/{{*rest}}"),

@@ -1,7 +1,7 @@
-//! The service every connection of the gateway is served by. A request under a backend's
-//! prefix takes the proxy path, where the standard layers' work (request id, span and access
-//! line, panic catcher, request timeout), the admission and the forwarding run in one
-//! future; any other request (the gateway's own routes, health, metrics, documentation)
+//! Dispatch: the service every connection of the gateway is served by. A request under a
+//! backend's prefix takes the proxy path, where the standard layers' work (request id, span
+//! and access line, panic catcher, request timeout), the admission and the forwarding run in
+//! one future; any other request (the gateway's own routes, health, metrics, documentation)
 //! goes to the axum router and its standard layers. CORS, when configured, wraps both.
 //!
 //! Written out rather than routed by axum through tower-http's layers because the proxy
@@ -31,10 +31,10 @@ use gateway_upstream::Backend;
 
 /// What serves the gateway's connections; cloning shares it.
 #[derive(Debug, Clone)]
-pub struct Front(Arc<FrontInner>);
+pub struct Dispatcher(Arc<DispatcherInner>);
 
 #[derive(Debug)]
-struct FrontInner {
+struct DispatcherInner {
     state: GatewayState,
     /// The gateway's own routes and operational endpoints, in the standard layers.
     own: Router,
@@ -44,7 +44,7 @@ struct FrontInner {
     cors: Option<CorsLayer>,
 }
 
-impl Front {
+impl Dispatcher {
     /// Proxies backends' prefixes with `state`, answers the rest with `own`.
     pub fn new(
         state: GatewayState,
@@ -53,7 +53,7 @@ impl Front {
         request_timeout: Duration,
         cors: Option<CorsLayer>,
     ) -> Self {
-        Self(Arc::new(FrontInner {
+        Self(Arc::new(DispatcherInner {
             state,
             own,
             public,
@@ -63,17 +63,17 @@ impl Front {
     }
 }
 
-impl Serve for Front {
+impl Serve for Dispatcher {
     type Connection = Connection;
 
     fn connection(&self, peer: SocketAddr) -> Connection {
         let dispatch = Dispatch {
-            front: self.clone(),
+            dispatcher: self.clone(),
             own: self.0.own.connection(peer),
             peer,
             peer_ip: PeerIp::of(peer, &self.0.state.forwarding),
         };
-        Connection(Arc::new(ConnectionParts {
+        Connection(Arc::new(ConnectionInner {
             cors: self
                 .0
                 .cors
@@ -87,10 +87,10 @@ impl Serve for Front {
 /// The gateway serving one connection. One `Arc` of its own, so that a request holds it
 /// without touching the reference counts every thread's connections share.
 #[derive(Debug, Clone)]
-pub struct Connection(Arc<ConnectionParts>);
+pub struct Connection(Arc<ConnectionInner>);
 
 #[derive(Debug)]
-struct ConnectionParts {
+struct ConnectionInner {
     dispatch: Dispatch,
     cors: Option<Cors<Dispatch>>,
 }
@@ -120,7 +120,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
 /// Sends each request down the proxy path or to the router.
 #[derive(Debug, Clone)]
 pub struct Dispatch {
-    front: Front,
+    dispatcher: Dispatcher,
     own: RouterConnection,
     peer: SocketAddr,
     peer_ip: PeerIp,
@@ -128,7 +128,7 @@ pub struct Dispatch {
 
 impl Dispatch {
     async fn answer(&self, request: Request) -> Response {
-        let parts = &self.front.0;
+        let parts = &self.dispatcher.0;
         match route_of(&parts.state.backends, request.uri().path()) {
             Some((backend, route)) => proxy_request(parts, backend, route, self, request).await,
             // Cloned: a request is not `Sync`, so no reference to it may be held across the
@@ -184,7 +184,7 @@ fn route_of<'a>(backends: &'a [Backend], path: &str) -> Option<(&'a Backend, &'a
 /// The proxy path: span, access line, panic catcher and request timeout around the
 /// admission and the forwarding.
 async fn proxy_request(
-    parts: &FrontInner,
+    parts: &DispatcherInner,
     backend: &Backend,
     route: &str,
     connection: &Dispatch,
