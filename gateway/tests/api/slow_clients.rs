@@ -44,16 +44,52 @@ async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
     .is_ok()
 }
 
-/// `GET /health` on `stream`, kept alive; whether it was answered 200.
+/// `GET /health` on `stream`, kept alive; whether it was answered 200. Returns once the
+/// whole answer has come, so that the connection is idle from then on.
 async fn health_on(stream: &mut TcpStream, address: &str) -> bool {
     let request = format!("GET /health HTTP/1.1\r\nhost: {address}\r\n\r\n");
     if stream.write_all(request.as_bytes()).await.is_err() {
         return false;
     }
-    let mut answer = vec![0; 64 * 1024];
-    match timeout(PATIENCE, stream.read(&mut answer)).await {
-        Ok(Ok(read)) => answer[..read].starts_with(b"HTTP/1.1 200"),
-        _ => false,
+    let mut answer = Vec::new();
+    let whole = timeout(PATIENCE, async {
+        let mut buffer = [0; 16 * 1024];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return false,
+                Ok(read) => answer.extend_from_slice(&buffer[..read]),
+            }
+            if answer_is_whole(&answer) {
+                return true;
+            }
+        }
+    })
+    .await;
+    matches!(whole, Ok(true)) && answer.starts_with(b"HTTP/1.1 200")
+}
+
+/// Whether `answer` holds a whole HTTP/1.1 answer: its head and the body its head announces
+/// (by `Content-Length`, or chunked up to the last chunk).
+fn answer_is_whole(answer: &[u8]) -> bool {
+    let mut fields = [httparse::EMPTY_HEADER; 32];
+    let mut head = httparse::Response::new(&mut fields);
+    let Ok(httparse::Status::Complete(head_length)) = head.parse(answer) else {
+        return false;
+    };
+    let body = &answer[head_length..];
+    let field = |name: &str| {
+        head.headers
+            .iter()
+            .find(|field| field.name.eq_ignore_ascii_case(name))
+            .map(|field| String::from_utf8_lossy(field.value).to_ascii_lowercase())
+    };
+    match (field("content-length"), field("transfer-encoding")) {
+        (Some(length), _) => length
+            .trim()
+            .parse()
+            .is_ok_and(|length: usize| body.len() >= length),
+        (None, Some(coding)) if coding.contains("chunked") => body.ends_with(b"0\r\n\r\n"),
+        _ => true,
     }
 }
 

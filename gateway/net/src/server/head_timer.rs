@@ -60,7 +60,7 @@ impl hyper::rt::Timer for HeadTimer {
     /// keep-alive time-out for the head's first byte instead.
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
         let now = Instant::now();
-        self.activity.wait_for_head(now);
+        self.activity.wait_for_head();
         let idle = self.answered.swap(true, Ordering::Relaxed);
         let until = if idle {
             now + self.keepalive_timeout
@@ -109,7 +109,7 @@ impl Drop for HeadSleep {
     }
 }
 
-/// A connection's socket, telling its activity when bytes are read.
+/// A connection's socket, telling its activity when bytes are read and written.
 #[derive(Debug)]
 pub(super) struct Watched {
     stream: TcpStream,
@@ -119,6 +119,14 @@ pub(super) struct Watched {
 impl Watched {
     pub fn new(stream: TcpStream, activity: Arc<Activity>) -> Self {
         Self { stream, activity }
+    }
+
+    /// Bytes written are told with the time the write began: a thread preempted just after
+    /// it would take a later one, after the peer has read them and moved on.
+    fn wrote(&self, began: Instant, written: &Poll<io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(bytes)) if *bytes > 0) {
+            self.activity.bytes_written(began);
+        }
     }
 }
 
@@ -144,7 +152,11 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        let began = Instant::now();
+        let written = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.wrote(began, &written);
+        written
     }
 
     fn poll_write_vectored(
@@ -152,7 +164,11 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let began = Instant::now();
+        let written = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.wrote(began, &written);
+        written
     }
 
     fn is_write_vectored(&self) -> bool {

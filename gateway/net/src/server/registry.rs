@@ -38,8 +38,13 @@ pub(super) struct Activity {
     epoch: Instant,
     /// Waiting for a request's head (from accept, or from the previous answer).
     waiting: AtomicBool,
-    /// Microseconds from the epoch to the wait's start.
-    waiting_since: AtomicU64,
+    /// Microseconds from the epoch to the accept.
+    admitted_at: u64,
+    /// Microseconds from the epoch to the start of the last write; 0: none yet. The
+    /// answer's end, rather than the moment the connection's task next asks for a head: on
+    /// a loaded machine that task may run much later, and a connection answered first
+    /// would look idle for less time than one answered after it.
+    written_at: AtomicU64,
     /// Microseconds from the epoch to the first byte of the awaited head; 0: none yet.
     head_since: AtomicU64,
     /// Asked to close to make room.
@@ -49,30 +54,27 @@ pub(super) struct Activity {
 
 impl Activity {
     fn new(epoch: Instant) -> Self {
-        let activity = Self {
+        Self {
             epoch,
-            waiting: AtomicBool::new(false),
-            waiting_since: AtomicU64::new(0),
+            waiting: AtomicBool::new(true),
+            admitted_at: micros(epoch, Instant::now()),
+            written_at: AtomicU64::new(0),
             head_since: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             close: Notify::new(),
-        };
-        activity.wait_for_head(Instant::now());
-        activity
+        }
     }
 
-    fn micros(&self, at: Instant) -> u64 {
-        // At least 1: 0 says "none".
-        u64::try_from(at.saturating_duration_since(self.epoch).as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1)
-    }
-
-    /// The connection waits for a request's head from `at` on.
-    pub fn wait_for_head(&self, at: Instant) {
-        self.waiting_since.store(self.micros(at), Ordering::Relaxed);
+    /// The connection waits for a request's head from now on.
+    pub fn wait_for_head(&self) {
         self.head_since.store(0, Ordering::Relaxed);
         self.waiting.store(true, Ordering::Relaxed);
+    }
+
+    /// Bytes were written to the socket by a write begun `at`.
+    pub fn bytes_written(&self, at: Instant) {
+        self.written_at
+            .store(micros(self.epoch, at), Ordering::Relaxed);
     }
 
     /// The awaited head has arrived whole (or the wait ended otherwise).
@@ -84,7 +86,7 @@ impl Activity {
     pub fn bytes_read(&self) {
         if self.waiting.load(Ordering::Relaxed) && self.head_since.load(Ordering::Relaxed) == 0 {
             self.head_since
-                .store(self.micros(Instant::now()), Ordering::Relaxed);
+                .store(micros(self.epoch, Instant::now()), Ordering::Relaxed);
         }
     }
 
@@ -96,10 +98,15 @@ impl Activity {
         }
     }
 
-    /// Since when it has been idle: waiting for a head of which nothing came yet.
+    /// Since when it has been idle (its last answer's end, else its accept), if it is:
+    /// waiting for a head of which nothing came yet.
     fn idle_since(&self) -> Option<u64> {
-        (self.waiting.load(Ordering::Relaxed) && self.head_since.load(Ordering::Relaxed) == 0)
-            .then(|| self.waiting_since.load(Ordering::Relaxed))
+        (self.waiting.load(Ordering::Relaxed) && self.head_since.load(Ordering::Relaxed) == 0).then(
+            || match self.written_at.load(Ordering::Relaxed) {
+                0 => self.admitted_at,
+                written => written,
+            },
+        )
     }
 
     /// Asks it to close, if it has not been asked already.
@@ -123,6 +130,13 @@ impl Activity {
     pub async fn closing(&self) {
         self.close.notified().await;
     }
+}
+
+/// Microseconds from `epoch` to `at`, at least 1: 0 says "none".
+fn micros(epoch: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(epoch).as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 impl Connections {
@@ -203,5 +217,60 @@ impl Drop for Admitted {
                 open.per_address.remove(&peer);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    /// A connection asked, and answered at once.
+    fn answered(admitted: &Admitted) {
+        admitted.activity.bytes_read();
+        admitted.activity.head_read();
+        admitted.activity.bytes_written(Instant::now());
+    }
+
+    #[test]
+    fn at_the_cap_the_connection_answered_first_is_closed_whenever_its_task_next_waits() {
+        let connections = Arc::new(Connections::new(ConnectionLimits {
+            max_connections: 2,
+            max_per_address: None,
+            ..ConnectionLimits::default()
+        }));
+        let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let first = connections.admit(peer).expect("admitted");
+        let second = connections.admit(peer).expect("admitted");
+        answered(&first);
+        std::thread::sleep(Duration::from_millis(2));
+        answered(&second);
+        // The first one's task is scheduled late: it waits for the next head after the
+        // second's does.
+        second.activity.wait_for_head();
+        std::thread::sleep(Duration::from_millis(2));
+        first.activity.wait_for_head();
+
+        let _third = connections.admit(peer).expect("room is made");
+        assert!(
+            first.activity.evicted.load(Ordering::Relaxed),
+            "the longest idle goes"
+        );
+        assert!(!second.activity.evicted.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn at_the_cap_a_connection_whose_head_is_coming_is_not_closed() {
+        let connections = Arc::new(Connections::new(ConnectionLimits {
+            max_connections: 1,
+            max_per_address: None,
+            ..ConnectionLimits::default()
+        }));
+        let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let reading = connections.admit(peer).expect("admitted");
+        reading.activity.bytes_read();
+        assert!(connections.admit(peer).is_none(), "no connection is idle");
+        assert!(!reading.activity.evicted.load(Ordering::Relaxed));
     }
 }
