@@ -226,6 +226,19 @@ mod tests {
 
     use super::*;
 
+    /// Connections capped at `max` in all, and the one address they come from.
+    fn capped_at(max: usize) -> (Arc<Connections>, IpAddr) {
+        let limits = ConnectionLimits {
+            max_connections: max,
+            max_per_address: None,
+            ..ConnectionLimits::default()
+        };
+        (
+            Arc::new(Connections::new(limits)),
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+        )
+    }
+
     /// A connection asked, and answered at once.
     fn answered(admitted: &Admitted) {
         admitted.activity.bytes_read();
@@ -235,12 +248,7 @@ mod tests {
 
     #[test]
     fn at_the_cap_the_connection_answered_first_is_closed_whenever_its_task_next_waits() {
-        let connections = Arc::new(Connections::new(ConnectionLimits {
-            max_connections: 2,
-            max_per_address: None,
-            ..ConnectionLimits::default()
-        }));
-        let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let (connections, peer) = capped_at(2);
         let first = connections.admit(peer).expect("admitted");
         let second = connections.admit(peer).expect("admitted");
         answered(&first);
@@ -262,12 +270,7 @@ mod tests {
 
     #[test]
     fn at_the_cap_a_connection_whose_head_is_coming_is_not_closed() {
-        let connections = Arc::new(Connections::new(ConnectionLimits {
-            max_connections: 1,
-            max_per_address: None,
-            ..ConnectionLimits::default()
-        }));
-        let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let (connections, peer) = capped_at(1);
         let reading = connections.admit(peer).expect("admitted");
         reading.activity.bytes_read();
         assert!(connections.admit(peer).is_none(), "no connection is idle");
