@@ -141,7 +141,7 @@ impl Application {
 
 /// The gateway's own API and the API explorer, behind its admission (shedding, body limit,
 /// identification, rate limit, route policy) as a middleware; the proxied routes are
-/// [`Front`]'s.
+/// [`Dispatcher`]'s.
 fn own_routes(state: GatewayState) -> Router {
     Router::new()
         .merge(aggregate::router())
