@@ -105,34 +105,21 @@ fn holds(me: &Value, role: &str) -> bool {
         .is_some_and(|roles| roles.iter().any(|held| held == role))
 }
 
-/// A token of `email`'s. The gateway limits sign-ins per address (10 a minute by default),
-/// and the seed signs in more often than that: a 429 is waited out, five seconds at a time
-/// for two minutes at most. Only a refused password means the account is someone else's.
+/// A token of `email`'s. Only a refused password means the account is someone else's (a
+/// rate-limited sign-in has been waited out by the client).
 async fn token_of(client: &Client, email: &str, password: &str) -> Result<String, SeedError> {
-    for _ in 0..24 {
-        let (status, answer) = log_in(client, email, password).await?;
-        match (status, answer["access_token"].as_str()) {
-            (200, Some(token)) => return Ok(token.to_owned()),
-            (429, _) => tokio::time::sleep(std::time::Duration::from_secs(5)).await,
-            (401, _) => {
-                return Err(SeedError::ForeignAccount {
-                    email: email.to_owned(),
-                });
-            }
-            (status, _) => {
-                return Err(SeedError::Refused {
-                    call: "POST /auth/login".to_owned(),
-                    status,
-                    detail: answer["detail"].as_str().unwrap_or_default().to_owned(),
-                });
-            }
-        }
+    let (status, answer) = log_in(client, email, password).await?;
+    match (status, answer["access_token"].as_str()) {
+        (200, Some(token)) => Ok(token.to_owned()),
+        (401, _) => Err(SeedError::ForeignAccount {
+            email: email.to_owned(),
+        }),
+        (status, _) => Err(SeedError::Refused {
+            call: "POST /auth/login".to_owned(),
+            status,
+            detail: answer["detail"].as_str().unwrap_or_default().to_owned(),
+        }),
     }
-    Err(SeedError::Refused {
-        call: "POST /auth/login".to_owned(),
-        status: 429,
-        detail: "sign-ins stayed limited for two minutes".to_owned(),
-    })
 }
 
 async fn log_in(client: &Client, email: &str, password: &str) -> Result<(u16, Value), SeedError> {
@@ -140,4 +127,77 @@ async fn log_in(client: &Client, email: &str, password: &str) -> Result<(u16, Va
     client
         .call(Method::POST, "/auth/login", None, Some(&body))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use axum::{
+        Json, Router,
+        http::{StatusCode, header},
+        routing::post,
+    };
+    use clap::Parser as _;
+
+    use super::*;
+
+    /// A gateway whose sign-in answers `answers` in turn (the last one for ever after), and
+    /// how many sign-ins it was asked.
+    async fn gateway(answers: &'static [u16]) -> (Client, Arc<AtomicUsize>) {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&asked);
+        let login = post(move || {
+            let turn = counted.fetch_add(1, Ordering::SeqCst);
+            let status = answers[turn.min(answers.len() - 1)];
+            async move {
+                let body = match status {
+                    200 => json!({"access_token": "a-token"}),
+                    _ => json!({"detail": "refused here"}),
+                };
+                let status = StatusCode::from_u16(status).expect("a status");
+                (status, [(header::RETRY_AFTER, "1")], Json(body))
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let url = format!("http://{}", listener.local_addr().expect("bound"));
+        tokio::spawn(async move {
+            axum::serve(listener, Router::new().route("/auth/login", login)).await
+        });
+        let config = Config::try_parse_from(["seed", "--gateway-url", &url]).expect("parses");
+        (Client::new(&config), asked)
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_sign_in_is_waited_out_and_then_taken() {
+        let (client, asked) = gateway(&[429, 429, 200]).await;
+        let token = token_of(&client, "courier1@demo.test", "pw")
+            .await
+            .expect("signed in once the limit has passed");
+        assert_eq!(token, "a-token");
+        assert_eq!(asked.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn only_a_refused_password_calls_the_account_someone_else_s() {
+        let (client, _) = gateway(&[401]).await;
+        let foreign = token_of(&client, "owner@demo.test", "pw").await;
+        assert!(
+            matches!(&foreign, Err(SeedError::ForeignAccount { email }) if email == "owner@demo.test"),
+            "{foreign:?}"
+        );
+
+        let (client, asked) = gateway(&[503]).await;
+        let refused = token_of(&client, "owner@demo.test", "pw").await;
+        assert!(
+            matches!(&refused, Err(SeedError::Refused { status: 503, detail, .. }) if detail == "refused here"),
+            "{refused:?}"
+        );
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "not asked again");
+    }
 }

@@ -8,6 +8,9 @@ use serde_json::Value;
 
 use crate::{config::Config, error::SeedError};
 
+/// Longest a rate-limited call is tried again.
+const RATE_LIMITED_FOR: Duration = Duration::from_secs(120);
+
 /// A client of the gateway.
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
@@ -28,6 +31,9 @@ impl Client {
     }
 
     /// `method path` as `token` with `body`: its status and JSON body (`null` when none).
+    /// The gateway limits some calls per address (sign-ins and registrations, 10 a minute
+    /// by default), and a seed signs in and registers more often than that: a 429 is waited
+    /// out as its `Retry-After` says, for two minutes at most.
     pub(crate) async fn call(
         &self,
         method: Method,
@@ -35,22 +41,30 @@ impl Client {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Result<(u16, Value), SeedError> {
-        let mut request = self.http.request(method.clone(), self.config.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+        let deadline = Instant::now() + RATE_LIMITED_FOR;
+        loop {
+            let mut request = self.http.request(method.clone(), self.config.url(path));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|source| SeedError::Transport {
+                    call: format!("{method} {path}"),
+                    source,
+                })?;
+            let status = response.status().as_u16();
+            let wait = retry_after(&response);
+            if status == 429 && Instant::now() + wait < deadline {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Ok((status, response.json().await.unwrap_or(Value::Null)));
         }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|source| SeedError::Transport {
-                call: format!("{method} {path}"),
-                source,
-            })?;
-        let status = response.status().as_u16();
-        Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
 
     /// Like [`Client::call`], but any status outside `expected` is an error.
@@ -97,4 +111,16 @@ impl Client {
             }
         }
     }
+}
+
+/// How long a 429 asks to wait (`Retry-After` in seconds), between one and thirty seconds;
+/// five when it does not say.
+fn retry_after(response: &reqwest::Response) -> Duration {
+    let seconds = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .unwrap_or(5);
+    Duration::from_secs(seconds.clamp(1, 30))
 }

@@ -1,5 +1,7 @@
 //! The first hour: the demo data set seeded through the public API (a second run changing
-//! nothing), then the README's walkthrough run as printed there, by `scripts/demo`.
+//! nothing), then the README's walkthrough run as printed there, by `scripts/demo`, with the
+//! gateway's default rate limits: the seed and the walkthrough sign in more often together
+//! than a minute's limit of sign-ins allows, and both wait their turn.
 
 use std::{path::Path, process::Command};
 
@@ -64,7 +66,11 @@ async fn catalogue(platform: &Platform) -> Vec<(String, Vec<String>)> {
 
 #[tokio::test]
 async fn a_seeded_platform_takes_the_readme_walkthrough_from_login_to_a_delivered_order() {
-    let platform = Platform::start(Options::default()).await;
+    let platform = Platform::start(Options {
+        rate_limits: true,
+        ..Options::default()
+    })
+    .await;
     build_binaries();
     let bin_dir = binary_dir();
     let gateway = platform.url("");
