@@ -217,8 +217,12 @@ async fn an_anonymous_callers_conversion_is_found_by_its_expiring_key() {
             })
             .unwrap_or(0)
     };
+    // Each serving thread flushes its own counts: the views and the conversions may reach
+    // Redis in different flushes.
     let report = lab
-        .report_until(&id, |report| conversions(report) >= 10)
+        .report_until(&id, |report| {
+            conversions(report) >= 10 && users_counted(report) >= 20
+        })
         .await;
     assert_eq!(conversions(&report), 10, "{report}");
     assert_eq!(users_counted(&report), 20, "{report}");
