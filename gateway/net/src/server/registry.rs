@@ -38,12 +38,11 @@ pub(super) struct Activity {
     epoch: Instant,
     /// Waiting for a request's head (from accept, or from the previous answer).
     waiting: AtomicBool,
-    /// Microseconds from the epoch to the accept.
-    admitted_at: u64,
-    /// Microseconds from the epoch to the start of the last write; 0: none yet. The
-    /// answer's end, rather than the moment the connection's task next asks for a head: on
-    /// a loaded machine that task may run much later, and a connection answered first
-    /// would look idle for less time than one answered after it.
+    /// Microseconds from the epoch to the start of the last write, or to the accept before
+    /// any: since when it has been idle if it waits. The answer's end, rather than the moment
+    /// the connection's task next asks for a head: on a loaded machine that task may run
+    /// much later, and a connection answered first would look idle for less time than one
+    /// answered after it.
     written_at: AtomicU64,
     /// Microseconds from the epoch to the first byte of the awaited head; 0: none yet.
     head_since: AtomicU64,
@@ -57,8 +56,7 @@ impl Activity {
         Self {
             epoch,
             waiting: AtomicBool::new(true),
-            admitted_at: micros(epoch, Instant::now()),
-            written_at: AtomicU64::new(0),
+            written_at: AtomicU64::new(micros(epoch, Instant::now())),
             head_since: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             close: Notify::new(),
@@ -101,12 +99,8 @@ impl Activity {
     /// Since when it has been idle (its last answer's end, else its accept), if it is:
     /// waiting for a head of which nothing came yet.
     fn idle_since(&self) -> Option<u64> {
-        (self.waiting.load(Ordering::Relaxed) && self.head_since.load(Ordering::Relaxed) == 0).then(
-            || match self.written_at.load(Ordering::Relaxed) {
-                0 => self.admitted_at,
-                written => written,
-            },
-        )
+        (self.waiting.load(Ordering::Relaxed) && self.head_since.load(Ordering::Relaxed) == 0)
+            .then(|| self.written_at.load(Ordering::Relaxed))
     }
 
     /// Asks it to close, if it has not been asked already.
