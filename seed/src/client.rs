@@ -58,10 +58,12 @@ impl Client {
                     source,
                 })?;
             let status = response.status().as_u16();
-            let wait = retry_after(&response);
-            if status == 429 && Instant::now() + wait < deadline {
-                tokio::time::sleep(wait).await;
-                continue;
+            if status == 429 {
+                let wait = retry_after(response.headers());
+                if Instant::now() + wait < deadline {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
             }
             return Ok((status, response.json().await.unwrap_or(Value::Null)));
         }
@@ -115,12 +117,44 @@ impl Client {
 
 /// How long a 429 asks to wait (`Retry-After` in seconds), between one and thirty seconds;
 /// five when it does not say.
-fn retry_after(response: &reqwest::Response) -> Duration {
-    let seconds = response
-        .headers()
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    let seconds = headers
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok())
         .unwrap_or(5);
     Duration::from_secs(seconds.clamp(1, 30))
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    use super::*;
+
+    fn asked(value: Option<&'static str>) -> Duration {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = value {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(value));
+        }
+        retry_after(&headers)
+    }
+
+    #[test]
+    fn a_429_is_waited_out_as_it_asks_within_one_and_thirty_seconds() {
+        assert_eq!(asked(Some("3")), Duration::from_secs(3));
+        assert_eq!(asked(Some("0")), Duration::from_secs(1), "never at once");
+        assert_eq!(
+            asked(Some("600")),
+            Duration::from_secs(30),
+            "never for long"
+        );
+        assert_eq!(asked(None), Duration::from_secs(5));
+        assert_eq!(asked(Some("soon")), Duration::from_secs(5), "not a number");
+        assert_eq!(
+            asked(Some("Wed, 21 Oct 2026 07:28:00 GMT")),
+            Duration::from_secs(5),
+            "an HTTP date is not followed"
+        );
+    }
 }
