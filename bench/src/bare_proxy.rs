@@ -57,7 +57,7 @@ impl<U: Upstream> BareProxy<U> {
 impl<U: Upstream> Serve for BareProxy<U> {
     type Connection = Self;
 
-    fn connection(&self, _: SocketAddr) -> Self {
+    fn connection(&self, _: SocketAddr, _: bool) -> Self {
         self.clone()
     }
 }

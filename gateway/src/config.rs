@@ -55,6 +55,10 @@ pub struct Config {
     #[command(flatten)]
     pub connections: gateway_net::server::ConnectionArgs,
     #[command(flatten)]
+    pub tls: gateway_net::server::tls::TlsArgs,
+    #[command(flatten)]
+    pub http2: gateway_net::server::Http2Args,
+    #[command(flatten)]
     pub admin: crate::ops::AdminArgs,
 }
 

@@ -66,12 +66,12 @@ impl Dispatcher {
 impl Serve for Dispatcher {
     type Connection = Connection;
 
-    fn connection(&self, peer: SocketAddr) -> Connection {
+    fn connection(&self, peer: SocketAddr, secure: bool) -> Connection {
         let dispatch = Dispatch {
             dispatcher: self.clone(),
-            own: self.0.own.connection(peer),
+            own: self.0.own.connection(peer, secure),
             peer,
-            peer_ip: PeerIp::of(peer, &self.0.state.forwarding),
+            peer_ip: PeerIp::of(peer, &self.0.state.forwarding, secure),
         };
         Connection(Arc::new(ConnectionInner {
             cors: self

@@ -20,6 +20,7 @@ mod config;
 mod cookies;
 mod dashboard;
 mod deploy;
+pub mod dev_certificate;
 mod discovery;
 mod dispatch;
 mod experiment;

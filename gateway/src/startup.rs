@@ -112,13 +112,20 @@ impl Application {
         .with_limits(ConnectionLimits::new(
             &config.connections,
             config.guards.trusted_proxies.clone(),
-        ));
+        ))
+        .with_tls(config.common.host, &config.tls)?
+        .with_http2(config.http2.clone());
         Ok(Self { server, admin })
     }
 
     /// The port bound (useful when the configured port was 0).
     pub fn port(&self) -> u16 {
         self.server.port()
+    }
+
+    /// The HTTPS port bound, if TLS is on.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.server.tls_port()
     }
 
     /// The operational listener's port.

@@ -16,21 +16,24 @@ use gateway_upstream::Added;
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
-/// A connection's peer address, as `X-Forwarded-For` names it, and whether it is a trusted
-/// proxy: both found once per connection rather than for each of its requests.
+/// A connection's peer address, as `X-Forwarded-For` names it, whether it is a trusted
+/// proxy, and the scheme it came by: found once per connection rather than for each of its
+/// requests.
 #[derive(Debug, Clone)]
 pub struct PeerIp {
     value: HeaderValue,
     trusted: bool,
+    proto: HeaderValue,
 }
 
 impl PeerIp {
-    /// The address of `peer`, trusted or not as `forwarding` says.
-    pub fn of(peer: SocketAddr, forwarding: &Forwarding) -> Self {
+    /// The address of `peer`, trusted or not as `forwarding` says, over TLS if `secure`.
+    pub fn of(peer: SocketAddr, forwarding: &Forwarding, secure: bool) -> Self {
         Self {
             value: HeaderValue::from_str(&peer.ip().to_string())
                 .unwrap_or(HeaderValue::from_static("unknown")),
             trusted: forwarding.trusts(peer.ip()),
+            proto: HeaderValue::from_static(if secure { "https" } else { "http" }),
         }
     }
 }
@@ -66,7 +69,7 @@ pub fn forwarding(headers: &mut HeaderMap, peer: &PeerIp, trust: &Forwarding) ->
         added.push((X_FORWARDED_HOST, host.clone()));
     }
     if !seen.forwarded_proto {
-        added.push((X_FORWARDED_PROTO, HeaderValue::from_static("http")));
+        added.push((X_FORWARDED_PROTO, peer.proto.clone()));
     }
     added
 }
@@ -114,7 +117,7 @@ mod tests {
     }
 
     fn added(trust: &Forwarding, pairs: &[(&str, &str)]) -> Vec<String> {
-        let peer = PeerIp::of("10.1.2.3:5555".parse().expect("an address"), trust);
+        let peer = PeerIp::of("10.1.2.3:5555".parse().expect("an address"), trust, false);
         let mut map = headers(pairs);
         forwarding(&mut map, &peer, trust)
             .iter()

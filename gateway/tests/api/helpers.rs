@@ -149,6 +149,9 @@ pub async fn spawn_gateway_with_redis(
 /// Where each gateway of this process serves its operational endpoints, by its URL.
 static ADMIN_URLS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
 
+/// Each gateway's HTTPS port, if it has one, by its URL.
+static TLS_PORTS: Mutex<BTreeMap<String, u16>> = Mutex::new(BTreeMap::new());
+
 /// Builds and starts the gateway `config` sets; returns its base URL.
 async fn start(config: Config) -> String {
     let app = Application::build(config)
@@ -160,6 +163,12 @@ async fn start(config: Config) -> String {
         .lock()
         .expect("lock")
         .insert(address.clone(), admin);
+    if let Some(port) = app.tls_port() {
+        TLS_PORTS
+            .lock()
+            .expect("lock")
+            .insert(address.clone(), port);
+    }
     tokio::spawn(app.run_until_stopped());
     address
 }
@@ -173,6 +182,16 @@ pub fn admin_url(gateway: &str) -> String {
         .get(gateway)
         .cloned()
         .expect("a gateway started by these helpers")
+}
+
+/// The HTTPS port of the gateway at `gateway`, started with TLS by these helpers.
+pub fn tls_port(gateway: &str) -> u16 {
+    TLS_PORTS
+        .lock()
+        .expect("lock")
+        .get(gateway)
+        .copied()
+        .expect("a gateway started with TLS by these helpers")
 }
 
 /// Sends `request` and returns its JSON answer (from an echoing upstream: what it saw).
@@ -282,6 +301,18 @@ impl GatewayBuilder {
         self.flags.retain(|(existing, _)| existing != flag);
         self.flags.push((flag.into(), value.into()));
         self
+    }
+
+    /// Serves HTTPS too, on a free port, with the certificate and key in `dir` (`cert.pem`,
+    /// `key.pem`), read again every 50 ms.
+    pub fn tls(self, dir: &std::path::Path) -> Self {
+        self.arg("--tls-port", "0")
+            .arg(
+                "--tls-cert-file",
+                &dir.join("cert.pem").display().to_string(),
+            )
+            .arg("--tls-key-file", &dir.join("key.pem").display().to_string())
+            .arg("--tls-reload-interval", "50ms")
     }
 
     /// Points `service`'s URL flag (`order`, `restaurant`, ...) at `url`.

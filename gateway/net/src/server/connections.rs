@@ -1,6 +1,6 @@
-//! Serving HTTP/1.1 on accepted connections, with graceful shutdown: what `axum::serve`
-//! does, open to any service made per connection rather than to a router only, so that a
-//! binary can answer its busiest path without going through the router.
+//! Serving accepted connections, with graceful shutdown: what `axum::serve` does, open to any
+//! service made per connection rather than to a router only, so that a binary can answer
+//! its busiest path without going through the router.
 
 use std::{
     convert::Infallible,
@@ -20,15 +20,18 @@ use axum::{
 };
 use hyper::{
     body::{Body as _, Incoming},
-    server::conn::http1,
+    server::conn::{http1, http2},
 };
-use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
+use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpStream;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::Service as _;
 
 use super::{
     head_timer::{HeadTimer, Watched},
+    http2::builder,
     registry::{Admitted, Connections},
+    session::{Door, Protocols, Session},
 };
 
 /// One serving thread's share of the work: it serves what it is handed, and the first
@@ -39,6 +42,7 @@ pub(super) struct Share<S> {
     pub open: Open,
     /// Every thread's connections, and their limits.
     pub connections: Arc<Connections>,
+    pub protocols: Arc<Protocols>,
 }
 
 /// What answers the requests of each accepted connection.
@@ -52,14 +56,14 @@ pub trait Serve: Clone + Debug + Send + 'static {
         > + Send
         + 'static;
 
-    /// The service of a connection from `peer`.
-    fn connection(&self, peer: SocketAddr) -> Self::Connection;
+    /// The service of a connection from `peer`, over TLS if `secure`.
+    fn connection(&self, peer: SocketAddr, secure: bool) -> Self::Connection;
 }
 
 impl Serve for Router {
     type Connection = RouterConnection;
 
-    fn connection(&self, peer: SocketAddr) -> RouterConnection {
+    fn connection(&self, peer: SocketAddr, _secure: bool) -> RouterConnection {
         RouterConnection {
             router: self.clone(),
             peer,
@@ -125,16 +129,21 @@ impl Open {
 /// One thread's connections being served.
 pub(super) struct Serving<S> {
     pub share: Share<S>,
-    http: http1::Builder,
-    graceful: GracefulShutdown,
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    tasks: TaskTracker,
+    stopping: CancellationToken,
 }
 
 impl<S: Serve> Serving<S> {
     pub fn new(share: Share<S>) -> Self {
+        let http2 = builder(&share.protocols.http2);
         Self {
             share,
-            http: http1::Builder::new(),
-            graceful: GracefulShutdown::new(),
+            http1: http1::Builder::new(),
+            http2,
+            tasks: TaskTracker::new(),
+            stopping: CancellationToken::new(),
         }
     }
 
@@ -143,6 +152,7 @@ impl<S: Serve> Serving<S> {
         &self,
         stream: std::net::TcpStream,
         peer: SocketAddr,
+        door: Door,
         open: OpenConnection,
         admitted: Admitted,
     ) {
@@ -150,7 +160,7 @@ impl<S: Serve> Serving<S> {
             .set_nonblocking(true)
             .and_then(|()| TcpStream::from_std(stream))
         {
-            Ok(stream) => self.serve(stream, peer, open, admitted),
+            Ok(stream) => self.serve(stream, peer, door, open, admitted),
             Err(err) => tracing::warn!(error = %err, "cannot serve a handed connection"),
         }
     }
@@ -161,6 +171,7 @@ impl<S: Serve> Serving<S> {
         &self,
         stream: TcpStream,
         peer: SocketAddr,
+        door: Door,
         open: OpenConnection,
         admitted: Admitted,
     ) {
@@ -168,41 +179,37 @@ impl<S: Serve> Serving<S> {
         let _ = stream.set_nodelay(true);
         let activity = Arc::clone(&admitted.activity);
         let limits = &self.share.connections.limits;
-        let mut http = self.http.clone();
-        http.timer(HeadTimer::new(
-            Arc::clone(&activity),
-            limits.header_read_timeout,
-            limits.keepalive_timeout,
-        ))
-        .header_read_timeout(limits.header_read_timeout);
-        let connection = http.serve_connection(
-            TokioIo::new(Watched::new(stream, Arc::clone(&activity))),
-            self.share.service.connection(peer),
-        );
-        let connection = self.graceful.watch(connection);
-        tokio::spawn(async move {
-            tokio::pin!(connection);
-            loop {
-                tokio::select! {
-                    served = &mut connection => {
-                        if let Err(err) = served {
-                            tracing::trace!(error = %err, "connection ended with an error");
-                        }
-                        break;
-                    }
-                    // Dropped, so closed, only while idle: no request is cut.
-                    () = activity.closing() => if activity.may_close() {
-                        break;
-                    },
-                }
-            }
+        let mut http1 = self.http1.clone();
+        http1
+            .timer(HeadTimer::new(
+                Arc::clone(&activity),
+                limits.header_read_timeout,
+                limits.keepalive_timeout,
+            ))
+            .header_read_timeout(limits.header_read_timeout);
+        let session = Session {
+            http1,
+            http2: self.http2.clone(),
+            activity: Arc::clone(&activity),
+            stopping: self.stopping.clone(),
+            keepalive_timeout: limits.keepalive_timeout,
+            prelude_deadline: tokio::time::Instant::now() + limits.header_read_timeout,
+        };
+        let io = Watched::new(stream, activity);
+        let service = self.share.service.connection(peer, door == Door::Tls);
+        let protocols = Arc::clone(&self.share.protocols);
+        self.tasks.spawn(async move {
+            session.run(io, door, service, &protocols).await;
             drop(open);
             drop(admitted);
         });
     }
 
+    /// Asks every connection to finish its requests and close, and waits until they have.
     pub async fn finish(self) {
-        self.graceful.shutdown().await;
+        self.stopping.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 }
 

@@ -9,9 +9,14 @@
 
 mod accept;
 mod connections;
+mod edge;
 mod head_timer;
+mod http2;
 mod limits;
 mod registry;
+mod session;
+mod sniff;
+pub mod tls;
 mod worker;
 
 use std::{
@@ -25,13 +30,18 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{mpsc, watch};
 
 use self::{
+    accept::Listeners,
     connections::{Open, Share},
     registry::Connections,
+    session::Protocols,
+    tls::{Tls, TlsArgs},
     worker::Worker,
 };
 pub use self::{
     connections::{RouterConnection, Serve, body_of},
+    http2::Http2Args,
     limits::{ConnectionArgs, ConnectionLimits},
+    session::Door,
 };
 
 /// The serving threads a `WORKERS` setting asks for: `0` means one per core.
@@ -52,6 +62,9 @@ pub struct Server<S> {
     port: u16,
     shutdown_timeout: Duration,
     limits: ConnectionLimits,
+    /// The HTTPS port, bound.
+    tls: Option<(std::net::TcpListener, u16)>,
+    protocols: Protocols,
 }
 
 impl<S: Serve> Server<S> {
@@ -74,7 +87,37 @@ impl<S: Serve> Server<S> {
             port,
             shutdown_timeout,
             limits: ConnectionLimits::default(),
+            tls: None,
+            protocols: Protocols::default(),
         })
+    }
+
+    /// The same server with an HTTPS port as `args` describe, on `host`, if they give one;
+    /// the plain port then redirects to it if they ask.
+    pub fn with_tls(mut self, host: IpAddr, args: &TlsArgs) -> Result<Self, StartupError> {
+        let Some(port) = args.tls_port else {
+            if args.redirect_to_https {
+                return Err(StartupError::Config(
+                    "REDIRECT_TO_HTTPS needs TLS_PORT: there is no HTTPS port to redirect to"
+                        .into(),
+                ));
+            }
+            return Ok(self);
+        };
+        let tls = Tls::from_args(args).map_err(|err| StartupError::Config(err.to_string()))?;
+        let listener = listen(SocketAddr::new(host, port))?;
+        let port = listener.local_addr()?.port();
+        self.tls = Some((listener, port));
+        self.protocols.hsts = edge::hsts_value(args.hsts_max_age);
+        self.protocols.redirect_to = args.redirect_to_https.then_some(port);
+        self.protocols.tls = Some(tls);
+        Ok(self)
+    }
+
+    /// The same server, its HTTP/2 connections held to `args`' limits.
+    pub fn with_http2(mut self, args: Http2Args) -> Self {
+        self.protocols.http2 = args;
+        self
     }
 
     /// The same server, its connections held to `limits` rather than the defaults.
@@ -88,13 +131,30 @@ impl<S: Serve> Server<S> {
         self.port
     }
 
+    /// The HTTPS port actually bound, if there is one.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls.as_ref().map(|(_, port)| *port)
+    }
+
     /// Serves until SIGINT or SIGTERM (or until this future is dropped), then stops
     /// accepting and lets in-flight requests finish for up to the shutdown time-out.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         let (stopping_tx, stopping_rx) = watch::channel(false);
-        tracing::info!(port = self.port, workers = self.workers, "listening");
+        tracing::info!(
+            port = self.port,
+            tls_port = self.tls_port(),
+            workers = self.workers,
+            "listening"
+        );
         let open = Open::new(self.workers);
         let connections = Arc::new(Connections::new(self.limits));
+        let reloading = self.protocols.tls.as_ref().map(|tls| {
+            tokio::spawn(tls::watch_files(
+                tls.certificates.clone(),
+                tls.reload_interval,
+            ))
+        });
+        let protocols = Arc::new(self.protocols);
         let mut hand_to = Vec::new();
         let mut workers = Vec::new();
         for index in 1..self.workers {
@@ -106,6 +166,7 @@ impl<S: Serve> Server<S> {
                     service: self.service.clone(),
                     open: open.clone(),
                     connections: Arc::clone(&connections),
+                    protocols: Arc::clone(&protocols),
                 },
                 stopping: stopping_rx.clone(),
                 shutdown_timeout: self.shutdown_timeout,
@@ -119,11 +180,16 @@ impl<S: Serve> Server<S> {
                 service: self.service,
                 open,
                 connections,
+                protocols,
             },
             stopping: stopping_rx,
             shutdown_timeout: self.shutdown_timeout,
         };
-        let serving = acceptor.accept(self.listener, hand_to);
+        let listeners = Listeners {
+            plain: self.listener,
+            tls: self.tls.map(|(listener, _)| listener),
+        };
+        let serving = acceptor.accept(listeners, hand_to);
         tokio::pin!(serving);
         let served = tokio::select! {
             served = &mut serving => served,
@@ -135,6 +201,9 @@ impl<S: Serve> Server<S> {
         };
         for worker in workers {
             let _ = worker.await;
+        }
+        if let Some(reloading) = reloading {
+            reloading.abort();
         }
         served
     }

@@ -46,6 +46,9 @@ pub(super) struct Activity {
     written_at: AtomicU64,
     /// Microseconds from the epoch to the first byte of the awaited head; 0: none yet.
     head_since: AtomicU64,
+    /// HTTP/2: its streams, not its bytes, tell whether it is idle (a client's pings and
+    /// window updates are not requests).
+    multiplexed: AtomicBool,
     /// Asked to close to make room.
     evicted: AtomicBool,
     close: Notify,
@@ -58,6 +61,7 @@ impl Activity {
             waiting: AtomicBool::new(true),
             written_at: AtomicU64::new(micros(epoch, Instant::now())),
             head_since: AtomicU64::new(0),
+            multiplexed: AtomicBool::new(false),
             evicted: AtomicBool::new(false),
             close: Notify::new(),
         }
@@ -80,9 +84,17 @@ impl Activity {
         self.waiting.store(false, Ordering::Relaxed);
     }
 
+    /// The connection speaks HTTP/2: it waits for a request while it has no stream open.
+    pub fn multiplexed(&self) {
+        self.multiplexed.store(true, Ordering::Relaxed);
+    }
+
     /// Bytes were read from the socket: the first of a head, if one is awaited.
     pub fn bytes_read(&self) {
-        if self.waiting.load(Ordering::Relaxed) && self.head_since.load(Ordering::Relaxed) == 0 {
+        if self.waiting.load(Ordering::Relaxed)
+            && !self.multiplexed.load(Ordering::Relaxed)
+            && self.head_since.load(Ordering::Relaxed) == 0
+        {
             self.head_since
                 .store(micros(self.epoch, Instant::now()), Ordering::Relaxed);
         }

@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
     StartupError,
-    accept::{self, Handed},
+    accept::{self, Handed, Listeners},
     connections::Serve,
     connections::Share,
 };
@@ -46,11 +46,11 @@ impl<S: Serve> Worker<S> {
         Ok(done_rx)
     }
 
-    /// Accepts on `listener` and serves its share, until told to stop (or until the
+    /// Accepts on `listeners` and serves its share, until told to stop (or until the
     /// server's future is gone).
     pub async fn accept(
         self,
-        listener: std::net::TcpListener,
+        listener: Listeners,
         hand_to: Vec<mpsc::UnboundedSender<Handed>>,
     ) -> Result<(), StartupError> {
         let stop = stop_of(self.stopping.clone());

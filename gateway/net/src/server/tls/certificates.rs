@@ -1,0 +1,161 @@
+//! The certificates the HTTPS listener presents: each read from its PEM files, chosen by the
+//! name the client asks for (SNI), and swapped whole when the files change.
+//!
+//! The names come from each certificate's own subject alternative names, as Caddy and
+//! Traefik read them, rather than from a setting repeating them: a certificate can only be
+//! presented for the names it holds anyway.
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc};
+
+use arc_swap::ArcSwap;
+use rustls::{
+    crypto::ring,
+    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+    server::{ClientHello, ResolvesServerCert},
+    sign::CertifiedKey,
+};
+
+/// A certificate chain's file and its private key's, both PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFiles {
+    pub chain: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Why certificates could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    #[error("no certificate was given: set TLS_CERT_FILES and TLS_KEY_FILES")]
+    None,
+    #[error("{chains} certificate files but {keys} key files: they go in pairs")]
+    Unpaired { chains: usize, keys: usize },
+    #[error("cannot read {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{path} holds no certificate")]
+    Empty { path: PathBuf },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The certificates, by the names they serve; cloning shares them.
+#[derive(Debug, Clone)]
+pub struct Certificates {
+    files: Arc<[CertificateFiles]>,
+    loaded: Arc<ArcSwap<Loaded>>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    /// For a client that names no host, or one no certificate holds: the first given.
+    default: Arc<CertifiedKey>,
+    exact: HashMap<String, Arc<CertifiedKey>>,
+    /// `*.example.com` as `example.com`.
+    wildcard: HashMap<String, Arc<CertifiedKey>>,
+    names: Vec<String>,
+}
+
+impl Certificates {
+    /// Reads every pair of `files`; the first is the default.
+    pub fn load(files: Vec<CertificateFiles>) -> Result<Self, CertificateError> {
+        let loaded = read_all(&files)?;
+        Ok(Self {
+            files: files.into(),
+            loaded: Arc::new(ArcSwap::from_pointee(loaded)),
+        })
+    }
+
+    /// Reads the files again and presents what they hold from the next handshake on; on an
+    /// error the certificates presented so far stay.
+    pub fn reload(&self) -> Result<(), CertificateError> {
+        self.loaded.store(Arc::new(read_all(&self.files)?));
+        Ok(())
+    }
+
+    /// The files read, for watching them.
+    pub fn files(&self) -> &[CertificateFiles] {
+        &self.files
+    }
+
+    /// The names the certificates serve, `*.` for a wildcard's.
+    pub fn names(&self) -> Vec<String> {
+        self.loaded.load().names.clone()
+    }
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let loaded = self.loaded.load();
+        let chosen = hello.server_name().and_then(|name| {
+            let name = name.to_ascii_lowercase();
+            loaded.exact.get(&name).or_else(|| {
+                let (_, parent) = name.split_once('.')?;
+                loaded.wildcard.get(parent)
+            })
+        });
+        Some(Arc::clone(chosen.unwrap_or(&loaded.default)))
+    }
+}
+
+fn read_all(files: &[CertificateFiles]) -> Result<Loaded, CertificateError> {
+    let mut keys = files.iter().map(read_pair);
+    let first = keys.next().ok_or(CertificateError::None)??;
+    let mut loaded = Loaded {
+        default: Arc::clone(&first.0),
+        exact: HashMap::new(),
+        wildcard: HashMap::new(),
+        names: Vec::new(),
+    };
+    for pair in std::iter::once(Ok(first)).chain(keys) {
+        let (key, names) = pair?;
+        for name in names {
+            let by = match name.strip_prefix("*.") {
+                Some(parent) => loaded.wildcard.entry(parent.to_owned()),
+                None => loaded.exact.entry(name.clone()),
+            };
+            // The first certificate given for a name keeps it, as nginx's first server does.
+            if matches!(by, std::collections::hash_map::Entry::Vacant(_)) {
+                loaded.names.push(name);
+            }
+            by.or_insert_with(|| Arc::clone(&key));
+        }
+    }
+    Ok(loaded)
+}
+
+/// One pair's certified key, and the DNS names its certificate holds (lower-case).
+fn read_pair(
+    files: &CertificateFiles,
+) -> Result<(Arc<CertifiedKey>, Vec<String>), CertificateError> {
+    let read_error = |path: &PathBuf| {
+        let path = path.clone();
+        move |err: rustls::pki_types::pem::Error| CertificateError::Read {
+            path,
+            message: err.to_string(),
+        }
+    };
+    let chain = CertificateDer::pem_file_iter(&files.chain)
+        .map_err(read_error(&files.chain))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_error(&files.chain))?;
+    let leaf = chain.first().ok_or_else(|| CertificateError::Empty {
+        path: files.chain.clone(),
+    })?;
+    let invalid = |path: &PathBuf, message: String| CertificateError::Invalid {
+        path: path.clone(),
+        message,
+    };
+    let names = webpki::EndEntityCert::try_from(leaf)
+        .map_err(|err| invalid(&files.chain, err.to_string()))?
+        .valid_dns_names()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(read_error(&files.key))?;
+    let certified =
+        CertifiedKey::from_der(chain, key, &ring::default_provider()).map_err(|err| {
+            invalid(
+                &files.key,
+                format!("not the key of {}: {err}", files.chain.display()),
+            )
+        })?;
+    Ok((Arc::new(certified), names))
+}
