@@ -2,10 +2,12 @@
 //! comes back with a fresh one), when its viewer may no longer see the delivery (a courier
 //! reassigned), or when nothing changed for a while; and one user holds a few at most.
 //!
-//! The stream is the same whatever carries it: `sse` only puts its items on the wire.
+//! The stream is the same whatever carries it: `sse` and `websocket` only put its items on
+//! the wire.
 
 mod slots;
 pub mod sse;
+pub mod websocket;
 
 use std::{pin::Pin, time::Duration};
 

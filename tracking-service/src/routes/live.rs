@@ -1,11 +1,14 @@
-//! A delivery's live updates as Server-Sent Events. The caller is authenticated, the
-//! delivery's visibility checked and the caller's slot taken before anything is sent, so that
-//! every refusal is a problem+json response.
+//! A delivery's live updates, in two forms with one contract: Server-Sent Events and a
+//! WebSocket. Both authenticate, check visibility and take the caller's slot before anything
+//! is sent, so that every refusal is a problem+json response.
 
 use std::time::Duration;
 
 use axum::{
-    extract::{Path, State},
+    extract::{
+        Path, State,
+        ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
+    },
     response::{IntoResponse, Response},
 };
 use futures::{Stream, StreamExt};
@@ -18,7 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     error::TrackingError,
-    live::{self, Live, sse},
+    live::{self, Live, sse, websocket},
     routes::queries::visible_status,
     state::AppState,
 };
@@ -40,6 +43,33 @@ pub async fn stream_tracking(
 ) -> Result<Response, TrackingError> {
     let live = open(&state, &caller, delivery).await?;
     Ok(sse::respond(live).into_response())
+}
+
+/// Live updates over a WebSocket: the same stream as `/stream`, each item a text message
+/// `{"event": "status", "data": <status>}`, the last `{"event": "end", "data": {"reason": …}}`
+/// followed by a Close frame (1000, the same reason). The server pings every 15 s; the stream
+/// only sends, and a client's text or binary message closes it with 1003. Refusals come
+/// before the upgrade, as problem+json.
+#[utoipa::path(get, path = "/tracking/{delivery_id}/live", tag = "tracking", security(("bearer" = [])),
+    params(("delivery_id" = Uuid, Path, description = "Delivery (order) id")),
+    responses(
+        (status = 101, description = "Switched to a WebSocket of status messages"),
+        (status = 400, description = "A WebSocket handshake with a header missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not tracked, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 426, description = "Not a WebSocket handshake", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The caller holds as many streams as allowed", body = Problem, content_type = "application/problem+json")))]
+pub async fn watch_tracking(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(delivery): Path<Uuid>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, TrackingError> {
+    let upgrade = upgrade?;
+    let live = open(&state, &caller, delivery).await?;
+    Ok(upgrade
+        .on_failed_upgrade(|err| tracing::debug!(error = %err, "live WebSocket not upgraded"))
+        .on_upgrade(move |socket| websocket::serve(socket, live)))
 }
 
 /// `caller`'s live stream of `delivery`, within their bounds: 404 unless they may see it, 429

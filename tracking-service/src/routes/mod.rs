@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
             post(commands::record_location),
         )
         .route("/tracking/{delivery_id}/stream", get(live::stream_tracking))
+        .route("/tracking/{delivery_id}/live", get(live::watch_tracking))
         .with_state(state)
 }
 
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         queries::get_timeline,
         queries::get_active_deliveries,
         live::stream_tracking,
+        live::watch_tracking,
     ),
     components(schemas(
         crate::events::Event,
