@@ -1,5 +1,8 @@
-use axum::response::{IntoResponse, Response};
-use http::StatusCode;
+use axum::{
+    extract::ws::rejection::WebSocketUpgradeRejection,
+    response::{IntoResponse, Response},
+};
+use http::{HeaderValue, StatusCode, header};
 use shared::{FieldError, Problem};
 
 use crate::store::AppendError;
@@ -22,6 +25,9 @@ pub enum TrackingError {
     /// The caller holds as many live streams as allowed.
     #[error("too many live streams")]
     TooManyStreams,
+    /// A request to a WebSocket endpoint that is not a WebSocket handshake, or a broken one.
+    #[error("not a WebSocket handshake: {0}")]
+    Handshake(#[from] WebSocketUpgradeRejection),
     /// A problem decided elsewhere (authentication, permission).
     #[error("{}", .0.title)]
     Problem(Problem),
@@ -69,6 +75,7 @@ impl IntoResponse for TrackingError {
                 "Too many live streams",
             )
             .with_detail("Close one of your live streams before opening another."),
+            Self::Handshake(rejection) => handshake_problem(&rejection),
             Self::Problem(problem) => problem,
             Self::Database(err) => {
                 tracing::error!(error = %err, "tracking store failed");
@@ -77,4 +84,39 @@ impl IntoResponse for TrackingError {
         }
         .into_response()
     }
+}
+
+/// axum's refusal of a handshake, as problem+json naming what is missing. A request that
+/// does not ask for a WebSocket at all gets 426 with `Upgrade: websocket` (RFC 9110), and one
+/// of another protocol version 426 with `Sec-WebSocket-Version: 13` (RFC 6455); a handshake
+/// missing a part of its own stays 400.
+fn handshake_problem(rejection: &WebSocketUpgradeRejection) -> Problem {
+    use WebSocketUpgradeRejection::{
+        InvalidConnectionHeader, InvalidUpgradeHeader, InvalidWebSocketVersionHeader,
+    };
+    let (status, headers): (_, &[_]) = match rejection {
+        InvalidConnectionHeader(_) | InvalidUpgradeHeader(_) => (
+            StatusCode::UPGRADE_REQUIRED,
+            &[
+                (header::UPGRADE, "websocket"),
+                (header::CONNECTION, "upgrade"),
+            ],
+        ),
+        InvalidWebSocketVersionHeader(_) => (
+            StatusCode::UPGRADE_REQUIRED,
+            &[(header::SEC_WEBSOCKET_VERSION, "13")],
+        ),
+        _ => (rejection.status(), &[]),
+    };
+    let detail = format!("This endpoint is a WebSocket: {}.", rejection.body_text());
+    let mut problem = Problem::new(
+        status,
+        "websocket-handshake",
+        "WebSocket handshake required",
+    )
+    .with_detail(detail);
+    for (name, value) in headers {
+        problem = problem.with_header(name.clone(), HeaderValue::from_static(value));
+    }
+    problem
 }

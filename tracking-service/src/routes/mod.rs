@@ -1,7 +1,9 @@
-//! tracking-service's HTTP API: commands append events, queries read projections.
+//! tracking-service's HTTP API: commands append events, queries read projections, live
+//! streams follow them.
 
 mod commands;
-pub mod queries;
+mod live;
+mod queries;
 
 use axum::{
     Router,
@@ -34,10 +36,8 @@ pub fn router(state: AppState) -> Router {
             "/tracking/{delivery_id}/locations",
             post(commands::record_location),
         )
-        .route(
-            "/tracking/{delivery_id}/stream",
-            get(queries::stream_tracking),
-        )
+        .route("/tracking/{delivery_id}/stream", get(live::stream_tracking))
+        .route("/tracking/{delivery_id}/live", get(live::watch_tracking))
         .with_state(state)
 }
 
@@ -51,7 +51,8 @@ pub fn router(state: AppState) -> Router {
         queries::get_tracking,
         queries::get_timeline,
         queries::get_active_deliveries,
-        queries::stream_tracking,
+        live::stream_tracking,
+        live::watch_tracking,
     ),
     components(schemas(
         crate::events::Event,

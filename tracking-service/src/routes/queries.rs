@@ -1,32 +1,26 @@
 // utoipa's expansion of `params(TimelineQuery)` qualifies a path this module imports.
 #![allow(unused_qualifications)]
 
-use std::{convert::Infallible, time::Duration};
-
 use axum::{
     Json,
     extract::{Path, State},
-    response::sse::{Event as SseEvent, KeepAlive, Sse},
 };
-use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use shared::{
     FieldError, Problem, QueryParams,
     auth::{AuthUser, Permission},
 };
-use tokio_stream::wrappers::BroadcastStream;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::{
     error::TrackingError,
-    live,
     read_models::{self, ActiveDelivery, StatusView, TimelineEntry, status_of},
     state::AppState,
 };
 
 /// The status, if `caller` may see it: its customer, its courier, or `deliveries:manage`.
-async fn visible_status(
+pub(super) async fn visible_status(
     state: &AppState,
     caller: &AuthUser,
     delivery: Uuid,
@@ -113,48 +107,4 @@ pub async fn get_active_deliveries(
     Ok(Json(
         read_models::active_deliveries(&state.db, courier).await?,
     ))
-}
-
-/// Live updates (Server-Sent Events): the current status first, then one `status` event per
-/// change. The stream ends with an `end` event (`reason`: `token_expired`, `no_longer_visible`
-/// or `idle`): the client comes back with a fresh token. A user holds a few streams at once.
-#[utoipa::path(get, path = "/tracking/{delivery_id}/stream", tag = "tracking", security(("bearer" = [])),
-    params(("delivery_id" = Uuid, Path, description = "Delivery (order) id")),
-    responses(
-        (status = 200, description = "An event stream", content_type = "text/event-stream"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not tracked, or not the caller's", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The caller holds as many streams as allowed", body = Problem, content_type = "application/problem+json")))]
-pub async fn stream_tracking(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    Path(delivery): Path<Uuid>,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, TrackingError> {
-    // Subscribe before reading, so no change between the two is missed.
-    let updates = BroadcastStream::new(state.updates.subscribe());
-    let current = visible_status(&state, &caller, delivery).await?;
-    let slot = state
-        .streams
-        .take(caller.0.sub)
-        .ok_or(TrackingError::TooManyStreams)?;
-    let changes = updates.filter_map(move |update| async move {
-        match update {
-            Ok((id, view)) if id == delivery => Some(view),
-            _ => None,
-        }
-    });
-    let left = u64::try_from(caller.0.exp - chrono::Utc::now().timestamp()).unwrap_or(0);
-    let (viewer, manager) = (caller.0.sub, caller.0.has(Permission::DELIVERIES_MANAGE));
-    let viewer_id = viewer.to_string();
-    let bounds = live::Bounds {
-        slot,
-        expires: tokio::time::Instant::now() + Duration::from_secs(left),
-        idle: state.stream_idle,
-        visible: Box::new(move |view| {
-            manager || view["customer_id"] == viewer_id || view["courier_id"] == viewer_id
-        }),
-    };
-    let current = serde_json::to_value(current).unwrap_or_default();
-    let events = live::bounded(current, Box::pin(changes), bounds).map(Ok);
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -3,3 +3,4 @@ mod helpers;
 mod live;
 mod progress;
 mod tracking;
+mod websocket;

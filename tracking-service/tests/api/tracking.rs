@@ -64,7 +64,7 @@ pub async fn append(
     .await
 }
 
-async fn locate(app: &TestApp, delivery: &Delivery, lat: f64, at: &str) -> reqwest::Response {
+pub async fn locate(app: &TestApp, delivery: &Delivery, lat: f64, at: &str) -> reqwest::Response {
     app.post(
         &format!("/tracking/{}/locations", delivery.id),
         &delivery.courier,
@@ -458,6 +458,7 @@ async fn openapi_documents_every_endpoint() {
         "/tracking/{delivery_id}/events",
         "/tracking/{delivery_id}/locations",
         "/tracking/{delivery_id}/stream",
+        "/tracking/{delivery_id}/live",
         "/tracking/couriers/{courier_id}/active",
         "/tracking/admin/rebuild",
     ] {
