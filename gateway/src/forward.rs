@@ -16,6 +16,7 @@ use crate::{
     cookies, experiment,
     forwarded::{PeerIp, forwarding},
     state::GatewayState,
+    upgrade,
 };
 use gateway_upstream::{Backend, Failure, Outbound, OutboundBody, is_idempotent, over_limit};
 
@@ -28,6 +29,9 @@ pub async fn forward_request(
     request: Request,
     caller: Caller,
 ) -> Response {
+    if upgrade::is_websocket(&request) {
+        return upgrade::forward_upgrade(state, backend, peer, request).await;
+    }
     let (mut parts, body) = request.into_parts();
     let target = parts
         .uri

@@ -40,6 +40,7 @@ mod routes;
 mod startup;
 mod state;
 mod store;
+mod upgrade;
 
 pub use config::Config;
 pub use name::SERVICE;

@@ -23,3 +23,4 @@ mod retry;
 mod revocation;
 mod slow_clients;
 mod tls;
+mod websocket;

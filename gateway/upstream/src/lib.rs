@@ -23,6 +23,7 @@ mod outbound;
 mod outlier;
 pub mod probe;
 mod stats;
+mod upgrade_call;
 
 pub use self::{
     args::{BreakerArgs, RetryArgs},

@@ -195,13 +195,12 @@ impl<S: Serve> Serving<S> {
             keepalive_timeout: limits.keepalive_timeout,
             prelude_deadline: tokio::time::Instant::now() + limits.header_read_timeout,
         };
-        let io = Watched::new(stream, activity);
+        // Counted while the socket lives, in hyper's connection or, upgraded, in a tunnel.
+        let io = Watched::new(stream, activity, (open, admitted));
         let service = self.share.service.connection(peer, door == Door::Tls);
         let protocols = Arc::clone(&self.share.protocols);
         self.tasks.spawn(async move {
             session.run(io, door, service, &protocols).await;
-            drop(open);
-            drop(admitted);
         });
     }
 

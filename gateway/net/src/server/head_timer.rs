@@ -109,16 +109,23 @@ impl Drop for HeadSleep {
     }
 }
 
-/// A connection's socket, telling its activity when bytes are read and written.
+/// A connection's socket, telling its activity when bytes are read and written, and
+/// holding `H` (what counts the connection) for as long as the socket lives: past an
+/// upgrade too, when the socket has left hyper's connection for a tunnel.
 #[derive(Debug)]
-pub(super) struct Watched {
+pub(super) struct Watched<H> {
     stream: TcpStream,
     activity: Arc<Activity>,
+    _held: H,
 }
 
-impl Watched {
-    pub fn new(stream: TcpStream, activity: Arc<Activity>) -> Self {
-        Self { stream, activity }
+impl<H> Watched<H> {
+    pub fn new(stream: TcpStream, activity: Arc<Activity>, held: H) -> Self {
+        Self {
+            stream,
+            activity,
+            _held: held,
+        }
     }
 
     /// Bytes written are told with the time the write began: a thread preempted just after
@@ -130,7 +137,7 @@ impl Watched {
     }
 }
 
-impl AsyncRead for Watched {
+impl<H: Unpin> AsyncRead for Watched<H> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -146,7 +153,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<H: Unpin> AsyncWrite for Watched<H> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -60,8 +60,9 @@ pub(super) struct Protocols {
 
 impl Session {
     /// Serves `io`, come in by `door`, with `service` until the connection ends.
-    pub async fn run<C>(self, io: Watched, door: Door, service: C, protocols: &Protocols)
+    pub async fn run<C, H>(self, io: Watched<H>, door: Door, service: C, protocols: &Protocols)
     where
+        H: Send + Unpin + 'static,
         C: hyper::service::Service<
                 http::Request<Incoming>,
                 Response = Response,

@@ -1,0 +1,179 @@
+//! WebSockets through the gateway, over HTTP/1.1 and over TLS: admitted like any request,
+//! passed on to the backend, spliced both ways, under the backend's breaker.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::ws::{Message as ServerMessage, WebSocket, WebSocketUpgrade},
+    http::HeaderMap,
+    response::Response,
+    routing::get,
+};
+use futures::{SinkExt, StreamExt};
+use rustls::{
+    ClientConfig, RootCertStore,
+    pki_types::{CertificateDer, ServerName, pem::PemObject},
+};
+use shared::{auth::Role, testing::TestIssuer};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::StatusCode};
+use uuid::Uuid;
+
+use crate::{
+    curl::TestCertificates,
+    helpers::{CLOSED, GatewayBuilder, tls_port},
+};
+
+/// A backend whose `/tracking/{id}/live` is a WebSocket that first says the scheme the
+/// gateway forwarded, then echoes each text message.
+async fn echoing_backend() -> String {
+    async fn live(upgrade: WebSocketUpgrade, headers: HeaderMap) -> Response {
+        let proto = headers
+            .get("x-forwarded-proto")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("none")
+            .to_owned();
+        upgrade.on_upgrade(move |mut socket: WebSocket| async move {
+            let _ = socket
+                .send(ServerMessage::text(format!("proto {proto}")))
+                .await;
+            while let Some(Ok(message)) = socket.recv().await {
+                if let ServerMessage::Text(text) = message
+                    && socket.send(ServerMessage::Text(text)).await.is_err()
+                {
+                    break;
+                }
+            }
+        })
+    }
+    let router = Router::new()
+        .route("/tracking/{id}/live", get(live))
+        .route("/ready", get(|| async { "ready" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+fn handshake(
+    url: &str,
+    token: Option<&str>,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let mut request = url.into_client_request().expect("a WebSocket URL");
+    if let Some(token) = token {
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("a header"),
+        );
+    }
+    request
+}
+
+#[tokio::test]
+async fn a_websocket_is_passed_on_to_its_backend_and_echoed_back_through_the_gateway() {
+    let issuer = TestIssuer::start().await;
+    let backend = echoing_backend().await;
+    let gateway = GatewayBuilder::new(&issuer)
+        .backend("tracking", &backend)
+        .spawn()
+        .await;
+    let token = issuer.token(Uuid::now_v7(), &[Role::Courier]);
+    let url = format!("{}/tracking/d1/live", gateway.replace("http://", "ws://"));
+
+    let (mut socket, answer) = tokio_tungstenite::connect_async(handshake(&url, Some(&token)))
+        .await
+        .expect("upgraded through the gateway");
+    assert_eq!(answer.status(), StatusCode::SWITCHING_PROTOCOLS);
+    assert_eq!(
+        socket.next().await.expect("a message").expect("text"),
+        Message::text("proto http")
+    );
+    for text in ["one", "two", &"x".repeat(100_000)] {
+        socket.send(Message::text(text)).await.expect("sent");
+        assert_eq!(
+            socket.next().await.expect("an echo").expect("text"),
+            Message::text(text)
+        );
+    }
+    socket.close(None).await.expect("closed");
+}
+
+#[tokio::test]
+async fn a_websocket_handshake_is_admitted_like_any_request_and_fails_fast_when_the_backend_is_down()
+ {
+    let issuer = TestIssuer::start().await;
+    let backend = echoing_backend().await;
+    let gateway = GatewayBuilder::new(&issuer)
+        .backend("tracking", &backend)
+        .spawn()
+        .await;
+    let url = format!("{}/tracking/d1/live", gateway.replace("http://", "ws://"));
+    let refused = tokio_tungstenite::connect_async(handshake(&url, None)).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        other => panic!("expected a 401, got {other:?}"),
+    }
+
+    let down = GatewayBuilder::new(&issuer)
+        .backend("tracking", CLOSED)
+        .spawn()
+        .await;
+    let token = issuer.token(Uuid::now_v7(), &[Role::Courier]);
+    let url = format!("{}/tracking/d1/live", down.replace("http://", "ws://"));
+    match tokio_tungstenite::connect_async(handshake(&url, Some(&token))).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        }
+        other => panic!("expected a 502, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_secure_websocket_is_passed_on_over_tls_as_https() {
+    let certificates = TestCertificates::issue(&["localhost"]);
+    let issuer = TestIssuer::start().await;
+    let backend = echoing_backend().await;
+    let gateway = GatewayBuilder::new(&issuer)
+        .tls(&certificates.dir)
+        .backend("tracking", &backend)
+        .spawn()
+        .await;
+    let port = tls_port(&gateway);
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(certificates.dir.join("ca.pem")).expect("a CA"))
+        .expect("a root");
+    let mut config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    // A WebSocket's handshake is HTTP/1.1's.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connected");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").expect("a name"), tcp)
+        .await
+        .expect("a handshake");
+    let token = issuer.token(Uuid::now_v7(), &[Role::Courier]);
+    let url = format!("wss://localhost:{port}/tracking/d1/live");
+    let (mut socket, _) = tokio_tungstenite::client_async(handshake(&url, Some(&token)), tls)
+        .await
+        .expect("upgraded over TLS");
+    assert_eq!(
+        socket.next().await.expect("a message").expect("text"),
+        Message::text("proto https")
+    );
+    socket.send(Message::text("over tls")).await.expect("sent");
+    assert_eq!(
+        socket.next().await.expect("an echo").expect("text"),
+        Message::text("over tls")
+    );
+}
