@@ -129,7 +129,10 @@ pub struct Dispatch {
 impl Dispatch {
     async fn answer(&self, request: Request) -> Response {
         let parts = &self.dispatcher.0;
-        match route_of(&parts.state.backends, request.uri().path()) {
+        let path = request.uri().path();
+        let routed = route_of(&parts.state.backends, path)
+            .or_else(|| route_of(&parts.state.grpc_backends, path));
+        match routed {
             Some((backend, route)) => proxy_request(parts, backend, route, self, request).await,
             // Cloned: a request is not `Sync`, so no reference to it may be held across the
             // wait.
@@ -193,6 +196,7 @@ async fn proxy_request(
     let started = Instant::now();
     let span = request_span(&request);
     let method = request.method().clone();
+    let grpc = crate::grpc::is_grpc(request.headers());
     let state = &parts.state;
     // Pinned where it is made: the wrappers around it hold a pointer, not a moved copy.
     let admitted = std::pin::pin!(admission::admit_then(
@@ -218,6 +222,9 @@ async fn proxy_request(
         Ok(Err(panic)) => span.in_scope(|| panic_to_problem(panic)),
         Err(_) => timed_out().into_response(),
     };
+    if grpc {
+        response = crate::grpc::as_grpc_status(response).await;
+    }
     let elapsed = started.elapsed();
     admission::finish(&mut response, Some(route), &method, elapsed);
     span.in_scope(|| log_answer(response.status(), elapsed));

@@ -15,6 +15,7 @@ use crate::{
     cache::{self, X_CACHE},
     cookies, experiment,
     forwarded::{PeerIp, forwarding},
+    grpc,
     state::GatewayState,
     upgrade,
 };
@@ -31,6 +32,9 @@ pub async fn forward_request(
 ) -> Response {
     if upgrade::is_websocket(&request) {
         return upgrade::forward_upgrade(state, backend, peer, request).await;
+    }
+    if backend.multiplexed.is_some() {
+        return grpc::forward_call(state, backend, peer, request).await;
     }
     let (mut parts, body) = request.into_parts();
     let target = parts

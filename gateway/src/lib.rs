@@ -27,6 +27,7 @@ mod experiment;
 mod explorer;
 mod forward;
 mod forwarded;
+mod grpc;
 mod guards;
 mod limit;
 mod metrics;

@@ -69,6 +69,7 @@ impl Application {
             limiter: RateLimiter::new(&config.rate_limit, store.clone()),
             cache: cache::Cache::new(config.cache.clone(), store.clone(), call_policy.clone()),
             backends: backends.clone(),
+            grpc_backends: upstream::grpc_from_args(&config.upstream, &client)?,
             call_policy,
             part_timeout: config.guards.aggregate_part_timeout,
             body_limit: config.guards.body_limit,

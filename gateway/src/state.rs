@@ -37,6 +37,8 @@ pub struct Shared {
     pub limiter: RateLimiter,
     pub cache: Cache,
     pub backends: Arc<[Backend]>,
+    /// The gRPC services passed through, each to its backend over HTTP/2.
+    pub grpc_backends: Arc<[Backend]>,
     pub call_policy: CallPolicy,
     /// Longest wait for each part of an aggregated response.
     pub part_timeout: Duration,

@@ -12,6 +12,7 @@ mod edge;
 mod experiment_end;
 mod experiments;
 mod forwarded;
+mod grpc;
 mod health;
 mod helpers;
 mod http2;

@@ -1,4 +1,5 @@
-//! The settings of the calls to backends: when a breaker opens, how requests are retried.
+//! The settings of the calls to backends: when a breaker opens, how requests are retried,
+//! which gRPC services are passed through.
 
 use std::time::Duration;
 
@@ -45,4 +46,32 @@ pub struct RetryArgs {
     /// Retries per backend allowed over 10 s whatever the traffic.
     #[arg(long, env = "RETRY_BUDGET_FLOOR", default_value_t = 10)]
     pub retry_budget_floor: u32,
+}
+
+/// A gRPC service and the backend serving it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrpcBackend {
+    /// `package.Service`, as its calls' paths begin.
+    pub service: String,
+    pub url: String,
+}
+
+pub(crate) fn parse_grpc_backend(text: &str) -> Result<GrpcBackend, String> {
+    let (service, url) = text
+        .split_once('=')
+        .ok_or("expected package.Service=http://host:port")?;
+    let service = service.trim();
+    if service.is_empty()
+        || !service
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'))
+    {
+        return Err(format!(
+            "`{service}` is not a gRPC service name (package.Service)"
+        ));
+    }
+    Ok(GrpcBackend {
+        service: service.to_owned(),
+        url: shared::config::parse_http_url(url.trim())?,
+    })
 }

@@ -16,8 +16,10 @@ use shared::{
     server::StartupError,
 };
 
+use gateway_net::multiplexed::Multiplexed;
+
 use crate::{
-    args::{BreakerArgs, RetryArgs},
+    args::{BreakerArgs, GrpcBackend, RetryArgs, parse_grpc_backend},
     balance::Balancer,
     budget::RetryBudget,
     origin::Origin,
@@ -55,6 +57,10 @@ pub struct UpstreamArgs {
     pub retry: RetryArgs,
     #[command(flatten)]
     pub outlier: OutlierArgs,
+    /// gRPC services passed through, each `package.Service=http://host:port` (comma-separated):
+    /// calls under `/package.Service/` go to that backend over HTTP/2 with prior knowledge.
+    #[arg(long = "grpc-backend", env = "GRPC_BACKENDS", value_delimiter = ',', value_parser = parse_grpc_backend)]
+    pub grpc_backends: Vec<GrpcBackend>,
 }
 
 /// One service behind the gateway; cloning shares it.
@@ -92,6 +98,8 @@ pub struct BackendInner {
     pub retries_refused: AtomicU64,
     /// Its calls' metrics, registered once rather than looked up by name on every call.
     pub metrics: CallMetrics,
+    /// A gRPC backend's one HTTP/2 connection; `None` for the HTTP/1.1 services.
+    pub multiplexed: Option<Multiplexed>,
 }
 
 /// The metrics of one backend's calls.
@@ -124,13 +132,6 @@ pub fn from_args(
     config: &UpstreamArgs,
     client: &ProbeClient,
 ) -> Result<Arc<[Backend]>, StartupError> {
-    let breaker = BreakerConfig {
-        failure_rate: f64::from(config.breaker.breaker_failure_rate) / 100.0,
-        window: config.breaker.breaker_window,
-        minimum_calls: config.breaker.breaker_minimum_calls,
-        open_for: config.breaker.breaker_open_for,
-        half_open_trials: config.breaker.breaker_half_open_calls,
-    };
     [
         ("auth-service", "/auth", &config.auth_service_url),
         ("order-service", "/orders", &config.order_service_url),
@@ -152,27 +153,61 @@ pub fn from_args(
         ("payment-service", "/payments", &config.payment_service_url),
     ]
     .into_iter()
-    .map(|(name, prefix, url)| {
-        let origin = Origin::parse(url).ok_or_else(|| {
-            StartupError::Config(format!("{name}: `{url}` is not an http:// URL"))
-        })?;
-        Ok(Backend(Arc::new(BackendInner {
-            name,
-            prefix,
-            subtree: format!("{prefix}/{{*rest}}"),
-            upstream: Upstream::new(url, client.clone()),
-            balancer: Balancer::new(name, url, origin, breaker, config.outlier.clone()),
-            breaker: Arc::new(Breaker::new(name, breaker)),
-            budget: Arc::new(RetryBudget::new(
-                config.retry.retry_budget,
-                config.retry.retry_budget_floor,
-            )),
-            retries: AtomicU64::new(0),
-            retries_refused: AtomicU64::new(0),
-            metrics: CallMetrics::register(name),
-        })))
-    })
+    .map(|(name, prefix, url)| backend(config, client, name, prefix, url, false))
     .collect()
+}
+
+/// The gRPC backends, each serving the calls under its service's path.
+pub fn grpc_from_args(
+    config: &UpstreamArgs,
+    client: &ProbeClient,
+) -> Result<Arc<[Backend]>, StartupError> {
+    config
+        .grpc_backends
+        .iter()
+        .map(|grpc| {
+            // Named once at start-up and kept for the process's life, as the services' are.
+            let name: &'static str = Box::leak(grpc.service.clone().into_boxed_str());
+            let prefix: &'static str = Box::leak(format!("/{}", grpc.service).into_boxed_str());
+            backend(config, client, name, prefix, &grpc.url, true)
+        })
+        .collect()
+}
+
+fn backend(
+    config: &UpstreamArgs,
+    client: &ProbeClient,
+    name: &'static str,
+    prefix: &'static str,
+    url: &str,
+    grpc: bool,
+) -> Result<Backend, StartupError> {
+    let breaker = BreakerConfig {
+        failure_rate: f64::from(config.breaker.breaker_failure_rate) / 100.0,
+        window: config.breaker.breaker_window,
+        minimum_calls: config.breaker.breaker_minimum_calls,
+        open_for: config.breaker.breaker_open_for,
+        half_open_trials: config.breaker.breaker_half_open_calls,
+    };
+    let origin = Origin::parse(url)
+        .ok_or_else(|| StartupError::Config(format!("{name}: `{url}` is not an http:// URL")))?;
+    let multiplexed = grpc.then(|| Multiplexed::new(origin.address()));
+    Ok(Backend(Arc::new(BackendInner {
+        name,
+        prefix,
+        subtree: format!("{prefix}/{{*rest}}"),
+        upstream: Upstream::new(url, client.clone()),
+        balancer: Balancer::new(name, url, origin, breaker, config.outlier.clone()),
+        breaker: Arc::new(Breaker::new(name, breaker)),
+        budget: Arc::new(RetryBudget::new(
+            config.retry.retry_budget,
+            config.retry.retry_budget_floor,
+        )),
+        retries: AtomicU64::new(0),
+        retries_refused: AtomicU64::new(0),
+        metrics: CallMetrics::register(name),
+        multiplexed,
+    })))
 }
 
 /// Each backend's `/ready`, for the gateway's `/health`.

@@ -18,6 +18,7 @@ mod budget;
 mod call_policy;
 mod endpoint;
 mod failure;
+mod grpc_call;
 mod origin;
 mod outbound;
 mod outlier;
@@ -26,8 +27,8 @@ mod stats;
 mod upgrade_call;
 
 pub use self::{
-    args::{BreakerArgs, RetryArgs},
-    backends::{Backend, UpstreamArgs, checks, from_args},
+    args::{BreakerArgs, GrpcBackend, RetryArgs},
+    backends::{Backend, UpstreamArgs, checks, from_args, grpc_from_args},
     balance::Selector,
     budget::BudgetUsage,
     call_policy::CallPolicy,
