@@ -46,15 +46,16 @@ RUN cargo build --locked --release -p auth-service -p order-service -p restauran
 # No curl here: each binary is its own health check (`gateway healthcheck`).
 FROM debian:bookworm-20260918-slim AS runtime
 # A named volume mounted on the provisioning folder starts with its owner, so that
-# auth-service (running as app) can write the seed's token there.
+# auth-service (running as app) can write the seed's token there, and the gateway its
+# development certificate in the TLS folder.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home app \
- && mkdir -p /var/lib/food-delivery/provisioning \
- && chown app /var/lib/food-delivery/provisioning
+ && mkdir -p /var/lib/food-delivery/provisioning /var/lib/food-delivery/tls \
+ && chown app /var/lib/food-delivery/provisioning /var/lib/food-delivery/tls
 COPY --from=builder /out/ /usr/local/bin/
 USER app
 ENV LOG_FORMAT=json RUST_LOG=info
-EXPOSE 3000 3001 3002 3003 3004 3005 3006
+EXPOSE 3000 3001 3002 3003 3004 3005 3006 3443
 CMD ["gateway"]

@@ -57,6 +57,11 @@ impl Dev {
         }
     }
 
+    /// The gateway's HTTPS base URL.
+    pub(super) fn https_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.base + 443)
+    }
+
     /// `scripts/dev args` with this run's settings.
     pub(super) fn command(&self, args: &[&str]) -> Command {
         command(self.base, &self.prefix, &self.dir, args)
@@ -263,13 +268,16 @@ fn command(base: u16, prefix: &str, dir: &Path, args: &[&str]) -> Command {
     command
 }
 
-/// A first port with the six after it free, below the kernel's range for outgoing connections
-/// and the other tests' ports.
+/// A first port with the six after it free, and the HTTPS port 443 above it, below the
+/// kernel's range for outgoing connections and the other tests' ports.
 fn free_port_base() -> u16 {
     for _ in 0..100 {
         let random = uuid::Uuid::now_v7().as_u128() % 10_000;
         let base = 20_000 + u16::try_from(random).expect("below 10 000");
-        if (base..base + 7).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok()) {
+        if (base..base + 7)
+            .chain([base + 443])
+            .all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok())
+        {
             return base;
         }
     }

@@ -114,6 +114,28 @@ async fn the_dev_script_keeps_the_rest_running_when_one_stops_or_dies_and_stops_
     }
     assert_every_service_is_registered(&client, &dev).await;
     listening::assert_every_binary_listens_on_loopback_alone(&dev);
+    // HTTPS with the certificate the script made, trusted by its authority alone.
+    let ca = dev.dir.join("tls/ca.pem");
+    let https = Command::new("curl")
+        .args([
+            "-sS",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+        ])
+        .arg("--cacert")
+        .arg(&ca)
+        .arg(dev.https_url("/health"))
+        .output()
+        .expect("curl runs");
+    assert_eq!(
+        String::from_utf8_lossy(&https.stdout),
+        "2 200",
+        "{}",
+        String::from_utf8_lossy(&https.stderr)
+    );
 
     let (stopped, text) = dev.run(&["stop", "restaurant-service"]);
     assert!(stopped, "{text}");

@@ -14,6 +14,7 @@ mod dockerfile;
 mod env_file;
 mod pinning;
 mod running;
+mod tls;
 
 /// A compose value as compose makes it with no variable set: each `${VAR:-default}` (or
 /// `${VAR-default}`) becomes its default and `$$` a `$`; what has no default is an error.
