@@ -11,7 +11,7 @@ use std::{
 };
 
 use messaging::{testing::envelope, topology::Exchange};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use crate::platform::{Api, Options, Platform};
@@ -210,6 +210,9 @@ async fn an_order_is_confirmed_paid_once_shipped_then_picked_up_delivered_and_tr
         .get(&format!("/orders/{order}/saga"), &customer)
         .await;
     assert_eq!(saga["state"], "completed", "{saga}");
+    let mut live = live_view(&platform, &order, &customer).await;
+    let first = next_update(&mut live).await;
+    assert_eq!(first["event"], "status", "{first}");
 
     for (step, status) in [("picked-up", "PICKED_UP"), ("delivered", "DELIVERED")] {
         let (code, body) = platform.courier_step(&courier_token, &order, step).await;
@@ -219,6 +222,19 @@ async fn an_order_is_confirmed_paid_once_shipped_then_picked_up_delivered_and_tr
             .await;
         assert_eq!(moved["status"], status);
     }
+    // The courier's steps reached the customer's WebSocket, through the gateway.
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|update: &Value| update.to_string().contains("delivered"))
+    {
+        seen.push(next_update(&mut live).await);
+    }
+    assert!(
+        seen.iter()
+            .any(|update| update.to_string().contains("picked_up")),
+        "{seen:?}"
+    );
     let mut timeline = Vec::new();
     for _ in 0..100 {
         let (_, events) = platform
@@ -497,4 +513,40 @@ async fn order_service_killed_mid_burst_resumes_every_saga_it_had_in_flight() {
         orders.len()
     );
     settle(&platform, &admin, &orders).await;
+}
+
+type LiveView =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// tracking-service's live view of `order` as a WebSocket, opened through the gateway with
+/// `token`.
+async fn live_view(platform: &Platform, order: &str, token: &str) -> LiveView {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = platform
+        .url(&format!("/tracking/{order}/live"))
+        .replace("http://", "ws://");
+    let mut request = url.into_client_request().expect("a WebSocket URL");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("a header"),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgraded through the gateway");
+    socket
+}
+
+/// The next update of a live view, as JSON.
+async fn next_update(live: &mut LiveView) -> Value {
+    use futures::StreamExt;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), live.next())
+            .await
+            .expect("an update within 20 s")
+            .expect("the socket is open")
+            .expect("a message");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("JSON");
+        }
+    }
 }

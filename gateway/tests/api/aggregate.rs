@@ -121,6 +121,25 @@ async fn the_details_join_the_order_restaurant_payment_delivery_and_tracking() {
 }
 
 #[tokio::test]
+async fn the_details_answer_the_same_over_http2() {
+    let issuer = TestIssuer::start().await;
+    let services = services(Duration::ZERO).await;
+    let gateway = gateway(&services, &issuer).await;
+    let token = issuer.token(Uuid::now_v7(), &[Role::Customer]);
+    let answer = crate::curl::curl(&[
+        "--http2-prior-knowledge",
+        "-H",
+        &format!("authorization: Bearer {token}"),
+        &format!("{gateway}/api/orders/o1/details"),
+    ])
+    .await;
+    assert_eq!((answer.status, answer.version.as_str()), (200, "2"));
+    let body: Value = serde_json::from_str(&answer.body).expect("json");
+    assert_eq!(body["partial"], false, "{body}");
+    assert_eq!(body["tracking"]["delivery_id"], "d1");
+}
+
+#[tokio::test]
 async fn a_failed_or_slow_part_is_named_and_the_rest_still_answers() {
     let issuer = TestIssuer::start().await;
     let mut services = services(Duration::from_secs(3)).await;

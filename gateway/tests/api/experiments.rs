@@ -510,3 +510,34 @@ async fn without_redis_experiments_are_unavailable_and_routes_still_answer() {
     assert_eq!(browsed.status(), 200);
     assert!(browsed.headers().get("x-experiment").is_none());
 }
+
+#[tokio::test]
+async fn over_http2_an_anonymous_callers_cookie_keeps_its_variant_sent_in_crumbs() {
+    let lab = Lab::new().await;
+    lab.start(json!({"name": "menu-v2", "route": "/restaurants", "variants": by_version()}))
+        .await;
+    let url = format!("{}/restaurants", lab.gateway);
+    let first = crate::curl::curl(&["--http2-prior-knowledge", &url]).await;
+    assert_eq!(first.version, "2");
+    let cookie = first
+        .header("set-cookie")
+        .and_then(|value| value.split(';').next())
+        .expect("a cookie")
+        .to_owned();
+    let variant = first.header("x-experiment").expect("a variant").to_owned();
+    for _ in 0..3 {
+        // HTTP/2 lets a client send its cookies as separate fields (RFC 9113 §8.2.3): every
+        // one is read.
+        let again = crate::curl::curl(&[
+            "--http2-prior-knowledge",
+            "-H",
+            "cookie: theme=dark",
+            "-H",
+            &format!("cookie: {cookie}"),
+            &url,
+        ])
+        .await;
+        assert_eq!(again.header("set-cookie"), None, "the cookie was read");
+        assert_eq!(again.header("x-experiment"), Some(variant.as_str()));
+    }
+}

@@ -191,3 +191,30 @@ fn as_http1<B>(request: &mut Request<B>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_gets_its_authority_as_host_and_its_cookie_crumbs_joined() {
+        let mut request = Request::get("https://shop.test:8443/menu")
+            .header(header::COOKIE, "a=1")
+            .header(header::COOKIE, "b=2")
+            .body(())
+            .expect("a request");
+        as_http1(&mut request);
+        assert_eq!(request.headers()[header::HOST], "shop.test:8443");
+        let cookies: Vec<_> = request.headers().get_all(header::COOKIE).iter().collect();
+        assert_eq!(cookies, ["a=1; b=2"]);
+
+        let mut with_host = Request::get("https://shop.test/")
+            .header(header::HOST, "kept.test")
+            .header(header::COOKIE, "only=1")
+            .body(())
+            .expect("a request");
+        as_http1(&mut with_host);
+        assert_eq!(with_host.headers()[header::HOST], "kept.test");
+        assert_eq!(with_host.headers()[header::COOKIE], "only=1");
+    }
+}
