@@ -206,3 +206,64 @@ async fn an_http2_connection_without_streams_is_closed_after_the_keepalive_timeo
         .expect("closed within 20 s, not held open");
     assert_eq!(code, Some(0), "a graceful GOAWAY, NO_ERROR");
 }
+
+/// An HTTP/2 connection with prior knowledge to `port`, driven in the background.
+async fn h2c(
+    port: &str,
+) -> hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>> {
+    let stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .expect("connected");
+    let (sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("an HTTP/2 handshake");
+    tokio::spawn(connection);
+    sender
+}
+
+#[tokio::test]
+async fn at_the_connection_cap_an_idle_http2_connection_makes_room_but_one_with_a_stream_does_not()
+{
+    use http_body_util::BodyExt;
+    let issuer = TestIssuer::start().await;
+    let gateway = GatewayBuilder::new(&issuer)
+        .arg("--max-connections", "2")
+        .arg("--max-connections-per-address", "0")
+        .spawn()
+        .await;
+    let port = gateway.rsplit(':').next().expect("a port").to_owned();
+    let idle = h2c(&port).await;
+    let mut streaming = h2c(&port).await;
+    let admin = issuer.token(Uuid::now_v7(), &[Role::Admin]);
+    let request = http::Request::get(format!("http://127.0.0.1:{port}/dashboard/events"))
+        .header("authorization", format!("Bearer {admin}"))
+        .body(http_body_util::Empty::new())
+        .expect("a request");
+    let answer = streaming.send_request(request).await.expect("answered");
+    assert_eq!(answer.status(), 200);
+    let mut events = answer.into_body();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let newcomer = curl(&["--http2-prior-knowledge", &format!("{gateway}/health")]).await;
+    assert_eq!(newcomer.status, 200, "a new connection is served");
+    for _ in 0..600 {
+        if idle.is_closed() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(idle.is_closed(), "the idle HTTP/2 connection made room");
+    assert!(
+        !streaming.is_closed(),
+        "the one with an open stream is kept"
+    );
+    let frame = tokio::time::timeout(Duration::from_secs(20), events.frame())
+        .await
+        .expect("the stream still flows")
+        .expect("a frame")
+        .expect("data");
+    assert!(frame.is_data());
+}

@@ -87,6 +87,8 @@ pub(super) struct Streams {
 impl Streams {
     pub fn new(activity: Arc<Activity>) -> Arc<Self> {
         activity.multiplexed();
+        // The preface was read as a head's first bytes: with no stream yet, it waits.
+        activity.wait_for_head();
         Arc::new(Self {
             open: AtomicUsize::new(0),
             changed: Notify::new(),
