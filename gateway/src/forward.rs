@@ -8,13 +8,13 @@ use axum::{body::HttpBody as _, extract::Request, response::Response};
 use bytes::Bytes;
 use gateway_http_cache::{Directives, invalidation};
 use gateway_net::relay::relay;
-use http::{HeaderValue, Method, header, uri::PathAndQuery};
+use http::{HeaderValue, Method, header};
 
 use crate::{
     access::Caller,
     cache::{self, X_CACHE},
     cookies, experiment,
-    forwarded::{PeerIp, forwarding},
+    forwarded::{self, PeerIp, forwarding},
     grpc,
     state::GatewayState,
     upgrade,
@@ -37,11 +37,7 @@ pub async fn forward_request(
         return grpc::forward_call(state, backend, peer, request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let target = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let target = forwarded::target_of(&parts.uri);
     let host = parts.headers.get(header::HOST).cloned();
     let added = forwarding(&mut parts.headers, peer, &state.forwarding);
     shared::http::inject_trace_context(&mut parts.headers);

@@ -10,11 +10,10 @@ use axum::{
     extract::Request,
     response::{IntoResponse, Response},
 };
-use http::{HeaderValue, StatusCode, header, uri::PathAndQuery};
+use http::{HeaderValue, StatusCode, header};
 
 use crate::{
-    cookies,
-    forwarded::{PeerIp, forwarding},
+    forwarded::{self, PeerIp},
     state::GatewayState,
 };
 use gateway_net::relay::remove_hop_by_hop;
@@ -28,14 +27,7 @@ pub async fn forward_call(
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let target = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let added = forwarding(&mut parts.headers, peer, &state.forwarding);
-    shared::http::inject_trace_context(&mut parts.headers);
-    cookies::strip_own(&mut parts.headers);
+    let (target, added) = forwarded::ready(&mut parts, peer, &state.forwarding);
     match state
         .call_policy
         .send_grpc(backend, &target, parts.headers, added, body)

@@ -11,13 +11,12 @@ use axum::{
     extract::Request,
     response::{IntoResponse, Response},
 };
-use http::{HeaderValue, Method, StatusCode, header, uri::PathAndQuery};
+use http::{HeaderValue, Method, StatusCode, header};
 use hyper::upgrade::OnUpgrade;
 use shared::problem::Problem;
 
 use crate::{
-    cookies,
-    forwarded::{PeerIp, forwarding},
+    forwarded::{self, PeerIp},
     state::GatewayState,
 };
 use gateway_net::{relay::remove_hop_by_hop, upgrade::splice};
@@ -53,14 +52,7 @@ pub async fn forward_upgrade(
         .with_detail("This connection cannot switch protocols: open the WebSocket over HTTP/1.1.")
         .into_response();
     };
-    let target = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let added = forwarding(&mut parts.headers, peer, &state.forwarding);
-    shared::http::inject_trace_context(&mut parts.headers);
-    cookies::strip_own(&mut parts.headers);
+    let (target, added) = forwarded::ready(&mut parts, peer, &state.forwarding);
     parts
         .headers
         .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));

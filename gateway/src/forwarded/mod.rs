@@ -9,6 +9,7 @@
 //! look trusted, means that no entry a client writes is believed, whatever address it names.
 
 mod headers;
+mod outbound;
 
 use std::net::IpAddr;
 
@@ -18,7 +19,10 @@ use smallvec::SmallVec;
 use shared::forwarded::X_FORWARDED_FOR;
 pub use shared::forwarded::{TrustedProxies, parse_trusted_proxies};
 
-pub use self::headers::{PeerIp, forwarding};
+pub use self::{
+    headers::{PeerIp, forwarding},
+    outbound::{ready, target_of},
+};
 
 /// The proxies in front of the gateway, and how many entries of their `X-Forwarded-For`
 /// they vouch for.

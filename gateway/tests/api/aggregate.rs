@@ -9,16 +9,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{CLOSED, GatewayBuilder};
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("an address"));
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    url
-}
+use crate::helpers::{CLOSED, GatewayBuilder, serve};
 
 /// The five services, each knowing order `o1` and nothing else.
 struct Services {

@@ -2,9 +2,16 @@
 //! (`--http2`), with prior knowledge (`--http2-prior-knowledge`), a private authority
 //! (`--cacert`).
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use gateway::dev_certificate::DevCertificate;
+use rustls::{
+    ClientConfig, RootCertStore,
+    pki_types::{CertificateDer, pem::PemObject},
+};
 
 /// What curl received.
 #[derive(Debug)]
@@ -97,6 +104,20 @@ impl TestCertificates {
     pub fn ca(&self) -> String {
         self.dir.join("ca.pem").display().to_string()
     }
+}
+
+/// A TLS client's settings trusting `authorities` alone.
+pub fn client_config(authorities: &[&TestCertificates]) -> ClientConfig {
+    let mut roots = RootCertStore::empty();
+    for authority in authorities {
+        let ca = CertificateDer::from_pem_file(authority.dir.join("ca.pem")).expect("a CA");
+        roots.add(ca).expect("a root");
+    }
+    ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
 }
 
 impl Drop for TestCertificates {

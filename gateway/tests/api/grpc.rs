@@ -34,6 +34,18 @@ async fn health_server() -> (String, HealthReporter) {
     (url, reporter)
 }
 
+/// A gateway passing the health service on to `backend`, with `flags` besides.
+async fn gateway_in_front_of(issuer: &TestIssuer, backend: &str, flags: &[(&str, &str)]) -> String {
+    let mut builder = GatewayBuilder::new(issuer).arg(
+        "--grpc-backend",
+        &format!("grpc.health.v1.Health={backend}"),
+    );
+    for (flag, value) in flags {
+        builder = builder.arg(flag, value);
+    }
+    builder.spawn().await
+}
+
 async fn client(gateway: &str) -> HealthClient<Channel> {
     let channel = Channel::from_shared(gateway.to_owned())
         .expect("a URL")
@@ -63,13 +75,7 @@ const NOT_SERVING: i32 = health_check_response::ServingStatus::NotServing as i32
 async fn a_grpc_call_and_a_server_stream_are_passed_on_with_their_trailers() {
     let issuer = TestIssuer::start().await;
     let (backend, reporter) = health_server().await;
-    let gateway = GatewayBuilder::new(&issuer)
-        .arg(
-            "--grpc-backend",
-            &format!("grpc.health.v1.Health={backend}"),
-        )
-        .spawn()
-        .await;
+    let gateway = gateway_in_front_of(&issuer, &backend, &[]).await;
     let token = issuer.token(Uuid::now_v7(), &[Role::Customer]);
     let mut health = client(&gateway).await;
 
@@ -106,13 +112,7 @@ async fn a_grpc_call_and_a_server_stream_are_passed_on_with_their_trailers() {
 async fn a_grpc_call_without_a_token_is_refused_as_unauthenticated() {
     let issuer = TestIssuer::start().await;
     let (backend, _reporter) = health_server().await;
-    let gateway = GatewayBuilder::new(&issuer)
-        .arg(
-            "--grpc-backend",
-            &format!("grpc.health.v1.Health={backend}"),
-        )
-        .spawn()
-        .await;
+    let gateway = gateway_in_front_of(&issuer, &backend, &[]).await;
     let refused = client(&gateway)
         .await
         .check(asking("orders", None))
@@ -124,11 +124,7 @@ async fn a_grpc_call_without_a_token_is_refused_as_unauthenticated() {
 #[tokio::test]
 async fn an_unreachable_grpc_backend_is_unavailable_and_its_breaker_opens() {
     let issuer = TestIssuer::start().await;
-    let gateway = GatewayBuilder::new(&issuer)
-        .arg("--grpc-backend", &format!("grpc.health.v1.Health={CLOSED}"))
-        .arg("--breaker-minimum-calls", "3")
-        .spawn()
-        .await;
+    let gateway = gateway_in_front_of(&issuer, CLOSED, &[("--breaker-minimum-calls", "3")]).await;
     let token = issuer.token(Uuid::now_v7(), &[Role::Customer]);
     let mut health = client(&gateway).await;
     for _ in 0..3 {
@@ -154,14 +150,12 @@ async fn an_unreachable_grpc_backend_is_unavailable_and_its_breaker_opens() {
 async fn grpc_calls_count_against_the_rate_limit_and_past_it_are_resource_exhausted() {
     let issuer = TestIssuer::start().await;
     let (backend, _reporter) = health_server().await;
-    let gateway = GatewayBuilder::new(&issuer)
-        .arg(
-            "--grpc-backend",
-            &format!("grpc.health.v1.Health={backend}"),
-        )
-        .arg("--rate-limits", "POST /grpc.health.v1.Health/**=1/1m")
-        .spawn()
-        .await;
+    let gateway = gateway_in_front_of(
+        &issuer,
+        &backend,
+        &[("--rate-limits", "POST /grpc.health.v1.Health/**=1/1m")],
+    )
+    .await;
     let token = issuer.token(Uuid::now_v7(), &[Role::Customer]);
     let mut health = client(&gateway).await;
     health

@@ -29,12 +29,17 @@ pub async fn spawn_upstream(prefix: &str) -> String {
         .route(&format!("{prefix}/slow"), get(slow))
         .route(&format!("{prefix}/big"), get(big))
         .route("/ready", get(|| async { "ready" }));
+    serve(router).await
+}
+
+/// Serves `router` on a free port; returns its base URL.
+pub async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let address = format!("http://{}", listener.local_addr().expect("an address"));
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
     tokio::spawn(async move { axum::serve(listener, router).await });
-    address
+    url
 }
 
 async fn echo(headers: HeaderMap, request: Request) -> Json<Value> {

@@ -10,16 +10,13 @@ use std::{
 };
 
 use http_body_util::{BodyExt, Empty};
-use rustls::{
-    ClientConfig, RootCertStore,
-    pki_types::{CertificateDer, ServerName, pem::PemObject},
-};
+use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use shared::testing::TestIssuer;
 use tokio::io::AsyncReadExt;
 use tokio_rustls::TlsConnector;
 
 use crate::{
-    curl::{TestCertificates, curl, try_curl},
+    curl::{TestCertificates, client_config, curl, try_curl},
     helpers::{GatewayBuilder, tls_port},
 };
 
@@ -122,17 +119,7 @@ async fn each_name_is_served_the_certificate_that_holds_it() {
 /// A TLS client trusting `authorities`, offering HTTP/1.1 only, each connection a full
 /// handshake: a resumed session would not be shown the certificate again.
 fn client_trusting(authorities: &[&TestCertificates]) -> TlsConnector {
-    let mut roots = RootCertStore::empty();
-    for authority in authorities {
-        let ca = CertificateDer::from_pem_file(authority.dir.join("ca.pem")).expect("a CA");
-        roots.add(ca).expect("a root");
-    }
-    let mut config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let mut config = client_config(authorities);
     config.resumption = rustls::client::Resumption::disabled();
     TlsConnector::from(Arc::new(config))
 }

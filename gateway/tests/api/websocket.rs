@@ -11,17 +11,14 @@ use axum::{
     routing::get,
 };
 use futures::{SinkExt, StreamExt};
-use rustls::{
-    ClientConfig, RootCertStore,
-    pki_types::{CertificateDer, ServerName, pem::PemObject},
-};
+use rustls::pki_types::ServerName;
 use shared::{auth::Role, testing::TestIssuer};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::StatusCode};
 use uuid::Uuid;
 
 use crate::{
-    curl::TestCertificates,
-    helpers::{CLOSED, GatewayBuilder, tls_port},
+    curl::{TestCertificates, client_config},
+    helpers::{CLOSED, GatewayBuilder, serve, tls_port},
 };
 
 /// A backend whose `/tracking/{id}/live` is a WebSocket that first says the scheme the
@@ -49,12 +46,15 @@ async fn echoing_backend() -> String {
     let router = Router::new()
         .route("/tracking/{id}/live", get(live))
         .route("/ready", get(|| async { "ready" }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("an address"));
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    url
+    serve(router).await
+}
+
+/// The status a handshake to `url` was refused with.
+async fn refused(url: &str, token: Option<&str>) -> StatusCode {
+    match tokio_tungstenite::connect_async(handshake(url, token)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status(),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 fn handshake(
@@ -110,13 +110,7 @@ async fn a_websocket_handshake_is_admitted_like_any_request_and_fails_fast_when_
         .spawn()
         .await;
     let url = format!("{}/tracking/d1/live", gateway.replace("http://", "ws://"));
-    let refused = tokio_tungstenite::connect_async(handshake(&url, None)).await;
-    match refused {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        }
-        other => panic!("expected a 401, got {other:?}"),
-    }
+    assert_eq!(refused(&url, None).await, StatusCode::UNAUTHORIZED);
 
     let down = GatewayBuilder::new(&issuer)
         .backend("tracking", CLOSED)
@@ -124,12 +118,7 @@ async fn a_websocket_handshake_is_admitted_like_any_request_and_fails_fast_when_
         .await;
     let token = issuer.token(Uuid::now_v7(), &[Role::Courier]);
     let url = format!("{}/tracking/d1/live", down.replace("http://", "ws://"));
-    match tokio_tungstenite::connect_async(handshake(&url, Some(&token))).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-        }
-        other => panic!("expected a 502, got {other:?}"),
-    }
+    assert_eq!(refused(&url, Some(&token)).await, StatusCode::BAD_GATEWAY);
 }
 
 #[tokio::test]
@@ -143,16 +132,7 @@ async fn a_secure_websocket_is_passed_on_over_tls_as_https() {
         .spawn()
         .await;
     let port = tls_port(&gateway);
-    let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(certificates.dir.join("ca.pem")).expect("a CA"))
-        .expect("a root");
-    let mut config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let mut config = client_config(&[&certificates]);
     // A WebSocket's handshake is HTTP/1.1's.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))

@@ -8,7 +8,7 @@ use std::{
 
 use axum::body::Body;
 use http::{HeaderMap, Request, Response, StatusCode, header};
-use shared::resilience::{Attempt, Breaker, BreakerState, RetryPolicy};
+use shared::resilience::{Attempt, Breaker, BreakerState, Permit, RetryPolicy};
 use tokio::time::Instant;
 
 use crate::{
@@ -62,18 +62,7 @@ impl CallPolicy {
         // stack without a registry), there is nothing to choose or weigh: the attempts go to
         // it through the service's breaker, as they did before instances existed.
         let by_instance = backend.balancer.by_instance();
-        let whole = if by_instance {
-            Some(
-                backend
-                    .breaker
-                    .try_acquire()
-                    .map_err(|open| Failure::Open {
-                        retry_after: open.retry_after,
-                    })?,
-            )
-        } else {
-            None
-        };
+        let whole = whole_permit(backend)?;
         let configured = backend.balancer.configured();
         let mut added = added;
         if !by_instance {
@@ -279,6 +268,22 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
+}
+
+/// With registered instances, each with its own breaker, the service's breaker's permit for
+/// a request as a whole; `None` with the configured URL alone, whose calls pass the
+/// service's breaker one by one.
+pub(crate) fn whole_permit(backend: &Backend) -> Result<Option<Permit<'_>>, Failure> {
+    if !backend.balancer.by_instance() {
+        return Ok(None);
+    }
+    let permit = backend
+        .breaker
+        .try_acquire()
+        .map_err(|open| Failure::Open {
+            retry_after: open.retry_after,
+        })?;
+    Ok(Some(permit))
 }
 
 #[cfg(test)]

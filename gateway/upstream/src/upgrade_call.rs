@@ -12,8 +12,12 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::{
-    backends::Backend, balance::Selector, call_policy::CallPolicy, endpoint::Endpoint,
-    failure::Failure, outbound::Added,
+    backends::Backend,
+    balance::Selector,
+    call_policy::{CallPolicy, whole_permit},
+    endpoint::Endpoint,
+    failure::Failure,
+    outbound::Added,
 };
 use gateway_net::upgrade::send_upgrade;
 
@@ -31,18 +35,7 @@ impl CallPolicy {
         only: Option<&Selector>,
     ) -> Result<Response<Incoming>, Failure> {
         let by_instance = backend.balancer.by_instance();
-        let whole = if by_instance {
-            Some(
-                backend
-                    .breaker
-                    .try_acquire()
-                    .map_err(|open| Failure::Open {
-                        retry_after: open.retry_after,
-                    })?,
-            )
-        } else {
-            None
-        };
+        let whole = whole_permit(backend)?;
         let picked: Option<Arc<Endpoint>> = by_instance.then(|| backend.balancer.pick(None, only));
         let endpoint: &Endpoint = picked.as_deref().unwrap_or(backend.balancer.configured());
         let breaker = endpoint.breaker.as_ref().unwrap_or(&backend.breaker);

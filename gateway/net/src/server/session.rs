@@ -47,6 +47,29 @@ pub(super) struct Session {
     pub prelude_deadline: Instant,
 }
 
+/// What serves one connection's requests.
+pub(super) trait ConnectionService:
+    hyper::service::Service<
+        http::Request<Incoming>,
+        Response = Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Send
+    + 'static
+{
+}
+
+impl<C> ConnectionService for C where
+    C: hyper::service::Service<
+            http::Request<Incoming>,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Send
+        + 'static
+{
+}
+
 /// What the ports add to plain HTTP/1.1.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Protocols {
@@ -63,13 +86,7 @@ impl Session {
     pub async fn run<C, H>(self, io: Watched<H>, door: Door, service: C, protocols: &Protocols)
     where
         H: Send + Unpin + 'static,
-        C: hyper::service::Service<
-                http::Request<Incoming>,
-                Response = Response,
-                Error = Infallible,
-                Future: Send + 'static,
-            > + Send
-            + 'static,
+        C: ConnectionService,
     {
         let prelude = async {
             match (door, &protocols.tls) {
@@ -114,13 +131,7 @@ impl Session {
     async fn serve<I, C>(self, protocol: Protocol, io: I, service: C)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        C: hyper::service::Service<
-                http::Request<Incoming>,
-                Response = Response,
-                Error = Infallible,
-                Future: Send + 'static,
-            > + Send
-            + 'static,
+        C: ConnectionService,
     {
         let io = TokioIo::new(io);
         match protocol {
