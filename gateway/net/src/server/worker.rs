@@ -3,10 +3,10 @@
 
 use std::{future::Future, time::Duration};
 
+use shared::server::StartupError;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
-    StartupError,
     accept::{self, Handed, Listeners},
     connections::Serve,
     connections::Share,
