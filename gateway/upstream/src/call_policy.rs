@@ -110,11 +110,7 @@ impl CallPolicy {
                     let breaker = endpoint.breaker.as_ref().unwrap_or(&backend.breaker);
                     let permit = match breaker.try_acquire() {
                         Ok(permit) => permit,
-                        Err(open) => {
-                            return Attempt::Done(Err(Failure::Open {
-                                retry_after: open.retry_after,
-                            }));
-                        }
+                        Err(open) => return Attempt::Done(Err(open.into())),
                     };
                     let Some(uri) = endpoint.origin.target(target) else {
                         return Attempt::Done(Err(Failure::Unreachable));
@@ -277,13 +273,7 @@ pub(crate) fn whole_permit(backend: &Backend) -> Result<Option<Permit<'_>>, Fail
     if !backend.balancer.by_instance() {
         return Ok(None);
     }
-    let permit = backend
-        .breaker
-        .try_acquire()
-        .map_err(|open| Failure::Open {
-            retry_after: open.retry_after,
-        })?;
-    Ok(Some(permit))
+    Ok(Some(backend.breaker.try_acquire()?))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use shared::Problem;
+use shared::{Problem, resilience::BreakerOpen};
 
 /// Why no response came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +22,15 @@ pub enum Failure {
     /// says nothing of the backend.
     #[error("request body refused")]
     RequestBody { too_large: bool },
+}
+
+impl From<BreakerOpen> for Failure {
+    /// A call the breaker refused.
+    fn from(open: BreakerOpen) -> Self {
+        Self::Open {
+            retry_after: open.retry_after,
+        }
+    }
 }
 
 impl Failure {

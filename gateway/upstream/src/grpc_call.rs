@@ -28,12 +28,7 @@ impl CallPolicy {
         let Some(multiplexed) = &backend.multiplexed else {
             return Err(Failure::Unreachable);
         };
-        let permit = backend
-            .breaker
-            .try_acquire()
-            .map_err(|open| Failure::Open {
-                retry_after: open.retry_after,
-            })?;
+        let permit = backend.breaker.try_acquire()?;
         for (name, value) in added {
             headers.insert(name, value);
         }

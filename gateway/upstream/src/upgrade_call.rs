@@ -39,9 +39,7 @@ impl CallPolicy {
         let picked: Option<Arc<Endpoint>> = by_instance.then(|| backend.balancer.pick(None, only));
         let endpoint: &Endpoint = picked.as_deref().unwrap_or(backend.balancer.configured());
         let breaker = endpoint.breaker.as_ref().unwrap_or(&backend.breaker);
-        let permit = breaker.try_acquire().map_err(|open| Failure::Open {
-            retry_after: open.retry_after,
-        })?;
+        let permit = breaker.try_acquire()?;
         for (name, value) in added {
             headers.insert(name, value);
         }
