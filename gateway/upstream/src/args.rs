@@ -75,3 +75,27 @@ pub(crate) fn parse_grpc_backend(text: &str) -> Result<GrpcBackend, String> {
         url: shared::config::parse_http_url(url.trim())?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grpc_backend_is_a_service_name_and_an_http_url_and_anything_else_is_refused() {
+        assert_eq!(
+            parse_grpc_backend("grpc.health.v1.Health = http://127.0.0.1:50051/"),
+            Ok(GrpcBackend {
+                service: "grpc.health.v1.Health".into(),
+                url: "http://127.0.0.1:50051".into(),
+            })
+        );
+        for refused in [
+            "http://127.0.0.1:50051",
+            "=http://127.0.0.1:50051",
+            "pkg/Service=http://127.0.0.1:50051",
+            "pkg.Service=127.0.0.1:50051",
+        ] {
+            assert!(parse_grpc_backend(refused).is_err(), "{refused}");
+        }
+    }
+}

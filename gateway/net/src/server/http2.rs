@@ -22,36 +22,42 @@ use tokio::sync::Notify;
 
 use super::registry::Activity;
 
+const MAX_CONCURRENT_STREAMS: u32 = 128;
+const MAX_HEADER_LIST_SIZE: u32 = 32 * 1024;
+const STREAM_WINDOW: u32 = 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 2 * 1024 * 1024;
+const MAX_PENDING_RESETS: usize = 20;
+
 /// HTTP/2's own limits, as nginx's `http2_max_concurrent_streams` and Envoy's
 /// `http2_protocol_options`.
 #[derive(Debug, Clone, Args)]
 pub struct Http2Args {
     /// Streams (requests) one HTTP/2 connection may have open at once.
-    #[arg(long, env = "H2_MAX_CONCURRENT_STREAMS", default_value_t = 128)]
+    #[arg(long, env = "H2_MAX_CONCURRENT_STREAMS", default_value_t = MAX_CONCURRENT_STREAMS)]
     pub h2_max_concurrent_streams: u32,
     /// Largest header list (names, values and 32 bytes each, RFC 9113 §6.5.2) of a request.
-    #[arg(long, env = "H2_MAX_HEADER_LIST_SIZE", default_value_t = 32 * 1024)]
+    #[arg(long, env = "H2_MAX_HEADER_LIST_SIZE", default_value_t = MAX_HEADER_LIST_SIZE)]
     pub h2_max_header_list_size: u32,
     /// Bytes a client may send on one stream before the gateway reads them.
-    #[arg(long, env = "H2_STREAM_WINDOW", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "H2_STREAM_WINDOW", default_value_t = STREAM_WINDOW)]
     pub h2_stream_window: u32,
     /// Bytes a client may send on all of a connection's streams before the gateway reads them.
-    #[arg(long, env = "H2_CONNECTION_WINDOW", default_value_t = 2 * 1024 * 1024)]
+    #[arg(long, env = "H2_CONNECTION_WINDOW", default_value_t = CONNECTION_WINDOW)]
     pub h2_connection_window: u32,
     /// Streams a client may open and reset before the gateway answers them, after which the
     /// connection is closed: the defence against rapid reset (CVE-2023-44487).
-    #[arg(long, env = "H2_MAX_PENDING_RESETS", default_value_t = 20)]
+    #[arg(long, env = "H2_MAX_PENDING_RESETS", default_value_t = MAX_PENDING_RESETS)]
     pub h2_max_pending_resets: usize,
 }
 
 impl Default for Http2Args {
     fn default() -> Self {
         Self {
-            h2_max_concurrent_streams: 128,
-            h2_max_header_list_size: 32 * 1024,
-            h2_stream_window: 1024 * 1024,
-            h2_connection_window: 2 * 1024 * 1024,
-            h2_max_pending_resets: 20,
+            h2_max_concurrent_streams: MAX_CONCURRENT_STREAMS,
+            h2_max_header_list_size: MAX_HEADER_LIST_SIZE,
+            h2_stream_window: STREAM_WINDOW,
+            h2_connection_window: CONNECTION_WINDOW,
+            h2_max_pending_resets: MAX_PENDING_RESETS,
         }
     }
 }

@@ -82,3 +82,53 @@ async fn every_worker_serves_and_all_stop_with_the_server() {
     }
     assert!(refused, "a worker still answers after the server stopped");
 }
+
+#[test]
+fn a_redirect_to_https_without_an_https_port_is_refused_at_start_up() {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Settings {
+        #[command(flatten)]
+        tls: TlsArgs,
+    }
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let server = Server::bind_workers(localhost, 0, Router::new(), Duration::from_secs(1), 1)
+        .expect("a port");
+    let args = Settings::parse_from(["gateway", "--redirect-to-https", "true"]).tls;
+    let refused = server
+        .with_tls(localhost, &args)
+        .expect_err("nowhere to redirect to");
+    assert!(refused.to_string().contains("TLS_PORT"), "{refused}");
+}
+
+#[test]
+fn an_https_port_whose_certificate_cannot_be_read_is_refused_at_start_up() {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Settings {
+        #[command(flatten)]
+        tls: TlsArgs,
+    }
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let server = Server::bind_workers(localhost, 0, Router::new(), Duration::from_secs(1), 1)
+        .expect("a port");
+    let args = Settings::parse_from([
+        "gateway",
+        "--tls-port",
+        "0",
+        "--tls-cert-file",
+        "/nonexistent/cert.pem",
+        "--tls-key-file",
+        "/nonexistent/key.pem",
+    ])
+    .tls;
+    let refused = server
+        .with_tls(localhost, &args)
+        .expect_err("no certificate");
+    assert!(
+        refused.to_string().contains("/nonexistent/cert.pem"),
+        "{refused}"
+    );
+}

@@ -159,3 +159,97 @@ fn read_pair(
         })?;
     Ok((Arc::new(certified), names))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A certificate for `names` and its key, written into a folder of its own.
+    fn issued(names: &[&str]) -> (PathBuf, CertificateFiles) {
+        let dir = std::env::temp_dir().join(format!("certificates-{}", unique_suffix()));
+        std::fs::create_dir_all(&dir).expect("a folder");
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+        let cert = rcgen::CertificateParams::new(names)
+            .expect("names")
+            .self_signed(&key)
+            .expect("a certificate");
+        let files = CertificateFiles {
+            chain: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        };
+        std::fs::write(&files.chain, cert.pem()).expect("written");
+        std::fs::write(&files.key, key.serialize_pem()).expect("written");
+        (dir, files)
+    }
+
+    fn unique_suffix() -> String {
+        format!(
+            "{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        )
+    }
+
+    #[test]
+    fn each_certificates_names_are_read_from_it_the_first_keeping_a_name_given_twice() {
+        let (one, first) = issued(&["a.test", "*.shop.test"]);
+        let (two, second) = issued(&["a.test", "b.test"]);
+        let certificates = Certificates::load(vec![first, second]).expect("loaded");
+        assert_eq!(certificates.names(), ["a.test", "*.shop.test", "b.test"]);
+        for dir in [one, two] {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[test]
+    fn a_missing_file_an_empty_chain_and_a_key_of_another_certificate_are_refused_naming_the_file()
+    {
+        let (one, first) = issued(&["a.test"]);
+        let (two, second) = issued(&["b.test"]);
+        let missing = CertificateFiles {
+            chain: one.join("nowhere.pem"),
+            key: first.key.clone(),
+        };
+        let refused = Certificates::load(vec![missing]).expect_err("no such file");
+        assert!(refused.to_string().contains("nowhere.pem"), "{refused}");
+
+        std::fs::write(two.join("empty.pem"), "").expect("written");
+        let empty = CertificateFiles {
+            chain: two.join("empty.pem"),
+            key: second.key.clone(),
+        };
+        let refused = Certificates::load(vec![empty]).expect_err("no certificate");
+        assert!(
+            matches!(refused, CertificateError::Empty { .. }),
+            "{refused}"
+        );
+
+        let crossed = CertificateFiles {
+            chain: first.chain.clone(),
+            key: second.key.clone(),
+        };
+        let refused = Certificates::load(vec![crossed]).expect_err("another's key");
+        assert!(refused.to_string().contains("not the key of"), "{refused}");
+        assert!(matches!(
+            Certificates::load(Vec::new()),
+            Err(CertificateError::None)
+        ));
+        for dir in [one, two] {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[test]
+    fn a_failed_reload_keeps_the_certificates_served() {
+        let (dir, files) = issued(&["a.test"]);
+        let certificates = Certificates::load(vec![files.clone()]).expect("loaded");
+        std::fs::write(&files.key, "not a key").expect("written");
+        assert!(certificates.reload().is_err());
+        assert_eq!(certificates.names(), ["a.test"]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -96,3 +96,48 @@ impl Tls {
         Ok(Self::new(certificates, args.tls_reload_interval))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Settings {
+        #[command(flatten)]
+        tls: TlsArgs,
+    }
+
+    #[test]
+    fn certificate_and_key_files_pair_up_and_an_odd_one_is_refused_with_both_counts() {
+        let args = Settings::parse_from([
+            "gateway",
+            "--tls-cert-file",
+            "a.pem,b.pem",
+            "--tls-key-file",
+            "a.key",
+        ])
+        .tls;
+        let refused = args.files().expect_err("unpaired");
+        assert_eq!(
+            refused.to_string(),
+            "2 certificate files but 1 key files: they go in pairs"
+        );
+        let args = Settings::parse_from([
+            "gateway",
+            "--tls-cert-file",
+            "a.pem",
+            "--tls-key-file",
+            "a.key",
+        ])
+        .tls;
+        assert_eq!(
+            args.files().expect("paired"),
+            [CertificateFiles {
+                chain: "a.pem".into(),
+                key: "a.key".into()
+            }]
+        );
+    }
+}
