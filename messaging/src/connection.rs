@@ -17,6 +17,8 @@ use tokio::sync::Notify;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the supervisor looks at the connection's state besides its error callback.
+const STATUS_EVERY: Duration = Duration::from_millis(500);
 
 /// A RabbitMQ connection that comes back after the broker does. Cloning shares it.
 #[derive(Clone)]
@@ -142,11 +144,13 @@ async fn supervise(inner: Weak<Inner>) {
                     tracing::warn!(error = %err, "RabbitMQ connection lost");
                     notify.notify_one();
                 });
-                set(&strong, Some(Arc::new(connection)));
+                let connection = Arc::new(connection);
+                set(&strong, Some(connection.clone()));
                 tracing::info!(connection = %strong.name, "connected to RabbitMQ");
                 backoff = FIRST_BACKOFF;
                 drop(strong);
-                lost.notified().await;
+                until_lost(&connection, &lost).await;
+                drop(connection);
                 let Some(strong) = still_wanted(&inner) else {
                     return;
                 };
@@ -158,6 +162,18 @@ async fn supervise(inner: Weak<Inner>) {
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Returns once `connection` has failed. Its error callback says so at once, but only for
+/// an error after the callback was set: one between the handshake and `on_error` would
+/// never be heard, and the dead connection kept for good, so its state is also looked at.
+async fn until_lost(connection: &Connection, lost: &Notify) {
+    while connection.status().connected() {
+        tokio::select! {
+            () = lost.notified() => return,
+            () = tokio::time::sleep(STATUS_EVERY) => {}
+        }
     }
 }
 
@@ -216,6 +232,32 @@ mod tests {
             amqp.check().await.is_err(),
             "the supervisor connected again after the close"
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_lost_before_anyone_listened_is_still_seen_lost() {
+        let mut uri: lapin::uri::AMQPUri = broker_url().parse().expect("a broker URL");
+        let broker = tokio::net::lookup_host((uri.authority.host.as_str(), uri.authority.port))
+            .await
+            .ok()
+            .and_then(|mut addresses| addresses.next())
+            .expect("the broker's address");
+        let proxy = shared::testing::TcpProxy::start(broker).await;
+        uri.authority.host = "127.0.0.1".into();
+        uri.authority.port = proxy.port();
+        let connection = Connection::connect_uri(uri, ConnectionProperties::default())
+            .await
+            .expect("connected through the proxy");
+        proxy.cut();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while connection.status().connected() {
+            assert!(Instant::now() < deadline, "the cut was never noticed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Nobody will ever notify: the error came before anyone listened.
+        tokio::time::timeout(STATUS_EVERY * 4, until_lost(&connection, &Notify::new()))
+            .await
+            .expect("the loss is seen without its callback");
     }
 
     #[tokio::test]
