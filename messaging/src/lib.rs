@@ -11,11 +11,13 @@
 //!   delays, dead-lettering what cannot be handled.
 //! - [`BrokeredService`]: the start-up of a service with one database that uses the broker:
 //!   its settings, its stores, its relay and consumer, its API bound.
+//! - [`answer`]: acknowledgements and requeues that give up on a connection gone meanwhile.
 //! - [`dead_letters`]: a queue's dead letters listed, replayed or discarded by operators,
 //!   over HTTP under each consuming service's prefix.
 //! - [`contracts`]: the payloads of the saga's commands and replies and of the delivery
 //!   events, shared by the services that send and receive them.
 
+pub mod answer;
 mod broker;
 mod config;
 mod connection;

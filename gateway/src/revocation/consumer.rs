@@ -8,11 +8,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use lapin::{
     message::Delivery,
-    options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions},
+    options::{BasicConsumeOptions, BasicQosOptions},
     types::FieldTable,
 };
 use messaging::{
     Amqp, AmqpError, Envelope,
+    answer::{self, AnswerError},
     contracts::{SessionsRevoked, event},
     topology::{GATEWAY_REVOCATIONS, Topology},
 };
@@ -36,6 +37,8 @@ enum ConsumeError {
     Broker(#[from] AmqpError),
     #[error("broker: {0}")]
     Lapin(#[from] lapin::Error),
+    #[error(transparent)]
+    Answer(#[from] AnswerError),
     #[error("the delivery stream ended")]
     Ended,
 }
@@ -96,21 +99,17 @@ impl Consumer {
     async fn process(&self, delivery: Delivery) -> Result<(), ConsumeError> {
         let Some(entries) = revoked(&delivery.data) else {
             // Nothing this queue can use will ever come of it: dropped, not retried.
-            delivery.ack(BasicAckOptions::default()).await?;
+            answer::acknowledge(&delivery.acker).await?;
             return Ok(());
         };
         self.denylist.insert(&entries);
         metrics::counter!("gateway_revocations_received_total", "via" => "broker").increment(1);
         if record::publish(&self.store, &entries).await {
-            delivery.ack(BasicAckOptions::default()).await?;
+            answer::acknowledge(&delivery.acker).await?;
         } else {
             tracing::warn!("redis did not take a revocation; it goes back to the queue");
             tokio::time::sleep(REDIS_PAUSE).await;
-            let requeue = BasicNackOptions {
-                requeue: true,
-                ..BasicNackOptions::default()
-            };
-            delivery.nack(requeue).await?;
+            answer::requeue(&delivery.acker).await?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use lapin::{
     BasicProperties, Channel,
     message::Delivery,
-    options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions},
+    options::BasicPublishOptions,
     publisher_confirm::Confirmation,
     types::{AMQPValue, FieldTable},
 };
@@ -16,7 +16,7 @@ use super::{
     Applied, Consumer, Failure, Handler,
     headers::{ATTEMPT, origin, text},
 };
-use crate::envelope::Envelope;
+use crate::{answer, envelope::Envelope};
 /// How long a message whose store is down waits when no delay queue is configured.
 const UNAVAILABLE_PAUSE: Duration = Duration::from_secs(1);
 
@@ -200,7 +200,7 @@ impl<H: Handler> Consumer<H> {
 }
 
 async fn acknowledge(delivery: &Delivery) {
-    if let Err(err) = delivery.acker.ack(BasicAckOptions::default()).await {
+    if let Err(err) = answer::acknowledge(&delivery.acker).await {
         // It will be delivered again, and recognised as processed.
         tracing::debug!(error = %err, "acknowledgement lost");
     }
@@ -208,11 +208,8 @@ async fn acknowledge(delivery: &Delivery) {
 
 /// Gives the delivery back to its queue, to be delivered again.
 async fn requeue(delivery: &Delivery) {
-    let _ = delivery
-        .acker
-        .nack(BasicNackOptions {
-            requeue: true,
-            ..BasicNackOptions::default()
-        })
-        .await;
+    if let Err(err) = answer::requeue(&delivery.acker).await {
+        // Its channel is gone: the broker gives it back with it.
+        tracing::debug!(error = %err, "requeue lost");
+    }
 }

@@ -3,7 +3,7 @@
 use shared::Problem;
 
 use super::SEARCH_LIMIT;
-use crate::connection::AmqpError;
+use crate::{answer::AnswerError, connection::AmqpError};
 
 /// Why an operation on dead letters did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,9 @@ pub enum DeadLetterError {
     /// The broker refused or dropped the channel.
     #[error("broker: {0}")]
     Broker(#[from] lapin::Error),
+    /// The dead letter's acknowledgement may not have reached the broker.
+    #[error(transparent)]
+    Answer(#[from] AnswerError),
 }
 
 impl From<AmqpError> for DeadLetterError {
@@ -47,10 +50,13 @@ impl From<DeadLetterError> for Problem {
             DeadLetterError::NotReplayed => {
                 Problem::unavailable("The broker did not take the replayed message; it is kept.")
             }
-            DeadLetterError::Broker(err) => {
-                tracing::warn!(error = %err, "a dead-letter operation failed on the broker");
-                Problem::unavailable("The broker did not complete the operation.")
-            }
+            DeadLetterError::Broker(err) => unfinished(&err),
+            DeadLetterError::Answer(err) => unfinished(&err),
         }
     }
+}
+
+fn unfinished(err: &dyn std::error::Error) -> Problem {
+    tracing::warn!(error = %err, "a dead-letter operation failed on the broker");
+    Problem::unavailable("The broker did not complete the operation.")
 }

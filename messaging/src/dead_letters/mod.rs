@@ -11,16 +11,14 @@ use std::collections::BTreeMap;
 use lapin::{
     Channel,
     message::Delivery,
-    options::{
-        BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
-        QueueDeclareOptions,
-    },
+    options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions},
     protocol::{AMQPErrorKind, AMQPSoftError},
     publisher_confirm::Confirmation,
     types::{AMQPValue, FieldTable, LongString},
 };
 
 use crate::{
+    answer,
     broker::Broker,
     connection::Amqp,
     topology::{QUEUES, QueueSpec, Topology},
@@ -148,7 +146,7 @@ impl DeadLetters {
         if !matches!(confirmation, Confirmation::Ack(None)) {
             return Err(DeadLetterError::NotReplayed);
         }
-        if let Err(err) = delivery.acker.ack(BasicAckOptions::default()).await {
+        if let Err(err) = answer::acknowledge(&delivery.acker).await {
             // The replay stands; the copy left behind is a duplicate the consumer's processed
             // marks make harmless, and can be discarded.
             tracing::warn!(message_id, error = %err, "replayed, but the dead copy stays");
@@ -161,7 +159,7 @@ impl DeadLetters {
         let channel = self.amqp.channel().await?;
         let discarded = async {
             let delivery = self.find(&channel, message_id).await?;
-            delivery.acker.ack(BasicAckOptions::default()).await?;
+            answer::acknowledge(&delivery.acker).await?;
             Ok(DeadLetter::read(&delivery))
         }
         .await;
