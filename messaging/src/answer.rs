@@ -56,39 +56,18 @@ mod tests {
     use std::time::Instant;
 
     use lapin::{
-        BasicProperties, Connection, ConnectionProperties,
+        BasicProperties,
+        message::Delivery,
         options::{BasicGetOptions, BasicPublishOptions, QueueDeclareOptions},
         types::FieldTable,
-        uri::AMQPUri,
     };
-    use shared::testing::TcpProxy;
 
     use super::*;
-    use lapin::message::Delivery;
-
-    /// A connection to the test broker through a proxy the test can cut.
-    async fn through_proxy() -> (Connection, TcpProxy) {
-        let url = std::env::var("TEST_AMQP_URL")
-            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
-        let mut uri: AMQPUri = url.parse().expect("a broker URL");
-        let broker = tokio::net::lookup_host((uri.authority.host.as_str(), uri.authority.port))
-            .await
-            .ok()
-            .and_then(|mut addresses| addresses.next())
-            .expect("the broker's address");
-        let proxy = TcpProxy::start(broker).await;
-        uri.authority.host = "127.0.0.1".into();
-        uri.authority.port = proxy.port();
-        let connection = Connection::connect_uri(uri, ConnectionProperties::default())
-            .await
-            .expect("connected through the proxy");
-        (connection, proxy)
-    }
 
     /// A delivery taken from a fresh queue, left unacknowledged, then its connection cut
     /// and given time to wind down its internal task.
     async fn delivery_of_a_dead_connection() -> Delivery {
-        let (connection, proxy) = through_proxy().await;
+        let (connection, proxy) = crate::testing::connect_through_proxy().await;
         let channel = connection.create_channel().await.expect("a channel");
         let queue = channel
             .queue_declare(

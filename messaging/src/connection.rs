@@ -236,18 +236,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_lost_before_anyone_listened_is_still_seen_lost() {
-        let mut uri: lapin::uri::AMQPUri = broker_url().parse().expect("a broker URL");
-        let broker = tokio::net::lookup_host((uri.authority.host.as_str(), uri.authority.port))
-            .await
-            .ok()
-            .and_then(|mut addresses| addresses.next())
-            .expect("the broker's address");
-        let proxy = shared::testing::TcpProxy::start(broker).await;
-        uri.authority.host = "127.0.0.1".into();
-        uri.authority.port = proxy.port();
-        let connection = Connection::connect_uri(uri, ConnectionProperties::default())
-            .await
-            .expect("connected through the proxy");
+        let (connection, proxy) = crate::testing::connect_through_proxy().await;
         proxy.cut();
         let deadline = Instant::now() + Duration::from_secs(10);
         while connection.status().connected() {
