@@ -14,32 +14,38 @@ use super::Certificates;
 /// until dropped. A change that does not load (a key written after its certificate, say)
 /// leaves the certificates served so far, and is tried again at the next change.
 pub async fn watch_files(certificates: Certificates, interval: Duration) {
-    let mut last = contents(&certificates);
+    let mut last = contents(&certificates).await;
     let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let now = contents(&certificates);
+        let now = contents(&certificates).await;
         if now == last {
             continue;
         }
         last = now;
-        match certificates.reload() {
-            Ok(()) => tracing::info!(names = ?certificates.names(), "certificates reloaded"),
-            Err(err) => {
+        // Parsing reads the files again, off the runtime's threads like every read here.
+        let reloading = certificates.clone();
+        match tokio::task::spawn_blocking(move || reloading.reload()).await {
+            Ok(Ok(())) => tracing::info!(names = ?certificates.names(), "certificates reloaded"),
+            Ok(Err(err)) => {
                 tracing::error!(error = %err, "changed certificates not loaded; serving the previous ones");
             }
+            Err(err) => tracing::error!(error = %err, "certificate reload did not finish"),
         }
     }
 }
 
 /// Every file's bytes (`None` where it cannot be read: mid-replacement, say).
-fn contents(certificates: &Certificates) -> Vec<Option<Vec<u8>>> {
-    certificates
+async fn contents(certificates: &Certificates) -> Vec<Option<Vec<u8>>> {
+    let mut contents = Vec::new();
+    for path in certificates
         .files()
         .iter()
         .flat_map(|files| [&files.chain, &files.key])
-        .map(|path| std::fs::read(path).ok())
-        .collect()
+    {
+        contents.push(tokio::fs::read(path).await.ok());
+    }
+    contents
 }
