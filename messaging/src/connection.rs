@@ -211,14 +211,9 @@ mod tests {
 
     use super::*;
 
-    fn broker_url() -> String {
-        std::env::var("TEST_AMQP_URL")
-            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
-    }
-
     #[tokio::test]
     async fn a_closed_connection_is_not_made_again() {
-        let amqp = Amqp::start(&broker_url(), "amqp-close-test");
+        let amqp = Amqp::start(&crate::testing::amqp_url(), "amqp-close-test");
         let deadline = Instant::now() + Duration::from_secs(10);
         while amqp.check().await.is_err() {
             assert!(Instant::now() < deadline, "never connected to the broker");
