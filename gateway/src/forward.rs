@@ -33,8 +33,8 @@ pub async fn forward_request(
     if upgrade::is_websocket(&request) {
         return upgrade::forward_upgrade(state, backend, peer, request).await;
     }
-    if backend.multiplexed.is_some() {
-        return grpc::forward_call(state, backend, peer, request).await;
+    if let Some(multiplexed) = &backend.multiplexed {
+        return grpc::forward_call(state, backend, multiplexed, peer, request).await;
     }
     let (mut parts, body) = request.into_parts();
     let target = forwarded::target_of(&parts.uri);

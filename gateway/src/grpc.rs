@@ -5,24 +5,23 @@
 //! (as Envoy does for its local replies to gRPC calls): a problem document would reach the
 //! client as an unreadable message.
 
-use axum::{
-    body::Body,
-    extract::Request,
-    response::{IntoResponse, Response},
-};
+use axum::{body::Body, extract::Request, response::Response};
 use http::{HeaderValue, StatusCode, header};
 
 use crate::{
     forwarded::{self, PeerIp},
     state::GatewayState,
 };
-use gateway_net::relay::remove_hop_by_hop;
-use gateway_upstream::{Backend, Failure, whole_seconds};
+use gateway_net::{multiplexed::Multiplexed, relay::remove_hop_by_hop};
+use gateway_upstream::Backend;
 
-/// Sends the gRPC call `request` (admitted) on to `backend` and streams its answer back.
+/// Sends the gRPC call `request` (admitted) on to `backend` over `multiplexed`, its
+/// connection, and streams its answer back. A call not delivered is answered as any
+/// request's failure, which the dispatcher turns into its gRPC status ([`as_grpc_status`]).
 pub async fn forward_call(
     state: &GatewayState,
     backend: &Backend,
+    multiplexed: &Multiplexed,
     peer: &PeerIp,
     request: Request,
 ) -> Response {
@@ -30,7 +29,7 @@ pub async fn forward_call(
     let (target, added) = forwarded::ready(&mut parts, peer, &state.forwarding);
     match state
         .call_policy
-        .send_grpc(backend, &target, parts.headers, added, body)
+        .send_grpc(backend, multiplexed, &target, parts.headers, added, body)
         .await
     {
         Ok(answer) => {
@@ -38,7 +37,7 @@ pub async fn forward_call(
             remove_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, Body::new(body))
         }
-        Err(failure) => undelivered(backend.name, &failure, state.call_policy.timeout),
+        Err(failure) => failure.into_response(backend.name, state.call_policy.timeout),
     }
 }
 
@@ -81,32 +80,6 @@ pub async fn as_grpc_status(response: Response) -> Response {
     parts.status = StatusCode::OK;
     parts.headers.remove(header::CONTENT_LENGTH);
     let mut response = Response::from_parts(parts, Body::empty());
-    set_status(&mut response, code, &message);
-    response
-}
-
-/// A trailers-only answer (HTTP 200, the status in the headers) for a call not delivered:
-/// `UNAVAILABLE` (14) when the backend cannot be reached or its breaker is open,
-/// `DEADLINE_EXCEEDED` (4) when it did not answer in time.
-fn undelivered(service: &str, failure: &Failure, timeout: std::time::Duration) -> Response {
-    let (code, message) = match failure {
-        Failure::Open { retry_after } => (
-            "14",
-            format!(
-                "{service}'s circuit breaker is open; retry in {} s",
-                whole_seconds(*retry_after)
-            ),
-        ),
-        Failure::Timeout => (
-            "4",
-            format!(
-                "{service} did not answer within {} s",
-                whole_seconds(timeout)
-            ),
-        ),
-        _ => ("14", format!("{service} cannot be reached")),
-    };
-    let mut response = StatusCode::OK.into_response();
     set_status(&mut response, code, &message);
     response
 }

@@ -62,7 +62,7 @@ pub async fn forward_upgrade(
 
     match state
         .call_policy
-        .upgrade(backend, &target, parts.headers, added, None)
+        .upgrade(backend, &target, parts.headers, added)
         .await
     {
         Ok(mut switched) if switched.status() == StatusCode::SWITCHING_PROTOCOLS => {

@@ -133,7 +133,10 @@ async fn an_unreachable_grpc_backend_is_unavailable_and_its_breaker_opens() {
             .await
             .expect_err("unreachable");
         assert_eq!(failed.code(), Code::Unavailable);
-        assert!(failed.message().contains("cannot be reached"), "{failed:?}");
+        assert!(
+            failed.message().contains("could not be reached"),
+            "{failed:?}"
+        );
     }
     let open = health
         .check(asking("orders", Some(&token)))
@@ -141,8 +144,12 @@ async fn an_unreachable_grpc_backend_is_unavailable_and_its_breaker_opens() {
         .expect_err("refused at once");
     assert_eq!(open.code(), Code::Unavailable);
     assert!(
-        open.message().contains("circuit breaker is open"),
+        open.message().contains("calls to it are paused"),
         "{open:?}"
+    );
+    assert!(
+        open.metadata().get("retry-after").is_some(),
+        "the pause is said as with any call: {open:?}"
     );
 }
 

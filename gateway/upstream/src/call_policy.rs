@@ -9,7 +9,6 @@ use std::{
 use axum::body::Body;
 use http::{HeaderMap, Request, Response, StatusCode, header};
 use shared::resilience::{Attempt, Breaker, BreakerState, Permit, RetryPolicy};
-use tokio::time::Instant;
 
 use crate::{
     args::{BreakerArgs, RetryArgs},
@@ -62,7 +61,7 @@ impl CallPolicy {
         // stack without a registry), there is nothing to choose or weigh: the attempts go to
         // it through the service's breaker, as they did before instances existed.
         let by_instance = backend.balancer.by_instance();
-        let whole = whole_permit(backend)?;
+        let whole = whole_permit(backend, by_instance)?;
         let configured = backend.balancer.configured();
         let mut added = added;
         if !by_instance {
@@ -133,12 +132,16 @@ impl CallPolicy {
                         Err(body_failed) => return Attempt::Done(Err(body_failed)),
                     };
                     drop(in_flight);
-                    let slow = self.slow_call.is_some_and(|limit| elapsed > limit);
-                    let failed = slow || self.failed(&result);
-                    permit.record_call(!failed, slow);
-                    if by_instance {
-                        backend.balancer.record(endpoint, !failed, elapsed);
-                    }
+                    let answered_well =
+                        result.as_ref().is_ok_and(|r| !r.status().is_server_error());
+                    self.record(
+                        backend,
+                        endpoint,
+                        permit,
+                        by_instance,
+                        answered_well,
+                        elapsed,
+                    );
                     let may_retry = replay.is_some() && !last;
                     self.judge(backend, breaker, result, attempt, may_retry)
                 }
@@ -150,13 +153,6 @@ impl CallPolicy {
         result
     }
 
-    /// Whether a call's answer counts as failed: none, or a 5xx.
-    fn failed(&self, result: &Result<Response<PooledBody>, Failure>) -> bool {
-        result
-            .as_ref()
-            .map_or(true, |r| r.status().is_server_error())
-    }
-
     /// One call to `backend`, bounded by the upstream time-out: its outcome and how long it
     /// took, or the failure to read the client's body (which is not the backend's doing).
     async fn call(
@@ -166,41 +162,25 @@ impl CallPolicy {
         request: Request<Body>,
         added: &crate::outbound::Added,
     ) -> Result<(Result<Response<PooledBody>, Failure>, Duration), Failure> {
-        let started = Instant::now();
-        let outcome = tokio::time::timeout_at(
-            started + self.timeout,
-            endpoint.pool.send_with(request, added),
-        )
-        .await;
-        let calls = &backend.metrics;
-        let result = match outcome {
-            Ok(Ok(response)) => {
-                if response.status().is_server_error() {
-                    calls.server_error.increment(1);
-                } else {
-                    calls.response.increment(1);
-                }
-                Ok(response)
-            }
-            Ok(Err(PoolError::Body(err))) => {
-                return Err(Failure::RequestBody {
-                    too_large: over_limit(&err),
-                });
-            }
-            Ok(Err(err)) => {
-                tracing::warn!(service = backend.name, url = %endpoint.url, error = %err, "backend unreachable");
-                calls.unreachable.increment(1);
-                Err(Failure::Unreachable)
-            }
-            Err(_) => {
-                tracing::warn!(service = backend.name, url = %endpoint.url, timeout = ?self.timeout, "backend timed out");
-                calls.timeout.increment(1);
-                Err(Failure::Timeout)
-            }
+        let answer = async {
+            endpoint
+                .pool
+                .send_with(request, added)
+                .await
+                .map_err(|err| match err {
+                    PoolError::Body(err) => Failure::RequestBody {
+                        too_large: over_limit(&err),
+                    },
+                    err => {
+                        tracing::warn!(service = backend.name, url = %endpoint.url, error = %err, "backend unreachable");
+                        Failure::Unreachable
+                    }
+                })
         };
-        let elapsed = started.elapsed();
-        calls.duration.record(elapsed.as_secs_f64());
-        Ok((result, elapsed))
+        match self.timed(backend, &endpoint.url, answer).await {
+            (Err(body_failed @ Failure::RequestBody { .. }), _) => Err(body_failed),
+            called => Ok(called),
+        }
     }
 
     /// Whether `result` is worth another attempt: a retryable status or no answer, for a
@@ -269,8 +249,11 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// With registered instances, each with its own breaker, the service's breaker's permit for
 /// a request as a whole; `None` with the configured URL alone, whose calls pass the
 /// service's breaker one by one.
-pub(crate) fn whole_permit(backend: &Backend) -> Result<Option<Permit<'_>>, Failure> {
-    if !backend.balancer.by_instance() {
+pub(crate) fn whole_permit(
+    backend: &Backend,
+    by_instance: bool,
+) -> Result<Option<Permit<'_>>, Failure> {
+    if !by_instance {
         return Ok(None);
     }
     Ok(Some(backend.breaker.try_acquire()?))

@@ -21,6 +21,7 @@ mod failure;
 mod grpc_call;
 mod origin;
 mod outbound;
+mod outcome;
 mod outlier;
 pub mod probe;
 mod stats;

@@ -1,7 +1,10 @@
 //! Where a backend's requests go, parsed once at start-up: a call then only joins its path to
 //! the backend's, instead of formatting and parsing a whole URL each time.
 
-use http::{HeaderValue, Uri, uri::PathAndQuery};
+use http::{
+    HeaderValue, Uri,
+    uri::{Authority, PathAndQuery, Scheme},
+};
 
 /// A backend's address, base path, and the `Host` its requests carry.
 #[derive(Debug, Clone)]
@@ -11,6 +14,8 @@ pub struct Origin {
     /// The base URL's path without its trailing `/` (empty for most backends).
     base_path: String,
     host: HeaderValue,
+    /// The base URL's authority, for requests in absolute form (HTTP/2's).
+    authority: Authority,
 }
 
 impl Origin {
@@ -18,11 +23,13 @@ impl Origin {
     pub fn parse(base_url: &str) -> Option<Self> {
         let uri: Uri = base_url.parse().ok()?;
         let address = gateway_net::client::dial_address(&uri)?;
-        let host = HeaderValue::from_str(uri.authority()?.as_str()).ok()?;
+        let authority = uri.authority()?.clone();
+        let host = HeaderValue::from_str(authority.as_str()).ok()?;
         Some(Self {
             address,
             base_path: uri.path().trim_end_matches('/').to_owned(),
             host,
+            authority,
         })
     }
 
@@ -34,6 +41,15 @@ impl Origin {
         }
         let joined = format!("{}{target}", self.base_path);
         Some(Uri::from(PathAndQuery::try_from(joined).ok()?))
+    }
+
+    /// `target` at this origin in absolute form (`http://host:port/base/target`), as an
+    /// HTTP/2 request carries it in its pseudo-headers.
+    pub fn absolute(&self, target: &PathAndQuery) -> Option<Uri> {
+        let mut parts = self.target(target)?.into_parts();
+        parts.scheme = Some(Scheme::HTTP);
+        parts.authority = Some(self.authority.clone());
+        Uri::from_parts(parts).ok()
     }
 
     /// Where to connect: `host:port`.
@@ -67,6 +83,10 @@ mod tests {
             .expect("a target");
         assert_eq!(uri.to_string(), "/v1/orders");
         assert_eq!(based.address(), "10.0.0.5:80", "the default port");
+        let absolute = based
+            .absolute(&PathAndQuery::from_static("/pkg.Svc/Call"))
+            .expect("an absolute target");
+        assert_eq!(absolute.to_string(), "http://10.0.0.5/v1/pkg.Svc/Call");
     }
 
     #[test]

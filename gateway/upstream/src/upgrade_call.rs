@@ -9,11 +9,9 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, header, uri::PathAndQuery};
 use http_body_util::Empty;
 use hyper::body::Incoming;
-use tokio::time::Instant;
 
 use crate::{
     backends::Backend,
-    balance::Selector,
     call_policy::{CallPolicy, whole_permit},
     endpoint::Endpoint,
     failure::Failure,
@@ -23,60 +21,55 @@ use gateway_net::upgrade::send_upgrade;
 
 impl CallPolicy {
     /// Sends the upgrade request for `target` with `headers` (its `Connection` and `Upgrade`
-    /// set) and `added` to one of `backend`'s instances (of `only`, if given): the backend's
-    /// answer, a `101` ready to be spliced, or why there was none. A `101` or any answer
-    /// below 500 counts as a success for the breakers.
+    /// set) and `added` to one of `backend`'s instances: the backend's answer, a `101` ready
+    /// to be spliced, or why there was none. A `101` or any answer below 500 counts as a
+    /// success for the breakers.
     pub async fn upgrade(
         &self,
         backend: &Backend,
         target: &PathAndQuery,
         mut headers: HeaderMap,
         added: Added,
-        only: Option<&Selector>,
     ) -> Result<Response<Incoming>, Failure> {
         let by_instance = backend.balancer.by_instance();
-        let whole = whole_permit(backend)?;
-        let picked: Option<Arc<Endpoint>> = by_instance.then(|| backend.balancer.pick(None, only));
+        let whole = whole_permit(backend, by_instance)?;
+        let picked: Option<Arc<Endpoint>> = by_instance.then(|| backend.balancer.pick(None, None));
         let endpoint: &Endpoint = picked.as_deref().unwrap_or(backend.balancer.configured());
         let breaker = endpoint.breaker.as_ref().unwrap_or(&backend.breaker);
         let permit = breaker.try_acquire()?;
+        let uri = endpoint.origin.target(target).ok_or(Failure::Unreachable)?;
         for (name, value) in added {
             headers.insert(name, value);
         }
         headers.insert(header::HOST, endpoint.origin.host().clone());
         let mut request = Request::new(Empty::<Bytes>::new());
-        *request.uri_mut() = target.as_str().parse().unwrap_or_default();
+        *request.uri_mut() = uri;
         *request.headers_mut() = headers;
 
-        let started = Instant::now();
-        let answered = tokio::time::timeout_at(
-            started + self.timeout,
-            send_upgrade(endpoint.origin.address(), request),
-        )
-        .await;
-        let result = match answered {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(err)) => {
-                tracing::warn!(service = backend.name, url = %endpoint.url, error = %err, "backend unreachable for an upgrade");
-                backend.metrics.unreachable.increment(1);
-                Err(Failure::Unreachable)
-            }
-            Err(_) => {
-                backend.metrics.timeout.increment(1);
-                Err(Failure::Timeout)
-            }
+        let in_flight = by_instance.then(|| endpoint.start());
+        let answer = async {
+            send_upgrade(endpoint.origin.address(), request)
+                .await
+                .map_err(|err| {
+                    tracing::warn!(service = backend.name, url = %endpoint.url, error = %err, "backend unreachable for an upgrade");
+                    Failure::Unreachable
+                })
         };
-        let success = result
+        let (result, elapsed) = self.timed(backend, &endpoint.url, answer).await;
+        drop(in_flight);
+        let answered_well = result
             .as_ref()
             .is_ok_and(|response| !response.status().is_server_error());
-        permit.record(success);
-        if by_instance {
-            backend
-                .balancer
-                .record(endpoint, success, started.elapsed());
-        }
+        let failed = self.record(
+            backend,
+            endpoint,
+            permit,
+            by_instance,
+            answered_well,
+            elapsed,
+        );
         if let Some(whole) = whole {
-            whole.record(success);
+            whole.record(!failed);
         }
         result
     }
