@@ -11,16 +11,8 @@ use axum::body::Body;
 use http::{Request, Response};
 use hyper::{body::Incoming, client::conn::http2::SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpStream;
 
-/// Why a call over HTTP/2 was not answered.
-#[derive(Debug, thiserror::Error)]
-pub enum MultiplexedError {
-    #[error("cannot connect: {0}")]
-    Connect(std::io::Error),
-    #[error("{0}")]
-    Http(#[from] hyper::Error),
-}
+use crate::client::{DirectError, connect};
 
 /// The shared HTTP/2 connection to `address`.
 #[derive(Debug)]
@@ -41,10 +33,7 @@ impl Multiplexed {
     /// Sends `request` (its URI absolute, for `:scheme` and `:authority`) as a stream of the
     /// shared connection, opening one if there is none; its answer's head, the body and
     /// trailers streaming behind.
-    pub async fn send(
-        &self,
-        request: Request<Body>,
-    ) -> Result<Response<Incoming>, MultiplexedError> {
+    pub async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, DirectError> {
         let mut sender = match self.current() {
             Some(sender) => sender,
             None => self.connect().await?,
@@ -61,11 +50,8 @@ impl Multiplexed {
         open.as_ref().filter(|sender| !sender.is_closed()).cloned()
     }
 
-    async fn connect(&self) -> Result<SendRequest<Body>, MultiplexedError> {
-        let stream = TcpStream::connect(&self.address)
-            .await
-            .map_err(MultiplexedError::Connect)?;
-        let _ = stream.set_nodelay(true);
+    async fn connect(&self) -> Result<SendRequest<Body>, DirectError> {
+        let stream = connect(&self.address).await?;
         let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .handshake(TokioIo::new(stream))

@@ -12,16 +12,8 @@ use http::{HeaderMap, HeaderValue, Request, Response, header};
 use http_body_util::Empty;
 use hyper::{body::Incoming, upgrade::OnUpgrade};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
-/// Why an upgrade could not be sent on.
-#[derive(Debug, thiserror::Error)]
-pub enum UpgradeError {
-    #[error("cannot connect: {0}")]
-    Connect(std::io::Error),
-    #[error("the backend's connection failed: {0}")]
-    Http(#[from] hyper::Error),
-}
+use crate::client::{DirectError, connect};
 
 /// The protocol `headers` ask to switch to, if they ask for an upgrade: an `Upgrade` field,
 /// and `upgrade` among the `Connection` field's options.
@@ -42,11 +34,8 @@ pub fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
 pub async fn send_upgrade(
     address: &str,
     request: Request<Empty<Bytes>>,
-) -> Result<Response<Incoming>, UpgradeError> {
-    let stream = TcpStream::connect(address)
-        .await
-        .map_err(UpgradeError::Connect)?;
-    let _ = stream.set_nodelay(true);
+) -> Result<Response<Incoming>, DirectError> {
+    let stream = connect(address).await?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {

@@ -21,22 +21,40 @@ pub(super) struct Conn {
 impl Conn {
     /// A new connection to `address` (`host:port`), given up after [`CONNECT_TIMEOUT`].
     pub async fn open(address: &str) -> Result<Self, PoolError> {
-        let failed = |message: String| PoolError::Connect {
-            address: address.to_owned(),
-            message,
-        };
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
-            .await
-            .map_err(|_| failed("timed out".into()))?
-            .map_err(|err| failed(err.to_string()))?;
-        // Requests are written whole; Nagle's algorithm would only hold their last segment.
-        let _ = stream.set_nodelay(true);
         Ok(Self {
-            stream,
+            stream: connect(address).await?,
             read: BytesMut::new(),
             write: Vec::new(),
         })
     }
+}
+
+/// A new TCP connection to an origin at `address` (`host:port`), given up after
+/// [`CONNECT_TIMEOUT`]: the pool's, an upgrade's own, a shared HTTP/2 connection's.
+pub async fn connect(address: &str) -> Result<TcpStream, PoolError> {
+    let failed = |message: String| PoolError::Connect {
+        address: address.to_owned(),
+        message,
+    };
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+        .await
+        .map_err(|_| failed("timed out".into()))?
+        .map_err(|err| failed(err.to_string()))?;
+    // Requests are written whole; Nagle's algorithm would only hold their last segment.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// Why a request sent over a hyper connection of its own (an upgrade's, a shared HTTP/2
+/// connection's) got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectError {
+    /// No connection could be opened.
+    #[error(transparent)]
+    Connect(#[from] PoolError),
+    /// The connection failed.
+    #[error("the backend's connection failed: {0}")]
+    Http(#[from] hyper::Error),
 }
 
 /// Why a request got no answer, or its answer no whole body.

@@ -15,6 +15,6 @@ mod wire_tests;
 
 pub use self::{
     body::PooledBody,
-    conn::PoolError,
+    conn::{DirectError, PoolError, connect},
     pool::{OriginPool, dial_address},
 };
