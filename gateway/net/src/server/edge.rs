@@ -81,12 +81,19 @@ where
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         match self.https_port {
-            Some(port) if !request.uri().path().starts_with("/health") => {
+            Some(port) if !is_health_probe(request.uri().path()) => {
                 Either::Right(std::future::ready(Ok(redirect(&request, port))))
             }
             _ => Either::Left(self.inner.call(request)),
         }
     }
+}
+
+/// `/health` and what is under it (`/health/live`...): the probes orchestrators make in
+/// clear. Not `/healthy-bowls`, which is a route like any other.
+fn is_health_probe(path: &str) -> bool {
+    path.strip_prefix("/health")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// 308 (the method and body kept, unlike 301) to the same target on `port`, or 400 when the
@@ -131,4 +138,69 @@ fn no_host(detail: &str) -> Response {
     Problem::bad_request(format!("host: {detail}"))
         .with_errors(vec![FieldError::new("host", detail)])
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(target: &str, host: Option<&str>, port: u16) -> Result<String, StatusCode> {
+        let mut request = Request::builder().uri(target);
+        if let Some(host) = host {
+            request = request.header(header::HOST, host);
+        }
+        let answer = redirect(&request.body(()).expect("a request"), port);
+        match answer.status() {
+            StatusCode::PERMANENT_REDIRECT => Ok(answer.headers()[header::LOCATION]
+                .to_str()
+                .expect("text")
+                .to_owned()),
+            status => Err(status),
+        }
+    }
+
+    #[test]
+    fn a_redirect_keeps_the_host_and_target_and_names_the_https_port() {
+        assert_eq!(
+            location("/orders?page=2", Some("example.test:3000"), 3443),
+            Ok("https://example.test:3443/orders?page=2".into())
+        );
+        assert_eq!(
+            location("/", Some("example.test"), 443),
+            Ok("https://example.test/".into()),
+            "the default port is left out"
+        );
+        assert_eq!(
+            location("/a", Some("[::1]:3000"), 3443),
+            Ok("https://[::1]:3443/a".into()),
+            "an IPv6 literal stays bracketed"
+        );
+        assert_eq!(
+            location("http://absolute.test:80/b", Some("ignored.test"), 8443),
+            Ok("https://absolute.test:8443/b".into()),
+            "an absolute-form target names the host"
+        );
+    }
+
+    #[test]
+    fn a_request_naming_no_usable_host_is_refused_not_redirected() {
+        assert_eq!(
+            location("/orders", None, 3443),
+            Err(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            location("/orders", Some("bad host"), 3443),
+            Err(StatusCode::BAD_REQUEST)
+        );
+    }
+
+    #[test]
+    fn only_the_health_probes_stay_in_clear() {
+        for probe in ["/health", "/health/live", "/health/ready"] {
+            assert!(is_health_probe(probe), "{probe}");
+        }
+        for route in ["/healthy-bowls", "/health-x", "/orders/health", "/"] {
+            assert!(!is_health_probe(route), "{route}");
+        }
+    }
 }
