@@ -8,19 +8,14 @@
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
 use arc_swap::ArcSwap;
+
+use super::files::{CertificateFiles, Contents, Read};
 use rustls::{
     crypto::ring,
     pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
     server::{ClientHello, ResolvesServerCert},
     sign::CertifiedKey,
 };
-
-/// A certificate chain's file and its private key's, both PEM.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertificateFiles {
-    pub chain: PathBuf,
-    pub key: PathBuf,
-}
 
 /// Why certificates could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +41,8 @@ pub struct Certificates {
 
 #[derive(Debug)]
 struct Loaded {
+    /// The files' contents these were parsed from.
+    contents: Contents,
     /// For a client that names no host, or one no certificate holds: the first given.
     default: Arc<CertifiedKey>,
     exact: HashMap<String, Arc<CertifiedKey>>,
@@ -57,18 +54,24 @@ struct Loaded {
 impl Certificates {
     /// Reads every pair of `files`; the first is the default.
     pub fn load(files: Vec<CertificateFiles>) -> Result<Self, CertificateError> {
-        let loaded = read_all(&files)?;
+        let loaded = parse_all(&files, Contents::read(&files))?;
         Ok(Self {
             files: files.into(),
             loaded: Arc::new(ArcSwap::from_pointee(loaded)),
         })
     }
 
-    /// Reads the files again and presents what they hold from the next handshake on; on an
-    /// error the certificates presented so far stay.
-    pub fn reload(&self) -> Result<(), CertificateError> {
-        self.loaded.store(Arc::new(read_all(&self.files)?));
+    /// Presents what `contents` (the files read again) hold from the next handshake on; on
+    /// an error the certificates presented so far stay.
+    pub(super) fn reload_from(&self, contents: Contents) -> Result<(), CertificateError> {
+        self.loaded
+            .store(Arc::new(parse_all(&self.files, contents)?));
         Ok(())
+    }
+
+    /// What the files held when the certificates presented now were read.
+    pub(super) fn contents(&self) -> Contents {
+        self.loaded.load().contents.clone()
     }
 
     /// The files read, for watching them.
@@ -96,10 +99,14 @@ impl ResolvesServerCert for Certificates {
     }
 }
 
-fn read_all(files: &[CertificateFiles]) -> Result<Loaded, CertificateError> {
-    let mut keys = files.iter().map(read_pair);
+fn parse_all(files: &[CertificateFiles], contents: Contents) -> Result<Loaded, CertificateError> {
+    let mut keys = files
+        .iter()
+        .zip(contents.pairs())
+        .map(|(files, (chain, key))| parse_pair(files, chain, key));
     let first = keys.next().ok_or(CertificateError::None)??;
     let mut loaded = Loaded {
+        contents: contents.clone(),
         default: Arc::clone(&first.0),
         exact: HashMap::new(),
         wildcard: HashMap::new(),
@@ -122,21 +129,26 @@ fn read_all(files: &[CertificateFiles]) -> Result<Loaded, CertificateError> {
     Ok(loaded)
 }
 
-/// One pair's certified key, and the DNS names its certificate holds (lower-case).
-fn read_pair(
+/// One pair's certified key, and the DNS names its certificate holds (lower-case), from
+/// the contents of its `files`.
+fn parse_pair(
     files: &CertificateFiles,
+    chain: &Read,
+    key: &Read,
 ) -> Result<(Arc<CertifiedKey>, Vec<String>), CertificateError> {
-    let read_error = |path: &PathBuf| {
-        let path = path.clone();
-        move |err: rustls::pki_types::pem::Error| CertificateError::Read {
-            path,
-            message: err.to_string(),
-        }
+    let unread = |path: &PathBuf, message: String| CertificateError::Read {
+        path: path.clone(),
+        message,
     };
-    let chain = CertificateDer::pem_file_iter(&files.chain)
-        .map_err(read_error(&files.chain))?
+    let chain_pem = chain
+        .as_deref()
+        .map_err(|err| unread(&files.chain, err.clone()))?;
+    let key_pem = key
+        .as_deref()
+        .map_err(|err| unread(&files.key, err.clone()))?;
+    let chain = CertificateDer::pem_slice_iter(chain_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(read_error(&files.chain))?;
+        .map_err(|err| unread(&files.chain, err.to_string()))?;
     let leaf = chain.first().ok_or_else(|| CertificateError::Empty {
         path: files.chain.clone(),
     })?;
@@ -149,7 +161,8 @@ fn read_pair(
         .valid_dns_names()
         .map(str::to_ascii_lowercase)
         .collect();
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(read_error(&files.key))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|err| unread(&files.key, err.to_string()))?;
     let certified =
         CertifiedKey::from_der(chain, key, &ring::default_provider()).map_err(|err| {
             invalid(
@@ -248,7 +261,8 @@ mod tests {
         let (dir, files) = issued(&["a.test"]);
         let certificates = Certificates::load(vec![files.clone()]).expect("loaded");
         std::fs::write(&files.key, "not a key").expect("written");
-        assert!(certificates.reload().is_err());
+        let read_again = Contents::read(std::slice::from_ref(&files));
+        assert!(certificates.reload_from(read_again).is_err());
         assert_eq!(certificates.names(), ["a.test"]);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -4,6 +4,7 @@
 //! no compression, forward-secret suites).
 
 mod certificates;
+mod files;
 mod reload;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -12,8 +13,11 @@ use clap::Args;
 use rustls::{ServerConfig, crypto::ring};
 use tokio_rustls::TlsAcceptor;
 
-pub use self::certificates::{CertificateError, CertificateFiles, Certificates};
 pub(super) use self::reload::watch_files;
+pub use self::{
+    certificates::{CertificateError, Certificates},
+    files::CertificateFiles,
+};
 
 /// The HTTPS listener's settings.
 #[derive(Debug, Clone, Args)]

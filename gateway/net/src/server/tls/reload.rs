@@ -8,44 +8,31 @@
 
 use std::time::Duration;
 
-use super::Certificates;
+use super::{Certificates, files::Contents};
 
 /// Reads `certificates`' files every `interval` and reloads them when any changed; runs
 /// until dropped. A change that does not load (a key written after its certificate, say)
 /// leaves the certificates served so far, and is tried again at the next change.
 pub async fn watch_files(certificates: Certificates, interval: Duration) {
-    let mut last = contents(&certificates).await;
+    let mut last = certificates.contents();
     let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let now = contents(&certificates).await;
+        let files = certificates.files().to_vec();
+        let Ok(now) = tokio::task::spawn_blocking(move || Contents::read(&files)).await else {
+            continue;
+        };
         if now == last {
             continue;
         }
-        last = now;
-        // Parsing reads the files again, off the runtime's threads like every read here.
-        let reloading = certificates.clone();
-        match tokio::task::spawn_blocking(move || reloading.reload()).await {
-            Ok(Ok(())) => tracing::info!(names = ?certificates.names(), "certificates reloaded"),
-            Ok(Err(err)) => {
+        last = now.clone();
+        match certificates.reload_from(now) {
+            Ok(()) => tracing::info!(names = ?certificates.names(), "certificates reloaded"),
+            Err(err) => {
                 tracing::error!(error = %err, "changed certificates not loaded; serving the previous ones");
             }
-            Err(err) => tracing::error!(error = %err, "certificate reload did not finish"),
         }
     }
-}
-
-/// Every file's bytes (`None` where it cannot be read: mid-replacement, say).
-async fn contents(certificates: &Certificates) -> Vec<Option<Vec<u8>>> {
-    let mut contents = Vec::new();
-    for path in certificates
-        .files()
-        .iter()
-        .flat_map(|files| [&files.chain, &files.key])
-    {
-        contents.push(tokio::fs::read(path).await.ok());
-    }
-    contents
 }
