@@ -23,7 +23,8 @@ pub const NAME: &str = "dev-certificate";
 #[derive(Debug, Parser)]
 #[command(name = "gateway dev-certificate")]
 pub struct DevCertificateArgs {
-    /// Where `ca.pem`, `cert.pem` and `key.pem` go; files already there are kept.
+    /// Where `ca.pem`, `cert.pem` and `key.pem` go; a complete set already there is kept,
+    /// a partial one replaced whole.
     #[arg(long, env = "DEV_CERTIFICATE_DIR")]
     pub dir: PathBuf,
     /// The names the certificate is for (DNS names or IP addresses).
@@ -72,14 +73,12 @@ impl DevCertificate {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("ca.pem"), &self.ca_pem)?;
         std::fs::write(dir.join("cert.pem"), &self.chain_pem)?;
-        let key = dir.join("key.pem");
-        std::fs::write(&key, &self.key_pem)?;
+        // Created unreadable to others, not made so after the key is in it.
+        let mut key = std::fs::OpenOptions::new();
+        key.write(true).create(true).truncate(true);
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
-        }
-        Ok(())
+        std::os::unix::fs::OpenOptionsExt::mode(&mut key, 0o600);
+        std::io::Write::write_all(&mut key.open(dir.join("key.pem"))?, self.key_pem.as_bytes())
     }
 }
 
@@ -130,4 +129,53 @@ fn issue_unless_present(args: &DevCertificateArgs) -> Result<(), String> {
         args.names.join(", ")
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh_dir() -> PathBuf {
+        std::env::temp_dir().join(format!("dev-certificate-{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    fn run(args: &[&str]) -> Option<ExitCode> {
+        run_if_asked(["gateway"].iter().chain(args).map(OsString::from))
+    }
+
+    #[test]
+    fn a_second_run_keeps_the_authority_users_were_told_to_trust() {
+        let dir = fresh_dir();
+        let dir_arg = dir.to_str().expect("a UTF-8 path");
+        assert_eq!(run(&[NAME, "--dir", dir_arg]), Some(ExitCode::SUCCESS));
+        let first = std::fs::read(dir.join("ca.pem")).expect("an authority written");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("key.pem"))
+                .expect("a key")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "the key is its owner's alone: {mode:o}");
+        }
+        assert_eq!(run(&[NAME, "--dir", dir_arg]), Some(ExitCode::SUCCESS));
+        assert_eq!(std::fs::read(dir.join("ca.pem")).expect("kept"), first);
+
+        std::fs::remove_file(dir.join("cert.pem")).expect("removed");
+        assert_eq!(run(&[NAME, "--dir", dir_arg]), Some(ExitCode::SUCCESS));
+        assert_ne!(
+            std::fs::read(dir.join("ca.pem")).expect("written again"),
+            first,
+            "a partial set is replaced whole"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn other_commands_are_not_taken_and_a_bad_flag_is_refused_with_2() {
+        assert_eq!(run(&["--port", "3000"]), None);
+        assert_eq!(run(&[]), None);
+        assert_eq!(run(&[NAME, "--no-such-flag"]), Some(ExitCode::from(2)));
+        assert_eq!(run(&[NAME]), Some(ExitCode::from(2)), "no directory");
+    }
 }
