@@ -61,10 +61,12 @@ pub(crate) fn parse_grpc_backend(text: &str) -> Result<GrpcBackend, String> {
         .split_once('=')
         .ok_or("expected package.Service=http://host:port")?;
     let service = service.trim();
-    if service.is_empty()
-        || !service
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'))
+    // A package is required: its dot keeps the calls' paths apart from the services'
+    // prefixes (`/orders`...) and the gateway's own routes.
+    if !service.contains('.')
+        || !service.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
     {
         return Err(format!(
             "`{service}` is not a gRPC service name (package.Service)"
@@ -93,6 +95,9 @@ mod tests {
             "http://127.0.0.1:50051",
             "=http://127.0.0.1:50051",
             "pkg/Service=http://127.0.0.1:50051",
+            "orders=http://127.0.0.1:50051",
+            "pkg..Service=http://127.0.0.1:50051",
+            ".Service=http://127.0.0.1:50051",
             "pkg.Service=127.0.0.1:50051",
         ] {
             assert!(parse_grpc_backend(refused).is_err(), "{refused}");

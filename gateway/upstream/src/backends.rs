@@ -162,8 +162,19 @@ pub fn grpc_from_args(
     config: &UpstreamArgs,
     client: &ProbeClient,
 ) -> Result<Arc<[Backend]>, StartupError> {
-    config
-        .grpc_backends
+    let services = &config.grpc_backends;
+    for (at, grpc) in services.iter().enumerate() {
+        if services[..at]
+            .iter()
+            .any(|before| before.service == grpc.service)
+        {
+            return Err(StartupError::Config(format!(
+                "GRPC_BACKENDS names `{}` twice",
+                grpc.service
+            )));
+        }
+    }
+    services
         .iter()
         .map(|grpc| {
             // Named once at start-up and kept for the process's life, as the services' are.
@@ -239,5 +250,24 @@ mod tests {
         let message = refused.to_string();
         assert!(message.contains("order-service"), "{message}");
         assert!(message.contains("https://orders:3002"), "{message}");
+    }
+
+    #[test]
+    fn a_grpc_service_named_twice_or_served_over_https_stops_the_gateway_at_start() {
+        for (backends, named) in [
+            (
+                "a.Svc=http://127.0.0.1:50051,a.Svc=http://127.0.0.1:50052",
+                "twice",
+            ),
+            ("a.Svc=https://127.0.0.1:50051", "https://127.0.0.1:50051"),
+        ] {
+            let config = Config::try_parse_from(["gateway", "--grpc-backend", backends])
+                .expect("the syntax is accepted");
+            let refused = grpc_from_args(&config.upstream, &crate::probe::probe_client())
+                .expect_err("refused at start");
+            let message = refused.to_string();
+            assert!(message.contains("a.Svc"), "{message}");
+            assert!(message.contains(named), "{message}");
+        }
     }
 }
