@@ -127,11 +127,7 @@ async fn supervise(inner: Weak<Inner>) {
         let Some(strong) = still_wanted(&inner) else {
             return;
         };
-        let properties = ConnectionProperties::default()
-            .with_connection_name(strong.name.clone().into())
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio);
-        match Connection::connect(&strong.url, properties).await {
+        match Connection::connect(&strong.url, properties(&strong.name)).await {
             Ok(connection) if strong.closed.load(Ordering::Acquire) => {
                 // Closed while this connection was being made.
                 let _ = connection.close(200, "shutting down").await;
@@ -175,6 +171,14 @@ async fn until_lost(connection: &Connection, lost: &Notify) {
             () = tokio::time::sleep(STATUS_EVERY) => {}
         }
     }
+}
+
+/// A connection named `name` in the broker's management UI, its I/O on the tokio runtime.
+pub(crate) fn properties(name: &str) -> ConnectionProperties {
+    ConnectionProperties::default()
+        .with_connection_name(name.into())
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio)
 }
 
 /// The connection's state while some `Amqp` handle remains and none has closed it.

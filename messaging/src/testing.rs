@@ -22,18 +22,31 @@ pub fn amqp_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
-/// A connection to the test broker through a proxy the test can cut or pause.
-pub async fn connect_through_proxy() -> (Connection, shared::testing::TcpProxy) {
-    let mut uri: lapin::uri::AMQPUri = amqp_url().parse().expect("a broker URL");
+/// The test broker's URL through a proxy of its own that the test can cut or pause.
+pub async fn proxied_amqp_url() -> (String, shared::testing::TcpProxy) {
+    let uri: lapin::uri::AMQPUri = amqp_url().parse().expect("a broker URL");
     let broker = tokio::net::lookup_host((uri.authority.host.as_str(), uri.authority.port))
         .await
         .ok()
         .and_then(|mut addresses| addresses.next())
         .expect("the broker's address");
     let proxy = shared::testing::TcpProxy::start(broker).await;
-    uri.authority.host = "127.0.0.1".into();
-    uri.authority.port = proxy.port();
-    let connection = Connection::connect_uri(uri, ConnectionProperties::default())
+    let user = &uri.authority.userinfo;
+    let url = format!(
+        "amqp://{}:{}@127.0.0.1:{}/{}",
+        user.username,
+        user.password,
+        proxy.port(),
+        uri.vhost.replace('/', "%2f")
+    );
+    (url, proxy)
+}
+
+/// A connection to the test broker through a proxy the test can cut or pause, made as the
+/// binaries make theirs.
+pub async fn connect_through_proxy() -> (Connection, shared::testing::TcpProxy) {
+    let (url, proxy) = proxied_amqp_url().await;
+    let connection = Connection::connect(&url, crate::connection::properties("test-through-proxy"))
         .await
         .expect("connected through the proxy");
     (connection, proxy)

@@ -1,7 +1,10 @@
 //! Consumers: each message applied once, failures retried after delays and then
 //! dead-lettered with the reason, and nothing lost or applied twice when connections are cut.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
 
 use messaging::{Broker, Envelope};
 use shared::testing::TcpProxy;
@@ -154,8 +157,7 @@ async fn a_message_that_is_no_envelope_is_dead_lettered_at_once_and_never_handle
 async fn cut_broker_connections_lose_nothing_and_apply_nothing_twice() {
     let stores = TestStores::new().await;
     stores.declare_probe().await;
-    let proxy = TcpProxy::start("127.0.0.1:5672".parse().expect("an address")).await;
-    let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port());
+    let (url, proxy) = messaging::testing::proxied_amqp_url().await;
     let recorder = Recorder::new(&stores.outbox, Plan::Succeed);
     let broker = Broker::start(&stores.broker.args_via(&url), "cut-test");
     let workers = broker
@@ -305,9 +307,9 @@ async fn a_saga_command_given_up_on_is_reported_to_the_saga_as_a_fault_before_it
 }
 
 /// A seeded schedule of cuts of the broker's link at random moments and of random lengths,
-/// while messages are written and each is retried once through a delay queue: whenever the
-/// link goes (mid-publish, mid-confirm, mid-acknowledgement, mid-move), every message is
-/// applied exactly once and nothing stays stuck. `CUT_SEED` replays a schedule.
+/// while messages are written all along it and each is retried once through a delay queue:
+/// whenever the link goes (mid-publish, mid-confirm, mid-acknowledgement, mid-move), every
+/// message is applied exactly once and nothing stays stuck. `CUT_SEED` replays a schedule.
 #[tokio::test]
 async fn messages_are_applied_once_each_however_often_and_whenever_the_broker_is_cut() {
     use rand::{Rng, SeedableRng};
@@ -315,48 +317,60 @@ async fn messages_are_applied_once_each_however_often_and_whenever_the_broker_is
         .ok()
         .and_then(|seed| seed.parse().ok())
         .unwrap_or_else(rand::random);
+    eprintln!("broker cuts: CUT_SEED={seed}");
     let mut random = rand::rngs::SmallRng::seed_from_u64(seed);
     let stores = TestStores::new().await;
     stores.declare_probe().await;
-    let proxy = TcpProxy::start("127.0.0.1:5672".parse().expect("an address")).await;
-    let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port());
+    let (url, proxy) = messaging::testing::proxied_amqp_url().await;
     let recorder = Recorder::new(&stores.outbox, Plan::FailFirst(1));
     let broker = Broker::start(&stores.broker.args_via(&url), "random-cuts-test");
     let workers = broker
         .workers()
         .relay(&stores.outbox)
         .consume(PROBE, recorder.clone());
-    let total = 600;
     let cuts: Vec<(u64, u64)> = (0..25)
         .map(|_| (random.gen_range(0..300), random.gen_range(0..250)))
         .collect();
-    let writing = async {
-        for n in 0..total {
-            stores.announce(&format!("aggregate-{}", n % 7), n).await;
-        }
-    };
-    let cutting = async {
+    let cutting = AtomicBool::new(true);
+    let cut = async {
         for (open, cut) in cuts {
             tokio::time::sleep(Duration::from_millis(open)).await;
             proxy.cut();
             tokio::time::sleep(Duration::from_millis(cut)).await;
             proxy.restore();
         }
+        cutting.store(false, Ordering::SeqCst);
     };
-    tokio::join!(writing, cutting);
+    // Messages written for as long as the cuts last, a few at a time, so that every cut
+    // finds some on their way.
+    let write = async {
+        let mut total = 0;
+        while cutting.load(Ordering::SeqCst) {
+            for _ in 0..5 {
+                stores
+                    .announce(&format!("aggregate-{}", total % 7), total)
+                    .await;
+                total += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        total
+    };
+    let ((), total) = tokio::join!(cut, write);
+    let total = total as i64;
     let (applied, distinct) = stores
-        .wait_for_effects(total as i64, Duration::from_secs(90))
+        .wait_for_effects(total, Duration::from_secs(90))
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         (applied, distinct),
-        (total as i64, total as i64),
-        "applications and distinct messages, seed {seed}"
+        (total, total),
+        "applications and distinct messages, CUT_SEED={seed}"
     );
     assert_eq!(
         stores.effects().await.0,
-        total as i64,
-        "nothing applied twice later, seed {seed}"
+        total,
+        "nothing applied twice later, CUT_SEED={seed}"
     );
     workers.shutdown().await;
 }

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use messaging::{Broker, Envelope, Message, enqueue};
-use shared::testing::TcpProxy;
 
 use crate::helpers::{PROBE, TestStores};
 
@@ -107,9 +106,8 @@ async fn a_rolled_back_transaction_publishes_nothing() {
 #[tokio::test]
 async fn the_backlog_and_its_age_show_in_the_metrics_while_the_broker_is_away() {
     let stores = TestStores::new().await;
-    let proxy = TcpProxy::start("127.0.0.1:5672".parse().expect("an address")).await;
+    let (url, proxy) = messaging::testing::proxied_amqp_url().await;
     proxy.cut();
-    let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port());
     let broker = Broker::start(&stores.broker.args_via(&url), "relay-test");
     let workers = broker.workers().relay(&stores.outbox);
     for n in 0..3 {
