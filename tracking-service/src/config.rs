@@ -21,7 +21,8 @@ pub struct Config {
     /// A stream's state is snapshotted every this many events.
     #[arg(long, env = "SNAPSHOT_EVERY", default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..))]
     pub snapshot_every: i32,
-    /// Live streams (`/tracking/{id}/stream`) one user may hold open at once.
+    /// Live streams one user may hold open at once, Server-Sent Events
+    /// (`/tracking/{id}/stream`) and WebSockets (`/tracking/{id}/live`) together.
     #[arg(long, env = "STREAMS_PER_USER", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
     pub streams_per_user: u16,
     /// How long a live stream may go without a change before it is closed.

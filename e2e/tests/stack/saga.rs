@@ -223,16 +223,17 @@ async fn an_order_is_confirmed_paid_once_shipped_then_picked_up_delivered_and_tr
         assert_eq!(moved["status"], status);
     }
     // The courier's steps reached the customer's WebSocket, through the gateway.
+    let status_of = |update: &Value| update["data"]["status"].as_str().map(str::to_owned);
     let mut seen = Vec::new();
     while !seen
         .iter()
-        .any(|update: &Value| update.to_string().contains("delivered"))
+        .any(|update| status_of(update).as_deref() == Some("delivered"))
     {
         seen.push(next_update(&mut live).await);
     }
     assert!(
         seen.iter()
-            .any(|update| update.to_string().contains("picked_up")),
+            .any(|update| status_of(update).as_deref() == Some("picked_up")),
         "{seen:?}"
     );
     let mut timeline = Vec::new();

@@ -207,6 +207,29 @@ async fn a_request_that_is_no_websocket_handshake_gets_a_426_problem_naming_what
 }
 
 #[tokio::test]
+async fn a_handshake_without_its_key_gets_a_400_problem_naming_the_missing_header() {
+    let app = spawn_app().await;
+    let delivery = assigned(&app).await;
+    let keyless = app
+        .client
+        .get(format!("{}{}", app.address, live(delivery.id)))
+        .bearer_auth(&delivery.customer)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .send()
+        .await
+        .expect("sent");
+    let problem = assert_problem(keyless, 400).await;
+    assert_eq!(problem["type"], "/problems/websocket-handshake");
+    let detail = problem["detail"].as_str().expect("a detail");
+    assert!(
+        detail.to_ascii_lowercase().contains("sec-websocket-key"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
 async fn a_client_message_closes_the_websocket_with_1003() {
     let app = spawn_app().await;
     let delivery = assigned(&app).await;

@@ -21,6 +21,11 @@ async fn the_certificate_job_writes_what_the_gateway_serves_https_with_as_compos
     let dir = std::env::temp_dir().join(format!("compose-tls-{}", uuid::Uuid::now_v7()));
     let job = strings(field(&services["dev-certificate"], "command"));
     assert_eq!(job[..2], ["gateway", "dev-certificate"]);
+    let job_volumes = strings(field(&services["dev-certificate"], "volumes"));
+    assert!(
+        job_volumes.contains(&format!("tls:{MOUNTED}")),
+        "the job writes into the volume the gateway reads: {job_volumes:?}"
+    );
     let run_job = || {
         let args: Vec<String> = job[1..]
             .iter()
@@ -52,15 +57,21 @@ async fn the_certificate_job_writes_what_the_gateway_serves_https_with_as_compos
         ("REDIS_URL", shared::testing::redis_url()),
         ("ADMIN_PORT", "0".to_owned()),
     ];
-    for (name, value) in environment(gateway) {
-        let name: &'static str = Box::leak(name.into_boxed_str());
-        match name {
-            "TLS_PORT" => variables.push((name, tls_port.to_string())),
-            "TLS_CERT_FILES" | "TLS_KEY_FILES" | "HSTS_MAX_AGE" => {
-                variables.push((name, value.replace(MOUNTED, &dir.display().to_string())));
-            }
-            _ => {}
-        }
+    let compose_sets = environment(gateway);
+    for name in [
+        "TLS_PORT",
+        "TLS_CERT_FILES",
+        "TLS_KEY_FILES",
+        "HSTS_MAX_AGE",
+    ] {
+        let Some((_, value)) = compose_sets.iter().find(|(set, _)| set == name) else {
+            continue;
+        };
+        let value = match name {
+            "TLS_PORT" => tls_port.to_string(),
+            _ => value.replace(MOUNTED, &dir.display().to_string()),
+        };
+        variables.push((name, value));
     }
     assert_eq!(
         variables.len(),
