@@ -179,3 +179,29 @@ async fn grpc_calls_count_against_the_rate_limit_and_past_it_are_resource_exhaus
         "{limited:?}"
     );
 }
+
+#[tokio::test]
+async fn a_grpc_backend_that_never_answers_is_deadline_exceeded_after_the_upstream_timeout() {
+    // Accepts connections and says nothing, not even HTTP/2's preface.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", silent.local_addr().expect("an address"));
+    let held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let issuer = TestIssuer::start().await;
+    let gateway = gateway_in_front_of(&issuer, &url, &[("--upstream-timeout", "300ms")]).await;
+    let token = issuer.token(Uuid::now_v7(), &[Role::Customer]);
+    let late = client(&gateway)
+        .await
+        .check(asking("orders", Some(&token)))
+        .await
+        .expect_err("never answered");
+    assert_eq!(late.code(), Code::DeadlineExceeded, "{late:?}");
+    assert!(late.message().contains("did not answer"), "{late:?}");
+    held.abort();
+}

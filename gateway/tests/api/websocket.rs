@@ -57,6 +57,11 @@ async fn refused(url: &str, token: Option<&str>) -> StatusCode {
     }
 }
 
+/// The `ws://` URL of `path` on `gateway`.
+fn ws_url(gateway: &str, path: &str) -> String {
+    format!("{}{path}", gateway.replacen("http://", "ws://", 1))
+}
+
 fn handshake(
     url: &str,
     token: Option<&str>,
@@ -80,7 +85,7 @@ async fn a_websocket_is_passed_on_to_its_backend_and_echoed_back_through_the_gat
         .spawn()
         .await;
     let token = issuer.token(Uuid::now_v7(), &[Role::Courier]);
-    let url = format!("{}/tracking/d1/live", gateway.replace("http://", "ws://"));
+    let url = ws_url(&gateway, "/tracking/d1/live");
 
     let (mut socket, answer) = tokio_tungstenite::connect_async(handshake(&url, Some(&token)))
         .await
@@ -101,24 +106,38 @@ async fn a_websocket_is_passed_on_to_its_backend_and_echoed_back_through_the_gat
 }
 
 #[tokio::test]
-async fn a_websocket_handshake_is_admitted_like_any_request_and_fails_fast_when_the_backend_is_down()
+async fn a_websocket_handshake_is_admitted_like_any_request_and_opens_the_breaker_of_a_backend_that_is_down()
  {
+    let issuer = TestIssuer::start().await;
+    let down = GatewayBuilder::new(&issuer)
+        .backend("tracking", CLOSED)
+        .arg("--breaker-minimum-calls", "3")
+        .spawn()
+        .await;
+    let url = ws_url(&down, "/tracking/d1/live");
+    assert_eq!(refused(&url, None).await, StatusCode::UNAUTHORIZED);
+    let token = issuer.token(Uuid::now_v7(), &[Role::Courier]);
+    for _ in 0..3 {
+        assert_eq!(refused(&url, Some(&token)).await, StatusCode::BAD_GATEWAY);
+    }
+    assert_eq!(
+        refused(&url, Some(&token)).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the breaker is open and answers at once"
+    );
+}
+
+#[tokio::test]
+async fn a_backend_that_does_not_switch_protocols_has_its_answer_passed_back() {
     let issuer = TestIssuer::start().await;
     let backend = echoing_backend().await;
     let gateway = GatewayBuilder::new(&issuer)
         .backend("tracking", &backend)
         .spawn()
         .await;
-    let url = format!("{}/tracking/d1/live", gateway.replace("http://", "ws://"));
-    assert_eq!(refused(&url, None).await, StatusCode::UNAUTHORIZED);
-
-    let down = GatewayBuilder::new(&issuer)
-        .backend("tracking", CLOSED)
-        .spawn()
-        .await;
     let token = issuer.token(Uuid::now_v7(), &[Role::Courier]);
-    let url = format!("{}/tracking/d1/live", down.replace("http://", "ws://"));
-    assert_eq!(refused(&url, Some(&token)).await, StatusCode::BAD_GATEWAY);
+    let url = ws_url(&gateway, "/tracking/d1/no-such-socket");
+    assert_eq!(refused(&url, Some(&token)).await, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
