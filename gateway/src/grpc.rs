@@ -12,7 +12,7 @@ use crate::{
     forwarded::{self, PeerIp},
     state::GatewayState,
 };
-use gateway_net::{multiplexed::Multiplexed, relay::remove_hop_by_hop};
+use gateway_net::{multiplexed::Multiplexed, relay::relay};
 use gateway_upstream::Backend;
 
 /// Sends the gRPC call `request` (admitted) on to `backend` over `multiplexed`, its
@@ -32,11 +32,7 @@ pub async fn forward_call(
         .send_grpc(backend, multiplexed, &target, parts.headers, added, body)
         .await
     {
-        Ok(answer) => {
-            let (mut parts, body) = answer.into_parts();
-            remove_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, Body::new(body))
-        }
+        Ok(answer) => relay(answer),
         Err(failure) => failure.into_response(backend.name, state.call_policy.timeout),
     }
 }

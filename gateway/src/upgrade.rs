@@ -19,7 +19,7 @@ use crate::{
     forwarded::{self, PeerIp},
     state::GatewayState,
 };
-use gateway_net::{relay::remove_hop_by_hop, upgrade::splice};
+use gateway_net::{relay::relay, upgrade::splice};
 use gateway_upstream::Backend;
 
 /// How long the client's side of an accepted upgrade may take to be handed over.
@@ -71,11 +71,7 @@ pub async fn forward_upgrade(
             let (parts, _) = switched.into_parts();
             Response::from_parts(parts, Body::empty())
         }
-        Ok(refused) => {
-            let (mut parts, body) = refused.into_parts();
-            remove_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, Body::new(body))
-        }
+        Ok(refused) => relay(refused),
         Err(failure) => failure.into_response(backend.name, state.call_policy.timeout),
     }
 }

@@ -2,15 +2,29 @@
 //! (RFC 9110 §7.6.1), and a backend's response streamed on to the client.
 
 use axum::{body::Body, response::Response};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, header};
 
-use crate::client::PooledBody;
-
-/// A backend's response, streamed on with its hop-by-hop headers removed.
-pub fn relay(response: http::Response<PooledBody>) -> Response {
+/// A backend's response (from the pool, a WebSocket's handshake, a gRPC call), streamed
+/// on with its hop-by-hop headers removed.
+pub fn relay<B>(response: http::Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
     Response::from_parts(parts, Body::new(body))
+}
+
+/// The options of the `Connection` field(s) of `headers`, trimmed.
+pub fn connection_options(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus any the
@@ -21,12 +35,8 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+    let named: Vec<HeaderName> = connection_options(headers)
+        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
         .collect();
     for name in named {
         headers.remove(name);

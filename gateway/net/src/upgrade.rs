@@ -13,18 +13,17 @@ use http_body_util::Empty;
 use hyper::{body::Incoming, upgrade::OnUpgrade};
 use hyper_util::rt::TokioIo;
 
-use crate::client::{DirectError, connect};
+use crate::{
+    client::{DirectError, connect},
+    relay::connection_options,
+};
 
 /// The protocol `headers` ask to switch to, if they ask for an upgrade: an `Upgrade` field,
 /// and `upgrade` among the `Connection` field's options.
 pub fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
     let upgrade = headers.get(header::UPGRADE)?;
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|option| option.trim().eq_ignore_ascii_case("upgrade"))
+    connection_options(headers)
+        .any(|option| option.eq_ignore_ascii_case("upgrade"))
         .then(|| upgrade.clone())
 }
 
