@@ -2,10 +2,7 @@
 //! (`--http2`), with prior knowledge (`--http2-prior-knowledge`), a private authority
 //! (`--cacert`).
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::{path::PathBuf, sync::Arc};
 
 use gateway::dev_certificate::DevCertificate;
 use rustls::{
@@ -83,21 +80,12 @@ impl TestCertificates {
     /// Issues one for `names`.
     pub fn issue(names: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!("gateway-tls-{}", uuid::Uuid::now_v7()));
-        Self::issue_into(&dir, names);
-        Self { dir }
-    }
-
-    /// Replaces the folder's certificate with one a new authority issued for `names`, as a
-    /// renewal does: each file written aside, then renamed over the old.
-    pub fn issue_into(dir: &Path, names: &[&str]) {
         let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
-        let issued = DevCertificate::issue(&names).expect("a certificate");
-        let aside = dir.join(format!("next-{}", uuid::Uuid::now_v7()));
-        issued.write(&aside).expect("written");
-        for file in ["ca.pem", "key.pem", "cert.pem"] {
-            std::fs::rename(aside.join(file), dir.join(file)).expect("renamed");
-        }
-        let _ = std::fs::remove_dir(aside);
+        DevCertificate::issue(&names)
+            .expect("a certificate")
+            .write(&dir)
+            .expect("written");
+        Self { dir }
     }
 
     /// The authority's certificate, for `--cacert`.

@@ -364,12 +364,10 @@ impl Scripted {
             .route("/ready", get(|| async { "ready" }))
             .fallback(any(answer))
             .with_state(script.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("an address"));
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Self { url, script }
+        Self {
+            url: serve(router).await,
+            script,
+        }
     }
 
     /// Calls received so far.
