@@ -41,7 +41,6 @@ pub use self::{
     connections::{RouterConnection, Serve, body_of},
     http2::Http2Args,
     limits::{ConnectionArgs, ConnectionLimits},
-    session::Door,
 };
 
 /// The serving threads a `WORKERS` setting asks for: `0` means one per core.

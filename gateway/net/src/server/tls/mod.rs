@@ -14,7 +14,7 @@ use rustls::{ServerConfig, crypto::ring};
 use tokio_rustls::TlsAcceptor;
 
 pub(super) use self::reload::watch_files;
-pub use self::{
+pub(crate) use self::{
     certificates::{CertificateError, Certificates},
     files::CertificateFiles,
 };
@@ -67,7 +67,7 @@ impl TlsArgs {
 
 /// The HTTPS listener's handshake and what it presents.
 #[derive(Debug, Clone)]
-pub struct Tls {
+pub(crate) struct Tls {
     config: Arc<ServerConfig>,
     pub(super) certificates: Certificates,
     pub(super) reload_interval: Duration,
