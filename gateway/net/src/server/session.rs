@@ -137,7 +137,7 @@ impl Session {
         match protocol {
             Protocol::Http1 => {
                 let connection = self.http1.serve_connection(io, service).with_upgrades();
-                drive(connection, &self.activity, &self.stopping, None).await;
+                drive(connection, &self.activity, self.stopping.cancelled()).await;
             }
             Protocol::Http2 => {
                 let streams = Streams::new(Arc::clone(&self.activity));
@@ -146,8 +146,13 @@ impl Session {
                     streams: Arc::clone(&streams),
                 };
                 let connection = self.http2.serve_connection(io, service);
-                let idle = Some((&*streams, self.keepalive_timeout));
-                drive(connection, &self.activity, &self.stopping, idle).await;
+                let stopping_or_idle = async {
+                    tokio::select! {
+                        () = self.stopping.cancelled() => {}
+                        () = streams.idle_for(self.keepalive_timeout) => {}
+                    }
+                };
+                drive(connection, &self.activity, stopping_or_idle).await;
             }
         }
     }
@@ -182,22 +187,14 @@ where
 }
 
 /// Serves `connection` until it ends; closes it at once when the registry asks while it is
-/// idle, and gracefully (its requests finished) when the server stops or, for HTTP/2, when
-/// it has had no stream for the given time.
+/// idle, and gracefully (its requests finished) once `close_when` completes: when the
+/// server stops or, for HTTP/2, when it has had no stream for a while.
 async fn drive(
     connection: impl Closable,
     activity: &Activity,
-    stopping: &CancellationToken,
-    idle: Option<(&Streams, Duration)>,
+    close_when: impl Future<Output = ()>,
 ) {
-    tokio::pin!(connection);
-    let idle = async {
-        match idle {
-            Some((streams, timeout)) => streams.idle_for(timeout).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(idle);
+    tokio::pin!(connection, close_when);
     let mut closing = false;
     loop {
         tokio::select! {
@@ -209,11 +206,7 @@ async fn drive(
             }
             // Dropped, so closed, only while idle: no request is cut.
             () = evicted(activity) => return,
-            () = stopping.cancelled(), if !closing => {
-                closing = true;
-                connection.as_mut().close();
-            }
-            () = &mut idle, if !closing => {
+            () = &mut close_when, if !closing => {
                 closing = true;
                 connection.as_mut().close();
             }
