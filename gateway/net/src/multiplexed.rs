@@ -69,3 +69,84 @@ impl Multiplexed {
         Ok(sender)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        convert::Infallible,
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+        time::Duration,
+    };
+
+    use super::*;
+
+    /// An HTTP/2 server that answers 204: its address, how many connections it took, and
+    /// a trigger that closes the first one under its client.
+    async fn server() -> (String, Arc<AtomicUsize>, tokio::sync::oneshot::Sender<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("an address").to_string();
+        let taken = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&taken);
+        let (close_first, closed) = tokio::sync::oneshot::channel::<()>();
+        let mut close_this = Some(closed);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let answer = hyper::service::service_fn(|_| async {
+                    let mut response = Response::new(Body::empty());
+                    *response.status_mut() = http::StatusCode::NO_CONTENT;
+                    Ok::<_, Infallible>(response)
+                });
+                let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(socket), answer);
+                if let Some(close) = close_this.take() {
+                    // Dropped when asked: the connection closes under the client.
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            _ = connection => {}
+                            _ = close => {}
+                        }
+                    });
+                } else {
+                    tokio::spawn(connection);
+                }
+            }
+        });
+        (address, taken, close_first)
+    }
+
+    fn call(address: &str) -> Request<Body> {
+        Request::builder()
+            .uri(format!("http://{address}/pkg.Svc/Call"))
+            .version(http::Version::HTTP_2)
+            .body(Body::empty())
+            .expect("a request")
+    }
+
+    #[tokio::test]
+    async fn calls_share_one_connection_and_one_closed_is_opened_again() {
+        let (address, taken, close_first) = server().await;
+        let shared = Multiplexed::new(address.clone());
+        for _ in 0..3 {
+            let answer = shared.send(call(&address)).await.expect("answered");
+            assert_eq!(answer.status(), http::StatusCode::NO_CONTENT);
+        }
+        assert_eq!(taken.load(Ordering::SeqCst), 1, "one connection for all");
+
+        close_first.send(()).expect("the server runs");
+        while shared.current().is_some() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let answer = shared
+            .send(call(&address))
+            .await
+            .expect("answered on a new connection");
+        assert_eq!(answer.status(), http::StatusCode::NO_CONTENT);
+        assert_eq!(taken.load(Ordering::SeqCst), 2);
+    }
+}
